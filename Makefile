@@ -1,0 +1,80 @@
+# oneport: plain make. `make` builds oneportd; `make SANITIZE=1` builds the
+# same with ASan and UBSan into build-san/; `make check` runs every test
+# layer; `make fuzz` builds the libFuzzer targets with clang.
+
+CC	?= cc
+PREFIX	?= /usr/local
+BISON	?= bison
+WARN	 = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	   -Wformat=2 -Wwrite-strings
+CFLAGS	?= -O2 -g
+CFLAGS	+= -std=c11 -D_GNU_SOURCE $(WARN) -Isrc
+LDLIBS	+= -lseccomp
+
+ifeq ($(WERROR),1)
+CFLAGS	+= -Werror
+endif
+ifeq ($(SANITIZE),1)
+B	 = build-san
+CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer \
+	   -fno-sanitize-recover=undefined -DONEPORT_SANITIZE
+LDFLAGS	+= -fsanitize=address,undefined
+else
+B	 = build
+endif
+
+DAEMON_OBJS = oneportd.o frontend.o sandbox.o spawn.o request.o ipc.o \
+	      config.o parse.o printconf.o addr.o log.o
+OBJS	= $(addprefix $(B)/,$(DAEMON_OBJS))
+
+all: $(B)/oneportd oneportd
+
+oneportd: $(B)/oneportd
+	ln -sf $(B)/oneportd $@
+
+$(B)/oneportd: $(OBJS)
+	$(CC) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
+
+$(B)/%.o: src/%.c src/oneportd.h | $(B)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+# Generated code gets the warnings it was written for, not ours.
+$(B)/parse.c: src/parse.y | $(B)
+	$(BISON) -o $@ $<
+$(B)/parse.o: $(B)/parse.c src/oneportd.h
+	$(CC) $(CFLAGS) -Wno-missing-prototypes -c -o $@ $<
+
+$(B):
+	mkdir -p $@
+
+# ---- tests ----
+TEST_REQUEST = $(B)/request_test
+$(TEST_REQUEST): tests/unit/request_test.c $(B)/request.o $(B)/config.o \
+		 $(B)/log.o $(B)/addr.o
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
+
+check: all $(TEST_REQUEST)
+	$(TEST_REQUEST)
+	sh tests/config/run.sh
+	sh fuzz/replay.sh $(B)
+	ONEPORTD=$(CURDIR)/$(B)/oneportd python3 -m unittest discover \
+	    -s tests/blackbox -p 'test_*.py' -v
+
+# ---- fuzzing (clang) ----
+FUZZ_CFLAGS = -g -O1 -std=c11 -D_GNU_SOURCE -Isrc \
+	      -fsanitize=fuzzer,address,undefined
+fuzz: build-fuzz/request_fuzz
+build-fuzz/request_fuzz: fuzz/request_fuzz.c src/request.c src/config.c \
+		src/log.c src/addr.c build/parse.c src/oneportd.h
+	mkdir -p build-fuzz
+	clang $(FUZZ_CFLAGS) -o $@ fuzz/request_fuzz.c src/request.c \
+	    src/config.c src/log.c src/addr.c
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin
+	install -m 755 $(B)/oneportd $(DESTDIR)$(PREFIX)/sbin/oneportd
+
+clean:
+	rm -rf build build-san build-fuzz oneportd
+
+.PHONY: all check fuzz install clean

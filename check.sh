@@ -1,0 +1,24 @@
+#!/bin/sh
+# Build everything with ASan+UBSan and warnings as errors, then run every
+# test layer: parser tables, config tests, fuzz-input replay, black-box
+# tests against the real daemon, and a short libFuzzer run.
+set -eu
+cd "$(dirname "$0")"
+. scripts/deps.sh
+need $BUILD_DEPS clang libclang-rt-14-dev python3 mandoc netcat-openbsd \
+    socat xinetd procps
+if [ "$(id -u)" -eq 0 ] && ! getent passwd oneportd >/dev/null; then
+	useradd --system --no-create-home --home-dir /nonexistent \
+	    --shell /usr/sbin/nologin oneportd
+fi
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+make SANITIZE=1 WERROR=1 check
+make fuzz
+for t in request; do
+	mkdir -p build-fuzz/corpus-$t
+	build-fuzz/${t}_fuzz -max_total_time=${FUZZ_SECONDS:-20} \
+	    -dict=fuzz/$t.dict -artifact_prefix=fuzz/crashes/$t/ \
+	    build-fuzz/corpus-$t fuzz/corpus/$t
+done
+echo "check: all passed"

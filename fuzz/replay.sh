@@ -1,0 +1,14 @@
+#!/bin/sh
+# Replay every committed fuzz input (corpus and past crashes) through each
+# target, built with the same compiler and sanitizers as the daemon.
+set -eu
+B=${1:-build}
+CC=${CC:-cc}
+FLAGS="-g -std=c11 -D_GNU_SOURCE -Isrc"
+case "$B" in *san*) FLAGS="$FLAGS -fsanitize=address,undefined -fno-sanitize-recover=undefined";; esac
+for t in request; do
+	$CC $FLAGS -o "$B/${t}_replay" fuzz/replay.c fuzz/${t}_fuzz.c \
+	    $(cat fuzz/${t}.srcs)
+	find fuzz/corpus/$t fuzz/crashes/$t -type f -print0 |
+	    xargs -0 "$B/${t}_replay"
+done

@@ -1,0 +1,92 @@
+/*
+ * addr.c: socket addresses as text, for logs, the readiness line and the
+ * UCSPI environment, and the one clock every duration is measured on.
+ */
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "oneportd.h"
+
+/* The numeric host alone; IPv4-mapped IPv6 shown as IPv4, as users expect. */
+const char *
+addr_host(const struct sockaddr *sa, char *buf, size_t len)
+{
+	const struct sockaddr_in6	*sin6 = (const void *)sa;
+	const struct sockaddr_in	*sin = (const void *)sa;
+
+	if (sa->sa_family == AF_INET6 &&
+	    IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+		if (inet_ntop(AF_INET, &sin6->sin6_addr.s6_addr[12], buf,
+		    len) != NULL)
+			return buf;
+	} else if (sa->sa_family == AF_INET6) {
+		if (inet_ntop(AF_INET6, &sin6->sin6_addr, buf, len) != NULL)
+			return buf;
+	} else if (sa->sa_family == AF_INET) {
+		if (inet_ntop(AF_INET, &sin->sin_addr, buf, len) != NULL)
+			return buf;
+	}
+	snprintf(buf, len, "?");
+	return buf;
+}
+
+int
+addr_port(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)(const void *)sa)
+		    ->sin6_port);
+	if (sa->sa_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)(const void *)sa)
+		    ->sin_port);
+	return 0;
+}
+
+/* "1.2.3.4:5" or "[::1]:5". */
+const char *
+addr_ntop(const struct sockaddr *sa, char *buf, size_t len)
+{
+	char	host[INET6_ADDRSTRLEN];
+
+	addr_host(sa, host, sizeof(host));
+	if (strchr(host, ':') != NULL)
+		snprintf(buf, len, "[%s]:%d", host, addr_port(sa));
+	else
+		snprintf(buf, len, "%s:%d", host, addr_port(sa));
+	return buf;
+}
+
+/* A client address as a limit counts it: IPv4 whole, IPv6 by its /64. */
+uint64_t
+addr_key(const struct sockaddr *sa)
+{
+	const struct sockaddr_in6	*sin6 = (const void *)sa;
+	const struct sockaddr_in	*sin = (const void *)sa;
+	uint64_t			 k;
+
+	if (sa->sa_family == AF_INET)
+		return (1ull << 63) | ntohl(sin->sin_addr.s_addr);
+	if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+		uint32_t a;
+
+		memcpy(&a, &sin6->sin6_addr.s6_addr[12], 4);
+		return (1ull << 63) | ntohl(a);
+	}
+	/* One IPv6 subscriber usually owns a whole /64: count it as one. */
+	memcpy(&k, sin6->sin6_addr.s6_addr, 8);
+	return k & ~(1ull << 63);
+}
+
+uint64_t
+now_ns(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + ts.tv_nsec;
+}

@@ -1,0 +1,636 @@
+/*
+ * frontend.c: the unprivileged, sandboxed process that meets clients. It
+ * accepts, reads the first line under one absolute deadline, answers what it
+ * can (errors, HELP) and passes every valid request with its client fd to
+ * the parent. It reads the request with MSG_PEEK and then consumes exactly
+ * the line, so bytes the client sent after it stay in the socket for the
+ * service. Per-connection state is preallocated and bounded.
+ */
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "oneportd.h"
+
+#define REASON_TIMEOUT		"timeout"
+#define REASON_INCOMPLETE	"incomplete request"
+#define REASON_UNKNOWN		"unknown service"
+#define REASON_HELP_OFF		"help disabled"
+#define REASON_BUSY		"busy"
+#define REASON_ADDR_LIMIT	"too many connections from your address"
+#define REASON_SHUTDOWN		"shutting down"
+
+#define ACCEPT_BATCH		64
+#define EMFILE_PAUSE_NS		(100 * 1000000ull)
+#define NBUCKETS		4096	/* power of two */
+
+enum watch_kind { W_PARENT, W_LISTENER, W_CONN };
+
+struct watch {
+	enum watch_kind	 kind;
+	int		 fd;
+};
+
+/* A connection that has not yet sent its first line. */
+struct conn {
+	struct watch		 w;		/* first: epoll data points here */
+	uint64_t		 accepted_ns;
+	uint64_t		 deadline_ns;
+	uint64_t		 akey;		/* client address, v6 as /64 */
+	struct sockaddr_in6	 peer;		/* or sockaddr_in */
+	struct conn		*prev, *next;	/* deadline FIFO, or free list */
+	struct conn		*hnext;		/* same address bucket */
+};
+
+static struct {
+	struct ipc_config	 set;
+	struct ipc_service	*svcs;
+	uint32_t		 nsvcs;
+	int			 configured;
+
+	struct watch		 parent;
+	struct watch		*listeners;
+	int			 nlisteners;
+	int			 epfd;
+	int			 reserve_fd;	/* spent to answer at EMFILE */
+	uint64_t		 paused_until;	/* 0: accepting */
+
+	struct conn		*free;
+	uint32_t		 capacity;	/* conns ever allocated */
+	uint32_t		 npending;
+	struct conn		*head, *tail;	/* oldest first */
+	struct conn		*buckets[NBUCKETS];
+	uint64_t		 seed;
+	int			 debug;
+} fe;
+
+static uint8_t	iobuf[IPC_MAX];		/* peeks and messages; one at a time */
+
+/* ---- bookkeeping ---- */
+
+static uint32_t
+bucket_of(uint64_t key)
+{
+	uint64_t	z = key ^ fe.seed;
+
+	/* splitmix64 finaliser: keyed so clients cannot aim at one bucket. */
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	z ^= z >> 31;
+	return z & (NBUCKETS - 1);
+}
+
+static int
+addr_pending(uint64_t key)
+{
+	struct conn	*c;
+	int		 n = 0;
+
+	for (c = fe.buckets[bucket_of(key)]; c != NULL; c = c->hnext)
+		if (c->akey == key)
+			n++;
+	return n;
+}
+
+static int
+pool_grow(uint32_t want)
+{
+	struct conn	*chunk;
+	uint32_t	 i, n;
+
+	if (want <= fe.capacity)
+		return 0;
+	n = want - fe.capacity;
+	if ((chunk = calloc(n, sizeof(*chunk))) == NULL)
+		return -1;
+	for (i = 0; i < n; i++) {
+		chunk[i].next = fe.free;
+		fe.free = &chunk[i];
+	}
+	fe.capacity = want;
+	return 0;
+}
+
+static void
+conn_unlink(struct conn *c)
+{
+	struct conn	**pp;
+
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		fe.head = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	else
+		fe.tail = c->prev;
+	for (pp = &fe.buckets[bucket_of(c->akey)]; *pp != NULL;
+	    pp = &(*pp)->hnext)
+		if (*pp == c) {
+			*pp = c->hnext;
+			break;
+		}
+	fe.npending--;
+}
+
+/* Closing the fd also removes it from the epoll set. */
+static void
+conn_free(struct conn *c)
+{
+	conn_unlink(c);
+	if (c->w.fd != -1)
+		close(c->w.fd);
+	memset(c, 0, sizeof(*c));
+	c->w.fd = -1;
+	c->next = fe.free;
+	fe.free = c;
+}
+
+/* ---- replies ---- */
+
+/*
+ * Send a whole short reply without blocking. A fresh socket's send buffer
+ * always has room for a few hundred bytes; if it does not, the client is
+ * not reading and loses the reply, never the daemon its time.
+ */
+static void
+send_all(int fd, const void *buf, size_t len)
+{
+	ssize_t	n;
+
+	do {
+		n = send(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	} while (n == -1 && errno == EINTR);
+}
+
+/*
+ * Unread bytes at close make the kernel send RST, which can destroy the
+ * reply before the client reads it: consume what is queued first.
+ */
+static void
+drain(int fd)
+{
+	int	i;
+
+	for (i = 0; i < 4; i++)
+		if (recv(fd, iobuf, MAX_LINE_LIMIT, MSG_DONTWAIT) <= 0)
+			break;
+}
+
+static void
+reply_fd(int fd, const char *reason)
+{
+	char	line[128];
+	int	n;
+
+	drain(fd);
+	n = snprintf(line, sizeof(line), "-%s\r\n", reason);
+	send_all(fd, line, n);
+	shutdown(fd, SHUT_WR);
+}
+
+static void
+log_outcome(const struct conn *c, const char *service, const char *result)
+{
+	char	peer[ADDR_STRLEN];
+
+	log_info("conn peer=%s service=%s result=%s pid=- dispatch=%.3fms",
+	    addr_ntop((const struct sockaddr *)&c->peer, peer, sizeof(peer)),
+	    service, result, (now_ns() - c->accepted_ns) / 1e6);
+}
+
+static void
+conn_reject(struct conn *c, const char *service, const char *reason)
+{
+	char	result[64];
+
+	reply_fd(c->w.fd, reason);
+	snprintf(result, sizeof(result), "-%s", reason);
+	log_outcome(c, service, result);
+	conn_free(c);
+}
+
+static int
+svc_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct ipc_service *)a)->name,
+	    ((const struct ipc_service *)b)->name);
+}
+
+static const struct ipc_service *
+svc_find(const char *name)
+{
+	struct ipc_service	key;
+
+	memset(&key, 0, sizeof(key));
+	memcpy(key.name, name, strnlen(name, SERVICE_NAME_MAX));
+	return bsearch(&key, fe.svcs, fe.nsvcs, sizeof(key), svc_cmp);
+}
+
+/* RFC 1078 HELP: the visible names, one per line, then close. */
+static void
+conn_help(struct conn *c)
+{
+	char		*p = (char *)iobuf;
+	size_t		 len = 0;
+	uint32_t	 i;
+
+	if (!fe.set.help) {
+		conn_reject(c, "help", REASON_HELP_OFF);
+		return;
+	}
+	for (i = 0; i < fe.nsvcs && len + SERVICE_NAME_MAX + 2 <
+	    sizeof(iobuf); i++) {
+		if (!fe.svcs[i].visible)
+			continue;
+		len += snprintf(p + len, sizeof(iobuf) - len, "%s\r\n",
+		    fe.svcs[i].name);
+	}
+	send_all(c->w.fd, p, len);
+	shutdown(c->w.fd, SHUT_WR);
+	log_outcome(c, "help", "help");
+	conn_free(c);
+}
+
+static void
+conn_dispatch(struct conn *c, const char *name)
+{
+	struct ipc_dispatch	d;
+
+	memset(&d, 0, sizeof(d));
+	d.generation = fe.set.generation;
+	memcpy(d.name, name, strnlen(name, SERVICE_NAME_MAX));
+	d.accepted_ns = c->accepted_ns;
+	if (ipc_send(fe.parent.fd, IPC_DISPATCH, &d, sizeof(d),
+	    c->w.fd) == -1) {
+		/* The parent is not keeping up or is gone; say so. */
+		conn_reject(c, name, REASON_BUSY);
+		return;
+	}
+	/* The parent owns the connection now and logs its outcome. */
+	conn_free(c);
+}
+
+/* ---- the first line ---- */
+
+static void
+conn_read(struct conn *c, uint32_t events)
+{
+	struct request		 req;
+	enum request_result	 r;
+	ssize_t			 n;
+
+	n = recv(c->w.fd, iobuf, fe.set.max_line, MSG_PEEK | MSG_DONTWAIT);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		log_outcome(c, "-", n == 0 ? "closed" : "reset");
+		conn_free(c);
+		return;
+	}
+	r = request_parse(iobuf, n, fe.set.max_line, &req);
+	switch (r) {
+	case REQ_NEED_MORE:
+		/* The peer has shut down its side: no end of line will come. */
+		if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+			conn_reject(c, "-", REASON_INCOMPLETE);
+		return;
+	case REQ_REJECT:
+		conn_reject(c, "-", req.reason);
+		return;
+	case REQ_OK:
+		break;
+	}
+	/* Consume the line and nothing more; the peeked bytes are queued. */
+	if (recv(c->w.fd, iobuf, req.consumed, MSG_DONTWAIT) !=
+	    (ssize_t)req.consumed) {
+		log_outcome(c, req.name, "reset");
+		conn_free(c);
+		return;
+	}
+	if (req.help)
+		conn_help(c);
+	else if (svc_find(req.name) == NULL)
+		conn_reject(c, req.name, REASON_UNKNOWN);
+	else
+		conn_dispatch(c, req.name);
+}
+
+/* ---- accepting ---- */
+
+static void
+listeners_enable(int on)
+{
+	struct epoll_event	ev;
+	int			i;
+
+	for (i = 0; i < fe.nlisteners; i++) {
+		memset(&ev, 0, sizeof(ev));
+		ev.events = on ? EPOLLIN : 0;
+		ev.data.ptr = &fe.listeners[i];
+		if (epoll_ctl(fe.epfd, EPOLL_CTL_MOD, fe.listeners[i].fd,
+		    &ev) == -1)
+			fatal("epoll_ctl");
+	}
+}
+
+/*
+ * Out of descriptors: spend the reserve to tell one client why, then stop
+ * accepting briefly so the backlog, not a spinning loop, absorbs the burst.
+ */
+static void
+accept_emfile(int lfd)
+{
+	int	fd;
+
+	if (fe.reserve_fd != -1) {
+		close(fe.reserve_fd);
+		fe.reserve_fd = -1;
+		if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) != -1) {
+			reply_fd(fd, REASON_BUSY);
+			close(fd);
+		}
+		fe.reserve_fd = fcntl(fe.epfd, F_DUPFD_CLOEXEC, 0);
+	}
+	log_warnx("out of file descriptors; pausing accept");
+	listeners_enable(0);
+	fe.paused_until = now_ns() + EMFILE_PAUSE_NS;
+}
+
+/* Returns -1 when the listener has nothing more to give this round. */
+static int
+accept_one(int lfd)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen = sizeof(ss);
+	struct epoll_event	 ev;
+	struct conn		*c;
+	uint64_t		 key;
+	uint32_t		 b;
+	int			 fd;
+	char			 peer[ADDR_STRLEN];
+
+	fd = accept4(lfd, (struct sockaddr *)&ss, &sslen,
+	    SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd == -1) {
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+		    errno == ENOMEM)
+			accept_emfile(lfd);
+		else if (errno == ECONNABORTED || errno == EINTR)
+			return 0;
+		else if (errno != EAGAIN)
+			log_warn("accept");
+		return -1;
+	}
+	if (ss.ss_family != AF_INET && ss.ss_family != AF_INET6) {
+		close(fd);
+		return 0;
+	}
+	key = addr_key((struct sockaddr *)&ss);
+	if (addr_pending(key) >= (int)fe.set.max_pending_addr) {
+		reply_fd(fd, REASON_ADDR_LIMIT);
+		log_info("conn peer=%s service=- result=-%s pid=- "
+		    "dispatch=0.000ms", addr_ntop((struct sockaddr *)&ss,
+		    peer, sizeof(peer)), REASON_ADDR_LIMIT);
+		close(fd);
+		return 0;
+	}
+	/*
+	 * Full: the oldest waiting client goes, not the newcomer. Silent
+	 * clients are the oldest; a normal client sends its line at once and
+	 * so is never the one evicted by a flood.
+	 */
+	if (fe.npending >= fe.set.max_pending && fe.head != NULL)
+		conn_reject(fe.head, "-", REASON_BUSY);
+	if ((c = fe.free) == NULL) {
+		reply_fd(fd, REASON_BUSY);
+		close(fd);
+		return 0;
+	}
+	fe.free = c->next;
+	memset(c, 0, sizeof(*c));
+	c->w.kind = W_CONN;
+	c->w.fd = fd;
+	c->akey = key;
+	memcpy(&c->peer, &ss, sslen < sizeof(c->peer) ? sslen :
+	    sizeof(c->peer));
+	c->accepted_ns = now_ns();
+	c->deadline_ns = c->accepted_ns + fe.set.timeout_ms * 1000000ull;
+	c->prev = fe.tail;
+	if (fe.tail != NULL)
+		fe.tail->next = c;
+	else
+		fe.head = c;
+	fe.tail = c;
+	b = bucket_of(key);
+	c->hnext = fe.buckets[b];
+	fe.buckets[b] = c;
+	fe.npending++;
+
+	/* Edge-triggered: peeking leaves data queued, so level would spin.
+	 * Adding a socket that already has data reports it at once. */
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
+	ev.data.ptr = &c->w;
+	if (epoll_ctl(fe.epfd, EPOLL_CTL_ADD, fd, &ev) == -1) {
+		log_warn("epoll_ctl");
+		conn_reject(c, "-", REASON_BUSY);
+	}
+	return 0;
+}
+
+/* ---- messages from the parent ---- */
+
+static void
+parent_config(const uint8_t *p, size_t len)
+{
+	struct ipc_config	 set;
+	struct ipc_service	*svcs = NULL;
+	uint32_t		 i;
+
+	if (len < sizeof(set))
+		fatalx("frontend: short config message");
+	memcpy(&set, p, sizeof(set));
+	if (set.nservices > MAX_SERVICES || len != sizeof(set) +
+	    (size_t)set.nservices * sizeof(struct ipc_service) ||
+	    set.max_line < 3 || set.max_line > MAX_LINE_LIMIT ||
+	    set.max_pending == 0 || set.timeout_ms == 0)
+		fatalx("frontend: malformed config message");
+	if (set.nservices > 0 &&
+	    (svcs = calloc(set.nservices, sizeof(*svcs))) == NULL)
+		fatal("frontend: calloc");
+	if (set.nservices > 0)
+		memcpy(svcs, p + sizeof(set), set.nservices * sizeof(*svcs));
+	for (i = 0; i < set.nservices; i++) {
+		if (svcs[i].name[SERVICE_NAME_MAX] != '\0' ||
+		    !service_name_valid(svcs[i].name, strlen(svcs[i].name)))
+			fatalx("frontend: bad service name in config");
+	}
+	qsort(svcs, set.nservices, sizeof(*svcs), svc_cmp);
+	if (pool_grow(set.max_pending) == -1) {
+		/* Keep the old limit rather than die over a reload. */
+		log_warn("frontend: cannot grow to %u pending",
+		    set.max_pending);
+		set.max_pending = fe.capacity;
+	}
+	free(fe.svcs);
+	fe.svcs = svcs;
+	fe.nsvcs = set.nservices;
+	fe.set = set;
+	if (!fe.configured) {
+		fe.configured = 1;
+		listeners_enable(1);
+	}
+	log_debug("frontend: config generation %u, %u services",
+	    set.generation, set.nservices);
+}
+
+static void
+shutdown_pending(void)
+{
+	while (fe.head != NULL)
+		conn_reject(fe.head, "-", REASON_SHUTDOWN);
+	_exit(0);
+}
+
+static void
+parent_read(void)
+{
+	struct ipc_hdr	hdr;
+	ssize_t		n;
+	int		fd;
+
+	for (;;) {
+		n = ipc_recv(fe.parent.fd, &hdr, iobuf, sizeof(iobuf), &fd);
+		if (n == -1 && errno == EAGAIN)
+			return;
+		if (n == 0 && hdr.type == 0)
+			shutdown_pending();	/* the parent is going away */
+		if (n == -1)
+			fatal("frontend: message from parent");
+		if (fd != -1)
+			fatalx("frontend: unexpected fd from parent");
+		if (hdr.type != IPC_CONFIG)
+			fatalx("frontend: unexpected message %u", hdr.type);
+		parent_config(iobuf, n);
+	}
+}
+
+/* Not in -d mode: lines go to the parent, which owns syslog. */
+static void
+log_to_parent(int pri, const char *msg)
+{
+	uint8_t		buf[4 + 900];
+	uint32_t	p = pri;
+	size_t		len = strnlen(msg, sizeof(buf) - 4);
+
+	memcpy(buf, &p, 4);
+	memcpy(buf + 4, msg, len);
+	(void)ipc_send(fe.parent.fd, IPC_LOG, buf, 4 + len, -1);
+}
+
+/* ---- the loop ---- */
+
+static int
+next_timeout(uint64_t now)
+{
+	uint64_t	when = 0;
+
+	if (fe.head != NULL)
+		when = fe.head->deadline_ns;
+	if (fe.paused_until != 0 && (when == 0 || fe.paused_until < when))
+		when = fe.paused_until;
+	if (when == 0)
+		return -1;
+	if (when <= now)
+		return 0;
+	return (when - now + 999999) / 1000000;
+}
+
+void
+frontend_main(const struct config *cfg, int sock, int debug)
+{
+	struct epoll_event	 evs[64], ev;
+	struct watch		*w;
+	uint64_t		 now;
+	int			 i, n, k;
+
+	fe.debug = debug;
+	fe.parent.kind = W_PARENT;
+	fe.parent.fd = sock;
+	fe.reserve_fd = -1;
+	prctl(PR_SET_NAME, "oneportd-front");
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getrandom(&fe.seed, sizeof(fe.seed), 0) != sizeof(fe.seed))
+		fe.seed = now_ns() ^ (uint64_t)getpid() << 32;
+	if (!debug)
+		log_set_sink(log_to_parent);
+
+	if ((fe.epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		fatal("frontend: epoll_create1");
+	fe.reserve_fd = fcntl(fe.epfd, F_DUPFD_CLOEXEC, 0);
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.ptr = &fe.parent;
+	if (epoll_ctl(fe.epfd, EPOLL_CTL_ADD, sock, &ev) == -1)
+		fatal("frontend: epoll_ctl");
+	/* Listeners wait, disabled, until the first config has arrived. */
+	fe.nlisteners = cfg->nlisteners;
+	if ((fe.listeners = calloc(cfg->nlisteners, sizeof(*w))) == NULL)
+		fatal("frontend: calloc");
+	for (i = 0; i < cfg->nlisteners; i++) {
+		fe.listeners[i].kind = W_LISTENER;
+		fe.listeners[i].fd = cfg->listeners[i].fd;
+		ev.events = 0;
+		ev.data.ptr = &fe.listeners[i];
+		if (epoll_ctl(fe.epfd, EPOLL_CTL_ADD, fe.listeners[i].fd,
+		    &ev) == -1)
+			fatal("frontend: epoll_ctl");
+	}
+
+	sandbox_frontend(cfg);
+
+	for (;;) {
+		n = epoll_wait(fe.epfd, evs, 64, next_timeout(now_ns()));
+		if (n == -1 && errno != EINTR)
+			fatal("frontend: epoll_wait");
+		/*
+		 * Connections first, listeners last: accepting may evict a
+		 * pending connection, whose event must not be read after.
+		 */
+		for (i = 0; i < n; i++) {
+			w = evs[i].data.ptr;
+			if (w->kind == W_PARENT)
+				parent_read();
+			else if (w->kind == W_CONN)
+				conn_read((struct conn *)w, evs[i].events);
+		}
+		for (i = 0; i < n; i++) {
+			w = evs[i].data.ptr;
+			if (w->kind != W_LISTENER)
+				continue;
+			for (k = 0; k < ACCEPT_BATCH && fe.paused_until == 0;
+			    k++)
+				if (accept_one(w->fd) == -1)
+					break;
+		}
+		now = now_ns();
+		while (fe.head != NULL && fe.head->deadline_ns <= now)
+			conn_reject(fe.head, "-", REASON_TIMEOUT);
+		if (fe.paused_until != 0 && fe.paused_until <= now) {
+			fe.paused_until = 0;
+			listeners_enable(1);
+		}
+	}
+}

@@ -1,0 +1,807 @@
+/*
+ * oneportd.c: the privileged parent. It reads the configuration, binds the
+ * listeners, starts the sandboxed frontend and then only does what the
+ * frontend asks and is allowed to ask: start a configured service with a
+ * client fd it was handed. It never reads a client byte. It also reaps
+ * children, logs their stderr, reloads on SIGHUP and stops on SIGTERM.
+ */
+#include <sys/epoll.h>
+#include <sys/ptrace.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "oneportd.h"
+
+#define REASON_UNKNOWN		"unknown service"
+#define REASON_SVC_BUSY		"service busy"
+#define REASON_ADDR_INST	"too many instances for your address"
+#define REASON_NOSTART		"cannot start service"
+
+enum src_kind { SRC_SIGNAL, SRC_FRONTEND, SRC_STATUS, SRC_STDERR };
+
+struct src {
+	enum src_kind	 kind;
+	struct child	*child;
+};
+
+/* A spawned service program, from fork until it is reaped. */
+struct child {
+	struct src	 status_src, stderr_src;
+	pid_t		 pid;
+	char		 name[SERVICE_NAME_MAX + 1];
+	struct service	*svc;		/* NULL once a reload removed it */
+	int		 client;	/* held until "+" or "-" is sent */
+	int		 status_fd;
+	int		 stderr_fd;
+	int		 traced;	/* waiting for the exec-stop */
+	uint64_t	 akey;
+	char		 peer[ADDR_STRLEN];
+	uint64_t	 accepted_ns, started_ns;
+	char		 errbuf[512];	/* partial stderr line */
+	size_t		 errlen;
+	struct child	*next;
+};
+
+static struct {
+	struct config	*cfg;
+	const char	*conffile;	/* NULL: command line only */
+	char		**largs, **sargs;	/* -l and -s, kept for reload */
+	uint32_t	 generation;
+	int		 debug;
+	int		 epfd;
+	int		 sigfd;
+	int		 fesock;
+	pid_t		 fepid;
+	int		 stopping;
+	struct child	*children;
+	struct child	*dead;		/* freed after the epoll batch */
+	struct src	 sig_src, fe_src;
+} d;
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: oneportd [-dnv] [-f file] [-l address:port] "
+	    "[-s name=command]\n");
+	exit(2);
+}
+
+/* ---- configuration ---- */
+
+static struct config *
+load_config(void)
+{
+	struct config	*cfg;
+	int		 i;
+
+	if ((cfg = config_new()) == NULL)
+		return NULL;
+	if (d.conffile != NULL && parse_config(d.conffile, cfg) == -1)
+		goto fail;
+	for (i = 0; d.largs != NULL && d.largs[i] != NULL; i++)
+		if (config_listener_arg(cfg, d.largs[i]) == -1)
+			goto fail;
+	for (i = 0; d.sargs != NULL && d.sargs[i] != NULL; i++)
+		if (config_service_arg(cfg, d.sargs[i]) == -1)
+			goto fail;
+	if (config_finish(cfg) == -1)
+		goto fail;
+	return cfg;
+fail:
+	config_free(cfg);
+	return NULL;
+}
+
+static void
+bind_listeners(struct config *cfg)
+{
+	struct listener	*l;
+	int		 i, one = 1;
+	char		 a[ADDR_STRLEN];
+
+	for (i = 0; i < cfg->nlisteners; i++) {
+		l = &cfg->listeners[i];
+		addr_ntop((struct sockaddr *)&l->ss, a, sizeof(a));
+		l->fd = socket(l->ss.ss_family,
+		    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (l->fd == -1)
+			fatal("socket %s", a);
+		setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (l->ss.ss_family == AF_INET6)
+			setsockopt(l->fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
+			    sizeof(one));
+		if (bind(l->fd, (struct sockaddr *)&l->ss, l->sslen) == -1)
+			fatal("bind %s", a);
+		if (listen(l->fd, SOMAXCONN) == -1)
+			fatal("listen %s", a);
+		/* Port 0: learn which port the kernel gave. */
+		l->sslen = sizeof(l->ss);
+		if (getsockname(l->fd, (struct sockaddr *)&l->ss,
+		    &l->sslen) == -1)
+			fatal("getsockname");
+	}
+}
+
+static int
+same_addr(const struct listener *a, const struct listener *b)
+{
+	return a->sslen == b->sslen && memcmp(&a->ss, &b->ss, a->sslen) == 0;
+}
+
+static void
+send_config(void)
+{
+	struct ipc_config	*c;
+	struct ipc_service	*s;
+	size_t			 len;
+	int			 i;
+
+	len = sizeof(*c) + d.cfg->nservices * sizeof(*s);
+	if ((c = calloc(1, len)) == NULL)
+		fatal("calloc");
+	c->generation = d.generation;
+	c->timeout_ms = d.cfg->timeout_ms;
+	c->max_line = d.cfg->max_line;
+	c->max_pending = d.cfg->max_pending;
+	c->max_pending_addr = d.cfg->max_pending_addr;
+	c->help = d.cfg->help;
+	c->nservices = d.cfg->nservices;
+	s = (struct ipc_service *)(c + 1);
+	for (i = 0; i < d.cfg->nservices; i++) {
+		memcpy(s[i].name, d.cfg->services[i].name,
+		    sizeof(s[i].name));
+		s[i].visible = d.cfg->services[i].visible;
+	}
+	if (ipc_send(d.fesock, IPC_CONFIG, c, len, -1) == -1)
+		fatal("send config to frontend");
+	free(c);
+}
+
+/*
+ * SIGHUP: new connections see the new file; children keep running and keep
+ * counting against their service by name. Listeners are bound once, at
+ * start: the frontend holds them, so changing them needs a restart.
+ */
+static void
+reload(void)
+{
+	struct config	*cfg;
+	struct child	*c;
+	int		 i, same;
+
+	log_info("reloading configuration");
+	if ((cfg = load_config()) == NULL) {
+		log_warnx("configuration not reloaded; keeping the old one");
+		return;
+	}
+	same = cfg->nlisteners == d.cfg->nlisteners;
+	for (i = 0; same && i < cfg->nlisteners; i++) {
+		/* The old port may have been 0, resolved at bind. */
+		struct listener	tmp = cfg->listeners[i];
+
+		if (addr_port((struct sockaddr *)&tmp.ss) == 0)
+			((struct sockaddr_in *)&tmp.ss)->sin_port =
+			    ((struct sockaddr_in *)&d.cfg->listeners[i].ss)
+			    ->sin_port;
+		same = same_addr(&tmp, &d.cfg->listeners[i]);
+	}
+	if (!same)
+		log_warnx("listen changes take effect at restart");
+	/* The bound sockets stay; the new config inherits them. */
+	free(cfg->listeners);
+	cfg->listeners = d.cfg->listeners;
+	cfg->nlisteners = d.cfg->nlisteners;
+	d.cfg->listeners = NULL;
+	d.cfg->nlisteners = 0;
+
+	for (c = d.children; c != NULL; c = c->next) {
+		c->svc = config_find(cfg, c->name);
+		if (c->svc != NULL)
+			c->svc->running++;
+	}
+	config_free(d.cfg);
+	d.cfg = cfg;
+	d.generation++;
+	send_config();
+	log_info("configuration reloaded: %d services", cfg->nservices);
+}
+
+/* ---- children ---- */
+
+static void
+reply(int fd, const char *reason)
+{
+	char	line[128];
+	int	n;
+
+	n = snprintf(line, sizeof(line), "-%s\r\n", reason);
+	(void)send(fd, line, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	shutdown(fd, SHUT_WR);
+}
+
+static void
+log_conn(const char *peer, const char *name, const char *result, pid_t pid,
+    uint64_t accepted_ns)
+{
+	char	p[16] = "-";
+
+	if (pid > 0)
+		snprintf(p, sizeof(p), "%d", (int)pid);
+	log_info("conn peer=%s service=%s result=%s pid=%s dispatch=%.3fms",
+	    peer, name, result, p, (now_ns() - accepted_ns) / 1e6);
+}
+
+static void
+watch_add(int fd, struct src *src)
+{
+	struct epoll_event	ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.ptr = src;
+	if (epoll_ctl(d.epfd, EPOLL_CTL_ADD, fd, &ev) == -1)
+		fatal("epoll_ctl");
+}
+
+/* The exec outcome is known: tell the client, and let go of its socket. */
+static void
+child_started(struct child *c, int err)
+{
+	char	result[64];
+
+	if (c->client == -1)
+		return;
+	if (err == 0) {
+		if (c->svc == NULL || !c->svc->reply_self)
+			(void)send(c->client, "+\r\n", 3,
+			    MSG_DONTWAIT | MSG_NOSIGNAL);
+		log_conn(c->peer, c->name, "+", c->pid, c->accepted_ns);
+	} else {
+		reply(c->client, REASON_NOSTART);
+		snprintf(result, sizeof(result), "-%s", REASON_NOSTART);
+		log_conn(c->peer, c->name, result, c->pid, c->accepted_ns);
+		log_warnx("%s[%d]: cannot execute %s: %s", c->name,
+		    (int)c->pid, c->svc != NULL ? c->svc->argv[0] : "?",
+		    strerror(err));
+	}
+	close(c->client);
+	c->client = -1;
+}
+
+static void
+child_status(struct child *c)
+{
+	int	err = spawn_exec_error(c->status_fd);
+
+	if (err == -1)
+		return;
+	/* Traced, EOF says nothing: the exec-stop is the proof. */
+	if (err != 0 || !c->traced)
+		child_started(c, err);
+	close(c->status_fd);
+	c->status_fd = -1;
+}
+
+/* Log the child's stderr line by line, tagged with service and pid. */
+static void
+child_stderr(struct child *c, int final)
+{
+	ssize_t	 n;
+	char	*nl;
+
+	for (;;) {
+		n = read(c->stderr_fd, c->errbuf + c->errlen,
+		    sizeof(c->errbuf) - 1 - c->errlen);
+		if (n > 0)
+			c->errlen += n;
+		while ((nl = memchr(c->errbuf, '\n', c->errlen)) != NULL ||
+		    c->errlen == sizeof(c->errbuf) - 1 ||
+		    (final && n <= 0 && c->errlen > 0)) {
+			size_t	len = nl != NULL ? (size_t)(nl - c->errbuf) :
+			    c->errlen;
+
+			log_info("%s[%d]: %.*s", c->name, (int)c->pid,
+			    (int)len, c->errbuf);
+			if (nl != NULL)
+				len++;
+			memmove(c->errbuf, c->errbuf + len, c->errlen - len);
+			c->errlen -= len;
+		}
+		if (n <= 0)
+			break;
+	}
+	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
+		close(c->stderr_fd);
+		c->stderr_fd = -1;
+	}
+}
+
+static struct child *
+child_find(pid_t pid)
+{
+	struct child	*c;
+
+	for (c = d.children; c != NULL; c = c->next)
+		if (c->pid == pid)
+			return c;
+	return NULL;
+}
+
+static void
+child_free(struct child *c)
+{
+	struct child	**pp;
+
+	for (pp = &d.children; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	if (c->svc != NULL)
+		c->svc->running--;
+	if (c->client != -1)
+		close(c->client);
+	if (c->status_fd != -1)
+		close(c->status_fd);
+	if (c->stderr_fd != -1)
+		close(c->stderr_fd);
+	c->client = c->status_fd = c->stderr_fd = -1;
+	/* Events for it may still be in this epoll batch. */
+	c->next = d.dead;
+	d.dead = c;
+}
+
+static void
+child_exited(struct child *c, int st)
+{
+	char	status[32];
+	int	err;
+
+	if (c->client != -1) {
+		/* Exited before we saw the exec: the pipe says which. */
+		err = c->status_fd != -1 ? spawn_exec_error(c->status_fd) : 0;
+		child_started(c, err == -1 ? 0 : err);
+	}
+	if (c->stderr_fd != -1)
+		child_stderr(c, 1);
+	if (WIFSIGNALED(st))
+		snprintf(status, sizeof(status), "signal:%d", WTERMSIG(st));
+	else
+		snprintf(status, sizeof(status), "%d", WEXITSTATUS(st));
+	log_info("exit service=%s pid=%d status=%s duration=%.3fs", c->name,
+	    (int)c->pid, status, (now_ns() - c->started_ns) / 1e9);
+	child_free(c);
+}
+
+static void
+reap(void)
+{
+	struct child	*c;
+	pid_t		 pid;
+	int		 st;
+
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		if (pid == d.fepid) {
+			if (d.stopping) {
+				log_info("stopped");
+				exit(0);
+			}
+			fatalx("frontend exited (status %d)", st);
+		}
+		if ((c = child_find(pid)) == NULL)
+			continue;
+		if (WIFSTOPPED(st)) {
+			/*
+			 * The exec-stop: the program is loaded and frozen.
+			 * "+" now goes out before any byte of its own.
+			 */
+			if (c->traced && WSTOPSIG(st) == SIGTRAP) {
+				c->traced = 0;
+				child_started(c, 0);
+				ptrace(PTRACE_DETACH, pid, NULL, NULL);
+			} else
+				ptrace(PTRACE_CONT, pid, NULL,
+				    (void *)(long)WSTOPSIG(st));
+			continue;
+		}
+		child_exited(c, st);
+	}
+}
+
+static void
+dispatch(const struct ipc_dispatch *req, int fd)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen = sizeof(ss);
+	struct service		*svc;
+	struct child		*c, *o;
+	struct spawn		 sp;
+	const char		*reason = NULL;
+	char			 peer[ADDR_STRLEN], result[64];
+	uint64_t		 key;
+	int			 n;
+
+	if (getpeername(fd, (struct sockaddr *)&ss, &sslen) == -1) {
+		/* Gone already, or not a connected socket at all. */
+		close(fd);
+		return;
+	}
+	addr_ntop((struct sockaddr *)&ss, peer, sizeof(peer));
+	key = addr_key((struct sockaddr *)&ss);
+	if ((svc = config_find(d.cfg, req->name)) == NULL)
+		reason = REASON_UNKNOWN;	/* removed by a reload */
+	else if (svc->max_instances > 0 &&
+	    svc->running >= svc->max_instances)
+		reason = REASON_SVC_BUSY;
+	else if (svc->max_per_addr > 0) {
+		for (n = 0, o = d.children; o != NULL; o = o->next)
+			if (o->svc == svc && o->akey == key)
+				n++;
+		if (n >= svc->max_per_addr)
+			reason = REASON_ADDR_INST;
+	}
+	if (reason == NULL && spawn_service(svc, fd, &sp) == -1)
+		reason = REASON_NOSTART;
+	if (reason != NULL) {
+		reply(fd, reason);
+		close(fd);
+		snprintf(result, sizeof(result), "-%s", reason);
+		log_conn(peer, req->name, result, 0, req->accepted_ns);
+		return;
+	}
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		fatal("calloc");
+	c->pid = sp.pid;
+	memcpy(c->name, svc->name, sizeof(c->name));
+	c->svc = svc;
+	c->client = fd;
+	c->status_fd = sp.status_fd;
+	c->stderr_fd = sp.stderr_fd;
+	c->traced = sp.traced;
+	c->akey = key;
+	memcpy(c->peer, peer, sizeof(c->peer));
+	c->accepted_ns = req->accepted_ns;
+	c->started_ns = now_ns();
+	c->status_src.kind = SRC_STATUS;
+	c->status_src.child = c;
+	c->stderr_src.kind = SRC_STDERR;
+	c->stderr_src.child = c;
+	c->next = d.children;
+	d.children = c;
+	svc->running++;
+	watch_add(c->status_fd, &c->status_src);
+	watch_add(c->stderr_fd, &c->stderr_src);
+}
+
+/* ---- the frontend ---- */
+
+static void
+frontend_read(void)
+{
+	static uint8_t		 buf[IPC_MAX];
+	struct ipc_hdr		 hdr;
+	struct ipc_dispatch	 req;
+	ssize_t			 n;
+	uint32_t		 pri;
+	int			 fd, i;
+
+	for (i = 0; i < 64; i++) {
+		n = ipc_recv(d.fesock, &hdr, buf, sizeof(buf), &fd);
+		if (n == -1 && errno == EAGAIN)
+			return;
+		if (n == 0 && hdr.type == 0) {
+			if (d.stopping)
+				return;
+			fatalx("frontend closed its channel");
+		}
+		if (n == -1)
+			fatal("message from frontend");
+		switch (hdr.type) {
+		case IPC_DISPATCH:
+			if (fd == -1 || n != sizeof(req))
+				fatalx("malformed dispatch from frontend");
+			memcpy(&req, buf, sizeof(req));
+			if (
+			    req.name[SERVICE_NAME_MAX] != '\0' ||
+			    !service_name_valid(req.name, strlen(req.name)))
+				fatalx("malformed dispatch from frontend");
+			dispatch(&req, fd);
+			break;
+		case IPC_LOG:
+			if (fd != -1 || n < 4)
+				fatalx("malformed log from frontend");
+			memcpy(&pri, buf, 4);
+			if (pri > LOG_DEBUG)
+				fatalx("malformed log from frontend");
+			buf[n < (ssize_t)sizeof(buf) ? n : n - 1] = '\0';
+			log_msg(pri, (char *)buf + 4);
+			break;
+		default:
+			fatalx("unexpected message %u from frontend",
+			    hdr.type);
+		}
+	}
+}
+
+static int
+int_cmp(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+/* Close every inherited fd from 3 up, but those in keep (sorted here). */
+static void
+close_all_but(int *keep, int nkeep)
+{
+	unsigned int	lo = 3;
+	int		i;
+
+	qsort(keep, nkeep, sizeof(int), int_cmp);
+	for (i = 0; i < nkeep; i++) {
+		if (keep[i] < (int)lo)
+			continue;
+		if ((unsigned int)keep[i] > lo)
+			close_range(lo, keep[i] - 1, 0);
+		lo = keep[i] + 1;
+	}
+	close_range(lo, ~0U, 0);
+}
+
+static void
+start_frontend(void)
+{
+	int	sv[2], *keep, i, bufsz = 4 * IPC_MAX;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1)
+		fatal("socketpair");
+	for (i = 0; i < 2; i++) {
+		setsockopt(sv[i], SOL_SOCKET, SO_SNDBUF, &bufsz,
+		    sizeof(bufsz));
+		setsockopt(sv[i], SOL_SOCKET, SO_RCVBUF, &bufsz,
+		    sizeof(bufsz));
+	}
+	if ((d.fepid = fork()) == -1)
+		fatal("fork");
+	if (d.fepid == 0) {
+		close(sv[0]);
+		if ((keep = calloc(d.cfg->nlisteners + 1, sizeof(int))) == NULL)
+			fatal("calloc");
+		keep[0] = sv[1];
+		for (i = 0; i < d.cfg->nlisteners; i++)
+			keep[i + 1] = d.cfg->listeners[i].fd;
+		close_all_but(keep, d.cfg->nlisteners + 1);
+		free(keep);
+		frontend_main(d.cfg, sv[1], d.debug);
+	}
+	close(sv[1]);
+	d.fesock = sv[0];
+	fcntl(d.fesock, F_SETFL, O_NONBLOCK);
+}
+
+/* ---- start-up ---- */
+
+static void
+notify_ready(void)
+{
+	struct sockaddr_un	 sun;
+	const char		*path = getenv("NOTIFY_SOCKET");
+	socklen_t		 len;
+	int			 fd;
+
+	if (path == NULL || *path == '\0' ||
+	    strlen(path) >= sizeof(sun.sun_path))
+		return;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, strlen(path));
+	if (path[0] == '@')
+		sun.sun_path[0] = '\0';	/* abstract namespace */
+	len = offsetof(struct sockaddr_un, sun_path) + strlen(path);
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
+		return;
+	if (sendto(fd, "READY=1", 7, MSG_NOSIGNAL, (struct sockaddr *)&sun,
+	    len) == -1)
+		log_warn("NOTIFY_SOCKET %s", path);
+	close(fd);
+}
+
+static void
+daemonize(void)
+{
+	int	fd;
+
+	switch (fork()) {
+	case -1:
+		fatal("fork");
+	case 0:
+		break;
+	default:
+		_exit(0);
+	}
+	if (setsid() == -1)
+		fatal("setsid");
+	if ((fd = open("/dev/null", O_RDWR)) != -1) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+}
+
+static void
+setup(void)
+{
+	struct rlimit	 rl;
+	sigset_t	 set;
+	int		 fd;
+
+	/* 0, 1 and 2 always open: the spawn recipe relies on it. */
+	while ((fd = open("/dev/null", O_RDWR)) != -1 && fd <= 2)
+		;
+	if (fd > 2)
+		close(fd);
+	/* Pending clients and children each hold descriptors. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	spawn_init();
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	if ((d.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
+		fatal("signalfd");
+}
+
+static void
+on_signal(void)
+{
+	struct signalfd_siginfo	si;
+
+	while (read(d.sigfd, &si, sizeof(si)) == sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGCHLD:
+			reap();
+			break;
+		case SIGHUP:
+			if (!d.stopping)
+				reload();
+			break;
+		case SIGTERM:
+		case SIGINT:
+			if (d.stopping)
+				break;
+			/* The frontend answers its waiting clients and
+			 * exits when its channel closes; we follow. */
+			log_info("stopping on signal %d", si.ssi_signo);
+			d.stopping = 1;
+			epoll_ctl(d.epfd, EPOLL_CTL_DEL, d.fesock, NULL);
+			close(d.fesock);
+			d.fesock = -1;
+			break;
+		}
+	}
+	reap();
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct epoll_event	 evs[64];
+	struct src		*src;
+	char			 a[ADDR_STRLEN];
+	int			 ch, noaction = 0, i, n;
+
+	log_init(1, "oneportd");
+	while ((ch = getopt(argc, argv, "df:l:ns:v")) != -1) {
+		switch (ch) {
+		case 'd':
+			d.debug = 1;
+			break;
+		case 'f':
+			d.conffile = optarg;
+			break;
+		case 'l':
+			d.largs = strv_add(d.largs, optarg);
+			break;
+		case 'n':
+			noaction = 1;
+			break;
+		case 's':
+			d.sargs = strv_add(d.sargs, optarg);
+			break;
+		case 'v':
+			log_verbose++;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	if (d.conffile == NULL && d.sargs == NULL)
+		d.conffile = ONEPORTD_CONF;
+
+	if ((d.cfg = load_config()) == NULL)
+		exit(1);
+	if (noaction) {
+		if (log_verbose)
+			print_config(d.cfg);
+		printf("configuration OK\n");
+		exit(0);
+	}
+
+	setup();
+	bind_listeners(d.cfg);
+	for (i = 0; i < d.cfg->nlisteners; i++)
+		printf("listening on %s\n", addr_ntop((struct sockaddr *)
+		    &d.cfg->listeners[i].ss, a, sizeof(a)));
+	fflush(stdout);
+	if (!d.debug) {
+		daemonize();
+		log_init(0, "oneportd");
+	}
+	start_frontend();
+	send_config();
+	notify_ready();
+
+	if ((d.epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		fatal("epoll_create1");
+	d.sig_src.kind = SRC_SIGNAL;
+	d.fe_src.kind = SRC_FRONTEND;
+	watch_add(d.sigfd, &d.sig_src);
+	watch_add(d.fesock, &d.fe_src);
+	log_info("started, %d services", d.cfg->nservices);
+
+	for (;;) {
+		n = epoll_wait(d.epfd, evs, 64, -1);
+		if (n == -1 && errno != EINTR)
+			fatal("epoll_wait");
+		for (i = 0; i < n; i++) {
+			src = evs[i].data.ptr;
+			switch (src->kind) {
+			case SRC_SIGNAL:
+				on_signal();
+				break;
+			case SRC_FRONTEND:
+				if (d.fesock != -1)
+					frontend_read();
+				break;
+			case SRC_STATUS:
+				if (src->child->status_fd != -1)
+					child_status(src->child);
+				break;
+			case SRC_STDERR:
+				if (src->child->stderr_fd != -1)
+					child_stderr(src->child, 0);
+				break;
+			}
+		}
+		while (d.dead != NULL) {
+			struct child	*c = d.dead;
+
+			d.dead = c->next;
+			free(c);
+		}
+	}
+}

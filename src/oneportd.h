@@ -1,0 +1,215 @@
+/*
+ * oneportd: shared definitions. Structs used by one file live in that file;
+ * what is here crosses files: the parsed configuration, the messages between
+ * the privileged parent and the unprivileged frontend, and prototypes grouped
+ * by the file that defines them.
+ */
+#ifndef ONEPORTD_H
+#define ONEPORTD_H
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ONEPORTD_CONF		"/etc/oneportd.conf"
+#define ONEPORTD_USER		"oneportd"
+#define ONEPORTD_CHROOT		"/var/empty"
+#define SERVICE_NAME_MAX	15	/* RFC 6335 */
+
+/* Defaults; each can be changed in oneportd.conf. */
+#define DEF_TIMEOUT_MS		5000	/* whole first line, absolute */
+#define DEF_MAX_LINE		64	/* bytes, CRLF included */
+#define DEF_MAX_PENDING		4096	/* connections without a first line */
+#define DEF_MAX_PENDING_ADDR	32	/* same, per client address (/64) */
+#define DEF_MAX_INSTANCES	256	/* per service */
+#define MAX_LINE_LIMIT		1024	/* largest max-line accepted */
+#define MAX_SERVICES		4096
+
+/* ---- configuration (config.c, parse.y, printconf.c) ---- */
+
+struct listener {
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+	int			 fd;		/* -1 until bound */
+};
+
+struct service {
+	char		 name[SERVICE_NAME_MAX + 1];	/* lower case */
+	char		**argv;		/* NULL-terminated; argv[0] absolute */
+	char		*user;		/* NULL: the daemon's own user */
+	char		*group;		/* NULL: the user's primary group */
+	char		**groups;	/* supplementary group names, NULL-term. */
+	char		*chdir;		/* NULL: "/" */
+	char		**env;		/* extra "NAME=value", NULL-terminated */
+	int		 max_instances;	/* 0: unlimited */
+	int		 max_per_addr;	/* 0: unlimited */
+	int		 visible;	/* listed by HELP */
+	int		 reply_self;	/* the program sends "+" itself */
+	/* Resolved by config_finish. As root, a service without "user" gets
+	 * user "nobody" there. gids: gid first, then "groups"; setgroups(). */
+	uid_t		 uid;
+	gid_t		 gid;
+	gid_t		*gids;
+	int		 ngids;
+	/* Run-time state owned by the parent (oneportd.c). */
+	int		 running;
+	const char	*file;		/* where it was declared, for messages */
+	int		 line;		/* 0: not in a file ("command line") */
+};
+
+struct config {
+	struct listener	*listeners;
+	int		 nlisteners;
+	struct service	*services;	/* sorted by name after config_finish */
+	int		 nservices;
+	int		 timeout_ms;
+	int		 max_line;
+	int		 max_pending;
+	int		 max_pending_addr;
+	int		 help;		/* HELP answered at all */
+	char		*user;		/* frontend's user */
+	char		*chroot;	/* frontend's root when started as root */
+	/* Defaults applied to services declared after a "defaults" block. */
+	struct service	 defaults;
+	char		**files;	/* files read; service->file points here */
+};
+
+/*
+ * config.c. Allocation failure is fatal. config_add_service,
+ * config_add_listener and the -l/-s parsers return NULL/-1 and leave the
+ * reason, without a file:line prefix, in config_error(). config_finish
+ * logs every problem itself. config_find works once config_finish sorted.
+ */
+struct config	*config_new(void);
+void		 config_free(struct config *);
+const char	*config_error(void);
+struct service	*config_add_service(struct config *, const char *name);
+const char	*config_add_file(struct config *, const char *name);
+int		 config_add_listener(struct config *, const char *host,
+		    const char *port);
+int		 config_listener_arg(struct config *, const char *arg);
+int		 config_service_arg(struct config *, const char *arg);
+int		 config_finish(struct config *);
+struct service	*config_find(const struct config *, const char *name);
+void		 service_clear(struct service *);
+int		 service_name_valid(const char *, size_t);
+char		**strv_add(char **, const char *);
+void		 strv_free(char **);
+
+/* parse.y: fills cfg; -1 after logging "file:line: message" lines. */
+int		 parse_config(const char *file, struct config *cfg);
+
+/* printconf.c */
+void		 print_config(const struct config *);
+
+/* ---- the first line (request.c): a pure parser of client bytes ---- */
+
+enum request_result {
+	REQ_NEED_MORE,		/* no verdict yet; read more */
+	REQ_OK,			/* a complete, valid request line */
+	REQ_REJECT		/* answer "-" reason and close */
+};
+
+struct request {
+	char		 name[SERVICE_NAME_MAX + 1];	/* lower case */
+	size_t		 consumed;	/* bytes through the LF */
+	int		 help;		/* the line was HELP */
+	const char	*reason;	/* on REQ_REJECT, static string */
+};
+
+#define REASON_BAD_NAME		"bad name"
+#define REASON_TOO_LONG		"line too long"
+
+enum request_result	request_parse(const uint8_t *buf, size_t len,
+			    size_t max_line, struct request *);
+
+/* ---- parent <-> frontend messages (ipc.c) ---- */
+
+#define IPC_VERSION	1
+#define IPC_MAX		(64 * 1024)
+
+enum ipc_type {
+	IPC_CONFIG = 1,	/* parent -> frontend: settings and service names */
+	IPC_DISPATCH,	/* frontend -> parent: a client fd and its request */
+	IPC_LOG,	/* frontend -> parent: a log line (not in -d mode) */
+	IPC_TYPE_MAX
+};
+
+struct ipc_hdr {
+	uint8_t		 version;
+	uint8_t		 type;
+	uint16_t	 flags;		/* zero */
+	uint32_t	 len;		/* payload bytes after the header */
+};
+
+/* IPC_CONFIG payload: this, then nservices of struct ipc_service. */
+struct ipc_config {
+	uint32_t	 generation;
+	uint32_t	 timeout_ms;
+	uint32_t	 max_line;
+	uint32_t	 max_pending;
+	uint32_t	 max_pending_addr;
+	uint32_t	 help;
+	uint32_t	 nservices;
+};
+
+struct ipc_service {
+	char		 name[SERVICE_NAME_MAX + 1];
+	uint32_t	 visible;
+};
+
+/* IPC_DISPATCH payload; exactly one fd comes with it. */
+struct ipc_dispatch {
+	uint32_t	 generation;
+	char		 name[SERVICE_NAME_MAX + 1];
+	uint64_t	 accepted_ns;	/* CLOCK_MONOTONIC at accept */
+};
+
+int	ipc_send(int sock, enum ipc_type, const void *, size_t, int fd);
+ssize_t	ipc_recv(int sock, struct ipc_hdr *, void *buf, size_t bufsz,
+	    int *fd);
+
+/* ---- processes ---- */
+
+/* frontend.c: never returns. */
+void	frontend_main(const struct config *, int sock, int debug);
+
+/* sandbox.c */
+void	sandbox_frontend(const struct config *);
+
+/* spawn.c: fork and exec a service's program with the client socket. */
+struct spawn {
+	pid_t	 pid;
+	int	 status_fd;	/* read end of the exec-status pipe */
+	int	 stderr_fd;	/* read end of the child's stderr */
+	int	 traced;	/* the child stops at exec for a truthful "+" */
+};
+void	spawn_init(void);
+int	spawn_service(const struct service *, int client, struct spawn *);
+int	spawn_exec_error(int status_fd);
+
+/* addr.c */
+#define ADDR_STRLEN	64	/* "[v6]:port" fits */
+const char	*addr_ntop(const struct sockaddr *, char *, size_t);
+const char	*addr_host(const struct sockaddr *, char *, size_t);
+int		 addr_port(const struct sockaddr *);
+uint64_t	 addr_key(const struct sockaddr *);
+uint64_t	 now_ns(void);
+
+/* log.c */
+void	log_init(int debug, const char *ident);
+void	log_set_sink(void (*)(int pri, const char *msg));
+void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_msg(int pri, const char *msg);
+void	fatal(const char *, ...)
+	    __attribute__((format(printf, 1, 2), noreturn));
+void	fatalx(const char *, ...)
+	    __attribute__((format(printf, 1, 2), noreturn));
+extern int log_verbose;
+
+#endif

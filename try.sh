@@ -1,0 +1,16 @@
+#!/bin/sh
+# Build oneportd and run it in the foreground with the example services on
+# 127.0.0.1:7001. Try it from another terminal:
+#   printf 'help\r\n' | nc 127.0.0.1 7001
+#   printf 'date\r\n' | nc 127.0.0.1 7001
+#   socat - TCP:127.0.0.1:7001   (then type: echo, Enter, and anything)
+set -eu
+cd "$(dirname "$0")"
+. scripts/deps.sh
+need $BUILD_DEPS netcat-openbsd socat
+make
+if [ "$(id -u)" -eq 0 ] && ! getent passwd oneportd >/dev/null; then
+	useradd --system --no-create-home --home-dir /nonexistent \
+	    --shell /usr/sbin/nologin oneportd
+fi
+exec ./oneportd -d -f examples/oneportd.conf
