@@ -40,7 +40,8 @@ request_parse(const uint8_t *buf, size_t len, size_t max_line,
 			break;
 		if (buf[i] == '\r') {
 			/* CR is allowed only right before LF. */
-			if (i + 1 < len && buf[i + 1] != '\n')
+			if (i + 1 < len && i + 1 < max_line &&
+			    buf[i + 1] != '\n')
 				return reject(req, REASON_BAD_NAME);
 			continue;
 		}
