@@ -55,7 +55,7 @@ $(TEST_REQUEST): tests/unit/request_test.c $(B)/request.o $(B)/config.o \
 
 check: all $(TEST_REQUEST)
 	$(TEST_REQUEST)
-	sh tests/config/run.sh
+	sh tests/config/run.sh $(CURDIR)/$(B)/config-test
 	sh fuzz/replay.sh $(B)
 	ONEPORTD=$(CURDIR)/$(B)/oneportd python3 -m unittest discover \
 	    -s tests/blackbox -p 'test_*.py' -v

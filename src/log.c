@@ -57,7 +57,7 @@ log_msg(int pri, const char *msg)
 	(void)write(STDERR_FILENO, line, n);
 }
 
-static void
+static void __attribute__((format(printf, 2, 0)))
 vlog(int pri, const char *fmt, va_list ap, int with_errno)
 {
 	char	 msg[900];

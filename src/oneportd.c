@@ -93,11 +93,15 @@ load_config(void)
 	if (d.conffile != NULL && parse_config(d.conffile, cfg) == -1)
 		goto fail;
 	for (i = 0; d.largs != NULL && d.largs[i] != NULL; i++)
-		if (config_listener_arg(cfg, d.largs[i]) == -1)
+		if (config_listener_arg(cfg, d.largs[i]) == -1) {
+			log_warnx("-l %s: %s", d.largs[i], config_error());
 			goto fail;
+		}
 	for (i = 0; d.sargs != NULL && d.sargs[i] != NULL; i++)
-		if (config_service_arg(cfg, d.sargs[i]) == -1)
+		if (config_service_arg(cfg, d.sargs[i]) == -1) {
+			log_warnx("-s %s: %s", d.sargs[i], config_error());
 			goto fail;
+		}
 	if (config_finish(cfg) == -1)
 		goto fail;
 	return cfg;

@@ -79,8 +79,9 @@ struct config {
 /*
  * config.c. Allocation failure is fatal. config_add_service,
  * config_add_listener and the -l/-s parsers return NULL/-1 and leave the
- * reason, without a file:line prefix, in config_error(). config_finish
- * logs every problem itself. config_find works once config_finish sorted.
+ * reason in config_error(), for the caller to prefix with file:line or the
+ * argument. config_finish logs every problem itself and sorts the
+ * services; config_find needs that sort.
  */
 struct config	*config_new(void);
 void		 config_free(struct config *);

@@ -1,0 +1,700 @@
+/*
+ * config.c: the in-memory configuration: defaults, services, listeners, the
+ * -l and -s command-line forms, and the final checks that turn names into
+ * uids and gids. parse.y and main() fill it; printconf.c prints it back.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <netinet/in.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <grp.h>
+#include <limits.h>
+#include <netdb.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "oneportd.h"
+
+/* The reason for the last failure; only start-up and reload use it. */
+static char	 config_errbuf[256];
+
+static void	 config_seterr(const char *, ...)
+		    __attribute__((format(printf, 1, 2)));
+static const char *service_name_problem(const char *, size_t);
+static void	 service_copy(struct service *, const struct service *);
+static const char *quoted(const char *, size_t, char *, size_t);
+static int	 listener_add(struct config *, const struct sockaddr *,
+		    socklen_t);
+static int	 listener_wildcard(struct config *, int);
+static int	 port_parse(const char *, int *);
+static char	*command_resolve(const char *);
+static int	 service_resolve(struct service *, int);
+static int	 service_cmp(const void *, const void *);
+static void	*xcalloc(size_t, size_t);
+static char	*xstrdup(const char *);
+
+const char *
+config_error(void)
+{
+	return config_errbuf;
+}
+
+static void
+config_seterr(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(config_errbuf, sizeof(config_errbuf), fmt, ap);
+	va_end(ap);
+}
+
+/* Allocation failure while loading the configuration is not recoverable. */
+static void *
+xcalloc(size_t n, size_t size)
+{
+	void	*p;
+
+	if ((p = calloc(n, size)) == NULL)
+		fatal("config: calloc");
+	return p;
+}
+
+static char *
+xstrdup(const char *s)
+{
+	char	*p;
+
+	if ((p = strdup(s)) == NULL)
+		fatal("config: strdup");
+	return p;
+}
+
+struct config *
+config_new(void)
+{
+	struct config	*cfg;
+
+	cfg = xcalloc(1, sizeof(*cfg));
+	cfg->timeout_ms = DEF_TIMEOUT_MS;
+	cfg->max_line = DEF_MAX_LINE;
+	cfg->max_pending = DEF_MAX_PENDING;
+	cfg->max_pending_addr = DEF_MAX_PENDING_ADDR;
+	cfg->help = 1;
+	cfg->user = xstrdup(ONEPORTD_USER);
+	cfg->chroot = xstrdup(ONEPORTD_CHROOT);
+	cfg->defaults.max_instances = DEF_MAX_INSTANCES;
+	cfg->defaults.visible = 1;
+	cfg->defaults.reply_self = 0;
+	return cfg;
+}
+
+/* Listener fds belong to whoever bound them; they are not closed here. */
+void
+config_free(struct config *cfg)
+{
+	int	i;
+
+	if (cfg == NULL)
+		return;
+	for (i = 0; i < cfg->nservices; i++)
+		service_clear(&cfg->services[i]);
+	free(cfg->services);
+	free(cfg->listeners);
+	service_clear(&cfg->defaults);
+	free(cfg->user);
+	free(cfg->chroot);
+	strv_free(cfg->files);
+	free(cfg);
+}
+
+/* Frees what a service owns and leaves it zeroed. */
+void
+service_clear(struct service *s)
+{
+	strv_free(s->argv);
+	free(s->user);
+	free(s->group);
+	strv_free(s->groups);
+	free(s->chdir);
+	strv_free(s->env);
+	free(s->gids);
+	memset(s, 0, sizeof(*s));
+}
+
+/* The service options of a "defaults" block, deep-copied; never the name,
+ * resolved ids or run-time state. */
+static void
+service_copy(struct service *dst, const struct service *src)
+{
+	size_t	i;
+
+	for (i = 0; src->argv != NULL && src->argv[i] != NULL; i++)
+		dst->argv = strv_add(dst->argv, src->argv[i]);
+	dst->user = src->user != NULL ? xstrdup(src->user) : NULL;
+	dst->group = src->group != NULL ? xstrdup(src->group) : NULL;
+	for (i = 0; src->groups != NULL && src->groups[i] != NULL; i++)
+		dst->groups = strv_add(dst->groups, src->groups[i]);
+	dst->chdir = src->chdir != NULL ? xstrdup(src->chdir) : NULL;
+	for (i = 0; src->env != NULL && src->env[i] != NULL; i++)
+		dst->env = strv_add(dst->env, src->env[i]);
+	dst->max_instances = src->max_instances;
+	dst->max_per_addr = src->max_per_addr;
+	dst->visible = src->visible;
+	dst->reply_self = src->reply_self;
+}
+
+/*
+ * A name fit for a message: at most 32 bytes of it, and anything that is
+ * not printable ASCII shown as '?', so a hostile name cannot drive the
+ * terminal or the log.
+ */
+static const char *
+quoted(const char *s, size_t len, char *buf, size_t bufsz)
+{
+	size_t	i, n = 0;
+
+	for (i = 0; i < len && n + 5 < bufsz && i < 32; i++)
+		buf[n++] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+	if (i < len && n + 4 < bufsz) {
+		memcpy(buf + n, "...", 3);
+		n += 3;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+/*
+ * RFC 6335 section 5.1: 1 to 15 characters, letters, digits and hyphens,
+ * at least one letter, no hyphen at either end, no two hyphens in a row.
+ */
+static const char *
+service_name_problem(const char *s, size_t len)
+{
+	size_t	i;
+	int	letter = 0;
+
+	if (len == 0)
+		return "empty";
+	if (len > SERVICE_NAME_MAX)
+		return "longer than 15 characters";
+	for (i = 0; i < len; i++) {
+		if (isascii((unsigned char)s[i]) &&
+		    isalpha((unsigned char)s[i]))
+			letter = 1;
+		else if (s[i] == '-') {
+			if (i > 0 && s[i - 1] == '-')
+				return "two hyphens in a row";
+		} else if (!isascii((unsigned char)s[i]) ||
+		    !isdigit((unsigned char)s[i]))
+			return "only letters, digits and hyphens are allowed";
+	}
+	if (s[0] == '-' || s[len - 1] == '-')
+		return "begins or ends with a hyphen";
+	if (!letter)
+		return "needs at least one letter";
+	return NULL;
+}
+
+int
+service_name_valid(const char *s, size_t len)
+{
+	return service_name_problem(s, len) == NULL;
+}
+
+/*
+ * A new service named name, lower-cased, holding a copy of cfg->defaults.
+ * The pointer is valid until the next config_add_service (realloc).
+ */
+struct service *
+config_add_service(struct config *cfg, const char *name)
+{
+	char		 lname[SERVICE_NAME_MAX + 1], qbuf[48];
+	const char	*why;
+	struct service	*s, *ns;
+	size_t		 len = strlen(name), i;
+	int		 n;
+
+	why = service_name_problem(name, len);
+	/* RFC 1078 gives the line "HELP" its own meaning. */
+	if (why == NULL && strcasecmp(name, "help") == 0)
+		why = "reserved for the HELP request";
+	if (why != NULL) {
+		config_seterr("invalid service name \"%s\": %s",
+		    quoted(name, len, qbuf, sizeof(qbuf)), why);
+		return NULL;
+	}
+	for (i = 0; i < len; i++)
+		lname[i] = (char)tolower((unsigned char)name[i]);
+	lname[len] = '\0';
+
+	/* Linear: config_find's bsearch needs the sort config_finish does. */
+	for (n = 0; n < cfg->nservices; n++) {
+		s = &cfg->services[n];
+		if (strcmp(s->name, lname) != 0)
+			continue;
+		if (s->file != NULL && s->line > 0)
+			config_seterr("duplicate service \"%s\" (first "
+			    "declared at %s:%d)", lname, s->file, s->line);
+		else if (s->file != NULL)
+			config_seterr("duplicate service \"%s\" (first "
+			    "declared on the %s)", lname, s->file);
+		else
+			config_seterr("duplicate service \"%s\"", lname);
+		return NULL;
+	}
+	if (cfg->nservices >= MAX_SERVICES) {
+		config_seterr("too many services (at most %d)", MAX_SERVICES);
+		return NULL;
+	}
+	ns = reallocarray(cfg->services, cfg->nservices + 1, sizeof(*ns));
+	if (ns == NULL)
+		fatal("config: reallocarray");
+	cfg->services = ns;
+	s = &cfg->services[cfg->nservices++];
+	memset(s, 0, sizeof(*s));
+	memcpy(s->name, lname, len + 1);
+	service_copy(s, &cfg->defaults);
+	return s;
+}
+
+/*
+ * Names of files read; service->file and parse.y's locations point into
+ * this vector so they live as long as the config.
+ */
+const char *
+config_add_file(struct config *cfg, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; cfg->files != NULL && cfg->files[i] != NULL; i++)
+		if (strcmp(cfg->files[i], name) == 0)
+			return cfg->files[i];
+	cfg->files = strv_add(cfg->files, name);
+	return cfg->files[i];
+}
+
+static int
+listener_add(struct config *cfg, const struct sockaddr *sa, socklen_t len)
+{
+	struct listener	*l;
+	int		 i;
+
+	if (len > sizeof(l->ss)) {
+		config_seterr("address too long");
+		return -1;
+	}
+	for (i = 0; i < cfg->nlisteners; i++) {
+		l = &cfg->listeners[i];
+		if (l->sslen == len && memcmp(&l->ss, sa, len) == 0)
+			return 0;
+	}
+	l = reallocarray(cfg->listeners, cfg->nlisteners + 1, sizeof(*l));
+	if (l == NULL)
+		fatal("config: reallocarray");
+	cfg->listeners = l;
+	l = &cfg->listeners[cfg->nlisteners++];
+	memset(l, 0, sizeof(*l));
+	memcpy(&l->ss, sa, len);
+	l->sslen = len;
+	l->fd = -1;
+	return 0;
+}
+
+/* "*" is both wildcards, built here so the order is fixed: IPv4, IPv6. */
+static int
+listener_wildcard(struct config *cfg, int port)
+{
+	struct sockaddr_in	sin;
+	struct sockaddr_in6	sin6;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_ANY);
+	sin.sin_port = htons(port);
+	memset(&sin6, 0, sizeof(sin6));
+	sin6.sin6_family = AF_INET6;
+	sin6.sin6_addr = in6addr_any;
+	sin6.sin6_port = htons(port);
+	if (listener_add(cfg, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+	    listener_add(cfg, (struct sockaddr *)&sin6, sizeof(sin6)) == -1)
+		return -1;
+	return 0;
+}
+
+/* A decimal 0..65535, or a name from services(5). */
+static int
+port_parse(const char *port, int *out)
+{
+	struct addrinfo	 hints, *res;
+	const char	*p;
+	long		 v = 0;
+	int		 rv;
+
+	if (*port == '\0') {
+		config_seterr("missing port");
+		return -1;
+	}
+	for (p = port; *p >= '0' && *p <= '9'; p++)
+		if ((v = v * 10 + (*p - '0')) > 65535)
+			break;
+	if (*p == '\0') {
+		*out = (int)v;
+		return 0;
+	}
+	if (*p >= '0' && *p <= '9') {
+		config_seterr("port out of range (0..65535)");
+		return -1;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_INET;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE;
+	if ((rv = getaddrinfo(NULL, port, &hints, &res)) != 0) {
+		config_seterr("unknown port name: %s", gai_strerror(rv));
+		return -1;
+	}
+	*out = ntohs(((struct sockaddr_in *)(void *)res->ai_addr)->sin_port);
+	freeaddrinfo(res);
+	return 0;
+}
+
+/*
+ * host: an IPv4 or IPv6 literal, "*" for both wildcards, or a name whose
+ * every address is used. Identical addresses are listed once.
+ */
+int
+config_add_listener(struct config *cfg, const char *host, const char *port)
+{
+	struct addrinfo	 hints, *res, *ai;
+	char		 pbuf[8];
+	int		 portnum, rv;
+
+	if (port_parse(port, &portnum) == -1)
+		return -1;
+	if (host == NULL || strcmp(host, "*") == 0)
+		return listener_wildcard(cfg, portnum);
+	if (*host == '\0') {
+		config_seterr("empty address");
+		return -1;
+	}
+	snprintf(pbuf, sizeof(pbuf), "%d", portnum);
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if ((rv = getaddrinfo(host, pbuf, &hints, &res)) != 0) {
+		config_seterr("%s", rv == EAI_SYSTEM ? strerror(errno) :
+		    gai_strerror(rv));
+		return -1;
+	}
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
+			continue;
+		if (listener_add(cfg, ai->ai_addr, ai->ai_addrlen) == -1) {
+			freeaddrinfo(res);
+			return -1;
+		}
+	}
+	freeaddrinfo(res);
+	return 0;
+}
+
+/*
+ * -l ADDR:PORT. An IPv6 literal goes in brackets ("[::1]:8080") so the
+ * last colon is always the port's.
+ */
+int
+config_listener_arg(struct config *cfg, const char *arg)
+{
+	char		*s, *host, *port, *end;
+	int		 rv;
+
+	s = xstrdup(arg);
+	if (s[0] == '[') {
+		host = s + 1;
+		if ((end = strchr(host, ']')) == NULL || end[1] != ':') {
+			config_seterr("expected [ADDRESS]:PORT");
+			free(s);
+			return -1;
+		}
+		*end = '\0';
+		port = end + 2;
+	} else {
+		if ((port = strrchr(s, ':')) == NULL) {
+			config_seterr("expected ADDRESS:PORT");
+			free(s);
+			return -1;
+		}
+		*port++ = '\0';
+		host = s;
+		if (strchr(host, ':') != NULL) {
+			config_seterr("an IPv6 address goes in brackets: "
+			    "[ADDRESS]:PORT");
+			free(s);
+			return -1;
+		}
+	}
+	rv = config_add_listener(cfg, host, port);
+	free(s);
+	return rv;
+}
+
+/*
+ * The program of a -s service as an absolute path. A name without '/'
+ * is looked up in $PATH, whose relative entries are skipped: a root
+ * daemon must not run whatever sits in its working directory.
+ */
+static char *
+command_resolve(const char *prog)
+{
+	struct stat	 st;
+	const char	*path, *p, *colon;
+	char		 cwd[PATH_MAX], buf[PATH_MAX];
+	size_t		 dlen;
+	int		 n;
+
+	if (strchr(prog, '/') != NULL) {
+		if (prog[0] == '/')
+			n = snprintf(buf, sizeof(buf), "%s", prog);
+		else if (getcwd(cwd, sizeof(cwd)) == NULL) {
+			config_seterr("%s: getcwd: %s", prog,
+			    strerror(errno));
+			return NULL;
+		} else
+			n = snprintf(buf, sizeof(buf), "%s%s%s", cwd,
+			    strcmp(cwd, "/") == 0 ? "" : "/", prog);
+		if (n < 0 || (size_t)n >= sizeof(buf)) {
+			config_seterr("%s: path too long", prog);
+			return NULL;
+		}
+		if (stat(buf, &st) == -1) {
+			config_seterr("%s: %s", buf, strerror(errno));
+			return NULL;
+		}
+		if (!S_ISREG(st.st_mode) || access(buf, X_OK) == -1) {
+			config_seterr("%s: not an executable file", buf);
+			return NULL;
+		}
+		return xstrdup(buf);
+	}
+	if ((path = getenv("PATH")) == NULL || *path == '\0')
+		path = "/usr/local/bin:/usr/bin:/bin";
+	for (p = path; p != NULL; p = colon != NULL ? colon + 1 : NULL) {
+		colon = strchr(p, ':');
+		dlen = colon != NULL ? (size_t)(colon - p) : strlen(p);
+		if (dlen == 0 || p[0] != '/')
+			continue;
+		n = snprintf(buf, sizeof(buf), "%.*s/%s", (int)dlen, p, prog);
+		if (n < 0 || (size_t)n >= sizeof(buf))
+			continue;
+		if (stat(buf, &st) == 0 && S_ISREG(st.st_mode) &&
+		    access(buf, X_OK) == 0)
+			return xstrdup(buf);
+	}
+	config_seterr("%s: not found in PATH", prog);
+	return NULL;
+}
+
+/*
+ * -s NAME=COMMAND. COMMAND is split on blanks, with no shell and no
+ * quoting; the service gets the current defaults.
+ */
+int
+config_service_arg(struct config *cfg, const char *arg)
+{
+	struct service	*s;
+	const char	*eq, *p, *q;
+	char		*name, *word, *prog;
+	char		**argv = NULL;
+
+	if ((eq = strchr(arg, '=')) == NULL) {
+		config_seterr("expected NAME=COMMAND");
+		return -1;
+	}
+	for (p = eq + 1; *p != '\0'; p = q) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '\0')
+			break;
+		for (q = p; *q != '\0' && *q != ' ' && *q != '\t'; q++)
+			;
+		if ((word = strndup(p, (size_t)(q - p))) == NULL)
+			fatal("config: strndup");
+		argv = strv_add(argv, word);
+		free(word);
+	}
+	if (argv == NULL) {
+		config_seterr("empty command");
+		return -1;
+	}
+	if ((name = strndup(arg, (size_t)(eq - arg))) == NULL)
+		fatal("config: strndup");
+	s = config_add_service(cfg, name);
+	free(name);
+	if (s == NULL) {
+		strv_free(argv);
+		return -1;
+	}
+	if ((prog = command_resolve(argv[0])) == NULL) {
+		/* s is the last one; take it back. */
+		service_clear(s);
+		cfg->nservices--;
+		strv_free(argv);
+		return -1;
+	}
+	free(argv[0]);
+	argv[0] = prog;
+	strv_free(s->argv);
+	s->argv = argv;
+	s->file = "command line";
+	s->line = 0;
+	return 0;
+}
+
+static int
+service_cmp(const void *a, const void *b)
+{
+	const struct service	*sa = a, *sb = b;
+
+	return strcmp(sa->name, sb->name);
+}
+
+/*
+ * Names to ids. As root a service without "user" runs as nobody: root
+ * must be asked for by name (xinetd ran such services as root,
+ * CVE-2013-4342). gids is what setgroups() gets: the primary group first.
+ */
+static int
+service_resolve(struct service *s, int root)
+{
+	struct passwd	*pw;
+	struct group	*gr;
+	char		 where[PATH_MAX + 32];
+	size_t		 i, n;
+	int		 errors = 0;
+
+	if (s->file != NULL && s->line > 0)
+		snprintf(where, sizeof(where), "%s:%d: service \"%s\"",
+		    s->file, s->line, s->name);
+	else if (s->file != NULL)
+		snprintf(where, sizeof(where), "%s: service \"%s\"",
+		    s->file, s->name);
+	else
+		snprintf(where, sizeof(where), "service \"%s\"", s->name);
+
+	if (s->argv == NULL || s->argv[0] == NULL) {
+		log_warnx("%s: no command", where);
+		errors++;
+	}
+	if (s->user == NULL && root)
+		s->user = xstrdup("nobody");
+	free(s->gids);
+	s->gids = NULL;
+	s->ngids = 0;
+	if (s->user == NULL) {
+		s->uid = geteuid();
+		s->gid = getegid();
+	} else if ((pw = getpwnam(s->user)) == NULL) {
+		log_warnx("%s: unknown user \"%s\"", where, s->user);
+		errors++;
+	} else {
+		s->uid = pw->pw_uid;
+		s->gid = pw->pw_gid;
+	}
+	if (s->group != NULL) {
+		if ((gr = getgrnam(s->group)) == NULL) {
+			log_warnx("%s: unknown group \"%s\"", where, s->group);
+			errors++;
+		} else
+			s->gid = gr->gr_gid;
+	}
+	for (n = 0; s->groups != NULL && s->groups[n] != NULL; n++)
+		;
+	s->gids = xcalloc(n + 1, sizeof(*s->gids));
+	s->gids[s->ngids++] = s->gid;
+	for (i = 0; i < n; i++) {
+		if ((gr = getgrnam(s->groups[i])) == NULL) {
+			log_warnx("%s: unknown group \"%s\"", where,
+			    s->groups[i]);
+			errors++;
+		} else
+			s->gids[s->ngids++] = gr->gr_gid;
+	}
+	return errors ? -1 : 0;
+}
+
+/*
+ * Completes a loaded configuration: the tcpmux port on every address when
+ * nothing else was asked for, ids for every service, services sorted for
+ * config_find. Every problem is logged before -1 is returned.
+ */
+int
+config_finish(struct config *cfg)
+{
+	int	i, errors = 0, root = geteuid() == 0;
+
+	if (cfg->nlisteners == 0 && config_add_listener(cfg, "*", "1") == -1) {
+		log_warnx("listen on * port 1: %s", config_error());
+		errors++;
+	}
+	for (i = 0; i < cfg->nservices; i++)
+		if (service_resolve(&cfg->services[i], root) == -1)
+			errors++;
+	if (cfg->nservices > 1)
+		qsort(cfg->services, cfg->nservices, sizeof(*cfg->services),
+		    service_cmp);
+	return errors ? -1 : 0;
+}
+
+/* name need not be lower case; valid after config_finish sorted. */
+struct service *
+config_find(const struct config *cfg, const char *name)
+{
+	struct service	 key;
+	size_t		 i, len = strlen(name);
+
+	if (len > SERVICE_NAME_MAX || cfg->nservices == 0)
+		return NULL;
+	memset(&key, 0, sizeof(key));
+	for (i = 0; i < len; i++)
+		key.name[i] = (char)tolower((unsigned char)name[i]);
+	return bsearch(&key, cfg->services, cfg->nservices,
+	    sizeof(*cfg->services), service_cmp);
+}
+
+/* Appends a copy of s; v may be NULL. Never returns NULL. */
+char **
+strv_add(char **v, const char *s)
+{
+	char	**nv;
+	size_t	  n = 0;
+
+	while (v != NULL && v[n] != NULL)
+		n++;
+	if ((nv = reallocarray(v, n + 2, sizeof(*nv))) == NULL)
+		fatal("config: reallocarray");
+	nv[n] = xstrdup(s);
+	nv[n + 1] = NULL;
+	return nv;
+}
+
+void
+strv_free(char **v)
+{
+	size_t	i;
+
+	if (v == NULL)
+		return;
+	for (i = 0; v[i] != NULL; i++)
+		free(v[i]);
+	free(v);
+}

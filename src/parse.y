@@ -1,0 +1,827 @@
+/*
+ * parse.y: the oneportd.conf grammar and its lexer. Every problem is logged
+ * as "file:line: message" and parsing goes on to the end, so one run shows
+ * them all; parse_config then returns -1.
+ */
+
+%code requires {
+/* A token's place: the file it came from, not the one being read when an
+ * error is noticed (the parser may have read on into an include). */
+typedef struct yyltype {
+	const char	*file;
+	int		 line;
+} yyltype;
+#define YYLTYPE			yyltype
+#define YYLTYPE_IS_DECLARED	1
+#define YYLLOC_DEFAULT(cur, rhs, n) do {				\
+	if (n)								\
+		(cur) = YYRHSLOC(rhs, 1);				\
+	else								\
+		(cur) = YYRHSLOC(rhs, 0);				\
+} while (0)
+}
+
+%code {
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "oneportd.h"
+
+#define MAX_INCLUDE	8	/* nested includes under the top file */
+#define MAX_TOKEN	4096	/* bytes in one word or quoted string */
+#define MAX_COUNT	1000000
+#define MAX_TIMEOUT_MS	(3600 * 1000)
+
+struct file {
+	FILE		*stream;
+	const char	*name;		/* interned in conf->files */
+	dev_t		 dev;
+	ino_t		 ino;
+	int		 lineno;
+	int		 eol_owed;	/* ends the include statement */
+	int		 eof;		/* the final EOL was returned */
+};
+
+/* The parse is not reentrant; this state lives for one parse_config. */
+static struct file	 files[MAX_INCLUDE + 1];
+static int		 nfiles;
+static struct config	*conf;
+static struct service	*svc;		/* the block being filled */
+static struct service	 scratch;	/* a rejected service's block */
+static int		 errors;
+static char		 lastword[48];	/* last STRING, for messages */
+
+static int	 yylex(YYSTYPE *, YYLTYPE *);
+static void	 yyerror(const YYLTYPE *, const char *);
+static void	 perr(const YYLTYPE *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+static int	 file_push(const char *, const YYLTYPE *);
+static void	 file_pop(void);
+static char	*include_path(const char *, const char *);
+static int	 number(const YYLTYPE *, const char *, const char *,
+		    long long, long long, int *);
+static int	 timeout(const YYLTYPE *, const char *, int *);
+static int	 flag(const YYLTYPE *, const char *, const char *,
+		    const char *, const char *, int, int *);
+static void	 printable(char *, size_t, const char *);
+static const char *safe(const char *);
+static int	 nonempty(const YYLTYPE *, const char *, const char *);
+static int	 absolute(const YYLTYPE *, const char *, const char *);
+static void	 service_begin(const YYLTYPE *, const char *);
+static void	 env_set(const YYLTYPE *, char **);
+}
+
+%define api.pure full
+%define parse.error custom
+%locations
+
+%union {
+	char	 *string;
+	char	**strv;
+}
+
+%token	CHDIR "chdir" CHROOT "chroot" COMMAND "command"
+%token	DEFAULTS "defaults" ENV "env" GROUP "group" GROUPS "groups"
+%token	HELP "help" HIDDEN "hidden" INCLUDE "include"
+%token	INSTANCES "instances" LISTEN "listen" MAX "max"
+%token	MAXLINE "max-line" ON "on" PENDING "pending"
+%token	PERADDRESS "per-address" PORT "port" REPLY "reply"
+%token	SERVICE "service" TIMEOUT "timeout" USER "user" VISIBLE "visible"
+%token	EOL "end of line"
+%token	LEXERROR
+%token	<string> STRING
+%type	<strv> strings
+%destructor { free($$); } <string>
+%destructor { strv_free($$); } <strv>
+
+%%
+
+grammar		: %empty
+		| grammar EOL
+		| grammar include EOL
+		| grammar global EOL
+		| grammar block EOL
+		| grammar error EOL		{ yyerrok; }
+		;
+
+include		: INCLUDE STRING		{
+			char	*path;
+
+			path = include_path(@2.file, $2);
+			free($2);
+			file_push(path, &@1);
+			free(path);
+		}
+		;
+
+global		: LISTEN ON STRING PORT STRING	{
+			char	host[48], port[48];
+
+			if (config_add_listener(conf, $3, $5) == -1) {
+				printable(host, sizeof(host), $3);
+				printable(port, sizeof(port), $5);
+				perr(&@1, "listen on %s port %s: %s", host,
+				    port, config_error());
+			}
+			free($3);
+			free($5);
+		}
+		| LISTEN ON STRING		{
+			/* The tcpmux port, as RFC 1078 assigns. */
+			if (config_add_listener(conf, $3, "1") == -1)
+				perr(&@1, "listen on %s: %s", safe($3),
+				    config_error());
+			free($3);
+		}
+		| TIMEOUT STRING		{
+			int	ms;
+
+			if (timeout(&@2, $2, &ms) == 0)
+				conf->timeout_ms = ms;
+			free($2);
+		}
+		| MAXLINE STRING		{
+			int	n;
+
+			/* A longest name and CRLF must fit. */
+			if (number(&@2, "max-line", $2, SERVICE_NAME_MAX + 2,
+			    MAX_LINE_LIMIT, &n) == 0)
+				conf->max_line = n;
+			free($2);
+		}
+		| MAX PENDING STRING		{
+			int	n;
+
+			if (number(&@3, "max pending", $3, 1, MAX_COUNT,
+			    &n) == 0)
+				conf->max_pending = n;
+			free($3);
+		}
+		| MAX PENDING PERADDRESS STRING	{
+			int	n;
+
+			if (number(&@4, "max pending per-address", $4, 1,
+			    MAX_COUNT, &n) == 0)
+				conf->max_pending_addr = n;
+			free($4);
+		}
+		| HELP ON			{ conf->help = 1; }
+		| HELP STRING			{
+			flag(&@2, "help", $2, "on", "off", 1, &conf->help);
+			free($2);
+		}
+		| USER STRING			{
+			if (nonempty(&@2, "user", $2) == 0) {
+				free(conf->user);
+				conf->user = $2;
+			} else
+				free($2);
+		}
+		| CHROOT STRING			{
+			if (absolute(&@2, "chroot", $2) == 0) {
+				free(conf->chroot);
+				conf->chroot = $2;
+			} else
+				free($2);
+		}
+		| STRING			{
+			perr(&@1, "unknown keyword \"%s\"", safe($1));
+			free($1);
+			YYERROR;
+		}
+		;
+
+block		: blockhead '{' blockbody '}'	{ svc = NULL; }
+		;
+
+blockhead	: SERVICE STRING		{
+			service_begin(&@2, $2);
+			free($2);
+		}
+		| DEFAULTS			{ svc = &conf->defaults; }
+		;
+
+/* Options one per line; the last one may share the line of the '}'. */
+blockbody	: optlist
+		| optlist option
+		;
+
+optlist		: %empty
+		| optlist EOL
+		| optlist option EOL
+		| optlist error EOL		{ yyerrok; }
+		;
+
+option		: COMMAND strings		{
+			if (svc == &conf->defaults)
+				perr(&@1, "command is not allowed in defaults");
+			else if (absolute(&@2, "command", $2[0]) == 0) {
+				strv_free(svc->argv);
+				svc->argv = $2;
+				$2 = NULL;
+			}
+			strv_free($2);
+		}
+		| USER STRING			{
+			if (nonempty(&@2, "user", $2) == 0) {
+				free(svc->user);
+				svc->user = $2;
+			} else
+				free($2);
+		}
+		| GROUP STRING			{
+			if (nonempty(&@2, "group", $2) == 0) {
+				free(svc->group);
+				svc->group = $2;
+			} else
+				free($2);
+		}
+		| GROUPS strings		{
+			size_t	i;
+			int	bad = 0;
+
+			/* The statement gives the whole list. */
+			for (i = 0; $2[i] != NULL; i++)
+				bad |= nonempty(&@2, "groups", $2[i]);
+			if (!bad) {
+				strv_free(svc->groups);
+				svc->groups = $2;
+			} else
+				strv_free($2);
+		}
+		| CHDIR STRING			{
+			if (absolute(&@2, "chdir", $2) == 0) {
+				free(svc->chdir);
+				svc->chdir = $2;
+			} else
+				free($2);
+		}
+		| ENV strings			{
+			env_set(&@2, $2);
+			strv_free($2);
+		}
+		| MAX INSTANCES STRING		{
+			number(&@3, "max instances", $3, 0, MAX_COUNT,
+			    &svc->max_instances);
+			free($3);
+		}
+		| MAX PERADDRESS STRING		{
+			number(&@3, "max per-address", $3, 0, MAX_COUNT,
+			    &svc->max_per_addr);
+			free($3);
+		}
+		| VISIBLE ON			{ svc->visible = 1; }
+		| VISIBLE STRING		{
+			flag(&@2, "visible", $2, "yes", "no", 1,
+			    &svc->visible);
+			free($2);
+		}
+		| HIDDEN			{ svc->visible = 0; }
+		| REPLY STRING			{
+			flag(&@2, "reply", $2, "self", "daemon", 0,
+			    &svc->reply_self);
+			free($2);
+		}
+		| STRING			{
+			perr(&@1, "unknown service option \"%s\"",
+			    safe($1));
+			free($1);
+			YYERROR;
+		}
+		;
+
+strings		: STRING			{
+			$$ = strv_add(NULL, $1);
+			free($1);
+		}
+		| strings STRING		{
+			$$ = strv_add($1, $2);
+			free($2);
+		}
+		;
+
+%%
+
+struct keyword {
+	const char	*name;
+	int		 token;
+};
+
+/* Sorted for bsearch. */
+static const struct keyword keywords[] = {
+	{ "chdir",		CHDIR },
+	{ "chroot",		CHROOT },
+	{ "command",		COMMAND },
+	{ "defaults",		DEFAULTS },
+	{ "env",		ENV },
+	{ "group",		GROUP },
+	{ "groups",		GROUPS },
+	{ "help",		HELP },
+	{ "hidden",		HIDDEN },
+	{ "include",		INCLUDE },
+	{ "instances",		INSTANCES },
+	{ "listen",		LISTEN },
+	{ "max",		MAX },
+	{ "max-line",		MAXLINE },
+	{ "on",			ON },
+	{ "pending",		PENDING },
+	{ "per-address",	PERADDRESS },
+	{ "port",		PORT },
+	{ "reply",		REPLY },
+	{ "service",		SERVICE },
+	{ "timeout",		TIMEOUT },
+	{ "user",		USER },
+	{ "visible",		VISIBLE },
+};
+
+static int
+keyword_cmp(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct keyword *)elem)->name);
+}
+
+static void
+perr(const YYLTYPE *loc, const char *fmt, ...)
+{
+	char	msg[512];
+	va_list	ap;
+
+	errors++;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (loc != NULL && loc->file != NULL)
+		log_warnx("%s:%d: %s", loc->file, loc->line, msg);
+	else
+		log_warnx("%s", msg);
+}
+
+/* Only bison's own failures ("memory exhausted") come here. */
+static void
+yyerror(const YYLTYPE *loc, const char *msg)
+{
+	perr(loc, "%s", msg);
+}
+
+static const char *
+symbol_text(yysymbol_kind_t sym)
+{
+	static char	 buf[sizeof(lastword) + 2];
+	const char	*name;
+
+	switch (sym) {
+	case YYSYMBOL_STRING:
+		snprintf(buf, sizeof(buf), "\"%s\"", lastword);
+		return buf;
+	case YYSYMBOL_EOL:
+		return "end of line";
+	case YYSYMBOL_YYEOF:
+		return "end of file";
+	default:
+		/* Keywords in quotes, as they are written. */
+		name = yysymbol_name(sym);
+		if (name[0] < 'a' || name[0] > 'z')
+			return name;
+		snprintf(buf, sizeof(buf), "\"%s\"", name);
+		return buf;
+	}
+}
+
+static int
+yyreport_syntax_error(const yypcontext_t *ctx)
+{
+	yysymbol_kind_t	 tok = yypcontext_token(ctx), exp[4];
+	char		 msg[256];
+	size_t		 len;
+	int		 i, n;
+
+	/* The lexer has said what was wrong with this one. */
+	if (tok == YYSYMBOL_LEXERROR)
+		return 0;
+	len = (size_t)snprintf(msg, sizeof(msg), "syntax error: unexpected %s",
+	    symbol_text(tok));
+	n = yypcontext_expected_tokens(ctx, exp, 4);
+	for (i = 0; i < n && len < sizeof(msg); i++) {
+		len += (size_t)snprintf(msg + len, sizeof(msg) - len, "%s%s",
+		    i == 0 ? ", expecting " : i == n - 1 ? " or " : ", ",
+		    exp[i] == YYSYMBOL_STRING ? "a value" :
+		    symbol_text(exp[i]));
+	}
+	if (tok == YYSYMBOL_YYEOF)
+		perr(yypcontext_location(ctx), "end of file inside a block "
+		    "(missing '}'?)");
+	else
+		perr(yypcontext_location(ctx), "%s", msg);
+	return 0;
+}
+
+/* The rest of a bad line is skipped; its newline still ends the statement. */
+static int
+lex_fail(struct file *f, int c)
+{
+	while (c != '\n' && c != EOF)
+		c = getc(f->stream);
+	if (c == '\n')
+		ungetc(c, f->stream);
+	return LEXERROR;
+}
+
+static int
+word_char(int c)
+{
+	return c > ' ' && c < 0x7f && strchr("\"'{};#\\", c) == NULL;
+}
+
+/* s for a message: cut to size - 4 bytes, "?" for what is not printable. */
+static void
+printable(char *dst, size_t size, const char *s)
+{
+	size_t	i;
+
+	for (i = 0; s[i] != '\0' && i < size - 4; i++)
+		dst[i] = (s[i] >= ' ' && s[i] < 0x7f) ? s[i] : '?';
+	if (s[i] != '\0') {
+		memcpy(dst + i, "...", 3);
+		i += 3;
+	}
+	dst[i] = '\0';
+}
+
+/* One per message: the buffer is reused. */
+static const char *
+safe(const char *s)
+{
+	static char	buf[48];
+
+	printable(buf, sizeof(buf), s);
+	return buf;
+}
+
+/*
+ * Tokens: '{', '}', EOL (a newline or ';'), and words. A bare word is
+ * printable ASCII up to a blank or one of "'{};#\ and is a keyword if it
+ * is in the table; a quoted word ("..." or '...', one line, \" and \\ the
+ * only escapes) never is. '#' starts a comment; a backslash at the end of
+ * a line continues it.
+ */
+static int
+yylex(YYSTYPE *lval, YYLTYPE *lloc)
+{
+	char			 buf[MAX_TOKEN];
+	const struct keyword	*kw;
+	struct file		*f;
+	size_t			 len = 0;
+	int			 c, quote;
+
+top:
+	f = &files[nfiles - 1];
+	lloc->file = f->name;
+	lloc->line = f->lineno;
+	if (f->eol_owed) {
+		f->eol_owed = 0;
+		return EOL;
+	}
+	do {
+		/* A backslash at the end of a line joins it to the next. */
+		if ((c = getc(f->stream)) == '\\') {
+			if ((c = getc(f->stream)) == '\n') {
+				f->lineno++;
+				c = ' ';
+				continue;
+			}
+			ungetc(c, f->stream);
+			c = '\\';
+		}
+	} while (c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v');
+	lloc->line = f->lineno;
+	if (c == '#')
+		while ((c = getc(f->stream)) != '\n' && c != EOF)
+			;
+
+	switch (c) {
+	case EOF:
+		if (ferror(f->stream)) {
+			perr(lloc, "read error: %s", strerror(errno));
+			clearerr(f->stream);
+			fseek(f->stream, 0, SEEK_END);
+		}
+		/* Every file's last statement ends, newline or not. */
+		if (!f->eof) {
+			f->eof = 1;
+			return EOL;
+		}
+		if (nfiles == 1)
+			return YYEOF;
+		file_pop();
+		goto top;
+	case '\n':
+		f->lineno++;
+		return EOL;
+	case ';':
+		return EOL;
+	case '{':
+	case '}':
+		return c;
+	case '"':
+	case '\'':
+		quote = c;
+		for (;;) {
+			if ((c = getc(f->stream)) == quote)
+				break;
+			/* Only \\ and \quote escape: "%s\n" stays as is. */
+			if (c == '\\') {
+				c = getc(f->stream);
+				if (c != quote && c != '\\') {
+					ungetc(c, f->stream);
+					c = '\\';
+				}
+			}
+			if (c == '\n' || c == EOF) {
+				perr(lloc, "unterminated quoted string");
+				return lex_fail(f, c);
+			}
+			if (c == '\0') {
+				perr(lloc, "NUL byte in a quoted string");
+				return lex_fail(f, c);
+			}
+			if (len == sizeof(buf) - 1) {
+				perr(lloc, "quoted string longer than %zu "
+				    "bytes", sizeof(buf) - 1);
+				return lex_fail(f, c);
+			}
+			buf[len++] = (char)c;
+		}
+		buf[len] = '\0';
+		if ((lval->string = strdup(buf)) == NULL)
+			fatal("parse: strdup");
+		printable(lastword, sizeof(lastword), buf);
+		return STRING;
+	}
+
+	if (!word_char(c)) {
+		if (c > ' ' && c < 0x7f)
+			perr(lloc, "unexpected character '%c'", c);
+		else
+			perr(lloc, "unexpected byte 0x%02x", (unsigned)c);
+		return lex_fail(f, c);
+	}
+	do {
+		if (len == sizeof(buf) - 1) {
+			perr(lloc, "word longer than %zu bytes",
+			    sizeof(buf) - 1);
+			return lex_fail(f, c);
+		}
+		buf[len++] = (char)c;
+	} while (word_char(c = getc(f->stream)));
+	ungetc(c, f->stream);
+	buf[len] = '\0';
+	printable(lastword, sizeof(lastword), buf);
+	kw = bsearch(buf, keywords, sizeof(keywords) / sizeof(keywords[0]),
+	    sizeof(keywords[0]), keyword_cmp);
+	if (kw != NULL)
+		return kw->token;
+	if ((lval->string = strdup(buf)) == NULL)
+		fatal("parse: strdup");
+	return STRING;
+}
+
+/*
+ * name as the including file sees it: relative to that file's directory,
+ * so a tree of config files can be moved as a whole.
+ */
+static char *
+include_path(const char *from, const char *name)
+{
+	const char	*slash;
+	char		*path;
+
+	if (name[0] == '/' || (slash = strrchr(from, '/')) == NULL) {
+		if ((path = strdup(name)) == NULL)
+			fatal("parse: strdup");
+		return path;
+	}
+	if (asprintf(&path, "%.*s/%s", (int)(slash - from), from, name) == -1)
+		fatal("parse: asprintf");
+	return path;
+}
+
+/* from is NULL for the top file, whose errors have no line yet. */
+static int
+file_push(const char *path, const YYLTYPE *from)
+{
+	struct file	*f;
+	struct stat	 st;
+	FILE		*fp;
+	int		 i;
+
+	if (nfiles > MAX_INCLUDE) {
+		perr(from, "include \"%s\": nested more than %d deep", path,
+		    MAX_INCLUDE);
+		return -1;
+	}
+	if ((fp = fopen(path, "re")) == NULL) {
+		perr(from, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fileno(fp), &st) == -1) {
+		perr(from, "%s: %s", path, strerror(errno));
+		fclose(fp);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		perr(from, "%s: not a regular file", path);
+		fclose(fp);
+		return -1;
+	}
+	for (i = 0; i < nfiles; i++) {
+		if (files[i].dev == st.st_dev && files[i].ino == st.st_ino) {
+			perr(from, "include loop: %s is already being read",
+			    path);
+			fclose(fp);
+			return -1;
+		}
+	}
+	f = &files[nfiles++];
+	memset(f, 0, sizeof(*f));
+	f->stream = fp;
+	f->name = config_add_file(conf, path);
+	f->dev = st.st_dev;
+	f->ino = st.st_ino;
+	f->lineno = 1;
+	f->eol_owed = from != NULL;
+	return 0;
+}
+
+static void
+file_pop(void)
+{
+	fclose(files[--nfiles].stream);
+	memset(&files[nfiles], 0, sizeof(files[nfiles]));
+}
+
+/* A decimal in min..max; what names the statement in messages. */
+static int
+number(const YYLTYPE *loc, const char *what, const char *s, long long min,
+    long long max, int *out)
+{
+	const char	*p;
+	long long	 v = 0;
+
+	if (*s == '\0') {
+		perr(loc, "%s \"\": not a number", what);
+		return -1;
+	}
+	for (p = s; *p >= '0' && *p <= '9'; p++)
+		if (v <= max)
+			v = v * 10 + (*p - '0');
+	if (*p != '\0') {
+		perr(loc, "%s \"%s\": not a number", what, safe(s));
+		return -1;
+	}
+	if (v < min || v > max) {
+		perr(loc, "%s %s: out of range (%lld..%lld)", what, safe(s),
+		    min, max);
+		return -1;
+	}
+	*out = (int)v;
+	return 0;
+}
+
+/* Seconds, "Ns" or "Nms"; the whole first line must arrive within it. */
+static int
+timeout(const YYLTYPE *loc, const char *s, int *ms)
+{
+	const char	*p;
+	long long	 v = 0, scale;
+
+	for (p = s; *p >= '0' && *p <= '9'; p++)
+		if (v <= MAX_TIMEOUT_MS)
+			v = v * 10 + (*p - '0');
+	if (p == s)
+		scale = -1;
+	else if (*p == '\0' || strcmp(p, "s") == 0)
+		scale = 1000;
+	else if (strcmp(p, "ms") == 0)
+		scale = 1;
+	else
+		scale = -1;
+	if (scale == -1) {
+		perr(loc, "timeout \"%s\": expected seconds, \"Ns\" or "
+		    "\"Nms\"", safe(s));
+		return -1;
+	}
+	if (v > MAX_TIMEOUT_MS || v * scale < 1 ||
+	    v * scale > MAX_TIMEOUT_MS) {
+		perr(loc, "timeout %s: out of range (1ms..%ds)", safe(s),
+		    MAX_TIMEOUT_MS / 1000);
+		return -1;
+	}
+	*ms = (int)(v * scale);
+	return 0;
+}
+
+/* One of two words; a yes/no statement takes on/off as well. */
+static int
+flag(const YYLTYPE *loc, const char *what, const char *s, const char *on,
+    const char *off, int yesno, int *out)
+{
+	if (strcmp(s, on) == 0 || (yesno && (strcmp(s, "yes") == 0 ||
+	    strcmp(s, "on") == 0)))
+		*out = 1;
+	else if (strcmp(s, off) == 0 || (yesno && (strcmp(s, "no") == 0 ||
+	    strcmp(s, "off") == 0)))
+		*out = 0;
+	else {
+		perr(loc, "%s \"%s\": expected %s or %s", what, safe(s), on,
+		    off);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+nonempty(const YYLTYPE *loc, const char *what, const char *s)
+{
+	if (*s != '\0')
+		return 0;
+	perr(loc, "%s: empty name", what);
+	return -1;
+}
+
+static int
+absolute(const YYLTYPE *loc, const char *what, const char *s)
+{
+	if (s[0] == '/')
+		return 0;
+	perr(loc, "%s \"%s\": not an absolute path", what, safe(s));
+	return -1;
+}
+
+/* A rejected service's block is still parsed, into scratch, for errors. */
+static void
+service_begin(const YYLTYPE *loc, const char *name)
+{
+	struct service	*s;
+
+	service_clear(&scratch);
+	if ((s = config_add_service(conf, name)) == NULL) {
+		perr(loc, "%s", config_error());
+		svc = &scratch;
+		return;
+	}
+	s->file = loc->file;
+	s->line = loc->line;
+	svc = s;
+}
+
+/* A later "env NAME=..." replaces an earlier one, defaults' included. */
+static void
+env_set(const YYLTYPE *loc, char **vars)
+{
+	char	**nv, *eq;
+	size_t	  i, j, n;
+
+	for (i = 0; vars[i] != NULL; i++) {
+		if ((eq = strchr(vars[i], '=')) == NULL || eq == vars[i]) {
+			perr(loc, "env \"%s\": expected NAME=value",
+			    safe(vars[i]));
+			continue;
+		}
+		n = (size_t)(eq - vars[i]) + 1;
+		nv = NULL;
+		for (j = 0; svc->env != NULL && svc->env[j] != NULL; j++)
+			if (strncmp(svc->env[j], vars[i], n) != 0)
+				nv = strv_add(nv, svc->env[j]);
+		nv = strv_add(nv, vars[i]);
+		strv_free(svc->env);
+		svc->env = nv;
+	}
+}
+
+int
+parse_config(const char *filename, struct config *cfg)
+{
+	int	rv;
+
+	conf = cfg;
+	errors = 0;
+	nfiles = 0;
+	svc = NULL;
+	if (file_push(filename, NULL) == 0) {
+		rv = yyparse();
+		if (rv != 0 && errors == 0)
+			perr(NULL, "%s: cannot parse", filename);
+		while (nfiles > 0)
+			file_pop();
+	}
+	service_clear(&scratch);
+	svc = NULL;
+	conf = NULL;
+	return errors ? -1 : 0;
+}

@@ -1,0 +1,135 @@
+/*
+ * printconf.c: the configuration as oneportd.conf text, for -n. Every
+ * effective value is printed, strings quoted and addresses numeric, so the
+ * output parses back to the same configuration. The defaults block is not
+ * printed: each service already shows what it got from it.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <netdb.h>
+#include <stdio.h>
+
+#include "oneportd.h"
+
+static void	print_string(const char *);
+static void	print_strv(const char *, char **);
+static void	print_listener(const struct listener *);
+static void	print_service(const struct service *);
+
+/* Quoted, so a value that looks like a keyword stays a value. */
+static void
+print_string(const char *s)
+{
+	putchar('"');
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			putchar('\\');
+		putchar(*s);
+	}
+	putchar('"');
+}
+
+static void
+print_strv(const char *keyword, char **v)
+{
+	size_t	i;
+
+	if (v == NULL)
+		return;
+	printf("\t%s", keyword);
+	for (i = 0; v[i] != NULL; i++) {
+		putchar(' ');
+		print_string(v[i]);
+	}
+	putchar('\n');
+}
+
+/* getnameinfo, not addr_host: an IPv4-mapped address must stay IPv6. */
+static void
+print_listener(const struct listener *l)
+{
+	const struct sockaddr	*sa = (const struct sockaddr *)&l->ss;
+	char			 host[NI_MAXHOST];
+	int			 port;
+
+	if (getnameinfo(sa, l->sslen, host, sizeof(host), NULL, 0,
+	    NI_NUMERICHOST) != 0) {
+		printf("# listener of unknown family %d\n", sa->sa_family);
+		return;
+	}
+	if (sa->sa_family == AF_INET6)
+		port = ntohs(((const struct sockaddr_in6 *)(const void *)sa)
+		    ->sin6_port);
+	else
+		port = ntohs(((const struct sockaddr_in *)(const void *)sa)
+		    ->sin_port);
+	printf("listen on %s port %d\n", host, port);
+}
+
+static void
+print_service(const struct service *s)
+{
+	size_t	i;
+
+	printf("\nservice ");
+	print_string(s->name);
+	printf(" {\n");
+	print_strv("command", s->argv);
+	if (s->user != NULL) {
+		printf("\tuser ");
+		print_string(s->user);
+		putchar('\n');
+	}
+	if (s->group != NULL) {
+		printf("\tgroup ");
+		print_string(s->group);
+		putchar('\n');
+	}
+	print_strv("groups", s->groups);
+	if (s->chdir != NULL) {
+		printf("\tchdir ");
+		print_string(s->chdir);
+		putchar('\n');
+	}
+	for (i = 0; s->env != NULL && s->env[i] != NULL; i++) {
+		printf("\tenv ");
+		print_string(s->env[i]);
+		putchar('\n');
+	}
+	printf("\tmax instances %d\n", s->max_instances);
+	printf("\tmax per-address %d\n", s->max_per_addr);
+	printf("\tvisible %s\n", s->visible ? "yes" : "no");
+	printf("\treply %s\n", s->reply_self ? "self" : "daemon");
+	printf("}\n");
+}
+
+void
+print_config(const struct config *cfg)
+{
+	int	i;
+
+	if (cfg->timeout_ms % 1000 == 0)
+		printf("timeout %d\n", cfg->timeout_ms / 1000);
+	else
+		printf("timeout %dms\n", cfg->timeout_ms);
+	printf("max-line %d\n", cfg->max_line);
+	printf("max pending %d\n", cfg->max_pending);
+	printf("max pending per-address %d\n", cfg->max_pending_addr);
+	printf("help %s\n", cfg->help ? "on" : "off");
+	if (cfg->user != NULL) {
+		printf("user ");
+		print_string(cfg->user);
+		putchar('\n');
+	}
+	if (cfg->chroot != NULL) {
+		printf("chroot ");
+		print_string(cfg->chroot);
+		putchar('\n');
+	}
+	for (i = 0; i < cfg->nlisteners; i++)
+		print_listener(&cfg->listeners[i]);
+	for (i = 0; i < cfg->nservices; i++)
+		print_service(&cfg->services[i]);
+}
