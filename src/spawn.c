@@ -154,7 +154,7 @@ void
 spawn_init(void)
 {
 	if (can_trace == -1)
-		can_trace = getenv("XNOTRACE") ? 0 : trace_probe();
+		can_trace = trace_probe();
 }
 
 int
