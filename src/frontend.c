@@ -144,13 +144,19 @@ conn_unlink(struct conn *c)
 	fe.npending--;
 }
 
-/* Closing the fd also removes it from the epoll set. */
+/*
+ * epoll watches the open file, not the descriptor: a socket passed to the
+ * parent stays open there, so it must leave our set explicitly or its
+ * events would keep arriving on this (reused) slot.
+ */
 static void
 conn_free(struct conn *c)
 {
 	conn_unlink(c);
-	if (c->w.fd != -1)
+	if (c->w.fd != -1) {
+		epoll_ctl(fe.epfd, EPOLL_CTL_DEL, c->w.fd, NULL);
 		close(c->w.fd);
+	}
 	memset(c, 0, sizeof(*c));
 	c->w.fd = -1;
 	c->next = fe.free;
@@ -233,6 +239,8 @@ svc_find(const char *name)
 {
 	struct ipc_service	key;
 
+	if (fe.nsvcs == 0)
+		return NULL;
 	memset(&key, 0, sizeof(key));
 	memcpy(key.name, name, strnlen(name, SERVICE_NAME_MAX));
 	return bsearch(&key, fe.svcs, fe.nsvcs, sizeof(key), svc_cmp);
@@ -294,8 +302,13 @@ conn_read(struct conn *c, uint32_t events)
 	n = recv(c->w.fd, iobuf, fe.set.max_line, MSG_PEEK | MSG_DONTWAIT);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
-	if (n <= 0) {
-		log_outcome(c, "-", n == 0 ? "closed" : "reset");
+	if (n == 0) {
+		/* Half-closed before a byte: it may still read why. */
+		conn_reject(c, "-", REASON_INCOMPLETE);
+		return;
+	}
+	if (n < 0) {
+		log_outcome(c, "-", "reset");
 		conn_free(c);
 		return;
 	}
@@ -360,6 +373,8 @@ accept_emfile(int lfd)
 		if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) != -1) {
 			reply_fd(fd, REASON_BUSY);
 			close(fd);
+			log_info("conn peer=? service=- result=-%s pid=- "
+			    "dispatch=0.000ms", REASON_BUSY);
 		}
 		fe.reserve_fd = fcntl(fe.epfd, F_DUPFD_CLOEXEC, 0);
 	}
@@ -477,12 +492,27 @@ parent_config(const uint8_t *p, size_t len)
 		    !service_name_valid(svcs[i].name, strlen(svcs[i].name)))
 			fatalx("frontend: bad service name in config");
 	}
-	qsort(svcs, set.nservices, sizeof(*svcs), svc_cmp);
+	if (set.nservices > 0)
+		qsort(svcs, set.nservices, sizeof(*svcs), svc_cmp);
 	if (pool_grow(set.max_pending) == -1) {
 		/* Keep the old limit rather than die over a reload. */
 		log_warn("frontend: cannot grow to %u pending",
 		    set.max_pending);
 		set.max_pending = fe.capacity;
+	}
+	/*
+	 * A shorter deadline applies to those already waiting too, so the
+	 * queue stays ordered by deadline: min() of two sequences that grow
+	 * with arrival still grows with arrival.
+	 */
+	if (fe.configured && set.timeout_ms < fe.set.timeout_ms) {
+		struct conn	*c;
+
+		for (c = fe.head; c != NULL; c = c->next)
+			if (c->deadline_ns > c->accepted_ns +
+			    set.timeout_ms * 1000000ull)
+				c->deadline_ns = c->accepted_ns +
+				    set.timeout_ms * 1000000ull;
 	}
 	free(fe.svcs);
 	fe.svcs = svcs;

@@ -69,7 +69,8 @@ ipc_send(int sock, enum ipc_type type, const void *data, size_t len, int fd)
  * Receive one message into hdr and buf. Returns the payload length, 0 with
  * hdr->type == 0 on EOF, -1 with errno EAGAIN when nothing is waiting, and
  * -1 with errno EBADMSG for a malformed message (wrong version, truncated,
- * length mismatch, more than one fd, an fd of another kind). *fd receives
+ * length mismatch, more than one fd), and -1 with errno EMFILE when an fd
+ * was sent but could not be received here (it is lost). *fd receives
  * the attached descriptor or -1; the caller decides whether one was due.
  */
 ssize_t
@@ -117,6 +118,12 @@ ipc_recv(int sock, struct ipc_hdr *hdr, void *buf, size_t bufsz, int *fd)
 	}
 	if (nfds == 1)
 		*fd = fds[0];
+	/* At our descriptor limit the kernel drops the fd and says so. */
+	if ((msg.msg_flags & MSG_CTRUNC) && nfds == 0 &&
+	    !(msg.msg_flags & MSG_TRUNC)) {
+		errno = EMFILE;
+		return -1;
+	}
 	if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || nfds > 1 ||
 	    (size_t)n < sizeof(*hdr) || hdr->version != IPC_VERSION ||
 	    hdr->type == 0 || hdr->type >= IPC_TYPE_MAX || hdr->flags != 0 ||

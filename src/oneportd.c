@@ -6,7 +6,7 @@
  * children, logs their stderr, reloads on SIGHUP and stops on SIGTERM.
  */
 #include <sys/epoll.h>
-#include <sys/ptrace.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +32,7 @@
 #define REASON_ADDR_INST	"too many instances for your address"
 #define REASON_NOSTART		"cannot start service"
 
-enum src_kind { SRC_SIGNAL, SRC_FRONTEND, SRC_STATUS, SRC_STDERR };
+enum src_kind { SRC_SIGNAL, SRC_FRONTEND, SRC_STDERR };
 
 struct src {
 	enum src_kind	 kind;
@@ -40,14 +41,12 @@ struct src {
 
 /* A spawned service program, from fork until it is reaped. */
 struct child {
-	struct src	 status_src, stderr_src;
+	struct src	 stderr_src;
 	pid_t		 pid;
 	char		 name[SERVICE_NAME_MAX + 1];
 	struct service	*svc;		/* NULL once a reload removed it */
 	int		 client;	/* held until "+" or "-" is sent */
-	int		 status_fd;
 	int		 stderr_fd;
-	int		 traced;	/* waiting for the exec-stop */
 	uint64_t	 akey;
 	char		 peer[ADDR_STRLEN];
 	uint64_t	 accepted_ns, started_ns;
@@ -82,6 +81,36 @@ usage(void)
 
 /* ---- configuration ---- */
 
+/*
+ * Users that only matter at run time, checked now so that -n tells: the
+ * frontend's (as root), and services' users that a non-root daemon
+ * cannot switch to (it warns: they run as the daemon's own user).
+ */
+static int
+check_users(const struct config *cfg)
+{
+	const struct service	*svc;
+	int			 i;
+
+	if (geteuid() == 0) {
+		if (getpwnam(cfg->user) == NULL &&
+		    strcmp(cfg->user, ONEPORTD_USER) != 0) {
+			log_warnx("user %s: no such user", cfg->user);
+			return -1;
+		}
+		return 0;
+	}
+	for (i = 0; i < cfg->nservices; i++) {
+		svc = &cfg->services[i];
+		if (svc->user != NULL && svc->uid != geteuid())
+			log_warnx("%s:%d: service %s: not running as root, "
+			    "so it runs as uid %d, not as %s", svc->file != NULL ?
+			    svc->file : "-s", svc->line, svc->name,
+			    (int)geteuid(), svc->user);
+	}
+	return 0;
+}
+
 static struct config *
 load_config(void)
 {
@@ -103,6 +132,8 @@ load_config(void)
 			goto fail;
 		}
 	if (config_finish(cfg) == -1)
+		goto fail;
+	if (check_users(cfg) == -1)
 		goto fail;
 	return cfg;
 fail:
@@ -205,6 +236,10 @@ reload(void)
 	}
 	if (!same)
 		log_warnx("listen changes take effect at restart");
+	/* The frontend dropped to these once, at start. */
+	if (strcmp(cfg->user, d.cfg->user) != 0 ||
+	    strcmp(cfg->chroot, d.cfg->chroot) != 0)
+		log_warnx("user and chroot changes take effect at restart");
 	/* The bound sockets stay; the new config inherits them. */
 	free(cfg->listeners);
 	cfg->listeners = d.cfg->listeners;
@@ -261,15 +296,18 @@ watch_add(int fd, struct src *src)
 		fatal("epoll_ctl");
 }
 
-/* The exec outcome is known: tell the client, and let go of its socket. */
+/*
+ * The program is running (ok) or will never run: tell the client, and let
+ * go of its socket.
+ */
 static void
-child_started(struct child *c, int err)
+child_started(struct child *c, int ok)
 {
 	char	result[64];
 
 	if (c->client == -1)
 		return;
-	if (err == 0) {
+	if (ok) {
 		if (c->svc == NULL || !c->svc->reply_self)
 			(void)send(c->client, "+\r\n", 3,
 			    MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -278,26 +316,9 @@ child_started(struct child *c, int err)
 		reply(c->client, REASON_NOSTART);
 		snprintf(result, sizeof(result), "-%s", REASON_NOSTART);
 		log_conn(c->peer, c->name, result, c->pid, c->accepted_ns);
-		log_warnx("%s[%d]: cannot execute %s: %s", c->name,
-		    (int)c->pid, c->svc != NULL ? c->svc->argv[0] : "?",
-		    strerror(err));
 	}
 	close(c->client);
 	c->client = -1;
-}
-
-static void
-child_status(struct child *c)
-{
-	int	err = spawn_exec_error(c->status_fd);
-
-	if (err == -1)
-		return;
-	/* Traced, EOF says nothing: the exec-stop is the proof. */
-	if (err != 0 || !c->traced)
-		child_started(c, err);
-	close(c->status_fd);
-	c->status_fd = -1;
 }
 
 /* Log the child's stderr line by line, tagged with service and pid. */
@@ -312,9 +333,10 @@ child_stderr(struct child *c, int final)
 		    sizeof(c->errbuf) - 1 - c->errlen);
 		if (n > 0)
 			c->errlen += n;
+		/* A last line without newline is logged at EOF or exit. */
 		while ((nl = memchr(c->errbuf, '\n', c->errlen)) != NULL ||
 		    c->errlen == sizeof(c->errbuf) - 1 ||
-		    (final && n <= 0 && c->errlen > 0)) {
+		    ((final || n == 0) && n <= 0 && c->errlen > 0)) {
 			size_t	len = nl != NULL ? (size_t)(nl - c->errbuf) :
 			    c->errlen;
 
@@ -359,11 +381,9 @@ child_free(struct child *c)
 		c->svc->running--;
 	if (c->client != -1)
 		close(c->client);
-	if (c->status_fd != -1)
-		close(c->status_fd);
 	if (c->stderr_fd != -1)
 		close(c->stderr_fd);
-	c->client = c->status_fd = c->stderr_fd = -1;
+	c->client = c->stderr_fd = -1;
 	/* Events for it may still be in this epoll batch. */
 	c->next = d.dead;
 	d.dead = c;
@@ -373,13 +393,7 @@ static void
 child_exited(struct child *c, int st)
 {
 	char	status[32];
-	int	err;
 
-	if (c->client != -1) {
-		/* Exited before we saw the exec: the pipe says which. */
-		err = c->status_fd != -1 ? spawn_exec_error(c->status_fd) : 0;
-		child_started(c, err == -1 ? 0 : err);
-	}
 	if (c->stderr_fd != -1)
 		child_stderr(c, 1);
 	if (WIFSIGNALED(st))
@@ -389,6 +403,46 @@ child_exited(struct child *c, int st)
 	log_info("exit service=%s pid=%d status=%s duration=%.3fs", c->name,
 	    (int)c->pid, status, (now_ns() - c->started_ns) / 1e9);
 	child_free(c);
+}
+
+/*
+ * Stopping leaves running programs alone, but their stderr pipes would
+ * close with us and the next write would kill them with SIGPIPE. A small
+ * process of our own keeps reading and logging them until each closes.
+ */
+static void __attribute__((noreturn))
+drain_and_exit(void)
+{
+	struct epoll_event	 evs[64];
+	struct child		*c;
+	struct src		*src;
+	sigset_t		 none;
+	int			 open = 0, i, n;
+
+	for (c = d.children; c != NULL; c = c->next)
+		if (c->stderr_fd != -1)
+			open++;
+	if (open == 0 || fork() != 0)
+		exit(0);
+	prctl(PR_SET_NAME, "oneportd-drain");
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	epoll_ctl(d.epfd, EPOLL_CTL_DEL, d.sigfd, NULL);
+	while (open > 0) {
+		if ((n = epoll_wait(d.epfd, evs, 64, -1)) == -1 &&
+		    errno != EINTR)
+			fatal("epoll_wait");
+		for (i = 0; i < n; i++) {
+			src = evs[i].data.ptr;
+			if (src->kind != SRC_STDERR ||
+			    src->child->stderr_fd == -1)
+				continue;
+			child_stderr(src->child, 0);
+			if (src->child->stderr_fd == -1)
+				open--;
+		}
+	}
+	exit(0);
 }
 
 static void
@@ -402,26 +456,12 @@ reap(void)
 		if (pid == d.fepid) {
 			if (d.stopping) {
 				log_info("stopped");
-				exit(0);
+				drain_and_exit();
 			}
 			fatalx("frontend exited (status %d)", st);
 		}
 		if ((c = child_find(pid)) == NULL)
 			continue;
-		if (WIFSTOPPED(st)) {
-			/*
-			 * The exec-stop: the program is loaded and frozen.
-			 * "+" now goes out before any byte of its own.
-			 */
-			if (c->traced && WSTOPSIG(st) == SIGTRAP) {
-				c->traced = 0;
-				child_started(c, 0);
-				ptrace(PTRACE_DETACH, pid, NULL, NULL);
-			} else
-				ptrace(PTRACE_CONT, pid, NULL,
-				    (void *)(long)WSTOPSIG(st));
-			continue;
-		}
 		child_exited(c, st);
 	}
 }
@@ -458,14 +498,21 @@ dispatch(const struct ipc_dispatch *req, int fd)
 		if (n >= svc->max_per_addr)
 			reason = REASON_ADDR_INST;
 	}
-	if (reason == NULL && spawn_service(svc, fd, &sp) == -1)
+	sp.pid = -1;
+	if (reason == NULL && spawn_service(svc, fd, &sp) == -1) {
 		reason = REASON_NOSTART;
+		log_warn("%s[%d]: cannot %s %s", svc->name, (int)sp.pid,
+		    sp.failed, svc->argv[0]);
+	}
 	if (reason != NULL) {
 		reply(fd, reason);
 		close(fd);
+		fd = -1;
 		snprintf(result, sizeof(result), "-%s", reason);
-		log_conn(peer, req->name, result, 0, req->accepted_ns);
-		return;
+		log_conn(peer, req->name, result, sp.pid, req->accepted_ns);
+		/* A child that failed still exits, and is logged then. */
+		if (sp.pid <= 0)
+			return;
 	}
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
@@ -474,22 +521,24 @@ dispatch(const struct ipc_dispatch *req, int fd)
 	memcpy(c->name, svc->name, sizeof(c->name));
 	c->svc = svc;
 	c->client = fd;
-	c->status_fd = sp.status_fd;
-	c->stderr_fd = sp.stderr_fd;
-	c->traced = sp.traced;
+	c->stderr_fd = reason == NULL ? sp.stderr_fd : -1;
 	c->akey = key;
 	memcpy(c->peer, peer, sizeof(c->peer));
 	c->accepted_ns = req->accepted_ns;
 	c->started_ns = now_ns();
-	c->status_src.kind = SRC_STATUS;
-	c->status_src.child = c;
 	c->stderr_src.kind = SRC_STDERR;
 	c->stderr_src.child = c;
 	c->next = d.children;
 	d.children = c;
 	svc->running++;
-	watch_add(c->status_fd, &c->status_src);
+	if (reason != NULL)
+		return;
 	watch_add(c->stderr_fd, &c->stderr_src);
+	/* The program is loaded; if frozen at its first instruction, "+"
+	 * goes out before any byte of its own. */
+	child_started(c, 1);
+	if (sp.stopped)
+		spawn_release(c->pid);
 }
 
 /* ---- the frontend ---- */
@@ -508,6 +557,12 @@ frontend_read(void)
 		n = ipc_recv(d.fesock, &hdr, buf, sizeof(buf), &fd);
 		if (n == -1 && errno == EAGAIN)
 			return;
+		if (n == -1 && errno == EMFILE) {
+			/* The client's fd could not be installed: it is
+			 * closed by the kernel; we live on. */
+			log_warnx("out of descriptors: a connection was lost");
+			continue;
+		}
 		if (n == 0 && hdr.type == 0) {
 			if (d.stopping)
 				return;
@@ -530,7 +585,8 @@ frontend_read(void)
 			if (fd != -1 || n < 4)
 				fatalx("malformed log from frontend");
 			memcpy(&pri, buf, 4);
-			if (pri > LOG_DEBUG)
+			/* It has no business raising alerts. */
+			if (pri < LOG_CRIT || pri > LOG_DEBUG)
 				fatalx("malformed log from frontend");
 			buf[n < (ssize_t)sizeof(buf) ? n : n - 1] = '\0';
 			log_msg(pri, (char *)buf + 4);
@@ -639,6 +695,8 @@ daemonize(void)
 	}
 	if (setsid() == -1)
 		fatal("setsid");
+	if (chdir("/") == -1)
+		fatal("chdir /");
 	if ((fd = open("/dev/null", O_RDWR)) != -1) {
 		dup2(fd, 0);
 		dup2(fd, 1);
@@ -790,10 +848,6 @@ main(int argc, char *argv[])
 			case SRC_FRONTEND:
 				if (d.fesock != -1)
 					frontend_read();
-				break;
-			case SRC_STATUS:
-				if (src->child->status_fd != -1)
-					child_status(src->child);
 				break;
 			case SRC_STDERR:
 				if (src->child->stderr_fd != -1)

@@ -26,6 +26,7 @@
 #define DEF_MAX_INSTANCES	256	/* per service */
 #define MAX_LINE_LIMIT		1024	/* largest max-line accepted */
 #define MAX_SERVICES		4096
+#define ENV_MAX			64	/* env lines per service */
 
 /* ---- configuration (config.c, parse.y, printconf.c) ---- */
 
@@ -129,7 +130,7 @@ enum request_result	request_parse(const uint8_t *buf, size_t len,
 /* ---- parent <-> frontend messages (ipc.c) ---- */
 
 #define IPC_VERSION	1
-#define IPC_MAX		(64 * 1024)
+#define IPC_MAX		(128 * 1024)	/* MAX_SERVICES fit */
 
 enum ipc_type {
 	IPC_CONFIG = 1,	/* parent -> frontend: settings and service names */
@@ -180,16 +181,16 @@ void	frontend_main(const struct config *, int sock, int debug);
 /* sandbox.c */
 void	sandbox_frontend(const struct config *);
 
-/* spawn.c: fork and exec a service's program with the client socket. */
+/* spawn.c: start a service's program with the client socket. */
 struct spawn {
 	pid_t	 pid;
-	int	 status_fd;	/* read end of the exec-status pipe */
 	int	 stderr_fd;	/* read end of the child's stderr */
-	int	 traced;	/* the child stops at exec for a truthful "+" */
+	int	 stopped;	/* frozen at exec until spawn_release */
+	const char *failed;	/* on failure: the step, for the log */
 };
 void	spawn_init(void);
 int	spawn_service(const struct service *, int client, struct spawn *);
-int	spawn_exec_error(int status_fd);
+void	spawn_release(pid_t);
 
 /* addr.c */
 #define ADDR_STRLEN	64	/* "[v6]:port" fits */

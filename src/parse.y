@@ -780,6 +780,21 @@ service_begin(const YYLTYPE *loc, const char *name)
 	svc = s;
 }
 
+/* The UCSPI variables must tell the truth about the connection. */
+static int
+env_reserved(const char *name, size_t len)
+{
+	static const char *const reserved[] = { "PROTO", "TCPREMOTEIP",
+	    "TCPREMOTEPORT", "TCPLOCALIP", "TCPLOCALPORT", "ONEPORT_SERVICE" };
+	size_t	i;
+
+	for (i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
+		if (strlen(reserved[i]) == len &&
+		    strncmp(reserved[i], name, len) == 0)
+			return 1;
+	return 0;
+}
+
 /* A later "env NAME=..." replaces an earlier one, defaults' included. */
 static void
 env_set(const YYLTYPE *loc, char **vars)
@@ -794,6 +809,11 @@ env_set(const YYLTYPE *loc, char **vars)
 			continue;
 		}
 		n = (size_t)(eq - vars[i]) + 1;
+		if (env_reserved(vars[i], n - 1)) {
+			perr(loc, "env \"%s\": set by oneportd itself",
+			    safe(vars[i]));
+			continue;
+		}
 		nv = NULL;
 		for (j = 0; svc->env != NULL && svc->env[j] != NULL; j++)
 			if (strncmp(svc->env[j], vars[i], n) != 0)
@@ -801,6 +821,8 @@ env_set(const YYLTYPE *loc, char **vars)
 		nv = strv_add(nv, vars[i]);
 		strv_free(svc->env);
 		svc->env = nv;
+		if (j >= ENV_MAX)
+			perr(loc, "more than %d env variables", ENV_MAX);
 	}
 }
 

@@ -1,23 +1,33 @@
 /*
  * spawn.c: the one recipe by which oneportd starts a service's program with
- * a client: signals blocked across fork, dispositions reset, a session of
- * its own, the socket on fd 0 and 1 (blocking), stderr to a pipe the parent
- * logs, nothing else open, the service's user, a minimal UCSPI environment,
- * execve, _exit(127).
+ * a client: signals blocked across the clone, SIGPIPE back to default, a
+ * session of its own, the socket on fd 0 and 1 (blocking), stderr to a pipe
+ * the parent logs, nothing else open, the service's user, a minimal UCSPI
+ * environment, execve, _exit(127).
  *
- * "+" must be true: the parent learns that execve succeeded either from a
- * ptrace exec-stop (the new program is frozen before its first instruction,
- * so "+" goes out before any byte of the program's own) or, where ptrace is
- * not allowed, from EOF on a close-on-exec pipe. An exec failure sends the
- * errno over that pipe instead.
+ * The child is a vfork-style clone (shared memory, parent suspended until
+ * execve or exit): on these machines fork's page-table copy costs more than
+ * the exec of a small program. So the child touches only its own stack and
+ * what it is given, and calls nothing that allocates or locks.
+ *
+ * "+" must be true. When the parent resumes, a close-on-exec pipe tells it
+ * whether execve succeeded (EOF) or failed (the errno). The child is also
+ * traced (PTRACE_TRACEME), so it stops right after execve, before the new
+ * program's first instruction: the parent sends "+" during that stop, and
+ * "+" always precedes the program's own bytes. Where ptrace is not allowed,
+ * "+" is sent at EOF on the pipe and a program that writes at once may
+ * race it; the daemon says so once at start.
  */
 #include <sys/ptrace.h>
+#include <sys/resource.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,17 +37,33 @@
 #include "oneportd.h"
 
 #define STATUS_FD	3	/* in the child, until execve closes it */
-#define ENV_MAX		64
+#define STACK_SIZE	(256 * 1024)	/* sanitizer frames are large */
 
-static int	can_trace = -1;
+struct child_args {
+	const struct service	*svc;
+	int			 client, errw, statusw, trace;
+};
 
-/* In the child only: report why we could not become the program. */
+static int	 can_trace = -1;
+static char	*child_stack;
+
+/* What the child was doing when it failed, for the log. */
+static const char *const stages[] = {
+	"set up descriptors", "restore limits", "switch user",
+	"change directory", "read addresses", "trace", "execute",
+};
+enum stage { ST_FDS, ST_RLIMIT, ST_USER, ST_CHDIR, ST_ADDR, ST_TRACE,
+	ST_EXEC };
+
+static struct rlimit	orig_nofile;	/* before the parent raised it */
+
+/* In the child only: report the step and errno, and go. */
 static void __attribute__((noreturn))
-child_fail(void)
+child_fail(enum stage st)
 {
-	int	err = errno;
+	int	msg[2] = { st, errno };
 
-	(void)write(STATUS_FD, &err, sizeof(err));
+	(void)write(STATUS_FD, msg, sizeof(msg));
 	_exit(127);
 }
 
@@ -48,10 +74,11 @@ env_fmt(char *buf, size_t len, const char *name, const char *val)
 	return buf;
 }
 
-static void __attribute__((noreturn))
-child_exec(const struct service *svc, int client, int errw, int statusw,
-    int trace)
+static int
+child_main(void *arg)
 {
+	const struct child_args	*a = arg;
+	const struct service	*svc = a->svc;
 	struct sockaddr_storage	 peer, local;
 	socklen_t		 plen = sizeof(peer), llen = sizeof(local);
 	char			 ebuf[6][80], host[ADDR_STRLEN], port[8];
@@ -59,48 +86,54 @@ child_exec(const struct service *svc, int client, int errw, int statusw,
 	char			 path[] = "PATH=/usr/local/bin:/usr/bin:/bin";
 	char			*envp[ENV_MAX + 8];
 	sigset_t		 none;
-	int			 n = 0, i, fl;
+	int			 n = 0, i, fl, has_path = 0;
 
 	/*
 	 * execve resets caught signals to default but keeps ignored ones
-	 * ignored; the parent ignores only SIGPIPE, so that is the one to
-	 * undo (one call, not NSIG of them, on the hot path).
+	 * ignored; the parent ignores only SIGPIPE (spawn_init cleared what
+	 * it inherited), so that is the one to undo.
 	 */
 	signal(SIGPIPE, SIG_DFL);
 	setsid();
 
-	/* fds 0-2 are always open in the parent, so these are all >= 3. */
-	if (dup2(client, 0) == -1 || dup2(client, 1) == -1 ||
-	    dup2(errw, 2) == -1)
+	/*
+	 * fds 0-2 are always open in the parent, so the three pipes and the
+	 * socket are all >= 3. Until dup3 moves it, the status pipe is not
+	 * at STATUS_FD: report nothing before then.
+	 */
+	if (dup2(a->client, 0) == -1 || dup2(a->client, 1) == -1 ||
+	    dup2(a->errw, 2) == -1)
 		_exit(127);
-	if (statusw != STATUS_FD) {
-		if (dup3(statusw, STATUS_FD, O_CLOEXEC) == -1)
+	if (a->statusw != STATUS_FD) {
+		if (dup3(a->statusw, STATUS_FD, O_CLOEXEC) == -1)
 			_exit(127);
 	} else if (fcntl(STATUS_FD, F_SETFD, FD_CLOEXEC) == -1)
 		_exit(127);
 	if (close_range(STATUS_FD + 1, ~0U, 0) == -1)
-		child_fail();
+		child_fail(ST_FDS);
 	if ((fl = fcntl(0, F_GETFL)) == -1 ||
 	    fcntl(0, F_SETFL, fl & ~O_NONBLOCK) == -1)
-		child_fail();
+		child_fail(ST_FDS);
+	if (setrlimit(RLIMIT_NOFILE, &orig_nofile) == -1)
+		child_fail(ST_RLIMIT);
 
 	if (geteuid() == 0) {
 		if (setgroups(svc->ngids, svc->gids) == -1 ||
 		    setresgid(svc->gid, svc->gid, svc->gid) == -1 ||
 		    setresuid(svc->uid, svc->uid, svc->uid) == -1)
-			child_fail();
+			child_fail(ST_USER);
 		if (svc->uid != 0 && (geteuid() != svc->uid ||
 		    getegid() != svc->gid)) {
 			errno = EPERM;
-			child_fail();
+			child_fail(ST_USER);
 		}
 	}
 	if (chdir(svc->chdir != NULL ? svc->chdir : "/") == -1)
-		child_fail();
+		child_fail(ST_CHDIR);
 
 	if (getpeername(0, (struct sockaddr *)&peer, &plen) == -1 ||
 	    getsockname(0, (struct sockaddr *)&local, &llen) == -1)
-		child_fail();
+		child_fail(ST_ADDR);
 	envp[n++] = proto;
 	envp[n++] = env_fmt(ebuf[0], sizeof(ebuf[0]), "TCPREMOTEIP",
 	    addr_host((struct sockaddr *)&peer, host, sizeof(host)));
@@ -112,18 +145,29 @@ child_exec(const struct service *svc, int client, int errw, int statusw,
 	envp[n++] = env_fmt(ebuf[3], sizeof(ebuf[3]), "TCPLOCALPORT", port);
 	envp[n++] = env_fmt(ebuf[4], sizeof(ebuf[4]), "ONEPORT_SERVICE",
 	    svc->name);
-	envp[n++] = path;
+	/* config.c refuses the UCSPI names in env and caps its length. */
 	for (i = 0; svc->env != NULL && svc->env[i] != NULL && i < ENV_MAX;
-	    i++)
+	    i++) {
+		if (strncmp(svc->env[i], "PATH=", 5) == 0)
+			has_path = 1;
 		envp[n++] = svc->env[i];
+	}
+	if (!has_path)
+		envp[n++] = path;
 	envp[n] = NULL;
 
-	if (trace && ptrace(PTRACE_TRACEME, 0, NULL, NULL) == -1)
-		child_fail();
+	/*
+	 * Unblock first, trace last: a signal pending now is delivered before
+	 * we are traced, so no stop can hold the suspended parent; after
+	 * TRACEME only execve runs, and signals wait for its return.
+	 */
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (a->trace && ptrace(PTRACE_TRACEME, 0, NULL, NULL) == -1)
+		child_fail(ST_TRACE);
 	execve(svc->argv[0], svc->argv, envp);
-	child_fail();
+	child_fail(ST_EXEC);
+	return 127;
 }
 
 /*
@@ -153,72 +197,150 @@ trace_probe(void)
 void
 spawn_init(void)
 {
+	struct sigaction	sa;
+	int			sig;
+
+	/*
+	 * Programs start with default dispositions. Handlers reset at exec
+	 * by themselves; ignored signals do not, so clear any we inherited
+	 * (nohup, a shell's background job) once here, not per spawn.
+	 */
+	for (sig = 1; sig < NSIG; sig++)
+		if (sigaction(sig, NULL, &sa) == 0 &&
+		    sa.sa_handler == SIG_IGN)
+			signal(sig, SIG_DFL);
+	if (getrlimit(RLIMIT_NOFILE, &orig_nofile) == -1)
+		fatal("getrlimit");
 	if (can_trace == -1)
 		can_trace = trace_probe();
-}
-
-int
-spawn_service(const struct service *svc, int client, struct spawn *sp)
-{
-	sigset_t	 all, old;
-	int		 status[2] = { -1, -1 }, errp[2] = { -1, -1 };
-	pid_t		 pid;
-
-	memset(sp, 0, sizeof(*sp));
-	sp->status_fd = sp->stderr_fd = -1;
-	if (pipe2(status, O_CLOEXEC) == -1 || pipe2(errp, O_CLOEXEC) == -1)
-		goto fail;
-
-	sigfillset(&all);
-	sigprocmask(SIG_SETMASK, &all, &old);
-	pid = fork();
-	if (pid == 0)
-		child_exec(svc, client, errp[1], status[1], can_trace == 1);
-	sigprocmask(SIG_SETMASK, &old, NULL);
-	if (pid == -1)
-		goto fail;
-
-	close(status[1]);
-	close(errp[1]);
-	fcntl(status[0], F_SETFL, O_NONBLOCK);
-	fcntl(errp[0], F_SETFL, O_NONBLOCK);
-	sp->pid = pid;
-	sp->status_fd = status[0];
-	sp->stderr_fd = errp[0];
-	sp->traced = can_trace == 1;
-	return 0;
-
-fail:
-	log_warn("spawn %s", svc->name);
-	if (status[0] != -1) {
-		close(status[0]);
-		close(status[1]);
-	}
-	if (errp[0] != -1) {
-		close(errp[0]);
-		close(errp[1]);
-	}
-	return -1;
+	child_stack = mmap(NULL, STACK_SIZE, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (child_stack == MAP_FAILED)
+		fatal("mmap");
 }
 
 /*
- * Read the exec-status pipe: 0 means EOF (execve succeeded), an errno value
- * means the child failed before or at execve, -1 means nothing yet.
+ * Wait for the traced child's stop after a successful execve. It is close:
+ * the point of no return is behind us, what remains is mapping the image.
+ * Waiting here, not through SIGCHLD and the event loop, saves a wakeup per
+ * connection. Returns -1 if the child died instead (and is reaped).
+ */
+static int
+exec_stop(pid_t pid)
+{
+	int	st, sig;
+
+	for (;;) {
+		if (waitpid(pid, &st, __WALL) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (!WIFSTOPPED(st))
+			return -1;
+		if ((sig = WSTOPSIG(st)) == SIGTRAP)
+			return 0;
+		/* Another signal came first: let it through, but not a stop,
+		 * which would only be reported to us again. */
+		if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN ||
+		    sig == SIGTTOU)
+			sig = 0;
+		ptrace(PTRACE_CONT, pid, NULL, (void *)(long)sig);
+	}
+}
+
+/* Let the stopped program run. */
+void
+spawn_release(pid_t pid)
+{
+	ptrace(PTRACE_DETACH, pid, NULL, NULL);
+}
+
+/*
+ * Start svc's program on client. Returns 0 with sp filled in, or -1: then
+ * sp->pid is the child to be reaped if one was started, and errno says why
+ * (for an exec failure, execve's own errno). The parent holds client.
+ * When sp->stopped, the program is frozen before its first instruction
+ * until spawn_release: the moment to send "+".
  */
 int
-spawn_exec_error(int status_fd)
+spawn_service(const struct service *svc, int client, struct spawn *sp)
 {
-	int	err;
-	ssize_t	n;
+	struct child_args	 a;
+	sigset_t		 all, old;
+	int			 status[2] = { -1, -1 }, errp[2] = { -1, -1 };
+	int			 err = 0, msg[2];
+	ssize_t			 n;
 
+	memset(sp, 0, sizeof(*sp));
+	sp->pid = -1;
+	sp->stderr_fd = -1;
+	if (pipe2(status, O_CLOEXEC) == -1 || pipe2(errp, O_CLOEXEC) == -1)
+		goto fail;
+
+	sp->failed = "fork";
+	a.svc = svc;
+	a.client = client;
+	a.errw = errp[1];
+	a.statusw = status[1];
+	a.trace = can_trace == 1;
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
+	sp->pid = clone(child_main, child_stack + STACK_SIZE,
+	    CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+	err = errno;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	close(status[1]);
+	close(errp[1]);
+	status[1] = errp[1] = -1;
+	if (sp->pid == -1) {
+		errno = err;
+		goto fail;
+	}
+
+	/*
+	 * The child has passed execve's point of no return or exited. Its
+	 * close-on-exec descriptors close a moment after we resume, so this
+	 * blocking read returns at once: EOF, or the errno it failed with.
+	 */
 	do {
-		n = read(status_fd, &err, sizeof(err));
+		n = read(status[0], msg, sizeof(msg));
 	} while (n == -1 && errno == EINTR);
-	if (n == 0)
-		return 0;
-	if (n == (ssize_t)sizeof(err))
-		return err > 0 ? err : EIO;
-	if (n == -1 && errno == EAGAIN)
-		return -1;
-	return EIO;
+	close(status[0]);
+	status[0] = -1;
+	if (n != 0) {
+		if (n == (ssize_t)sizeof(msg) && msg[0] >= 0 &&
+		    msg[0] <= ST_EXEC && msg[1] > 0) {
+			sp->failed = stages[msg[0]];
+			errno = msg[1];
+		} else {
+			sp->failed = "start";
+			errno = EIO;
+		}
+		goto fail;
+	}
+	if (can_trace == 1 && exec_stop(sp->pid) == -1) {
+		sp->pid = -1;		/* killed before it ran; reaped */
+		sp->failed = "reach the exec stop";
+		errno = ESRCH;
+		goto fail;
+	}
+	sp->failed = NULL;
+	fcntl(errp[0], F_SETFL, O_NONBLOCK);
+	sp->stderr_fd = errp[0];
+	sp->stopped = can_trace == 1;
+	return 0;
+
+fail:
+	err = errno;
+	if (status[0] != -1)
+		close(status[0]);
+	if (errp[0] != -1)
+		close(errp[0]);
+	if (status[1] != -1)
+		close(status[1]);
+	if (errp[1] != -1)
+		close(errp[1]);
+	errno = err;
+	return -1;
 }
