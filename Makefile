@@ -4,6 +4,7 @@
 
 CC	?= cc
 PREFIX	?= /usr/local
+MANDIR	?= $(PREFIX)/share/man
 BISON	?= bison
 WARN	 = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	   -Wformat=2 -Wwrite-strings
@@ -57,6 +58,7 @@ check: all $(TEST_REQUEST)
 	$(TEST_REQUEST)
 	sh tests/config/run.sh $(CURDIR)/$(B)/config-test
 	sh fuzz/replay.sh $(B)
+	sh man/lint.sh
 	ONEPORTD=$(CURDIR)/$(B)/oneportd python3 -m unittest discover \
 	    -s tests/blackbox -p 'test_*.py' -v
 
@@ -71,8 +73,11 @@ build-fuzz/request_fuzz: fuzz/request_fuzz.c src/request.c src/config.c \
 	    src/config.c src/log.c src/addr.c
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/sbin
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(MANDIR)/man5 \
+	    $(DESTDIR)$(MANDIR)/man8
 	install -m 755 $(B)/oneportd $(DESTDIR)$(PREFIX)/sbin/oneportd
+	install -m 644 man/oneportd.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 644 man/oneportd.conf.5 $(DESTDIR)$(MANDIR)/man5/
 
 clean:
 	rm -rf build build-san build-fuzz oneportd

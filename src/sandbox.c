@@ -1,9 +1,9 @@
 /*
  * sandbox.c: what the frontend gives up before it reads a client byte. As
  * root: an empty chroot and its own user. Always: no_new_privs, Landlock
- * with no filesystem (and, where the kernel has it, no TCP bind/connect)
- * rights, and a seccomp allowlist of the few calls its loop makes. A call
- * outside the list kills the process; the parent then stops the daemon.
+ * with no filesystem rights, and a seccomp allowlist of the few calls its
+ * loop makes (no socket, bind or connect among them). A call outside the
+ * list kills the process; the parent then stops the daemon.
  */
 #include <sys/prctl.h>
 #include <sys/stat.h>
