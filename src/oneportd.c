@@ -46,6 +46,7 @@ struct child {
 	char		 name[SERVICE_NAME_MAX + 1];
 	struct service	*svc;		/* NULL once a reload removed it */
 	int		 client;	/* held until "+" or "-" is sent */
+	int		 traced;	/* "+" waits for the exec-stop */
 	int		 stderr_fd;
 	uint64_t	 akey;
 	char		 peer[ADDR_STRLEN];
@@ -102,10 +103,15 @@ check_users(const struct config *cfg)
 	}
 	for (i = 0; i < cfg->nservices; i++) {
 		svc = &cfg->services[i];
-		if (svc->user != NULL && svc->uid != geteuid())
-			log_warnx("%s:%d: service %s: not running as root, "
-			    "so it runs as uid %d, not as %s", svc->file != NULL ?
-			    svc->file : "-s", svc->line, svc->name,
+		if (svc->user == NULL || svc->uid == geteuid())
+			continue;
+		if (svc->line > 0)
+			log_warnx("%s:%d: service \"%s\": not running as "
+			    "root, so it runs as uid %d, not as %s", svc->file,
+			    svc->line, svc->name, (int)geteuid(), svc->user);
+		else
+			log_warnx("service \"%s\": not running as root, so it "
+			    "runs as uid %d, not as %s", svc->name,
 			    (int)geteuid(), svc->user);
 	}
 	return 0;
@@ -394,6 +400,8 @@ child_exited(struct child *c, int st)
 {
 	char	status[32];
 
+	/* Killed between execve and its stop: it never ran. */
+	child_started(c, 0);
 	if (c->stderr_fd != -1)
 		child_stderr(c, 1);
 	if (WIFSIGNALED(st))
@@ -425,6 +433,9 @@ drain_and_exit(void)
 	if (open == 0 || fork() != 0)
 		exit(0);
 	prctl(PR_SET_NAME, "oneportd-drain");
+	/* The port must close with the daemon, not linger here. */
+	for (i = 0; i < d.cfg->nlisteners; i++)
+		close(d.cfg->listeners[i].fd);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	epoll_ctl(d.epfd, EPOLL_CTL_DEL, d.sigfd, NULL);
@@ -462,6 +473,17 @@ reap(void)
 		}
 		if ((c = child_find(pid)) == NULL)
 			continue;
+		if (WIFSTOPPED(st)) {
+			/* At the exec-stop the program is loaded and frozen
+			 * before its first instruction: "+" goes out now,
+			 * before any byte of its own. */
+			if (c->traced && spawn_stopped(pid, WSTOPSIG(st))) {
+				c->traced = 0;
+				child_started(c, 1);
+				spawn_release(pid);
+			}
+			continue;
+		}
 		child_exited(c, st);
 	}
 }
@@ -501,8 +523,8 @@ dispatch(const struct ipc_dispatch *req, int fd)
 	sp.pid = -1;
 	if (reason == NULL && spawn_service(svc, fd, &sp) == -1) {
 		reason = REASON_NOSTART;
-		log_warn("%s[%d]: cannot %s %s", svc->name, (int)sp.pid,
-		    sp.failed, svc->argv[0]);
+		log_warn("%s[%d]: %s: cannot %s", svc->name, (int)sp.pid,
+		    sp.chdir_failed ? svc->chdir : svc->argv[0], sp.failed);
 	}
 	if (reason != NULL) {
 		reply(fd, reason);
@@ -534,11 +556,10 @@ dispatch(const struct ipc_dispatch *req, int fd)
 	if (reason != NULL)
 		return;
 	watch_add(c->stderr_fd, &c->stderr_src);
-	/* The program is loaded; if frozen at its first instruction, "+"
-	 * goes out before any byte of its own. */
-	child_started(c, 1);
-	if (sp.stopped)
-		spawn_release(c->pid);
+	/* Traced, "+" waits for the exec-stop (reap); else it goes now. */
+	c->traced = sp.traced;
+	if (!c->traced)
+		child_started(c, 1);
 }
 
 /* ---- the frontend ---- */
@@ -718,13 +739,14 @@ setup(void)
 		;
 	if (fd > 2)
 		close(fd);
+	/* First: it records the limits and dispositions programs get. */
+	spawn_init();
 	/* Pending clients and children each hold descriptors. */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	signal(SIGPIPE, SIG_IGN);
-	spawn_init();
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
 	sigaddset(&set, SIGHUP);
@@ -803,6 +825,13 @@ main(int argc, char *argv[])
 		usage();
 	if (d.conffile == NULL && d.sargs == NULL)
 		d.conffile = ONEPORTD_CONF;
+	/* Reloads happen after the chdir("/") of daemonize. */
+	if (d.conffile != NULL && d.conffile[0] != '/') {
+		char	*abs = realpath(d.conffile, NULL);
+
+		if (abs != NULL)
+			d.conffile = abs;
+	}
 
 	if ((d.cfg = load_config()) == NULL)
 		exit(1);

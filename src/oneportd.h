@@ -185,11 +185,13 @@ void	sandbox_frontend(const struct config *);
 struct spawn {
 	pid_t	 pid;
 	int	 stderr_fd;	/* read end of the child's stderr */
-	int	 stopped;	/* frozen at exec until spawn_release */
+	int	 traced;	/* "+" waits for the exec-stop */
 	const char *failed;	/* on failure: the step, for the log */
+	int	 chdir_failed;	/* the step was the service's chdir */
 };
 void	spawn_init(void);
 int	spawn_service(const struct service *, int client, struct spawn *);
+int	spawn_stopped(pid_t, int sig);
 void	spawn_release(pid_t);
 
 /* addr.c */

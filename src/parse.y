@@ -821,7 +821,9 @@ env_set(const YYLTYPE *loc, char **vars)
 		nv = strv_add(nv, vars[i]);
 		strv_free(svc->env);
 		svc->env = nv;
-		if (j >= ENV_MAX)
+		for (j = 0; nv[j] != NULL; j++)
+			;
+		if (j > ENV_MAX)
 			perr(loc, "more than %d env variables", ENV_MAX);
 	}
 }

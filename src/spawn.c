@@ -11,10 +11,10 @@
  * what it is given, and calls nothing that allocates or locks.
  *
  * "+" must be true. When the parent resumes, a close-on-exec pipe tells it
- * whether execve succeeded (EOF) or failed (the errno). The child is also
- * traced (PTRACE_TRACEME), so it stops right after execve, before the new
- * program's first instruction: the parent sends "+" during that stop, and
- * "+" always precedes the program's own bytes. Where ptrace is not allowed,
+ * whether execve succeeded (EOF) or which step failed (and errno). The
+ * child is also traced (PTRACE_TRACEME), so it stops right after execve,
+ * before the new program's first instruction: the parent sends "+" during
+ * that stop, and "+" always precedes the program's own bytes. Where ptrace is not allowed,
  * "+" is sent at EOF on the pipe and a program that writes at once may
  * race it; the daemon says so once at start.
  */
@@ -35,6 +35,10 @@
 #include <unistd.h>
 
 #include "oneportd.h"
+
+#ifdef ONEPORT_SANITIZE
+#include <sanitizer/asan_interface.h>
+#endif
 
 #define STATUS_FD	3	/* in the child, until execve closes it */
 #define STACK_SIZE	(256 * 1024)	/* sanitizer frames are large */
@@ -59,12 +63,18 @@ static struct rlimit	orig_nofile;	/* before the parent raised it */
 
 /* In the child only: report the step and errno, and go. */
 static void __attribute__((noreturn))
-child_fail(enum stage st)
+child_fail_fd(int fd, enum stage st)
 {
 	int	msg[2] = { st, errno };
 
-	(void)write(STATUS_FD, msg, sizeof(msg));
+	(void)write(fd, msg, sizeof(msg));
 	_exit(127);
+}
+
+static void __attribute__((noreturn))
+child_fail(enum stage st)
+{
+	child_fail_fd(STATUS_FD, st);
 }
 
 static char *
@@ -97,18 +107,18 @@ child_main(void *arg)
 	setsid();
 
 	/*
-	 * fds 0-2 are always open in the parent, so the three pipes and the
-	 * socket are all >= 3. Until dup3 moves it, the status pipe is not
-	 * at STATUS_FD: report nothing before then.
+	 * fds 0-2 are always open in the parent, so the pipes and the socket
+	 * are all >= 3, and dup2 onto 0-2 clobbers none of them. Until dup3
+	 * moves it, the status pipe is at a->statusw.
 	 */
 	if (dup2(a->client, 0) == -1 || dup2(a->client, 1) == -1 ||
 	    dup2(a->errw, 2) == -1)
-		_exit(127);
+		child_fail_fd(a->statusw, ST_FDS);
 	if (a->statusw != STATUS_FD) {
 		if (dup3(a->statusw, STATUS_FD, O_CLOEXEC) == -1)
-			_exit(127);
+			child_fail_fd(a->statusw, ST_FDS);
 	} else if (fcntl(STATUS_FD, F_SETFD, FD_CLOEXEC) == -1)
-		_exit(127);
+		child_fail_fd(a->statusw, ST_FDS);
 	if (close_range(STATUS_FD + 1, ~0U, 0) == -1)
 		child_fail(ST_FDS);
 	if ((fl = fcntl(0, F_GETFL)) == -1 ||
@@ -220,33 +230,21 @@ spawn_init(void)
 }
 
 /*
- * Wait for the traced child's stop after a successful execve. It is close:
- * the point of no return is behind us, what remains is mapping the image.
- * Waiting here, not through SIGCHLD and the event loop, saves a wakeup per
- * connection. Returns -1 if the child died instead (and is reaped).
+ * The traced child stopped after execve (SIGTRAP) or for a signal that
+ * came first. Returns 1 at the exec-stop, the moment to send "+"; the
+ * caller then lets it go with spawn_release. Any other stop is passed on,
+ * except a stop signal, which would only be reported to us again.
  */
-static int
-exec_stop(pid_t pid)
+int
+spawn_stopped(pid_t pid, int sig)
 {
-	int	st, sig;
-
-	for (;;) {
-		if (waitpid(pid, &st, __WALL) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (!WIFSTOPPED(st))
-			return -1;
-		if ((sig = WSTOPSIG(st)) == SIGTRAP)
-			return 0;
-		/* Another signal came first: let it through, but not a stop,
-		 * which would only be reported to us again. */
-		if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN ||
-		    sig == SIGTTOU)
-			sig = 0;
-		ptrace(PTRACE_CONT, pid, NULL, (void *)(long)sig);
-	}
+	if (sig == SIGTRAP)
+		return 1;
+	if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN ||
+	    sig == SIGTTOU)
+		sig = 0;
+	ptrace(PTRACE_CONT, pid, NULL, (void *)(long)sig);
+	return 0;
 }
 
 /* Let the stopped program run. */
@@ -260,8 +258,10 @@ spawn_release(pid_t pid)
  * Start svc's program on client. Returns 0 with sp filled in, or -1: then
  * sp->pid is the child to be reaped if one was started, and errno says why
  * (for an exec failure, execve's own errno). The parent holds client.
- * When sp->stopped, the program is frozen before its first instruction
- * until spawn_release: the moment to send "+".
+ * When sp->traced, the program will stop before its first instruction
+ * (reported through SIGCHLD, see spawn_stopped): the moment to send "+".
+ * Waiting for it here instead was measured slower: the parent idles while
+ * the kernel maps the image, when it could take the next request.
  */
 int
 spawn_service(const struct service *svc, int client, struct spawn *sp)
@@ -275,6 +275,7 @@ spawn_service(const struct service *svc, int client, struct spawn *sp)
 	memset(sp, 0, sizeof(*sp));
 	sp->pid = -1;
 	sp->stderr_fd = -1;
+	sp->failed = "create pipes";
 	if (pipe2(status, O_CLOEXEC) == -1 || pipe2(errp, O_CLOEXEC) == -1)
 		goto fail;
 
@@ -284,6 +285,11 @@ spawn_service(const struct service *svc, int client, struct spawn *sp)
 	a.errw = errp[1];
 	a.statusw = status[1];
 	a.trace = can_trace == 1;
+#ifdef ONEPORT_SANITIZE
+	/* Earlier children never returned: their frames' redzones are
+	 * still poisoned in the shadow of this stack. */
+	ASAN_UNPOISON_MEMORY_REGION(child_stack, STACK_SIZE);
+#endif
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
 	sp->pid = clone(child_main, child_stack + STACK_SIZE,
@@ -312,6 +318,7 @@ spawn_service(const struct service *svc, int client, struct spawn *sp)
 		if (n == (ssize_t)sizeof(msg) && msg[0] >= 0 &&
 		    msg[0] <= ST_EXEC && msg[1] > 0) {
 			sp->failed = stages[msg[0]];
+			sp->chdir_failed = msg[0] == ST_CHDIR;
 			errno = msg[1];
 		} else {
 			sp->failed = "start";
@@ -319,16 +326,10 @@ spawn_service(const struct service *svc, int client, struct spawn *sp)
 		}
 		goto fail;
 	}
-	if (can_trace == 1 && exec_stop(sp->pid) == -1) {
-		sp->pid = -1;		/* killed before it ran; reaped */
-		sp->failed = "reach the exec stop";
-		errno = ESRCH;
-		goto fail;
-	}
 	sp->failed = NULL;
 	fcntl(errp[0], F_SETFL, O_NONBLOCK);
 	sp->stderr_fd = errp[0];
-	sp->stopped = can_trace == 1;
+	sp->traced = can_trace == 1;
 	return 0;
 
 fail:
