@@ -327,6 +327,18 @@ child_started(struct child *c, int ok)
 	c->client = -1;
 }
 
+/*
+ * epoll watches the open pipe, not the descriptor: say so before closing,
+ * in case a copy lives on somewhere (a child between clone and exec).
+ */
+static void
+stderr_close(struct child *c)
+{
+	epoll_ctl(d.epfd, EPOLL_CTL_DEL, c->stderr_fd, NULL);
+	close(c->stderr_fd);
+	c->stderr_fd = -1;
+}
+
 /* Log the child's stderr line by line, tagged with service and pid. */
 static void
 child_stderr(struct child *c, int final)
@@ -357,7 +369,7 @@ child_stderr(struct child *c, int final)
 			break;
 	}
 	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
-		close(c->stderr_fd);
+		stderr_close(c);
 		c->stderr_fd = -1;
 	}
 }
@@ -388,7 +400,7 @@ child_free(struct child *c)
 	if (c->client != -1)
 		close(c->client);
 	if (c->stderr_fd != -1)
-		close(c->stderr_fd);
+		stderr_close(c);
 	c->client = c->stderr_fd = -1;
 	/* Events for it may still be in this epoll batch. */
 	c->next = d.dead;

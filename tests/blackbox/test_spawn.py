@@ -1,0 +1,354 @@
+"""
+What a service program is given: the socket on fd 0 and 1 (blocking), its
+stderr piped into the daemon's log, no other descriptor, the UCSPI
+environment and nothing else, its user and group; and what the client and
+the log see when the program cannot be started.
+"""
+import os
+import re
+import unittest
+
+from harness import (IS_ROOT, DaemonTestCase, recv_exact, recv_until_eof)
+
+
+def parse_env(data):
+    env = {}
+    lines = data.decode().splitlines()
+    for line in lines:
+        k, _, v = line.partition("=")
+        env.setdefault(k, []).append(v)
+    return env
+
+
+class Environment(DaemonTestCase):
+
+    def check_ucspi(self, d, name, want_extra, src=None):
+        s = self.sock(d, src=src)
+        s.sendall(name + b"\r\n")
+        out = recv_until_eof(s)
+        self.assertTrue(out.startswith(b"+\r\n"), out)
+        env = parse_env(out[3:])
+        lhost, lport = s.getsockname()[:2]
+        rhost, rport = s.getpeername()[:2]
+        want = {
+            "PROTO": ["TCP"],
+            "TCPREMOTEIP": [lhost],
+            "TCPREMOTEPORT": [str(lport)],
+            "TCPLOCALIP": [rhost],
+            "TCPLOCALPORT": [str(rport)],
+            "ONEPORT_SERVICE": [name.decode().lower()],
+        }
+        want.update(want_extra)
+        path = env.pop("PATH", None)
+        self.assertIsNotNone(path, "no PATH")
+        self.assertEqual(len(path), 1, "PATH set %d times" % len(path))
+        self.assertEqual(env, want)
+        return path[0]
+
+    def test_ucspi_variables_exactly(self):
+        d = self.start("-s", "env=/usr/bin/env")
+        self.check_ucspi(d, b"ENV", {})
+
+    def test_ucspi_from_another_loopback_address(self):
+        d = self.start("-s", "env=/usr/bin/env")
+        self.check_ucspi(d, b"env", {}, src="127.0.0.9")
+
+    def test_ucspi_from_a_shell_script(self):
+        # The brief's recipe: a script that prints its environment. A
+        # shell adds PWD and friends, so only the UCSPI part is compared.
+        sh = self.script("printenv.sh", "#!/bin/sh\nexec /usr/bin/env\n")
+        d = self.start("-s", "shenv=" + sh)
+        s = self.sock(d)
+        s.sendall(b"shenv\r\n")
+        out = recv_until_eof(s)
+        self.assertTrue(out.startswith(b"+\r\n"), out)
+        env = parse_env(out[3:])
+        self.assertEqual(env["TCPREMOTEPORT"], [str(s.getsockname()[1])])
+        self.assertEqual(env["TCPLOCALPORT"], [str(d.port)])
+        self.assertEqual(env["ONEPORT_SERVICE"], ["shenv"])
+
+    def test_config_env_and_chdir(self):
+        d = self.start(config="""
+service "env" {
+	command "/usr/bin/env"
+	env "FOO=bar" "EMPTY="
+	env "SPACED=a b  c"
+}
+service "pwd" {
+	command "/bin/pwd"
+	chdir "/tmp"
+}
+service "rootdir" {
+	command "/bin/pwd"
+}
+""")
+        self.check_ucspi(d, b"env", {"FOO": ["bar"], "EMPTY": [""],
+                                     "SPACED": ["a b  c"]})
+        self.assertEqual(d.exchange(b"pwd\r\n"), b"+\r\n/tmp\n")
+        self.assertEqual(d.exchange(b"rootdir\r\n"), b"+\r\n/\n")
+
+    def test_config_env_cannot_duplicate_ucspi_names(self):
+        # A service's env line replaces a variable; it must not leave two
+        # PATH= (or TCPREMOTEIP=) entries, whose winner depends on the
+        # program's getenv.
+        d = self.start(config="""
+service "env" {
+	command "/usr/bin/env"
+	env "PATH=/opt/x:/bin"
+}
+""")
+        path = self.check_ucspi(d, b"env", {})
+        self.assertEqual(path, "/opt/x:/bin")
+
+    def test_ipv6_ucspi(self):
+        d = self.start("-s", "env=/usr/bin/env", listen=("[::1]:0",))
+        self.assertEqual(d.stdout_lines(),
+                         ["listening on [::1]:%d" % d.port])
+        self.check_ucspi(d, b"env", {})
+
+    def test_command_arguments_split_on_spaces(self):
+        d = self.start("-s", "args=/bin/echo a  b\tc")
+        self.assertEqual(d.exchange(b"args\r\n"), b"+\r\na b c\n")
+
+    def test_bare_program_name_found_in_path(self):
+        d = self.start("-s", "echo=cat")
+        s = self.sock(d)
+        s.sendall(b"echo\r\nxyz")
+        self.assertEqual(recv_exact(s, 6), b"+\r\nxyz")
+
+
+class Descriptors(DaemonTestCase):
+
+    def test_only_fds_0_1_2(self):
+        # ls lists its own fd table; it opens one descriptor (the directory
+        # it reads), shown pointing at /proc/PID/fd.
+        d = self.start("-s", "fds=/bin/ls -l /proc/self/fd/")
+        out = d.exchange(b"fds\r\n")
+        self.assertTrue(out.startswith(b"+\r\n"), out)
+        fds = dict(re.findall(r" (\d+) -> (.*)$", out[3:].decode(), re.M))
+        extra = {k: v for k, v in fds.items() if k not in ("0", "1", "2")
+                 and not re.match(r"^/proc/\d+/fd$", v)}
+        self.assertEqual(extra, {}, "unexpected fds: %r" % fds)
+        self.assertRegex(fds.get("0", ""), r"^socket:\[\d+\]$")
+        self.assertEqual(fds.get("0"), fds.get("1"))
+        self.assertRegex(fds.get("2", ""), r"^pipe:\[\d+\]$")
+
+    def test_only_fds_0_1_2_of_a_shell(self):
+        # The shell's own table, listed by a child: no ls in the way. The
+        # shell may keep the script it reads open (dash on 10, bash on 255).
+        sh = self.script("fds.sh", "#!/bin/sh\nls -l /proc/$$/fd\n")
+        d = self.start("-s", "shfds=" + sh)
+        out = d.exchange(b"shfds\r\n")
+        self.assertTrue(out.startswith(b"+\r\n"), out)
+        fds = dict(re.findall(r" (\d+) -> (.*)$", out[3:].decode(), re.M))
+        extra = {k: v for k, v in fds.items()
+                 if k not in ("0", "1", "2") and v != sh}
+        self.assertEqual(extra, {}, "unexpected fds: %r" % fds)
+        self.assertEqual(set(fds) & {"0", "1", "2"}, {"0", "1", "2"})
+
+    def test_socket_is_blocking(self):
+        d = self.start("-s", "info=/bin/cat /proc/self/fdinfo/0")
+        out = d.exchange(b"info\r\n")
+        self.assertTrue(out.startswith(b"+\r\n"), out)
+        m = re.search(rb"flags:\s*([0-7]+)", out)
+        self.assertIsNotNone(m, out)
+        self.assertEqual(int(m.group(1), 8) & os.O_NONBLOCK, 0,
+                         "fd 0 is O_NONBLOCK: %r" % out)
+
+
+class StderrLog(DaemonTestCase):
+
+    def test_child_stderr_tagged_in_log(self):
+        sh = self.script("talk.sh", "#!/bin/sh\n"
+                         "echo \"first line\" >&2\n"
+                         "echo 'second  line' >&2\n"
+                         "echo out\n")
+        d = self.start("-s", "talk=" + sh)
+        self.assertEqual(d.exchange(b"talk\r\n"), b"+\r\nout\n")
+        conn = d.wait_log(r"conn peer=\S+ service=talk result=\+ "
+                          r"pid=(\d+) ")[0]
+        pid = conn.group(1)
+        d.wait_log(r"^talk\[%s\]: first line$" % pid)
+        d.wait_log(r"^talk\[%s\]: second  line$" % pid)
+        # Nothing of stderr reached the client.
+        self.assertNotIn("out", [l for l in d.log_lines()
+                                 if l.startswith("talk[")])
+
+    def test_last_stderr_line_without_newline_is_kept(self):
+        # Whether the pipe's EOF or the child's exit is seen first must
+        # not decide if the unterminated last line is logged.
+        sh = self.script("tail.sh", "#!/bin/sh\n"
+                         "printf 'tail %s' \"$TCPREMOTEPORT\" >&2\n")
+        d = self.start("-s", "tail=" + sh)
+        ports = []
+        for _ in range(30):
+            s = self.sock(d)
+            s.sendall(b"tail\r\n")
+            self.assertEqual(recv_until_eof(s), b"+\r\n")
+            ports.append(s.getsockname()[1])
+        d.wait_log(r"^exit service=tail ", count=30)
+        lines = set(d.log_lines())
+        missing = [p for p in ports
+                   if not any(l.startswith("tail[") and
+                              l.endswith("]: tail %d" % p) for l in lines)]
+        self.assertEqual(missing, [], "%d of 30 last lines lost"
+                         % len(missing))
+
+    def test_conn_and_exit_log_lines(self):
+        d = self.start("-s", "true=/bin/true", "-s", "false=/bin/false")
+        s = self.sock(d)
+        s.sendall(b"true\r\n")
+        self.assertEqual(recv_until_eof(s), b"+\r\n")
+        lport = s.getsockname()[1]
+        m = d.wait_log(r"^conn peer=127\.0\.0\.1:%d service=true result=\+ "
+                       r"pid=(\d+) dispatch=\d+\.\d{3}ms$" % lport)[0]
+        d.wait_log(r"^exit service=true pid=%s status=0 "
+                   r"duration=\d+\.\d{3}s$" % m.group(1))
+        self.assertEqual(d.exchange(b"false\r\n"), b"+\r\n")
+        m = d.wait_log(r"^conn peer=\S+ service=false result=\+ "
+                       r"pid=(\d+) ")[0]
+        d.wait_log(r"^exit service=false pid=%s status=1 " % m.group(1))
+
+    def test_rejections_are_logged(self):
+        d = self.start("-s", "echo=cat")
+        d.exchange(b"nosuch\r\n")
+        d.exchange(b"b@d\r\n")
+        d.exchange(b"help\r\n")
+        d.wait_log(r"^conn peer=127\.0\.0\.1:\d+ service=nosuch "
+                   r"result=-unknown service pid=- dispatch=\d+\.\d{3}ms$")
+        d.wait_log(r"^conn peer=127\.0\.0\.1:\d+ service=\S+ "
+                   r"result=-bad name pid=- dispatch=\d+\.\d{3}ms$")
+        d.wait_log(r"^conn peer=127\.0\.0\.1:\d+ service=\S+ "
+                   r"result=help pid=- dispatch=\d+\.\d{3}ms$")
+
+
+class ExecFailure(DaemonTestCase):
+
+    def test_missing_program_in_config(self):
+        d = self.start(config='service "gone" {\n'
+                              '\tcommand "/nonexistent/oneport-prog"\n}\n'
+                              'service "true" {\n\tcommand "/bin/true"\n}\n')
+        self.assertEqual(d.exchange(b"gone\r\n"),
+                         b"-cannot start service\r\n")
+        d.wait_log(r"^conn peer=\S+ service=gone "
+                   r"result=-cannot start service pid=\S+ ")
+        self.assertEqual(d.exchange(b"true\r\n"), b"+\r\n")
+
+    def test_program_removed_after_start(self):
+        prog = self.script("prog.sh", "#!/bin/sh\necho ran\n")
+        d = self.start(config='service "prog" {\n\tcommand "%s"\n}\n' % prog)
+        self.assertEqual(d.exchange(b"prog\r\n"), b"+\r\nran\n")
+        os.unlink(prog)
+        self.assertEqual(d.exchange(b"prog\r\n"),
+                         b"-cannot start service\r\n")
+
+    def test_program_not_executable(self):
+        prog = self.script("prog.sh", "#!/bin/sh\necho ran\n")
+        d = self.start(config='service "prog" {\n\tcommand "%s"\n}\n' % prog)
+        os.chmod(prog, 0o644)
+        self.assertEqual(d.exchange(b"prog\r\n"),
+                         b"-cannot start service\r\n")
+        # The exit of the failed child is still accounted for.
+        d.wait_log(r"^exit service=prog pid=\d+ status=\S+ ")
+
+    def test_exec_failure_with_pipelined_bytes(self):
+        d = self.start(config='service "gone" {\n'
+                              '\tcommand "/nonexistent/oneport-prog"\n}\n')
+        self.assertEqual(d.exchange(b"gone\r\nsome data for it"),
+                         b"-cannot start service\r\n")
+
+
+class ReplySelf(DaemonTestCase):
+
+    def test_reply_self(self):
+        d = self.start(config="""
+service "selfie" {
+	command "/bin/echo" "+ok"
+	reply self
+}
+service "normal" {
+	command "/bin/echo" "+ok"
+	reply daemon
+}
+""")
+        self.assertEqual(d.exchange(b"selfie\r\n"), b"+ok\n")
+        self.assertEqual(d.exchange(b"normal\r\n"), b"+\r\n+ok\n")
+
+
+@unittest.skipUnless(IS_ROOT, "needs root")
+class Users(DaemonTestCase):
+    """As root, the program runs as its service's user, with exactly the
+    ids asked for: real, effective, saved and filesystem, and groups."""
+
+    def ids(self, d, name):
+        out = d.exchange(name + b"\r\n")
+        self.assertTrue(out.startswith(b"+\r\n"), out)
+        st = dict(l.split(":", 1) for l in out[3:].decode().splitlines()
+                  if ":" in l)
+        return ([int(x) for x in st["Uid"].split()],
+                [int(x) for x in st["Gid"].split()],
+                sorted(int(x) for x in st["Groups"].split()),
+                st["CapEff"].strip())
+
+    def test_user_and_group(self):
+        d = self.start(config="""
+service "asdaemon" {
+	command "/bin/cat" "/proc/self/status"
+	user daemon
+	group nogroup
+}
+service "asdaemon2" {
+	command "/bin/cat" "/proc/self/status"
+	user daemon
+}
+""")
+        uid, gid, groups, cap = self.ids(d, b"asdaemon")
+        self.assertEqual(uid, [1, 1, 1, 1])
+        self.assertEqual(gid, [65534] * 4)
+        self.assertEqual(groups, [65534])
+        self.assertEqual(int(cap, 16), 0)
+        uid, gid, groups, cap = self.ids(d, b"asdaemon2")
+        self.assertEqual(uid, [1, 1, 1, 1])
+        self.assertEqual(gid, [1, 1, 1, 1])
+        self.assertEqual(groups, [1])
+
+    def test_default_user_is_nobody(self):
+        d = self.start("-s", "cli=/bin/cat /proc/self/status", config="""
+service "noname" {
+	command "/bin/cat" "/proc/self/status"
+}
+""")
+        for name in (b"noname", b"cli"):
+            with self.subTest(name=name):
+                uid, gid, groups, cap = self.ids(d, name)
+                self.assertEqual(uid, [65534] * 4)
+                self.assertEqual(gid, [65534] * 4)
+                self.assertEqual(groups, [65534])
+                self.assertEqual(int(cap, 16), 0)
+
+    def test_root_when_asked_by_name(self):
+        d = self.start(config='service "asroot" {\n'
+                              '\tcommand "/usr/bin/id" "-u"\n'
+                              '\tuser root\n}\n')
+        self.assertEqual(d.exchange(b"asroot\r\n"), b"+\r\n0\n")
+
+
+class ExecFailureStress(DaemonTestCase):
+
+    def test_failures_interleaved_with_spawns(self):
+        # A failed child is reaped while the next one is being forked: the
+        # daemon must stay up and answer every request.
+        d = self.start(config='service "gone" {\n'
+                              '\tcommand "/nonexistent/oneport-prog"\n}\n'
+                              'service "true" {\n\tcommand "/bin/true"\n}\n')
+        wrong = []
+        for i in range(100):
+            for name, want in ((b"gone", b"-cannot start service\r\n"),
+                               (b"true", b"+\r\n")):
+                got = d.exchange(name + b"\r\n")
+                if got != want:
+                    wrong.append((i, name, got))
+                if len(wrong) > 3:
+                    break
+        self.assertEqual(wrong, [])
+        self.assertIsNone(d.proc.poll())
