@@ -9,7 +9,7 @@ BISON	?= bison
 WARN	 = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	   -Wformat=2 -Wwrite-strings
 CFLAGS	?= -O2 -g
-CFLAGS	+= -std=c11 -D_GNU_SOURCE $(WARN) -Isrc
+CFLAGS	+= -std=c11 -D_GNU_SOURCE $(WARN) -Isrc -Ilib
 LDLIBS	+= -lseccomp
 
 ifeq ($(WERROR),1)
@@ -24,7 +24,8 @@ else
 B	 = build
 endif
 
-DAEMON_OBJS = oneportd.o frontend.o sandbox.o spawn.o request.o ipc.o \
+DAEMON_OBJS = oneportd.o frontend.o sandbox.o spawn.o handoff.o supervise.o \
+	      request.o ipc.o wire.o \
 	      config.o parse.o printconf.o addr.o log.o
 OBJS	= $(addprefix $(B)/,$(DAEMON_OBJS))
 
@@ -36,7 +37,11 @@ oneportd: $(B)/oneportd
 $(B)/oneportd: $(OBJS)
 	$(CC) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
 
-$(B)/%.o: src/%.c src/oneportd.h | $(B)
+$(B)/%.o: src/%.c src/oneportd.h lib/wire.h | $(B)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+# The daemon speaks the hand-off wire format through the library's codec.
+$(B)/wire.o: lib/wire.c lib/wire.h | $(B)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 # Generated code gets the warnings it was written for, not ours.

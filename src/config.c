@@ -112,6 +112,12 @@ config_free(struct config *cfg)
 	service_clear(&cfg->defaults);
 	free(cfg->user);
 	free(cfg->chroot);
+	free(cfg->control);
+	for (i = 0; i < cfg->nregrules; i++) {
+		free(cfg->regrules[i].pattern);
+		free(cfg->regrules[i].user);
+	}
+	free(cfg->regrules);
 	strv_free(cfg->files);
 	free(cfg);
 }
@@ -127,6 +133,8 @@ service_clear(struct service *s)
 	free(s->chdir);
 	strv_free(s->env);
 	free(s->gids);
+	free(s->socket);
+	free(s->owner);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -591,10 +599,21 @@ service_resolve(struct service *s, int root)
 	else
 		snprintf(where, sizeof(where), "service \"%s\"", s->name);
 
-	if (s->argv == NULL || s->argv[0] == NULL) {
-		log_warnx("%s: no command", where);
+	/* A pass service may lack a command: it runs on its own. */
+	if ((s->argv == NULL || s->argv[0] == NULL) && s->socket == NULL) {
+		log_warnx("%s: no command and no socket", where);
 		errors++;
 	}
+	/* Only its owner (root by default) may sit on a hand-off socket. */
+	s->owner_uid = 0;
+	if (s->owner != NULL) {
+		if ((pw = getpwnam(s->owner)) == NULL) {
+			log_warnx("%s: unknown owner \"%s\"", where, s->owner);
+			errors++;
+		} else
+			s->owner_uid = pw->pw_uid;
+	} else if (!root)
+		s->owner_uid = geteuid();
 	if (s->user == NULL && root)
 		s->user = xstrdup("nobody");
 	free(s->gids);
@@ -649,6 +668,18 @@ config_finish(struct config *cfg)
 	for (i = 0; i < cfg->nservices; i++)
 		if (service_resolve(&cfg->services[i], root) == -1)
 			errors++;
+	for (i = 0; i < cfg->nregrules; i++) {
+		struct passwd	*pw = getpwnam(cfg->regrules[i].user);
+
+		if (pw == NULL) {
+			log_warnx("register \"%s\": unknown user \"%s\"",
+			    cfg->regrules[i].pattern, cfg->regrules[i].user);
+			errors++;
+		} else
+			cfg->regrules[i].uid = pw->pw_uid;
+	}
+	if (cfg->nregrules > 0 && cfg->control == NULL)
+		cfg->control = xstrdup(ONEPORTD_CONTROL);
 	if (cfg->nservices > 1)
 		qsort(cfg->services, cfg->nservices, sizeof(*cfg->services),
 		    service_cmp);

@@ -32,13 +32,6 @@
 #define REASON_ADDR_INST	"too many instances for your address"
 #define REASON_NOSTART		"cannot start service"
 
-enum src_kind { SRC_SIGNAL, SRC_FRONTEND, SRC_STDERR };
-
-struct src {
-	enum src_kind	 kind;
-	struct child	*child;
-};
-
 /* A spawned service program, from fork until it is reaped. */
 struct child {
 	struct src	 stderr_src;
@@ -46,6 +39,7 @@ struct child {
 	char		 name[SERVICE_NAME_MAX + 1];
 	struct service	*svc;		/* NULL once a reload removed it */
 	int		 client;	/* held until "+" or "-" is sent */
+	int		 supervised;	/* a pass service's own program */
 	int		 traced;	/* "+" waits for the exec-stop */
 	int		 stderr_fd;
 	uint64_t	 akey;
@@ -69,6 +63,8 @@ static struct {
 	int		 stopping;
 	struct child	*children;
 	struct child	*dead;		/* freed after the epoll batch */
+	void		**deferred;	/* other things freed then */
+	size_t		 ndeferred, maxdeferred;
 	struct src	 sig_src, fe_src;
 } d;
 
@@ -183,15 +179,34 @@ same_addr(const struct listener *a, const struct listener *b)
 	return a->sslen == b->sslen && memcmp(&a->ss, &b->ss, a->sslen) == 0;
 }
 
+struct namelist {
+	struct ipc_service	*s;
+	uint32_t		 n, max;
+};
+
+static void
+add_registered(const char *name, void *arg)
+{
+	struct namelist	*nl = arg;
+
+	if (nl->n >= nl->max)
+		return;
+	snprintf(nl->s[nl->n].name, sizeof(nl->s[nl->n].name), "%s", name);
+	nl->s[nl->n++].visible = 1;
+}
+
+/* The frontend's view: settings, and every name, configured or
+ * registered (each registration and its end sends this again). */
 static void
 send_config(void)
 {
 	struct ipc_config	*c;
 	struct ipc_service	*s;
+	struct namelist		 nl;
 	size_t			 len;
 	int			 i;
 
-	len = sizeof(*c) + d.cfg->nservices * sizeof(*s);
+	len = sizeof(*c) + MAX_SERVICES * sizeof(*s);
 	if ((c = calloc(1, len)) == NULL)
 		fatal("calloc");
 	c->generation = d.generation;
@@ -200,13 +215,18 @@ send_config(void)
 	c->max_pending = d.cfg->max_pending;
 	c->max_pending_addr = d.cfg->max_pending_addr;
 	c->help = d.cfg->help;
-	c->nservices = d.cfg->nservices;
 	s = (struct ipc_service *)(c + 1);
-	for (i = 0; i < d.cfg->nservices; i++) {
+	for (i = 0; i < d.cfg->nservices && i < MAX_SERVICES; i++) {
 		memcpy(s[i].name, d.cfg->services[i].name,
 		    sizeof(s[i].name));
 		s[i].visible = d.cfg->services[i].visible;
 	}
+	nl.s = s;
+	nl.n = i;
+	nl.max = MAX_SERVICES;
+	handoff_names(add_registered, &nl);
+	c->nservices = nl.n;
+	len = sizeof(*c) + nl.n * sizeof(*s);
 	if (ipc_send(d.fesock, IPC_CONFIG, c, len, -1) == -1)
 		fatal("send config to frontend");
 	free(c);
@@ -255,20 +275,22 @@ reload(void)
 
 	for (c = d.children; c != NULL; c = c->next) {
 		c->svc = config_find(cfg, c->name);
-		if (c->svc != NULL)
+		if (c->svc != NULL && !c->supervised)
 			c->svc->running++;
 	}
 	config_free(d.cfg);
 	d.cfg = cfg;
 	d.generation++;
+	handoff_configure(cfg);
+	supervise_configure(cfg);
 	send_config();
 	log_info("configuration reloaded: %d services", cfg->nservices);
 }
 
 /* ---- children ---- */
 
-static void
-reply(int fd, const char *reason)
+void
+parent_reply(int fd, const char *reason)
 {
 	char	line[128];
 	int	n;
@@ -278,8 +300,8 @@ reply(int fd, const char *reason)
 	shutdown(fd, SHUT_WR);
 }
 
-static void
-log_conn(const char *peer, const char *name, const char *result, pid_t pid,
+void
+parent_log_conn(const char *peer, const char *name, const char *result, pid_t pid,
     uint64_t accepted_ns)
 {
 	char	p[16] = "-";
@@ -290,8 +312,36 @@ log_conn(const char *peer, const char *name, const char *result, pid_t pid,
 	    peer, name, result, p, (now_ns() - accepted_ns) / 1e6);
 }
 
-static void
-watch_add(int fd, struct src *src)
+void
+parent_unwatch(int fd)
+{
+	epoll_ctl(d.epfd, EPOLL_CTL_DEL, fd, NULL);
+}
+
+void
+parent_names_changed(void)
+{
+	d.generation++;
+	if (d.fesock != -1)
+		send_config();
+}
+
+/* Freed after the current epoll batch, whose events may name it. */
+void
+parent_defer_free(void *p)
+{
+	if (d.ndeferred == d.maxdeferred) {
+		d.maxdeferred = d.maxdeferred ? 2 * d.maxdeferred : 16;
+		d.deferred = reallocarray(d.deferred, d.maxdeferred,
+		    sizeof(*d.deferred));
+		if (d.deferred == NULL)
+			fatal("reallocarray");
+	}
+	d.deferred[d.ndeferred++] = p;
+}
+
+void
+parent_watch(int fd, struct src *src)
 {
 	struct epoll_event	ev;
 
@@ -317,11 +367,11 @@ child_started(struct child *c, int ok)
 		if (c->svc == NULL || !c->svc->reply_self)
 			(void)send(c->client, "+\r\n", 3,
 			    MSG_DONTWAIT | MSG_NOSIGNAL);
-		log_conn(c->peer, c->name, "+", c->pid, c->accepted_ns);
+		parent_log_conn(c->peer, c->name, "+", c->pid, c->accepted_ns);
 	} else {
-		reply(c->client, REASON_NOSTART);
+		parent_reply(c->client, REASON_NOSTART);
 		snprintf(result, sizeof(result), "-%s", REASON_NOSTART);
-		log_conn(c->peer, c->name, result, c->pid, c->accepted_ns);
+		parent_log_conn(c->peer, c->name, result, c->pid, c->accepted_ns);
 	}
 	close(c->client);
 	c->client = -1;
@@ -395,7 +445,7 @@ child_free(struct child *c)
 			*pp = c->next;
 			break;
 		}
-	if (c->svc != NULL)
+	if (c->svc != NULL && !c->supervised)
 		c->svc->running--;
 	if (c->client != -1)
 		close(c->client);
@@ -422,6 +472,8 @@ child_exited(struct child *c, int st)
 		snprintf(status, sizeof(status), "%d", WEXITSTATUS(st));
 	log_info("exit service=%s pid=%d status=%s duration=%.3fs", c->name,
 	    (int)c->pid, status, (now_ns() - c->started_ns) / 1e9);
+	if (c->supervised)
+		(void)supervise_exited(c->pid);
 	child_free(c);
 }
 
@@ -458,10 +510,10 @@ drain_and_exit(void)
 		for (i = 0; i < n; i++) {
 			src = evs[i].data.ptr;
 			if (src->kind != SRC_STDERR ||
-			    src->child->stderr_fd == -1)
+			    ((struct child *)src->ptr)->stderr_fd == -1)
 				continue;
-			child_stderr(src->child, 0);
-			if (src->child->stderr_fd == -1)
+			child_stderr(((struct child *)src->ptr), 0);
+			if (((struct child *)src->ptr)->stderr_fd == -1)
 				open--;
 		}
 	}
@@ -500,6 +552,52 @@ reap(void)
 	}
 }
 
+/* Track a started program until it is reaped, and log its stderr. */
+struct child *
+parent_add_child(struct service *svc, pid_t pid, int stderr_fd,
+    int supervised)
+{
+	struct child	*c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		fatal("calloc");
+	c->pid = pid;
+	memcpy(c->name, svc->name, sizeof(c->name));
+	c->svc = svc;
+	c->client = -1;
+	c->stderr_fd = stderr_fd;
+	c->supervised = supervised;
+	snprintf(c->peer, sizeof(c->peer), "-");
+	c->started_ns = c->accepted_ns = now_ns();
+	c->stderr_src.kind = SRC_STDERR;
+	c->stderr_src.ptr = c;
+	c->next = d.children;
+	d.children = c;
+	/* Instance limits count client sessions, not supervised daemons. */
+	if (!supervised)
+		svc->running++;
+	if (stderr_fd != -1)
+		parent_watch(stderr_fd, &c->stderr_src);
+	return c;
+}
+
+/* A running service takes it: "+" or "-" comes with its answer. */
+static void
+dispatch_pass(const struct service *svc, const struct ipc_dispatch *req,
+    int fd, const char *peer)
+{
+	const char	*reason;
+	char		 result[64];
+
+	if (handoff_pass(svc, req->name, fd, peer, req->accepted_ns,
+	    &reason) == 0)
+		return;
+	parent_reply(fd, reason);
+	close(fd);
+	snprintf(result, sizeof(result), "-%s", reason);
+	parent_log_conn(peer, req->name, result, 0, req->accepted_ns);
+}
+
 static void
 dispatch(const struct ipc_dispatch *req, int fd)
 {
@@ -520,7 +618,16 @@ dispatch(const struct ipc_dispatch *req, int fd)
 	}
 	addr_ntop((struct sockaddr *)&ss, peer, sizeof(peer));
 	key = addr_key((struct sockaddr *)&ss);
-	if ((svc = config_find(d.cfg, req->name)) == NULL)
+	svc = config_find(d.cfg, req->name);
+	if (svc == NULL && handoff_registered(req->name)) {
+		dispatch_pass(NULL, req, fd, peer);
+		return;
+	}
+	if (svc != NULL && svc->socket != NULL) {
+		dispatch_pass(svc, req, fd, peer);
+		return;
+	}
+	if (svc == NULL)
 		reason = REASON_UNKNOWN;	/* removed by a reload */
 	else if (svc->max_instances > 0 &&
 	    svc->running >= svc->max_instances)
@@ -539,35 +646,24 @@ dispatch(const struct ipc_dispatch *req, int fd)
 		    sp.chdir_failed ? svc->chdir : svc->argv[0], sp.failed);
 	}
 	if (reason != NULL) {
-		reply(fd, reason);
+		parent_reply(fd, reason);
 		close(fd);
 		fd = -1;
 		snprintf(result, sizeof(result), "-%s", reason);
-		log_conn(peer, req->name, result, sp.pid, req->accepted_ns);
+		parent_log_conn(peer, req->name, result, sp.pid, req->accepted_ns);
 		/* A child that failed still exits, and is logged then. */
 		if (sp.pid <= 0)
 			return;
 	}
 
-	if ((c = calloc(1, sizeof(*c))) == NULL)
-		fatal("calloc");
-	c->pid = sp.pid;
-	memcpy(c->name, svc->name, sizeof(c->name));
-	c->svc = svc;
+	c = parent_add_child(svc, sp.pid, reason == NULL ? sp.stderr_fd : -1,
+	    0);
 	c->client = fd;
-	c->stderr_fd = reason == NULL ? sp.stderr_fd : -1;
 	c->akey = key;
 	memcpy(c->peer, peer, sizeof(c->peer));
 	c->accepted_ns = req->accepted_ns;
-	c->started_ns = now_ns();
-	c->stderr_src.kind = SRC_STDERR;
-	c->stderr_src.child = c;
-	c->next = d.children;
-	d.children = c;
-	svc->running++;
 	if (reason != NULL)
 		return;
-	watch_add(c->stderr_fd, &c->stderr_src);
 	/* Traced, "+" waits for the exec-stop (reap); else it goes now. */
 	c->traced = sp.traced;
 	if (!c->traced)
@@ -791,6 +887,8 @@ on_signal(void)
 			 * exits when its channel closes; we follow. */
 			log_info("stopping on signal %d", si.ssi_signo);
 			d.stopping = 1;
+			handoff_shutdown();
+			supervise_stop();
 			epoll_ctl(d.epfd, EPOLL_CTL_DEL, d.fesock, NULL);
 			close(d.fesock);
 			d.fesock = -1;
@@ -798,6 +896,21 @@ on_signal(void)
 		}
 	}
 	reap();
+}
+
+/* Milliseconds until the earliest timer, or -1. */
+static int
+loop_timeout(void)
+{
+	uint64_t	when = handoff_next_deadline(), now;
+	uint64_t	sup = supervise_next_deadline();
+
+	if (sup != 0 && (when == 0 || sup < when))
+		when = sup;
+	if (when == 0)
+		return -1;
+	now = now_ns();
+	return when <= now ? 0 : (int)((when - now + 999999) / 1000000);
 }
 
 int
@@ -872,12 +985,14 @@ main(int argc, char *argv[])
 		fatal("epoll_create1");
 	d.sig_src.kind = SRC_SIGNAL;
 	d.fe_src.kind = SRC_FRONTEND;
-	watch_add(d.sigfd, &d.sig_src);
-	watch_add(d.fesock, &d.fe_src);
+	parent_watch(d.sigfd, &d.sig_src);
+	parent_watch(d.fesock, &d.fe_src);
+	handoff_configure(d.cfg);
+	supervise_configure(d.cfg);
 	log_info("started, %d services", d.cfg->nservices);
 
 	for (;;) {
-		n = epoll_wait(d.epfd, evs, 64, -1);
+		n = epoll_wait(d.epfd, evs, 64, loop_timeout());
 		if (n == -1 && errno != EINTR)
 			fatal("epoll_wait");
 		for (i = 0; i < n; i++) {
@@ -891,11 +1006,21 @@ main(int argc, char *argv[])
 					frontend_read();
 				break;
 			case SRC_STDERR:
-				if (src->child->stderr_fd != -1)
-					child_stderr(src->child, 0);
+				if (((struct child *)src->ptr)->stderr_fd != -1)
+					child_stderr(((struct child *)src->ptr), 0);
+				break;
+			case SRC_CHANNEL:
+				handoff_channel_event(src->ptr, d.cfg);
+				break;
+			case SRC_CONTROL:
+				handoff_control_event();
 				break;
 			}
 		}
+		handoff_expire(now_ns());
+		supervise_tick(now_ns(), d.cfg);
+		while (d.ndeferred > 0)
+			free(d.deferred[--d.ndeferred]);
 		while (d.dead != NULL) {
 			struct child	*c = d.dead;
 

@@ -16,6 +16,7 @@
 #define ONEPORTD_CONF		"/etc/oneportd.conf"
 #define ONEPORTD_USER		"oneportd"
 #define ONEPORTD_CHROOT		"/var/empty"
+#define ONEPORTD_CONTROL	"/run/oneportd.sock"
 #define SERVICE_NAME_MAX	15	/* RFC 6335 */
 
 /* Defaults; each can be changed in oneportd.conf. */
@@ -48,16 +49,26 @@ struct service {
 	int		 max_per_addr;	/* 0: unlimited */
 	int		 visible;	/* listed by HELP */
 	int		 reply_self;	/* the program sends "+" itself */
+	char		*socket;	/* pass: the service's hand-off socket */
+	char		*owner;		/* pass: who must be listening on it */
 	/* Resolved by config_finish. As root, a service without "user" gets
 	 * user "nobody" there. gids: gid first, then "groups"; setgroups(). */
 	uid_t		 uid;
 	gid_t		 gid;
 	gid_t		*gids;
 	int		 ngids;
+	uid_t		 owner_uid;
 	/* Run-time state owned by the parent (oneportd.c). */
 	int		 running;
 	const char	*file;		/* where it was declared, for messages */
 	int		 line;		/* 0: not in a file ("command line") */
+};
+
+/* "register PATTERN user USER": USER may register names matching it. */
+struct regrule {
+	char		*pattern;	/* fnmatch(3), lower case */
+	char		*user;
+	uid_t		 uid;
 };
 
 struct config {
@@ -72,6 +83,9 @@ struct config {
 	int		 help;		/* HELP answered at all */
 	char		*user;		/* frontend's user */
 	char		*chroot;	/* frontend's root when started as root */
+	char		*control;	/* control socket path, or NULL */
+	struct regrule	*regrules;	/* who may register which names */
+	int		 nregrules;
 	/* Defaults applied to services declared after a "defaults" block. */
 	struct service	 defaults;
 	char		**files;	/* files read; service->file points here */
@@ -173,6 +187,47 @@ int	ipc_send(int sock, enum ipc_type, const void *, size_t, int fd);
 ssize_t	ipc_recv(int sock, struct ipc_hdr *, void *buf, size_t bufsz,
 	    int *fd);
 
+/* ---- the parent (oneportd.c), for the files that serve it ---- */
+
+/* What an epoll event in the parent is about. */
+enum src_kind { SRC_SIGNAL, SRC_FRONTEND, SRC_STDERR, SRC_CHANNEL,
+	SRC_CONTROL };
+struct src {
+	enum src_kind	 kind;
+	void		*ptr;
+};
+void	parent_watch(int fd, struct src *);
+void	parent_unwatch(int fd);
+void	parent_reply(int fd, const char *reason);
+void	parent_log_conn(const char *peer, const char *name,
+	    const char *result, pid_t pid, uint64_t accepted_ns);
+void	parent_names_changed(void);
+void	parent_defer_free(void *);
+
+struct child;
+struct child	*parent_add_child(struct service *, pid_t, int stderr_fd,
+		    int supervised);
+
+/* supervise.c: pass services whose program oneportd runs */
+void	 supervise_configure(const struct config *);
+int	 supervise_exited(pid_t);
+void	 supervise_tick(uint64_t now, const struct config *);
+uint64_t supervise_next_deadline(void);
+void	 supervise_stop(void);
+
+/* handoff.c: pass services and registrations */
+struct channel;
+int	handoff_pass(const struct service *, const char *name, int client,
+	    const char *peer, uint64_t accepted_ns, const char **reason);
+void	handoff_channel_event(struct channel *, const struct config *);
+void	handoff_control_event(void);
+void	handoff_configure(const struct config *);
+void	handoff_expire(uint64_t now);
+uint64_t handoff_next_deadline(void);
+void	handoff_names(void (*)(const char *, void *), void *);
+int	handoff_registered(const char *name);
+void	handoff_shutdown(void);
+
 /* ---- processes ---- */
 
 /* frontend.c: never returns. */
@@ -191,6 +246,8 @@ struct spawn {
 };
 void	spawn_init(void);
 int	spawn_service(const struct service *, int client, struct spawn *);
+int	spawn_supervised(const struct service *, int listenfd,
+	    struct spawn *);
 int	spawn_stopped(pid_t, int sig);
 void	spawn_release(pid_t);
 

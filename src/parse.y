@@ -25,6 +25,7 @@ typedef struct yyltype {
 #include <sys/types.h>
 #include <sys/stat.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -86,7 +87,8 @@ static void	 env_set(const YYLTYPE *, char **);
 	char	**strv;
 }
 
-%token	CHDIR "chdir" CHROOT "chroot" COMMAND "command"
+%token	CHDIR "chdir" CHROOT "chroot" COMMAND "command" CONTROL "control"
+%token	OWNER "owner" REGISTER "register" SOCKET "socket"
 %token	DEFAULTS "defaults" ENV "env" GROUP "group" GROUPS "groups"
 %token	HELP "help" HIDDEN "hidden" INCLUDE "include"
 %token	INSTANCES "instances" LISTEN "listen" MAX "max"
@@ -190,6 +192,34 @@ global		: LISTEN ON STRING PORT STRING	{
 			} else
 				free($2);
 		}
+		| CONTROL STRING		{
+			if (absolute(&@2, "control", $2) == 0) {
+				free(conf->control);
+				conf->control = $2;
+			} else
+				free($2);
+		}
+		| REGISTER STRING USER STRING	{
+			struct regrule	*r;
+			char		*p;
+
+			if (nonempty(&@2, "register", $2) == 0 &&
+			    nonempty(&@4, "user", $4) == 0) {
+				conf->regrules = reallocarray(conf->regrules,
+				    conf->nregrules + 1, sizeof(*r));
+				if (conf->regrules == NULL)
+					fatal("reallocarray");
+				r = &conf->regrules[conf->nregrules++];
+				for (p = $2; *p != '\0'; p++)
+					*p = tolower((unsigned char)*p);
+				r->pattern = $2;
+				r->user = $4;
+				r->uid = 0;
+			} else {
+				free($2);
+				free($4);
+			}
+		}
 		| STRING			{
 			perr(&@1, "unknown keyword \"%s\"", safe($1));
 			free($1);
@@ -288,6 +318,23 @@ option		: COMMAND strings		{
 			    &svc->reply_self);
 			free($2);
 		}
+		| SOCKET STRING			{
+			if (svc == &conf->defaults)
+				perr(&@1, "socket is not allowed in defaults");
+			else if (absolute(&@2, "socket", $2) == 0) {
+				free(svc->socket);
+				svc->socket = $2;
+				$2 = NULL;
+			}
+			free($2);
+		}
+		| OWNER STRING			{
+			if (nonempty(&@2, "owner", $2) == 0) {
+				free(svc->owner);
+				svc->owner = $2;
+			} else
+				free($2);
+		}
 		| STRING			{
 			perr(&@1, "unknown service option \"%s\"",
 			    safe($1));
@@ -318,6 +365,7 @@ static const struct keyword keywords[] = {
 	{ "chdir",		CHDIR },
 	{ "chroot",		CHROOT },
 	{ "command",		COMMAND },
+	{ "control",		CONTROL },
 	{ "defaults",		DEFAULTS },
 	{ "env",		ENV },
 	{ "group",		GROUP },
@@ -330,11 +378,14 @@ static const struct keyword keywords[] = {
 	{ "max",		MAX },
 	{ "max-line",		MAXLINE },
 	{ "on",			ON },
+	{ "owner",		OWNER },
 	{ "pending",		PENDING },
 	{ "per-address",	PERADDRESS },
 	{ "port",		PORT },
+	{ "register",		REGISTER },
 	{ "reply",		REPLY },
 	{ "service",		SERVICE },
+	{ "socket",		SOCKET },
 	{ "timeout",		TIMEOUT },
 	{ "user",		USER },
 	{ "visible",		VISIBLE },

@@ -77,6 +77,16 @@ print_service(const struct service *s)
 	print_string(s->name);
 	printf(" {\n");
 	print_strv("command", s->argv);
+	if (s->socket != NULL) {
+		printf("\tsocket ");
+		print_string(s->socket);
+		putchar('\n');
+	}
+	if (s->owner != NULL) {
+		printf("\towner ");
+		print_string(s->owner);
+		putchar('\n');
+	}
 	if (s->user != NULL) {
 		printf("\tuser ");
 		print_string(s->user);
@@ -126,6 +136,18 @@ print_config(const struct config *cfg)
 	if (cfg->chroot != NULL) {
 		printf("chroot ");
 		print_string(cfg->chroot);
+		putchar('\n');
+	}
+	if (cfg->control != NULL) {
+		printf("control ");
+		print_string(cfg->control);
+		putchar('\n');
+	}
+	for (i = 0; i < cfg->nregrules; i++) {
+		printf("register ");
+		print_string(cfg->regrules[i].pattern);
+		printf(" user ");
+		print_string(cfg->regrules[i].user);
 		putchar('\n');
 	}
 	for (i = 0; i < cfg->nlisteners; i++)

@@ -41,11 +41,13 @@
 #endif
 
 #define STATUS_FD	3	/* in the child, until execve closes it */
+#define LISTEN_FD	3	/* a supervised program's socket, systemd's */
 #define STACK_SIZE	(256 * 1024)	/* sanitizer frames are large */
 
 struct child_args {
 	const struct service	*svc;
 	int			 client, errw, statusw, trace;
+	int			 listenfd;	/* >= 0: supervised, no client */
 };
 
 static int	 can_trace = -1;
@@ -71,12 +73,6 @@ child_fail_fd(int fd, enum stage st)
 	_exit(127);
 }
 
-static void __attribute__((noreturn))
-child_fail(enum stage st)
-{
-	child_fail_fd(STATUS_FD, st);
-}
-
 static char *
 env_fmt(char *buf, size_t len, const char *name, const char *val)
 {
@@ -92,6 +88,9 @@ child_main(void *arg)
 	struct sockaddr_storage	 peer, local;
 	socklen_t		 plen = sizeof(peer), llen = sizeof(local);
 	char			 ebuf[6][80], host[ADDR_STRLEN], port[8];
+	char			 fds1[] = "LISTEN_FDS=1";
+	char			 names[] = "LISTEN_FDNAMES=oneport";
+	int			 statusfd = STATUS_FD;
 	char			 proto[] = "PROTO=TCP";
 	char			 path[] = "PATH=/usr/local/bin:/usr/bin:/bin";
 	char			*envp[ENV_MAX + 8];
@@ -107,43 +106,74 @@ child_main(void *arg)
 	setsid();
 
 	/*
-	 * fds 0-2 are always open in the parent, so the pipes and the socket
-	 * are all >= 3, and dup2 onto 0-2 clobbers none of them. Until dup3
-	 * moves it, the status pipe is at a->statusw.
+	 * fds 0-2 are always open in the parent, so the pipes and sockets
+	 * are all >= 3, and dup2 onto 0-2 clobbers none of them. The status
+	 * pipe goes above the supervised program's listening socket (3) and
+	 * is reported on where it is until then.
 	 */
-	if (dup2(a->client, 0) == -1 || dup2(a->client, 1) == -1 ||
-	    dup2(a->errw, 2) == -1)
-		child_fail_fd(a->statusw, ST_FDS);
-	if (a->statusw != STATUS_FD) {
-		if (dup3(a->statusw, STATUS_FD, O_CLOEXEC) == -1)
+	if (a->listenfd >= 0) {
+		/* A supervised program: stdin from nowhere, output logged,
+		 * its hand-off socket at 3, as systemd passes it. */
+		int	lf, sw, ew;
+
+		/* Out of the way first: any of them may sit at 3 or 4. */
+		statusfd = LISTEN_FD + 1;
+		if ((lf = fcntl(a->listenfd, F_DUPFD, 16)) == -1 ||
+		    (sw = fcntl(a->statusw, F_DUPFD, 16)) == -1 ||
+		    (ew = fcntl(a->errw, F_DUPFD, 16)) == -1)
 			child_fail_fd(a->statusw, ST_FDS);
-	} else if (fcntl(STATUS_FD, F_SETFD, FD_CLOEXEC) == -1)
-		child_fail_fd(a->statusw, ST_FDS);
-	if (close_range(STATUS_FD + 1, ~0U, 0) == -1)
-		child_fail(ST_FDS);
-	if ((fl = fcntl(0, F_GETFL)) == -1 ||
-	    fcntl(0, F_SETFL, fl & ~O_NONBLOCK) == -1)
-		child_fail(ST_FDS);
+		if (dup2(lf, LISTEN_FD) == -1 ||
+		    dup3(sw, statusfd, O_CLOEXEC) == -1)
+			child_fail_fd(sw, ST_FDS);
+		if ((fl = open("/dev/null", O_RDONLY)) == -1 ||
+		    dup2(fl, 0) == -1 || dup2(ew, 1) == -1 ||
+		    dup2(ew, 2) == -1)
+			child_fail_fd(statusfd, ST_FDS);
+	} else {
+		if (dup2(a->client, 0) == -1 || dup2(a->client, 1) == -1 ||
+		    dup2(a->errw, 2) == -1)
+			child_fail_fd(a->statusw, ST_FDS);
+		if (a->statusw != STATUS_FD) {
+			if (dup3(a->statusw, STATUS_FD, O_CLOEXEC) == -1)
+				child_fail_fd(a->statusw, ST_FDS);
+		} else if (fcntl(STATUS_FD, F_SETFD, FD_CLOEXEC) == -1)
+			child_fail_fd(a->statusw, ST_FDS);
+	}
+	if (close_range(statusfd + 1, ~0U, 0) == -1)
+		child_fail_fd(statusfd, ST_FDS);
+	if (a->listenfd < 0 && ((fl = fcntl(0, F_GETFL)) == -1 ||
+	    fcntl(0, F_SETFL, fl & ~O_NONBLOCK) == -1))
+		child_fail_fd(statusfd, ST_FDS);
 	if (setrlimit(RLIMIT_NOFILE, &orig_nofile) == -1)
-		child_fail(ST_RLIMIT);
+		child_fail_fd(statusfd, ST_RLIMIT);
 
 	if (geteuid() == 0) {
 		if (setgroups(svc->ngids, svc->gids) == -1 ||
 		    setresgid(svc->gid, svc->gid, svc->gid) == -1 ||
 		    setresuid(svc->uid, svc->uid, svc->uid) == -1)
-			child_fail(ST_USER);
+			child_fail_fd(statusfd, ST_USER);
 		if (svc->uid != 0 && (geteuid() != svc->uid ||
 		    getegid() != svc->gid)) {
 			errno = EPERM;
-			child_fail(ST_USER);
+			child_fail_fd(statusfd, ST_USER);
 		}
 	}
 	if (chdir(svc->chdir != NULL ? svc->chdir : "/") == -1)
-		child_fail(ST_CHDIR);
+		child_fail_fd(statusfd, ST_CHDIR);
 
+	if (a->listenfd >= 0) {
+		envp[n++] = fds1;
+		snprintf(port, sizeof(port), "%d", (int)getpid());
+		envp[n++] = env_fmt(ebuf[0], sizeof(ebuf[0]), "LISTEN_PID",
+		    port);
+		envp[n++] = names;
+		envp[n++] = env_fmt(ebuf[4], sizeof(ebuf[4]),
+		    "ONEPORT_SERVICE", svc->name);
+		goto extra;
+	}
 	if (getpeername(0, (struct sockaddr *)&peer, &plen) == -1 ||
 	    getsockname(0, (struct sockaddr *)&local, &llen) == -1)
-		child_fail(ST_ADDR);
+		child_fail_fd(statusfd, ST_ADDR);
 	envp[n++] = proto;
 	envp[n++] = env_fmt(ebuf[0], sizeof(ebuf[0]), "TCPREMOTEIP",
 	    addr_host((struct sockaddr *)&peer, host, sizeof(host)));
@@ -155,6 +185,7 @@ child_main(void *arg)
 	envp[n++] = env_fmt(ebuf[3], sizeof(ebuf[3]), "TCPLOCALPORT", port);
 	envp[n++] = env_fmt(ebuf[4], sizeof(ebuf[4]), "ONEPORT_SERVICE",
 	    svc->name);
+extra:
 	/* config.c refuses the UCSPI names in env and caps its length. */
 	for (i = 0; svc->env != NULL && svc->env[i] != NULL && i < ENV_MAX;
 	    i++) {
@@ -174,9 +205,9 @@ child_main(void *arg)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	if (a->trace && ptrace(PTRACE_TRACEME, 0, NULL, NULL) == -1)
-		child_fail(ST_TRACE);
+		child_fail_fd(statusfd, ST_TRACE);
 	execve(svc->argv[0], svc->argv, envp);
-	child_fail(ST_EXEC);
+	child_fail_fd(statusfd, ST_EXEC);
 	return 127;
 }
 
@@ -263,8 +294,27 @@ spawn_release(pid_t pid)
  * Waiting for it here instead was measured slower: the parent idles while
  * the kernel maps the image, when it could take the next request.
  */
+static int	spawn(const struct service *, int, int, struct spawn *);
+
 int
 spawn_service(const struct service *svc, int client, struct spawn *sp)
+{
+	return spawn(svc, client, -1, sp);
+}
+
+/*
+ * A long-running program of a supervised pass service, with its hand-off
+ * socket passed the systemd way (LISTEN_FDS=1, LISTEN_PID, fd 3). Not
+ * traced: there is no client waiting for "+".
+ */
+int
+spawn_supervised(const struct service *svc, int listenfd, struct spawn *sp)
+{
+	return spawn(svc, -1, listenfd, sp);
+}
+
+static int
+spawn(const struct service *svc, int client, int listenfd, struct spawn *sp)
 {
 	struct child_args	 a;
 	sigset_t		 all, old;
@@ -284,7 +334,8 @@ spawn_service(const struct service *svc, int client, struct spawn *sp)
 	a.client = client;
 	a.errw = errp[1];
 	a.statusw = status[1];
-	a.trace = can_trace == 1;
+	a.trace = can_trace == 1 && listenfd < 0;
+	a.listenfd = listenfd;
 #ifdef ONEPORT_SANITIZE
 	/* Earlier children never returned: their frames' redzones are
 	 * still poisoned in the shadow of this stack. */
@@ -329,7 +380,7 @@ spawn_service(const struct service *svc, int client, struct spawn *sp)
 	sp->failed = NULL;
 	fcntl(errp[0], F_SETFL, O_NONBLOCK);
 	sp->stderr_fd = errp[0];
-	sp->traced = can_trace == 1;
+	sp->traced = a.trace;
 	return 0;
 
 fail:

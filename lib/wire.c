@@ -1,0 +1,255 @@
+/*
+ * wire.c: the messages between oneportd and a running service (wire.h).
+ * Pure functions over (buf, len): no I/O, no globals, no allocation. The
+ * decoder never reads past len and accepts exactly one encoding of each
+ * message, so decode followed by encode gives back the same bytes
+ * (fuzz/wire_fuzz.c checks it).
+ */
+#include <string.h>
+
+#include "wire.h"
+
+/* Body lengths not counting the variable parts. */
+#define HANDOFF_FIXED	(1 + 1 + 2 + 16 + 2 + 16 + 2)
+#define STATUS_FIXED	(1 + 1)
+#define REGISTER_FIXED	1
+
+static uint16_t
+get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint32_t
+get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+}
+
+static void
+put16(uint8_t *p, uint16_t v)
+{
+	p[0] = v >> 8;
+	p[1] = v & 0xff;
+}
+
+static void
+put32(uint8_t *p, uint32_t v)
+{
+	p[0] = v >> 24;
+	p[1] = (v >> 16) & 0xff;
+	p[2] = (v >> 8) & 0xff;
+	p[3] = v & 0xff;
+}
+
+/*
+ * RFC 6335 section 5.1, lower case only: 1 to 15 of a-z, 0-9 and '-', at
+ * least one letter, no hyphen at either end, no two hyphens in a row.
+ */
+static int
+name_valid(const uint8_t *s, size_t len)
+{
+	size_t	i;
+	int	letter = 0;
+
+	if (len == 0 || len > WIRE_NAME_MAX)
+		return 0;
+	for (i = 0; i < len; i++) {
+		if (s[i] >= 'a' && s[i] <= 'z')
+			letter = 1;
+		else if (s[i] == '-') {
+			if (i == 0 || i == len - 1 || s[i - 1] == '-')
+				return 0;
+		} else if (s[i] < '0' || s[i] > '9')
+			return 0;
+	}
+	return letter;
+}
+
+static int
+reason_valid(const uint8_t *s, size_t len)
+{
+	size_t	i;
+
+	if (len > WIRE_REASON_MAX)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (s[i] < 0x20 || s[i] > 0x7e)
+			return 0;
+	return 1;
+}
+
+/* An IPv4 address travels in the first 4 bytes; the other 12 are zero. */
+static int
+addr_valid(uint8_t family, const uint8_t *a)
+{
+	size_t	i;
+
+	if (family == 6)
+		return 1;
+	if (family != 4)
+		return 0;
+	for (i = 4; i < 16; i++)
+		if (a[i] != 0)
+			return 0;
+	return 1;
+}
+
+size_t
+wire_encode(uint8_t *buf, size_t cap, const struct wire_msg *m)
+{
+	size_t	 nlen = 0, rlen = 0, body, o;
+
+	switch (m->type) {
+	case WIRE_HANDOFF:
+	case WIRE_REGISTER:
+		nlen = strnlen(m->name, sizeof(m->name));
+		if (!name_valid((const uint8_t *)m->name, nlen))
+			return 0;
+		if (m->type == WIRE_REGISTER) {
+			body = REGISTER_FIXED + nlen;
+			break;
+		}
+		if (!addr_valid(m->family, m->peer_addr) ||
+		    !addr_valid(m->family, m->local_addr) ||
+		    m->preread_len > WIRE_PREREAD_MAX ||
+		    (m->preread_len > 0 && m->preread == NULL))
+			return 0;
+		body = HANDOFF_FIXED + nlen + m->preread_len;
+		break;
+	case WIRE_ACK:
+	case WIRE_REGISTERED:
+		rlen = strnlen(m->reason, sizeof(m->reason));
+		if (m->status > 1 ||
+		    !reason_valid((const uint8_t *)m->reason, rlen))
+			return 0;
+		body = STATUS_FIXED + rlen;
+		break;
+	case WIRE_GO:
+		body = 0;
+		break;
+	default:
+		return 0;
+	}
+	if (cap < WIRE_HDR_LEN || cap - WIRE_HDR_LEN < body)
+		return 0;
+
+	buf[0] = 'O';
+	buf[1] = 'P';
+	buf[2] = WIRE_VERSION;
+	buf[3] = m->type;
+	put32(buf + 4, m->id);
+	put32(buf + 8, body);
+	o = WIRE_HDR_LEN;
+	switch (m->type) {
+	case WIRE_HANDOFF:
+	case WIRE_REGISTER:
+		buf[o++] = nlen;
+		memcpy(buf + o, m->name, nlen);
+		o += nlen;
+		if (m->type == WIRE_REGISTER)
+			break;
+		buf[o++] = m->family;
+		put16(buf + o, m->peer_port);
+		memcpy(buf + o + 2, m->peer_addr, 16);
+		put16(buf + o + 18, m->local_port);
+		memcpy(buf + o + 20, m->local_addr, 16);
+		put16(buf + o + 36, m->preread_len);
+		o += 38;
+		if (m->preread_len > 0)
+			memcpy(buf + o, m->preread, m->preread_len);
+		o += m->preread_len;
+		break;
+	case WIRE_ACK:
+	case WIRE_REGISTERED:
+		buf[o++] = m->status;
+		buf[o++] = rlen;
+		memcpy(buf + o, m->reason, rlen);
+		o += rlen;
+		break;
+	default:
+		break;
+	}
+	return o;
+}
+
+/*
+ * Every length is checked against what is left before the bytes it covers
+ * are touched; b and left always describe the unread rest of the body.
+ */
+int
+wire_decode(const uint8_t *buf, size_t len, struct wire_msg *m)
+{
+	const uint8_t	*b;
+	size_t		 left, n;
+
+	memset(m, 0, sizeof(*m));
+	if (len < WIRE_HDR_LEN || buf[0] != 'O' || buf[1] != 'P' ||
+	    buf[2] != WIRE_VERSION || get32(buf + 8) != len - WIRE_HDR_LEN)
+		return -1;
+	m->id = get32(buf + 4);
+	b = buf + WIRE_HDR_LEN;
+	left = len - WIRE_HDR_LEN;
+
+	switch (buf[3]) {
+	case WIRE_HANDOFF:
+	case WIRE_REGISTER:
+		if (left < 1)
+			goto bad;
+		n = b[0];
+		if (left - 1 < n || !name_valid(b + 1, n))
+			goto bad;
+		memcpy(m->name, b + 1, n);
+		m->name[n] = '\0';
+		b += 1 + n;
+		left -= 1 + n;
+		if (buf[3] == WIRE_REGISTER)
+			break;
+		if (left < HANDOFF_FIXED - 1)
+			goto bad;
+		m->family = b[0];
+		m->peer_port = get16(b + 1);
+		memcpy(m->peer_addr, b + 3, 16);
+		m->local_port = get16(b + 19);
+		memcpy(m->local_addr, b + 21, 16);
+		m->preread_len = get16(b + 37);
+		b += HANDOFF_FIXED - 1;
+		left -= HANDOFF_FIXED - 1;
+		if (!addr_valid(m->family, m->peer_addr) ||
+		    !addr_valid(m->family, m->local_addr) ||
+		    m->preread_len > WIRE_PREREAD_MAX ||
+		    left < m->preread_len)
+			goto bad;
+		m->preread = m->preread_len > 0 ? b : NULL;
+		b += m->preread_len;
+		left -= m->preread_len;
+		break;
+	case WIRE_ACK:
+	case WIRE_REGISTERED:
+		if (left < STATUS_FIXED)
+			goto bad;
+		m->status = b[0];
+		n = b[1];
+		if (m->status > 1 || left - STATUS_FIXED < n ||
+		    !reason_valid(b + 2, n))
+			goto bad;
+		memcpy(m->reason, b + 2, n);
+		m->reason[n] = '\0';
+		b += STATUS_FIXED + n;
+		left -= STATUS_FIXED + n;
+		break;
+	case WIRE_GO:
+		break;
+	default:
+		goto bad;
+	}
+	/* Trailing bytes: the body must be exactly what its fields say. */
+	if (left != 0)
+		goto bad;
+	m->type = (enum wire_type)buf[3];
+	return 0;
+bad:
+	memset(m, 0, sizeof(*m));
+	return -1;
+}

@@ -1,0 +1,83 @@
+/*
+ * wire.h: the messages between oneportd and a running service over the
+ * service's unix socket (SOCK_SEQPACKET: one send is one message). Shared
+ * by the daemon and liboneport. Encoding and decoding are pure functions
+ * over (buf, len): no I/O, no allocation, never reading past len. The
+ * decoder is the one parser of bytes from another process; it has a
+ * libFuzzer target (fuzz/wire_fuzz.c).
+ *
+ * Every message: a 12-byte header, then the body. Integers big-endian.
+ *
+ *   0  "OP"        magic
+ *   2  u8 version  WIRE_VERSION
+ *   3  u8 type     enum wire_type
+ *   4  u32 id      the daemon's number for one hand-off; echoed in ACK/GO
+ *   8  u32 len     body length; header + len == the message length
+ *
+ * HANDOFF (daemon -> service), with exactly one fd, the client socket:
+ *   u8 name_len (1..15), name (lower case, RFC 6335)
+ *   u8 family (4 or 6)
+ *   u16 peer_port, 16 bytes peer address (IPv4: first 4, rest zero)
+ *   u16 local_port, 16 bytes local address
+ *   u16 preread_len (0..WIRE_PREREAD_MAX), preread bytes: what the daemon
+ *       already read of the client's stream after the request line, to be
+ *       treated as if read from the socket first
+ * ACK (service -> daemon): u8 status (0 accepted, 1 refused),
+ *   u8 reason_len (0..WIRE_REASON_MAX), reason (printable ASCII; sent to
+ *   the client as "-reason" when refused)
+ * GO (daemon -> service): empty body. "+" has been sent to the client;
+ *   the connection is the service's alone from now on.
+ * REGISTER (service -> daemon, on the control socket): u8 name_len, name.
+ *   The connection then carries HANDOFFs for that name; the name lasts
+ *   exactly as long as the connection.
+ * REGISTERED (daemon -> service): u8 status (0 ok, 1 refused),
+ *   u8 reason_len, reason.
+ * No other message is valid; a malformed one ends the connection.
+ */
+#ifndef ONEPORT_WIRE_H
+#define ONEPORT_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define WIRE_VERSION		1
+#define WIRE_HDR_LEN		12
+#define WIRE_NAME_MAX		15
+#define WIRE_PREREAD_MAX	1024
+#define WIRE_REASON_MAX		64
+#define WIRE_MSG_MAX		(WIRE_HDR_LEN + 64 + WIRE_PREREAD_MAX)
+
+enum wire_type {
+	WIRE_HANDOFF = 1,
+	WIRE_ACK,
+	WIRE_GO,
+	WIRE_REGISTER,
+	WIRE_REGISTERED,
+};
+
+struct wire_msg {
+	enum wire_type	 type;
+	uint32_t	 id;
+	/* HANDOFF, REGISTER */
+	char		 name[WIRE_NAME_MAX + 1];
+	/* HANDOFF */
+	uint8_t		 family;	/* 4 or 6 */
+	uint16_t	 peer_port, local_port;
+	uint8_t		 peer_addr[16], local_addr[16];
+	const uint8_t	*preread;	/* points into the decoded buffer */
+	uint16_t	 preread_len;
+	/* ACK, REGISTERED */
+	uint8_t		 status;	/* 0 ok */
+	char		 reason[WIRE_REASON_MAX + 1];
+};
+
+/* Returns the message length written, or 0 if cap is too small or a field
+ * is out of range (name, family, lengths). */
+size_t	wire_encode(uint8_t *buf, size_t cap, const struct wire_msg *);
+
+/* Returns 0 and fills msg, or -1 for anything malformed: short, wrong
+ * magic/version/type, len mismatch, a field out of range, a name that is
+ * not RFC 6335, a reason with non-printable bytes, trailing bytes. */
+int	wire_decode(const uint8_t *buf, size_t len, struct wire_msg *);
+
+#endif

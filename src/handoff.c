@@ -1,0 +1,619 @@
+/*
+ * handoff.c: the parent's side of "pass" services. A client's socket is
+ * sent, with a HANDOFF message (lib/wire.h), over a unix SOCK_SEQPACKET
+ * channel to a service that is already running; the service ACKs, the
+ * parent sends "+" and then GO, and from then on the client and the
+ * service talk directly. No byte is proxied.
+ *
+ * The parent, not the frontend, talks to service sockets: connecting to
+ * paths and checking peer credentials needs the filesystem and socket
+ * calls the frontend's sandbox forbids, and the parent already holds the
+ * client fd after dispatch, so the hand-off costs no extra hop.
+ *
+ * Channels come two ways: the parent connects to a configured service's
+ * socket (and checks who listens there), or a service connects to the
+ * control socket and REGISTERs a name (checked against "register" rules);
+ * such a name lives exactly as long as its connection.
+ */
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "oneportd.h"
+#include "wire.h"
+
+#define HANDOFF_TIMEOUT_NS	(2000ull * 1000000)	/* ACK within */
+#define REGISTER_TIMEOUT_NS	(5000ull * 1000000)	/* REGISTER within */
+
+/* A client handed over, waiting for the service's ACK. */
+struct pending {
+	uint32_t	 id;
+	int		 client;
+	uint64_t	 deadline_ns;
+	uint64_t	 accepted_ns;
+	char		 peer[ADDR_STRLEN];
+	struct pending	*next;
+};
+
+struct channel {
+	struct src	 src;		/* first: epoll data points here */
+	int		 fd;
+	char		 name[SERVICE_NAME_MAX + 1];
+	int		 registered;	/* came in on the control socket */
+	int		 active;	/* registered: REGISTER accepted */
+	uid_t		 uid;		/* peer's, from SO_PEERCRED */
+	uint64_t	 opened_ns;
+	struct pending	*pending;	/* oldest first */
+	struct channel	*next;
+};
+
+static struct {
+	struct channel	*channels;
+	int		 ctlfd;
+	char		*ctlpath;
+	struct src	 ctl_src;
+	uint32_t	 next_id;
+} h = { .ctlfd = -1 };
+
+static uint8_t	msgbuf[WIRE_MSG_MAX];
+
+/* ---- channels ---- */
+
+static struct channel *
+channel_new(int fd, const char *name, int registered, uid_t uid)
+{
+	struct channel	*ch;
+
+	if ((ch = calloc(1, sizeof(*ch))) == NULL)
+		fatal("calloc");
+	ch->src.kind = SRC_CHANNEL;
+	ch->src.ptr = ch;
+	ch->fd = fd;
+	snprintf(ch->name, sizeof(ch->name), "%s", name);
+	ch->registered = registered;
+	ch->uid = uid;
+	ch->opened_ns = now_ns();
+	ch->next = h.channels;
+	h.channels = ch;
+	parent_watch(fd, &ch->src);
+	return ch;
+}
+
+static void
+pending_fail(struct pending *p, const char *name, const char *reason)
+{
+	char	result[WIRE_REASON_MAX + 2];
+
+	parent_reply(p->client, reason);
+	close(p->client);
+	snprintf(result, sizeof(result), "-%s", reason);
+	parent_log_conn(p->peer, name, result, 0, p->accepted_ns);
+	free(p);
+}
+
+/* Every client still waiting on it gets "-"; a registered name goes. */
+static void
+channel_close(struct channel *ch, const char *reason)
+{
+	struct channel	**pp;
+	struct pending	 *p;
+	int		  was_name = ch->registered && ch->active;
+
+	while ((p = ch->pending) != NULL) {
+		ch->pending = p->next;
+		pending_fail(p, ch->name, reason);
+	}
+	for (pp = &h.channels; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == ch) {
+			*pp = ch->next;
+			break;
+		}
+	parent_unwatch(ch->fd);
+	close(ch->fd);
+	ch->fd = -1;
+	if (was_name) {
+		log_info("unregistered %s (uid %d)", ch->name, (int)ch->uid);
+		parent_names_changed();
+	}
+	/* Events for it may still be in this epoll batch. */
+	parent_defer_free(ch);
+}
+
+static struct channel *
+channel_find(const char *name, int registered)
+{
+	struct channel	*ch;
+
+	for (ch = h.channels; ch != NULL; ch = ch->next)
+		if (ch->registered == registered &&
+		    (!registered || ch->active) && strcmp(ch->name, name) == 0)
+			return ch;
+	return NULL;
+}
+
+static int
+peer_uid(int fd, uid_t *uid)
+{
+	struct ucred	cr;
+	socklen_t	len = sizeof(cr);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == -1)
+		return -1;
+	*uid = cr.uid;
+	return 0;
+}
+
+/*
+ * Connect to a configured service's socket. Whoever listens there must be
+ * its owner (or we ourselves, who made the socket for a supervised
+ * program): anyone else could have bound a stale path.
+ */
+static struct channel *
+channel_connect(const struct service *svc, const char **reason)
+{
+	struct sockaddr_un	 sun;
+	uid_t			 uid = (uid_t)-1;
+	int			 fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(svc->socket) >= sizeof(sun.sun_path)) {
+		*reason = "service unavailable";
+		return NULL;
+	}
+	memcpy(sun.sun_path, svc->socket, strlen(svc->socket));
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd == -1)
+		fatal("socket");
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		log_warn("%s: connect %s", svc->name, svc->socket);
+		close(fd);
+		*reason = "service unavailable";
+		return NULL;
+	}
+	if (peer_uid(fd, &uid) == -1 || (uid != svc->owner_uid &&
+	    uid != geteuid())) {
+		log_warnx("%s: %s is served by uid %d, not its owner %d: "
+		    "refused", svc->name, svc->socket, (int)uid,
+		    (int)svc->owner_uid);
+		close(fd);
+		*reason = "service unavailable";
+		return NULL;
+	}
+	return channel_new(fd, svc->name, 0, uid);
+}
+
+static int
+wire_send(int fd, const struct wire_msg *m, int passfd)
+{
+	struct iovec	 iov;
+	struct msghdr	 msg;
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(sizeof(int))];
+	} cmsgbuf;
+	struct cmsghdr	*cmsg;
+	size_t		 len;
+	ssize_t		 n;
+
+	if ((len = wire_encode(msgbuf, sizeof(msgbuf), m)) == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	iov.iov_base = msgbuf;
+	iov.iov_len = len;
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	if (passfd >= 0) {
+		memset(&cmsgbuf, 0, sizeof(cmsgbuf));
+		msg.msg_control = cmsgbuf.buf;
+		msg.msg_controllen = sizeof(cmsgbuf.buf);
+		cmsg = CMSG_FIRSTHDR(&msg);
+		cmsg->cmsg_level = SOL_SOCKET;
+		cmsg->cmsg_type = SCM_RIGHTS;
+		cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cmsg), &passfd, sizeof(int));
+	}
+	do {
+		n = sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+	} while (n == -1 && errno == EINTR);
+	return n == (ssize_t)len ? 0 : -1;
+}
+
+static void
+addr_wire(const struct sockaddr *sa, uint8_t *family, uint8_t addr[16],
+    uint16_t *port)
+{
+	const struct sockaddr_in6	*sin6 = (const void *)sa;
+	const struct sockaddr_in	*sin = (const void *)sa;
+
+	memset(addr, 0, 16);
+	if (sa->sa_family == AF_INET6 &&
+	    !IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+		*family = 6;
+		memcpy(addr, &sin6->sin6_addr, 16);
+	} else if (sa->sa_family == AF_INET6) {
+		*family = 4;
+		memcpy(addr, &sin6->sin6_addr.s6_addr[12], 4);
+	} else {
+		*family = 4;
+		memcpy(addr, &sin->sin_addr, 4);
+	}
+	*port = addr_port(sa);
+}
+
+/*
+ * Hand client over to name's running service. svc is the configured
+ * service, or NULL for a registered name. Returns 0 when the client is in
+ * flight (answered later, on ACK, failure or timeout), or -1 with a reason
+ * for "-": then the caller still owns client.
+ */
+int
+handoff_pass(const struct service *svc, const char *name, int client,
+    const char *peer, uint64_t accepted_ns, const char **reason)
+{
+	struct sockaddr_storage	 pss, lss;
+	socklen_t		 plen = sizeof(pss), llen = sizeof(lss);
+	struct channel		*ch;
+	struct pending		*p, **pp;
+	struct wire_msg		 m;
+	uint8_t			 lfam;
+
+	*reason = "service unavailable";
+	if (getpeername(client, (struct sockaddr *)&pss, &plen) == -1 ||
+	    getsockname(client, (struct sockaddr *)&lss, &llen) == -1)
+		return -1;
+	if ((ch = channel_find(name, svc == NULL)) == NULL) {
+		if (svc == NULL)
+			return -1;	/* unregistered meanwhile */
+		if ((ch = channel_connect(svc, reason)) == NULL)
+			return -1;
+	}
+
+	memset(&m, 0, sizeof(m));
+	m.type = WIRE_HANDOFF;
+	m.id = ++h.next_id;
+	snprintf(m.name, sizeof(m.name), "%s", name);
+	addr_wire((struct sockaddr *)&pss, &m.family, m.peer_addr,
+	    &m.peer_port);
+	addr_wire((struct sockaddr *)&lss, &lfam, m.local_addr,
+	    &m.local_port);
+	if (lfam != m.family) {
+		/* A v4-mapped peer on a v6 socket: keep both as v6. */
+		m.family = 6;
+		addr_wire((struct sockaddr *)&pss, &lfam, m.peer_addr,
+		    &m.peer_port);
+	}
+	if (wire_send(ch->fd, &m, client) == -1) {
+		/* Gone, or not reading: a fresh connection next time. */
+		log_warn("%s: hand-off", name);
+		channel_close(ch, "service unavailable");
+		return -1;
+	}
+
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		fatal("calloc");
+	p->id = m.id;
+	p->client = client;
+	p->accepted_ns = accepted_ns;
+	p->deadline_ns = now_ns() + HANDOFF_TIMEOUT_NS;
+	snprintf(p->peer, sizeof(p->peer), "%s", peer);
+	for (pp = &ch->pending; *pp != NULL; pp = &(*pp)->next)
+		;
+	*pp = p;
+	return 0;
+}
+
+/* ---- messages from services ---- */
+
+static void
+on_ack(struct channel *ch, const struct wire_msg *m)
+{
+	struct pending	**pp, *p;
+	struct wire_msg	  go;
+	char		  result[WIRE_REASON_MAX + 2];
+
+	for (pp = &ch->pending; *pp != NULL; pp = &(*pp)->next)
+		if ((*pp)->id == m->id)
+			break;
+	if ((p = *pp) == NULL)
+		return;		/* timed out already: the client has "-" */
+	*pp = p->next;
+	if (m->status != 0) {
+		snprintf(result, sizeof(result), "-%s",
+		    m->reason[0] != '\0' ? m->reason : "refused");
+		parent_reply(p->client, result + 1);
+		parent_log_conn(p->peer, ch->name, result, 0, p->accepted_ns);
+	} else {
+		/* "+" first, then GO: nothing of the service's can come
+		 * before it on the client's stream. */
+		(void)send(p->client, "+\r\n", 3, MSG_DONTWAIT | MSG_NOSIGNAL);
+		memset(&go, 0, sizeof(go));
+		go.type = WIRE_GO;
+		go.id = m->id;
+		if (wire_send(ch->fd, &go, -1) == -1)
+			log_warn("%s: GO", ch->name);
+		parent_log_conn(p->peer, ch->name, "+", 0, p->accepted_ns);
+	}
+	close(p->client);
+	free(p);
+}
+
+static int
+may_register(const struct config *cfg, const char *name, uid_t uid)
+{
+	int	i;
+
+	for (i = 0; i < cfg->nregrules; i++)
+		if (cfg->regrules[i].uid == uid &&
+		    fnmatch(cfg->regrules[i].pattern, name, 0) == 0)
+			return 1;
+	return 0;
+}
+
+/* Returns -1 if the channel was closed. */
+static int
+on_register(struct channel *ch, const struct wire_msg *m,
+    const struct config *cfg)
+{
+	struct wire_msg	 r;
+	const char	*why = NULL;
+
+	if (ch->active)
+		why = "already registered";
+	else if (config_find(cfg, m->name) != NULL ||
+	    channel_find(m->name, 1) != NULL)
+		why = "name taken";
+	else if (!may_register(cfg, m->name, ch->uid))
+		why = "not allowed";
+	memset(&r, 0, sizeof(r));
+	r.type = WIRE_REGISTERED;
+	r.id = m->id;
+	r.status = why != NULL;
+	if (why != NULL)
+		snprintf(r.reason, sizeof(r.reason), "%s", why);
+	(void)wire_send(ch->fd, &r, -1);
+	if (why != NULL) {
+		log_warnx("register %s by uid %d: %s", m->name, (int)ch->uid,
+		    why);
+		channel_close(ch, "service unavailable");
+		return -1;
+	}
+	snprintf(ch->name, sizeof(ch->name), "%s", m->name);
+	ch->active = 1;
+	log_info("registered %s (uid %d)", ch->name, (int)ch->uid);
+	parent_names_changed();
+	return 0;
+}
+
+/*
+ * A service's bytes are as untrusted as a client's: anything malformed,
+ * any fd, or a message that is not ours to receive ends its channel (and
+ * its registration), never the daemon.
+ */
+void
+handoff_channel_event(struct channel *ch, const struct config *cfg)
+{
+	struct msghdr	 msg;
+	struct iovec	 iov;
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(4 * sizeof(int))];
+	} cmsgbuf;
+	struct cmsghdr	*cmsg;
+	struct wire_msg	 m;
+	ssize_t		 n;
+	int		 i, k, fd, stray;
+
+	for (i = 0; i < 64; i++) {
+		iov.iov_base = msgbuf;
+		iov.iov_len = sizeof(msgbuf);
+		memset(&msg, 0, sizeof(msg));
+		msg.msg_iov = &iov;
+		msg.msg_iovlen = 1;
+		msg.msg_control = cmsgbuf.buf;
+		msg.msg_controllen = sizeof(cmsgbuf.buf);
+		n = recvmsg(ch->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			return;
+		stray = 0;
+		for (cmsg = CMSG_FIRSTHDR(&msg); cmsg != NULL;
+		    cmsg = CMSG_NXTHDR(&msg, cmsg)) {
+			if (cmsg->cmsg_level != SOL_SOCKET ||
+			    cmsg->cmsg_type != SCM_RIGHTS)
+				continue;
+			k = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			while (k-- > 0) {
+				memcpy(&fd, CMSG_DATA(cmsg) + k * sizeof(int),
+				    sizeof(int));
+				close(fd);
+				stray = 1;
+			}
+		}
+		if (n <= 0) {
+			channel_close(ch, "service failed");
+			return;
+		}
+		if (stray || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
+		    wire_decode(msgbuf, n, &m) == -1) {
+			log_warnx("%s: malformed message from service",
+			    ch->name[0] ? ch->name : "control");
+			channel_close(ch, "service failed");
+			return;
+		}
+		if (m.type == WIRE_ACK && (!ch->registered || ch->active))
+			on_ack(ch, &m);
+		else if (m.type == WIRE_REGISTER && ch->registered) {
+			if (on_register(ch, &m, cfg) == -1)
+				return;
+		} else {
+			log_warnx("%s: unexpected message %d from service",
+			    ch->name[0] ? ch->name : "control", m.type);
+			channel_close(ch, "service failed");
+			return;
+		}
+	}
+}
+
+/* ---- the control socket ---- */
+
+void
+handoff_control_event(void)
+{
+	int	fd, i;
+	uid_t	uid;
+
+	for (i = 0; i < 16; i++) {
+		fd = accept4(h.ctlfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd == -1) {
+			if (errno != EAGAIN && errno != EINTR &&
+			    errno != ECONNABORTED)
+				log_warn("accept control");
+			return;
+		}
+		if (peer_uid(fd, &uid) == -1) {
+			close(fd);
+			continue;
+		}
+		(void)channel_new(fd, "", 1, uid);
+	}
+}
+
+/*
+ * Open (or move, or close) the control socket as the config says. Anyone
+ * may connect; what they may register is the config's "register" rules,
+ * matched against the uid the kernel reports.
+ */
+void
+handoff_configure(const struct config *cfg)
+{
+	struct sockaddr_un	 sun;
+	struct stat		 st;
+	mode_t			 old;
+	int			 fd;
+
+	if (h.ctlpath != NULL && cfg->control != NULL &&
+	    strcmp(h.ctlpath, cfg->control) == 0)
+		return;
+	if (h.ctlfd != -1) {
+		parent_unwatch(h.ctlfd);
+		close(h.ctlfd);
+		unlink(h.ctlpath);
+		h.ctlfd = -1;
+	}
+	free(h.ctlpath);
+	h.ctlpath = NULL;
+	if (cfg->control == NULL)
+		return;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(cfg->control) >= sizeof(sun.sun_path)) {
+		log_warnx("control %s: path too long", cfg->control);
+		return;
+	}
+	memcpy(sun.sun_path, cfg->control, strlen(cfg->control));
+	/* Replace a stale socket, never anything else. */
+	if (lstat(cfg->control, &st) == 0 && S_ISSOCK(st.st_mode))
+		unlink(cfg->control);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd == -1)
+		fatal("socket");
+	old = umask(0111);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
+	    listen(fd, 64) == -1) {
+		umask(old);
+		log_warn("control %s", cfg->control);
+		close(fd);
+		return;
+	}
+	umask(old);
+	h.ctlfd = fd;
+	if ((h.ctlpath = strdup(cfg->control)) == NULL)
+		fatal("strdup");
+	h.ctl_src.kind = SRC_CONTROL;
+	h.ctl_src.ptr = NULL;
+	parent_watch(fd, &h.ctl_src);
+}
+
+/* ---- time ---- */
+
+/* Clients past their ACK deadline get "-"; silent registrants go. */
+void
+handoff_expire(uint64_t now)
+{
+	struct channel	*ch, *next;
+	struct pending	*p;
+
+	for (ch = h.channels; ch != NULL; ch = next) {
+		next = ch->next;
+		while ((p = ch->pending) != NULL && p->deadline_ns <= now) {
+			ch->pending = p->next;
+			log_warnx("%s: no acknowledgement in time", ch->name);
+			pending_fail(p, ch->name, "service not responding");
+		}
+		if (ch->registered && !ch->active &&
+		    now - ch->opened_ns >= REGISTER_TIMEOUT_NS)
+			channel_close(ch, "service unavailable");
+	}
+}
+
+/* The earliest deadline, or 0 for none. */
+uint64_t
+handoff_next_deadline(void)
+{
+	struct channel	*ch;
+	uint64_t	 when = 0, t;
+
+	for (ch = h.channels; ch != NULL; ch = ch->next) {
+		t = 0;
+		if (ch->pending != NULL)
+			t = ch->pending->deadline_ns;
+		else if (ch->registered && !ch->active)
+			t = ch->opened_ns + REGISTER_TIMEOUT_NS;
+		if (t != 0 && (when == 0 || t < when))
+			when = t;
+	}
+	return when;
+}
+
+/* ---- names ---- */
+
+/* Registered names, for the frontend's list: calls fn for each. */
+void
+handoff_names(void (*fn)(const char *, void *), void *arg)
+{
+	struct channel	*ch;
+
+	for (ch = h.channels; ch != NULL; ch = ch->next)
+		if (ch->registered && ch->active)
+			fn(ch->name, arg);
+}
+
+int
+handoff_registered(const char *name)
+{
+	return channel_find(name, 1) != NULL;
+}
+
+/* Stopping: unlink the control socket; channels close with us. */
+void
+handoff_shutdown(void)
+{
+	if (h.ctlfd != -1) {
+		close(h.ctlfd);
+		unlink(h.ctlpath);
+		h.ctlfd = -1;
+	}
+}

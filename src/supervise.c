@@ -1,0 +1,227 @@
+/*
+ * supervise.c: pass services whose config gives a command. oneportd makes
+ * the hand-off socket, starts the program with it (LISTEN_FDS, fd 3, as
+ * socket-activated daemons expect), restarts it with backoff when it
+ * dies, and stops it when the daemon stops.
+ *
+ * The socket stays ours across restarts: while the program is down, the
+ * parent's connection waits in its backlog and the next instance answers
+ * it, so a restart within the hand-off timeout costs clients nothing.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "oneportd.h"
+
+#define BACKOFF_MIN_MS	250
+#define BACKOFF_MAX_MS	30000
+#define STABLE_NS	(10000ull * 1000000)	/* resets the backoff */
+
+struct sup {
+	char		 name[SERVICE_NAME_MAX + 1];
+	char		*path;
+	int		 listenfd;
+	pid_t		 pid;		/* -1: not running */
+	uint64_t	 started_ns;
+	uint64_t	 restart_at_ns;	/* 0: none due */
+	unsigned int	 backoff_ms;
+	int		 seen;
+	struct sup	*next;
+};
+
+static struct sup	*sups;
+static int		 stopping;
+
+static int
+sup_socket(const char *path)
+{
+	struct sockaddr_un	 sun;
+	struct stat		 st;
+	mode_t			 old;
+	int			 fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		log_warnx("socket %s: path too long", path);
+		return -1;
+	}
+	memcpy(sun.sun_path, path, strlen(path));
+	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+		unlink(path);
+	if ((fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) == -1)
+		fatal("socket");
+	/* Only we connect to it: no one else may hand it connections. */
+	old = umask(0177);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
+	    listen(fd, 128) == -1) {
+		umask(old);
+		log_warn("socket %s", path);
+		close(fd);
+		return -1;
+	}
+	umask(old);
+	return fd;
+}
+
+static void
+sup_schedule(struct sup *s)
+{
+	uint64_t	now = now_ns();
+
+	if (s->started_ns != 0 && now - s->started_ns >= STABLE_NS)
+		s->backoff_ms = BACKOFF_MIN_MS;
+	s->restart_at_ns = now + s->backoff_ms * 1000000ull;
+	log_info("%s: restarting in %ums", s->name, s->backoff_ms);
+	s->backoff_ms = s->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS :
+	    s->backoff_ms * 2;
+}
+
+static void
+sup_start(struct sup *s, const struct config *cfg)
+{
+	struct service		*svc = config_find(cfg, s->name);
+	struct spawn		 sp;
+
+	s->restart_at_ns = 0;
+	if (svc == NULL || stopping)
+		return;
+	if (spawn_supervised(svc, s->listenfd, &sp) == -1) {
+		log_warn("%s[%d]: %s: cannot %s", s->name, (int)sp.pid,
+		    svc->argv[0], sp.failed);
+		if (sp.pid > 0)
+			parent_add_child(svc, sp.pid, -1, 1);
+		s->started_ns = now_ns();
+		sup_schedule(s);
+		return;
+	}
+	s->pid = sp.pid;
+	s->started_ns = now_ns();
+	parent_add_child(svc, sp.pid, sp.stderr_fd, 1);
+	log_info("%s: started pid %d on %s", s->name, (int)s->pid, s->path);
+}
+
+static void
+sup_drop(struct sup *s)
+{
+	struct sup	**pp;
+
+	if (s->pid > 0)
+		kill(s->pid, SIGTERM);
+	close(s->listenfd);
+	unlink(s->path);
+	for (pp = &sups; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	free(s->path);
+	free(s);
+}
+
+/* Start what the config newly supervises; stop what it no longer does. */
+void
+supervise_configure(const struct config *cfg)
+{
+	const struct service	*svc;
+	struct sup		*s, *next;
+	int			 i;
+
+	for (s = sups; s != NULL; s = s->next)
+		s->seen = 0;
+	for (i = 0; i < cfg->nservices; i++) {
+		svc = &cfg->services[i];
+		if (svc->socket == NULL || svc->argv == NULL)
+			continue;
+		for (s = sups; s != NULL; s = s->next)
+			if (strcmp(s->name, svc->name) == 0 &&
+			    strcmp(s->path, svc->socket) == 0)
+				break;
+		if (s != NULL) {
+			s->seen = 1;
+			continue;
+		}
+		if ((s = calloc(1, sizeof(*s))) == NULL ||
+		    (s->path = strdup(svc->socket)) == NULL)
+			fatal("calloc");
+		snprintf(s->name, sizeof(s->name), "%s", svc->name);
+		s->pid = -1;
+		s->seen = 1;
+		s->backoff_ms = BACKOFF_MIN_MS;
+		if ((s->listenfd = sup_socket(s->path)) == -1) {
+			free(s->path);
+			free(s);
+			continue;
+		}
+		s->next = sups;
+		sups = s;
+		sup_start(s, cfg);
+	}
+	for (s = sups; s != NULL; s = next) {
+		next = s->next;
+		if (!s->seen)
+			sup_drop(s);
+	}
+}
+
+/* Returns 1 if pid was a supervised program (then restarted later). */
+int
+supervise_exited(pid_t pid)
+{
+	struct sup	*s;
+
+	for (s = sups; s != NULL; s = s->next)
+		if (s->pid == pid) {
+			s->pid = -1;
+			if (!stopping)
+				sup_schedule(s);
+			return 1;
+		}
+	return 0;
+}
+
+void
+supervise_tick(uint64_t now, const struct config *cfg)
+{
+	struct sup	*s;
+
+	for (s = sups; s != NULL; s = s->next)
+		if (s->pid == -1 && s->restart_at_ns != 0 &&
+		    s->restart_at_ns <= now)
+			sup_start(s, cfg);
+}
+
+uint64_t
+supervise_next_deadline(void)
+{
+	struct sup	*s;
+	uint64_t	 when = 0;
+
+	for (s = sups; s != NULL; s = s->next)
+		if (s->pid == -1 && s->restart_at_ns != 0 &&
+		    (when == 0 || s->restart_at_ns < when))
+			when = s->restart_at_ns;
+	return when;
+}
+
+/* The daemon is stopping: so are the programs it supervises. */
+void
+supervise_stop(void)
+{
+	struct sup	*s;
+
+	stopping = 1;
+	for (s = sups; s != NULL; s = s->next) {
+		if (s->pid > 0)
+			kill(s->pid, SIGTERM);
+		unlink(s->path);
+	}
+}
