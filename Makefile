@@ -25,6 +25,7 @@ B	 = build
 endif
 
 DAEMON_OBJS = oneportd.o frontend.o sandbox.o spawn.o handoff.o supervise.o \
+	      redirect.o \
 	      request.o ipc.o wire.o \
 	      config.o parse.o printconf.o addr.o log.o
 OBJS	= $(addprefix $(B)/,$(DAEMON_OBJS))

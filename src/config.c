@@ -93,6 +93,9 @@ config_new(void)
 	cfg->chroot = xstrdup(ONEPORTD_CHROOT);
 	cfg->defaults.max_instances = DEF_MAX_INSTANCES;
 	cfg->defaults.visible = 1;
+	cfg->defaults.idle_s = DEF_IDLE_S;
+	cfg->port_lo = DEF_PORT_LO;
+	cfg->port_hi = DEF_PORT_HI;
 	cfg->defaults.reply_self = 0;
 	return cfg;
 }
@@ -135,6 +138,7 @@ service_clear(struct service *s)
 	free(s->gids);
 	free(s->socket);
 	free(s->owner);
+	free(s->redirect_host);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -158,6 +162,10 @@ service_copy(struct service *dst, const struct service *src)
 	dst->max_per_addr = src->max_per_addr;
 	dst->visible = src->visible;
 	dst->reply_self = src->reply_self;
+	dst->redirect = src->redirect == REDIRECT_STATIC ? REDIRECT_NONE :
+	    src->redirect;
+	dst->idle_s = src->idle_s;
+	dst->token = src->token;
 }
 
 /*
@@ -599,9 +607,15 @@ service_resolve(struct service *s, int root)
 	else
 		snprintf(where, sizeof(where), "service \"%s\"", s->name);
 
-	/* A pass service may lack a command: it runs on its own. */
-	if ((s->argv == NULL || s->argv[0] == NULL) && s->socket == NULL) {
+	/* A pass service may lack a command: it runs on its own; a static
+	 * redirect has nothing to run. */
+	if ((s->argv == NULL || s->argv[0] == NULL) && s->socket == NULL &&
+	    s->redirect != REDIRECT_STATIC) {
 		log_warnx("%s: no command and no socket", where);
+		errors++;
+	}
+	if (s->redirect != REDIRECT_NONE && s->socket != NULL) {
+		log_warnx("%s: redirect and socket exclude each other", where);
 		errors++;
 	}
 	/* Only its owner (root by default) may sit on a hand-off socket. */

@@ -272,7 +272,7 @@ conn_help(struct conn *c)
 }
 
 static void
-conn_dispatch(struct conn *c, const char *name)
+conn_dispatch(struct conn *c, const char *name, int query)
 {
 	struct ipc_dispatch	d;
 
@@ -280,6 +280,7 @@ conn_dispatch(struct conn *c, const char *name)
 	d.generation = fe.set.generation;
 	memcpy(d.name, name, strnlen(name, SERVICE_NAME_MAX));
 	d.accepted_ns = c->accepted_ns;
+	d.flags = query ? IPC_QUERY : 0;
 	if (ipc_send(fe.parent.fd, IPC_DISPATCH, &d, sizeof(d),
 	    c->w.fd) == -1) {
 		/* The parent is not keeping up or is gone; say so. */
@@ -337,7 +338,7 @@ conn_read(struct conn *c, uint32_t events)
 	else if (svc_find(req.name) == NULL)
 		conn_reject(c, req.name, REASON_UNKNOWN);
 	else
-		conn_dispatch(c, req.name);
+		conn_dispatch(c, req.name, req.query);
 }
 
 /* ---- accepting ---- */

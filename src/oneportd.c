@@ -472,8 +472,8 @@ child_exited(struct child *c, int st)
 		snprintf(status, sizeof(status), "%d", WEXITSTATUS(st));
 	log_info("exit service=%s pid=%d status=%s duration=%.3fs", c->name,
 	    (int)c->pid, status, (now_ns() - c->started_ns) / 1e9);
-	if (c->supervised)
-		(void)supervise_exited(c->pid);
+	if (c->supervised && !supervise_exited(c->pid))
+		(void)redirect_exited(c->pid);
 	child_free(c);
 }
 
@@ -581,6 +581,34 @@ parent_add_child(struct service *svc, pid_t pid, int stderr_fd,
 	return c;
 }
 
+/* Mode B: say where it lives ("@PORT ..."), start it if need be. */
+static void
+dispatch_redirect(struct service *svc, const struct ipc_dispatch *req,
+    int fd, const char *peer, uint64_t key)
+{
+	const char	*reason = "unknown service";
+	char		 line[256], result[256];
+	int		 ok = -1;
+
+	if (svc == NULL && handoff_registered(req->name))
+		reason = "not redirectable";
+	else if (svc != NULL)
+		ok = redirect_answer(svc, d.cfg, fd, key,
+		    (req->flags & IPC_QUERY) != 0, line, sizeof(line),
+		    &reason);
+	if (ok == 0) {
+		(void)send(fd, line, strlen(line), MSG_DONTWAIT | MSG_NOSIGNAL);
+		shutdown(fd, SHUT_WR);
+		snprintf(result, sizeof(result), "%.*s",
+		    (int)strcspn(line, " \r"), line);
+	} else {
+		parent_reply(fd, reason);
+		snprintf(result, sizeof(result), "-%s", reason);
+	}
+	close(fd);
+	parent_log_conn(peer, req->name, result, 0, req->accepted_ns);
+}
+
 /* A running service takes it: "+" or "-" comes with its answer. */
 static void
 dispatch_pass(const struct service *svc, const struct ipc_dispatch *req,
@@ -619,6 +647,11 @@ dispatch(const struct ipc_dispatch *req, int fd)
 	addr_ntop((struct sockaddr *)&ss, peer, sizeof(peer));
 	key = addr_key((struct sockaddr *)&ss);
 	svc = config_find(d.cfg, req->name);
+	if ((req->flags & IPC_QUERY) ||
+	    (svc != NULL && svc->redirect != REDIRECT_NONE)) {
+		dispatch_redirect(svc, req, fd, peer, key);
+		return;
+	}
 	if (svc == NULL && handoff_registered(req->name)) {
 		dispatch_pass(NULL, req, fd, peer);
 		return;
@@ -889,6 +922,7 @@ on_signal(void)
 			d.stopping = 1;
 			handoff_shutdown();
 			supervise_stop();
+			redirect_stop();
 			epoll_ctl(d.epfd, EPOLL_CTL_DEL, d.fesock, NULL);
 			close(d.fesock);
 			d.fesock = -1;
@@ -904,9 +938,12 @@ loop_timeout(void)
 {
 	uint64_t	when = handoff_next_deadline(), now;
 	uint64_t	sup = supervise_next_deadline();
+	uint64_t	red = redirect_next_deadline(d.cfg);
 
 	if (sup != 0 && (when == 0 || sup < when))
 		when = sup;
+	if (red != 0 && (when == 0 || red < when))
+		when = red;
 	if (when == 0)
 		return -1;
 	now = now_ns();
@@ -1019,6 +1056,7 @@ main(int argc, char *argv[])
 		}
 		handoff_expire(now_ns());
 		supervise_tick(now_ns(), d.cfg);
+		redirect_tick(now_ns(), d.cfg);
 		while (d.ndeferred > 0)
 			free(d.deferred[--d.ndeferred]);
 		while (d.dead != NULL) {

@@ -51,6 +51,11 @@ struct service {
 	int		 reply_self;	/* the program sends "+" itself */
 	char		*socket;	/* pass: the service's hand-off socket */
 	char		*owner;		/* pass: who must be listening on it */
+	int		 redirect;	/* REDIRECT_* */
+	char		*redirect_host;	/* static: where it lives */
+	int		 redirect_port;
+	int		 idle_s;	/* shared: stop after idle seconds */
+	int		 token;		/* dynamic: one-time token */
 	/* Resolved by config_finish. As root, a service without "user" gets
 	 * user "nobody" there. gids: gid first, then "groups"; setgroups(). */
 	uid_t		 uid;
@@ -63,6 +68,12 @@ struct service {
 	const char	*file;		/* where it was declared, for messages */
 	int		 line;		/* 0: not in a file ("command line") */
 };
+
+enum { REDIRECT_NONE, REDIRECT_SHARED, REDIRECT_PER_REQUEST,
+	REDIRECT_STATIC };
+#define DEF_IDLE_S		60
+#define DEF_PORT_LO		49152
+#define DEF_PORT_HI		65535
 
 /* "register PATTERN user USER": USER may register names matching it. */
 struct regrule {
@@ -81,6 +92,7 @@ struct config {
 	int		 max_pending;
 	int		 max_pending_addr;
 	int		 help;		/* HELP answered at all */
+	int		 port_lo, port_hi;	/* dynamic redirect ports */
 	char		*user;		/* frontend's user */
 	char		*chroot;	/* frontend's root when started as root */
 	char		*control;	/* control socket path, or NULL */
@@ -132,6 +144,7 @@ struct request {
 	char		 name[SERVICE_NAME_MAX + 1];	/* lower case */
 	size_t		 consumed;	/* bytes through the LF */
 	int		 help;		/* the line was HELP */
+	int		 query;		/* "?name": where it lives */
 	const char	*reason;	/* on REQ_REJECT, static string */
 };
 
@@ -181,7 +194,9 @@ struct ipc_dispatch {
 	uint32_t	 generation;
 	char		 name[SERVICE_NAME_MAX + 1];
 	uint64_t	 accepted_ns;	/* CLOCK_MONOTONIC at accept */
+	uint32_t	 flags;		/* IPC_QUERY */
 };
+#define IPC_QUERY	0x1	/* only say where it lives */
 
 int	ipc_send(int sock, enum ipc_type, const void *, size_t, int fd);
 ssize_t	ipc_recv(int sock, struct ipc_hdr *, void *buf, size_t bufsz,
@@ -214,6 +229,15 @@ int	 supervise_exited(pid_t);
 void	 supervise_tick(uint64_t now, const struct config *);
 uint64_t supervise_next_deadline(void);
 void	 supervise_stop(void);
+
+/* redirect.c: mode B */
+int	 redirect_answer(struct service *, const struct config *, int client,
+	    uint64_t akey, int query, char *buf, size_t len,
+	    const char **reason);
+int	 redirect_exited(pid_t);
+void	 redirect_tick(uint64_t now, const struct config *);
+uint64_t redirect_next_deadline(const struct config *);
+void	 redirect_stop(void);
 
 /* handoff.c: pass services and registrations */
 struct channel;
@@ -248,6 +272,8 @@ void	spawn_init(void);
 int	spawn_service(const struct service *, int client, struct spawn *);
 int	spawn_supervised(const struct service *, int listenfd,
 	    struct spawn *);
+int	spawn_listener(const struct service *, int listenfd, int tokenfd,
+	    const char *token, struct spawn *);
 int	spawn_stopped(pid_t, int sig);
 void	spawn_release(pid_t);
 

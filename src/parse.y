@@ -89,6 +89,7 @@ static void	 env_set(const YYLTYPE *, char **);
 
 %token	CHDIR "chdir" CHROOT "chroot" COMMAND "command" CONTROL "control"
 %token	OWNER "owner" REGISTER "register" SOCKET "socket"
+%token	REDIRECT "redirect" IDLE "idle" TOKEN "token" PORTS "ports" TO "to"
 %token	DEFAULTS "defaults" ENV "env" GROUP "group" GROUPS "groups"
 %token	HELP "help" HIDDEN "hidden" INCLUDE "include"
 %token	INSTANCES "instances" LISTEN "listen" MAX "max"
@@ -191,6 +192,28 @@ global		: LISTEN ON STRING PORT STRING	{
 				conf->chroot = $2;
 			} else
 				free($2);
+		}
+		| PORTS STRING			{
+			char	*dash = strchr($2, '-');
+			int	 lo, hi;
+
+			if (dash == NULL) {
+				perr(&@2, "ports: expected LOW-HIGH");
+			} else {
+				*dash = '\0';
+				if (number(&@2, "ports", $2, 1024, 65535,
+				    &lo) == 0 && number(&@2, "ports", dash + 1,
+				    1024, 65535, &hi) == 0) {
+					if (lo > hi)
+						perr(&@2, "ports: %d > %d", lo,
+						    hi);
+					else {
+						conf->port_lo = lo;
+						conf->port_hi = hi;
+					}
+				}
+			}
+			free($2);
 		}
 		| CONTROL STRING		{
 			if (absolute(&@2, "control", $2) == 0) {
@@ -328,6 +351,41 @@ option		: COMMAND strings		{
 			}
 			free($2);
 		}
+		| REDIRECT STRING		{
+			if (strcmp($2, "shared") == 0)
+				svc->redirect = REDIRECT_SHARED;
+			else if (strcmp($2, "per-request") == 0)
+				svc->redirect = REDIRECT_PER_REQUEST;
+			else
+				perr(&@2, "redirect: expected shared, "
+				    "per-request or to HOST port N");
+			free($2);
+		}
+		| REDIRECT TO STRING PORT STRING {
+			int	n;
+
+			if (svc == &conf->defaults)
+				perr(&@1, "redirect to is not allowed in "
+				    "defaults");
+			else if (nonempty(&@3, "redirect to", $3) == 0 &&
+			    number(&@5, "port", $5, 1, 65535, &n) == 0) {
+				svc->redirect = REDIRECT_STATIC;
+				free(svc->redirect_host);
+				svc->redirect_host = $3;
+				svc->redirect_port = n;
+				$3 = NULL;
+			}
+			free($3);
+			free($5);
+		}
+		| IDLE STRING			{
+			number(&@2, "idle", $2, 1, 86400, &svc->idle_s);
+			free($2);
+		}
+		| TOKEN STRING			{
+			flag(&@2, "token", $2, "yes", "no", 0, &svc->token);
+			free($2);
+		}
 		| OWNER STRING			{
 			if (nonempty(&@2, "owner", $2) == 0) {
 				free(svc->owner);
@@ -372,6 +430,7 @@ static const struct keyword keywords[] = {
 	{ "groups",		GROUPS },
 	{ "help",		HELP },
 	{ "hidden",		HIDDEN },
+	{ "idle",		IDLE },
 	{ "include",		INCLUDE },
 	{ "instances",		INSTANCES },
 	{ "listen",		LISTEN },
@@ -382,11 +441,15 @@ static const struct keyword keywords[] = {
 	{ "pending",		PENDING },
 	{ "per-address",	PERADDRESS },
 	{ "port",		PORT },
+	{ "ports",		PORTS },
+	{ "redirect",		REDIRECT },
 	{ "register",		REGISTER },
 	{ "reply",		REPLY },
 	{ "service",		SERVICE },
 	{ "socket",		SOCKET },
 	{ "timeout",		TIMEOUT },
+	{ "to",			TO },
+	{ "token",		TOKEN },
 	{ "user",		USER },
 	{ "visible",		VISIBLE },
 };

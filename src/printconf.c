@@ -112,6 +112,16 @@ print_service(const struct service *s)
 	printf("\tmax per-address %d\n", s->max_per_addr);
 	printf("\tvisible %s\n", s->visible ? "yes" : "no");
 	printf("\treply %s\n", s->reply_self ? "self" : "daemon");
+	if (s->redirect == REDIRECT_STATIC) {
+		printf("\tredirect to ");
+		print_string(s->redirect_host);
+		printf(" port %d\n", s->redirect_port);
+	} else if (s->redirect != REDIRECT_NONE) {
+		printf("\tredirect %s\n", s->redirect == REDIRECT_SHARED ?
+		    "shared" : "per-request");
+		printf("\tidle %d\n", s->idle_s);
+		printf("\ttoken %s\n", s->token ? "yes" : "no");
+	}
 	printf("}\n");
 }
 
@@ -127,6 +137,7 @@ print_config(const struct config *cfg)
 	printf("max-line %d\n", cfg->max_line);
 	printf("max pending %d\n", cfg->max_pending);
 	printf("max pending per-address %d\n", cfg->max_pending_addr);
+	printf("ports %d-%d\n", cfg->port_lo, cfg->port_hi);
 	printf("help %s\n", cfg->help ? "on" : "off");
 	if (cfg->user != NULL) {
 		printf("user ");

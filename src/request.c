@@ -28,9 +28,8 @@ reject(struct request *req, const char *reason)
  * instead of at the deadline. A line that does not end within max_line bytes
  * is "too long"; a complete line that breaks RFC 6335 is a "bad name".
  */
-enum request_result
-request_parse(const uint8_t *buf, size_t len, size_t max_line,
-    struct request *req)
+static enum request_result
+line(const uint8_t *buf, size_t len, size_t max_line, struct request *req)
 {
 	size_t	 i, n;
 
@@ -65,4 +64,23 @@ request_parse(const uint8_t *buf, size_t len, size_t max_line,
 	req->name[n] = '\0';
 	req->help = strcmp(req->name, "help") == 0;
 	return REQ_OK;
+}
+
+/* A line, or "?" and a line: a query, which asks where a name lives. */
+enum request_result
+request_parse(const uint8_t *buf, size_t len, size_t max_line,
+    struct request *req)
+{
+	enum request_result	r;
+
+	if (len == 0 || buf[0] != '?')
+		return line(buf, len, max_line, req);
+	r = line(buf + 1, len - 1, max_line > 0 ? max_line - 1 : 0, req);
+	if (r == REQ_OK) {
+		if (req->help)
+			return reject(req, REASON_BAD_NAME);
+		req->consumed++;
+		req->query = 1;
+	}
+	return r;
 }

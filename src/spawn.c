@@ -48,6 +48,8 @@ struct child_args {
 	const struct service	*svc;
 	int			 client, errw, statusw, trace;
 	int			 listenfd;	/* >= 0: supervised, no client */
+	int			 tokenfd;	/* >= 0: token pipe at fd 4 */
+	const char		*token;		/* ONEPORT_TOKEN, or NULL */
 };
 
 static int	 can_trace = -1;
@@ -90,6 +92,7 @@ child_main(void *arg)
 	char			 ebuf[6][80], host[ADDR_STRLEN], port[8];
 	char			 fds1[] = "LISTEN_FDS=1";
 	char			 names[] = "LISTEN_FDNAMES=oneport";
+	char			 tokfd[] = "ONEPORT_TOKEN_FD=4";
 	int			 statusfd = STATUS_FD;
 	char			 proto[] = "PROTO=TCP";
 	char			 path[] = "PATH=/usr/local/bin:/usr/bin:/bin";
@@ -114,15 +117,18 @@ child_main(void *arg)
 	if (a->listenfd >= 0) {
 		/* A supervised program: stdin from nowhere, output logged,
 		 * its hand-off socket at 3, as systemd passes it. */
-		int	lf, sw, ew;
+		int	lf, sw, ew, tf = -1;
 
-		/* Out of the way first: any of them may sit at 3 or 4. */
-		statusfd = LISTEN_FD + 1;
+		/* Out of the way first: any of them may sit at 3 to 5. */
+		statusfd = LISTEN_FD + (a->tokenfd >= 0 ? 2 : 1);
 		if ((lf = fcntl(a->listenfd, F_DUPFD, 16)) == -1 ||
 		    (sw = fcntl(a->statusw, F_DUPFD, 16)) == -1 ||
-		    (ew = fcntl(a->errw, F_DUPFD, 16)) == -1)
+		    (ew = fcntl(a->errw, F_DUPFD, 16)) == -1 ||
+		    (a->tokenfd >= 0 &&
+		    (tf = fcntl(a->tokenfd, F_DUPFD, 16)) == -1))
 			child_fail_fd(a->statusw, ST_FDS);
 		if (dup2(lf, LISTEN_FD) == -1 ||
+		    (tf >= 0 && dup2(tf, LISTEN_FD + 1) == -1) ||
 		    dup3(sw, statusfd, O_CLOEXEC) == -1)
 			child_fail_fd(sw, ST_FDS);
 		if ((fl = open("/dev/null", O_RDONLY)) == -1 ||
@@ -169,6 +175,11 @@ child_main(void *arg)
 		envp[n++] = names;
 		envp[n++] = env_fmt(ebuf[4], sizeof(ebuf[4]),
 		    "ONEPORT_SERVICE", svc->name);
+		if (a->tokenfd >= 0)
+			envp[n++] = tokfd;
+		if (a->token != NULL)
+			envp[n++] = env_fmt(ebuf[5], sizeof(ebuf[5]),
+			    "ONEPORT_TOKEN", a->token);
 		goto extra;
 	}
 	if (getpeername(0, (struct sockaddr *)&peer, &plen) == -1 ||
@@ -294,12 +305,25 @@ spawn_release(pid_t pid)
  * Waiting for it here instead was measured slower: the parent idles while
  * the kernel maps the image, when it could take the next request.
  */
-static int	spawn(const struct service *, int, int, struct spawn *);
+static int	spawn(const struct service *, int, int, int, const char *,
+		    struct spawn *);
 
 int
 spawn_service(const struct service *svc, int client, struct spawn *sp)
 {
-	return spawn(svc, client, -1, sp);
+	return spawn(svc, client, -1, -1, NULL, sp);
+}
+
+/*
+ * A program started for a redirect: its listening TCP socket at fd 3 the
+ * systemd way, and its one-time token in ONEPORT_TOKEN (per request) or a
+ * pipe of tokens at fd 4, ONEPORT_TOKEN_FD (a shared instance).
+ */
+int
+spawn_listener(const struct service *svc, int listenfd, int tokenfd,
+    const char *token, struct spawn *sp)
+{
+	return spawn(svc, -1, listenfd, tokenfd, token, sp);
 }
 
 /*
@@ -310,11 +334,12 @@ spawn_service(const struct service *svc, int client, struct spawn *sp)
 int
 spawn_supervised(const struct service *svc, int listenfd, struct spawn *sp)
 {
-	return spawn(svc, -1, listenfd, sp);
+	return spawn(svc, -1, listenfd, -1, NULL, sp);
 }
 
 static int
-spawn(const struct service *svc, int client, int listenfd, struct spawn *sp)
+spawn(const struct service *svc, int client, int listenfd, int tokenfd,
+    const char *token, struct spawn *sp)
 {
 	struct child_args	 a;
 	sigset_t		 all, old;
@@ -336,6 +361,8 @@ spawn(const struct service *svc, int client, int listenfd, struct spawn *sp)
 	a.statusw = status[1];
 	a.trace = can_trace == 1 && listenfd < 0;
 	a.listenfd = listenfd;
+	a.tokenfd = tokenfd;
+	a.token = token;
 #ifdef ONEPORT_SANITIZE
 	/* Earlier children never returned: their frames' redzones are
 	 * still poisoned in the shadow of this stack. */

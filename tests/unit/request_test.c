@@ -30,6 +30,13 @@ static const struct row rows[] = {
 	OK("help\r\n", "help", 6),
 	OK("HELP\n", "help", 5),
 	OK("a\r\n", "a", 3),
+	OK("?echo\r\n", "echo", 7),		/* a query */
+	OK("?ECHO\n", "echo", 6),
+	BAD("??echo\r\n"),
+	BAD("?help\r\n"),
+	BAD("?\r\n"),
+	BAD("ec?ho\r\n"),
+	MORE("?"),
 	OK("x1\r\nrest of stream", "x1", 4),	/* stops at the line */
 	OK("abcdefghijklmno\r\n", "abcdefghijklmno", 17),	/* 15 chars */
 	OK("9a\r\n", "9a", 4),
@@ -93,7 +100,8 @@ check(const struct row *r, const uint8_t *buf, size_t len, size_t split)
 		return 1;
 	}
 	if (got == REQ_OK && (strcmp(req.name, r->name) != 0 ||
-	    req.consumed != r->consumed)) {
+	    req.consumed != r->consumed ||
+	    req.query != (((const char *)buf)[0] == '?'))) {
 		printf("FAIL %.*s: name %s consumed %zu\n", (int)len,
 		    (const char *)buf, req.name, req.consumed);
 		return 1;

@@ -1,0 +1,503 @@
+/*
+ * wire_test: wire_encode and wire_decode (lib/wire.h) against tables of
+ * messages at and past every field limit. Each decoded input is given in
+ * an exact-size heap copy (ASan sees any read past len), every proper
+ * prefix of it must be rejected, and an accepted one must encode back to
+ * the same bytes.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wire.h"
+
+static int	failed, tests;
+
+#define FAIL(...)	do { printf("FAIL " __VA_ARGS__); printf("\n"); \
+			    failed++; } while (0)
+
+/* Address fields: 16 bytes each. */
+#define Z12	"\0\0\0\0\0\0\0\0\0\0\0\0"
+#define LO4	"\x7f\0\0\x01" Z12
+#define ONE4	"\x01\x02\x03\x04" Z12
+#define LO6	"\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x01"
+#define FF16	"\xff\xff\xff\xff\xff\xff\xff\xff" \
+		"\xff\xff\xff\xff\xff\xff\xff\xff"
+/* A HANDOFF body for name "echo": family, ports, addresses, preread. */
+#define ECHO	"\x04" "echo"
+#define V4TAIL	"\x04" "\x1f\x90" ONE4 "\x1b\x59" LO4
+#define V6TAIL	"\x06" "\xc0\x01" LO6 "\x1b\x59" LO6
+#define R64	"0123456789012345678901234567890123456789" \
+		"012345678901234567890123"
+
+/* One body behind a well-formed header of the given type. */
+struct row {
+	const char	*what;
+	int		 type;
+	const char	*body;
+	size_t		 len;
+	int		 ok;
+};
+
+#define OK(w, t, b)	{ w, t, b, sizeof(b) - 1, 1 }
+#define BAD(w, t, b)	{ w, t, b, sizeof(b) - 1, 0 }
+
+static const struct row rows[] = {
+	/* HANDOFF */
+	OK("handoff v4", WIRE_HANDOFF, ECHO V4TAIL "\0\0"),
+	OK("handoff v6", WIRE_HANDOFF, ECHO V6TAIL "\0\x03" "abc"),
+	OK("handoff v6 all ones", WIRE_HANDOFF,
+	    ECHO "\x06" "\xff\xff" FF16 "\xff\xff" FF16 "\0\0"),
+	OK("handoff ports 0", WIRE_HANDOFF,
+	    ECHO "\x04" "\0\0" ONE4 "\0\0" LO4 "\0\0"),
+	OK("handoff name 1 char", WIRE_HANDOFF, "\x01" "a" V4TAIL "\0\0"),
+	OK("handoff name 15 chars", WIRE_HANDOFF,
+	    "\x0f" "abcdefghijklmno" V4TAIL "\0\0"),
+	OK("handoff name digits, hyphens", WIRE_HANDOFF,
+	    "\x05" "9-a-0" V4TAIL "\0\0"),
+	OK("handoff preread with NUL and CRLF", WIRE_HANDOFF,
+	    ECHO V4TAIL "\0\x04" "\0\r\n\xff"),
+	BAD("handoff empty body", WIRE_HANDOFF, ""),
+	BAD("handoff name_len 0", WIRE_HANDOFF, "\0" V4TAIL "\0\0"),
+	BAD("handoff name_len 16", WIRE_HANDOFF,
+	    "\x10" "abcdefghijklmnop" V4TAIL "\0\0"),
+	BAD("handoff name past body", WIRE_HANDOFF, "\x05" "echo"),
+	BAD("handoff name upper case", WIRE_HANDOFF, "\x04" "Echo" V4TAIL
+	    "\0\0"),
+	BAD("handoff name leading hyphen", WIRE_HANDOFF, "\x04" "-ech" V4TAIL
+	    "\0\0"),
+	BAD("handoff name trailing hyphen", WIRE_HANDOFF, "\x04" "ech-"
+	    V4TAIL "\0\0"),
+	BAD("handoff name double hyphen", WIRE_HANDOFF, "\x04" "e--h" V4TAIL
+	    "\0\0"),
+	BAD("handoff name no letter", WIRE_HANDOFF, "\x04" "1234" V4TAIL
+	    "\0\0"),
+	BAD("handoff name underscore", WIRE_HANDOFF, "\x04" "e_ho" V4TAIL
+	    "\0\0"),
+	BAD("handoff name NUL", WIRE_HANDOFF, "\x04" "ec\0o" V4TAIL "\0\0"),
+	BAD("handoff name 8-bit", WIRE_HANDOFF, "\x04" "ec\xe9o" V4TAIL
+	    "\0\0"),
+	BAD("handoff name space", WIRE_HANDOFF, "\x04" "ec o" V4TAIL "\0\0"),
+	BAD("handoff family 0", WIRE_HANDOFF,
+	    ECHO "\0" "\x1f\x90" ONE4 "\x1b\x59" LO4 "\0\0"),
+	BAD("handoff family 5", WIRE_HANDOFF,
+	    ECHO "\x05" "\x1f\x90" ONE4 "\x1b\x59" LO4 "\0\0"),
+	BAD("handoff family 46 (AF_INET6)", WIRE_HANDOFF,
+	    ECHO "\x0a" "\x1f\x90" LO6 "\x1b\x59" LO6 "\0\0"),
+	BAD("handoff v4 peer byte 4 set", WIRE_HANDOFF,
+	    ECHO "\x04" "\x1f\x90" "\x01\x02\x03\x04\x05" "\0\0\0\0\0\0\0\0"
+	    "\0\0\0" "\x1b\x59" LO4 "\0\0"),
+	BAD("handoff v4 local byte 15 set", WIRE_HANDOFF,
+	    ECHO "\x04" "\x1f\x90" ONE4 "\x1b\x59" LO6 "\0\0"),
+	BAD("handoff v6 address in v4 family", WIRE_HANDOFF,
+	    ECHO "\x04" "\x1f\x90" LO6 "\x1b\x59" LO4 "\0\0"),
+	BAD("handoff cut in peer address", WIRE_HANDOFF,
+	    ECHO "\x04" "\x1f\x90" "\x7f\0\0\x01"),
+	BAD("handoff no preread_len", WIRE_HANDOFF, ECHO V4TAIL),
+	BAD("handoff half preread_len", WIRE_HANDOFF, ECHO V4TAIL "\0"),
+	BAD("handoff preread past body", WIRE_HANDOFF,
+	    ECHO V4TAIL "\0\x04" "abc"),
+	BAD("handoff preread_len 65535", WIRE_HANDOFF,
+	    ECHO V4TAIL "\xff\xff" "abc"),
+	BAD("handoff trailing byte", WIRE_HANDOFF, ECHO V4TAIL "\0\x01" "ab"),
+	BAD("handoff trailing byte, no preread", WIRE_HANDOFF,
+	    ECHO V4TAIL "\0\0" "x"),
+	/* ACK and REGISTERED share their body */
+	OK("ack accepted", WIRE_ACK, "\0\0"),
+	OK("ack refused with reason", WIRE_ACK, "\x01\x0c" "service busy"),
+	OK("ack accepted with reason", WIRE_ACK, "\0\x02" "ok"),
+	OK("ack reason 64 chars", WIRE_ACK, "\x01\x40" R64),
+	OK("ack reason space and tilde", WIRE_ACK, "\x01\x03" " ~ "),
+	BAD("ack empty body", WIRE_ACK, ""),
+	BAD("ack status only", WIRE_ACK, "\0"),
+	BAD("ack status 2", WIRE_ACK, "\x02\0"),
+	BAD("ack status 255", WIRE_ACK, "\xff\0"),
+	BAD("ack reason 65 chars", WIRE_ACK, "\x01\x41" R64 "x"),
+	BAD("ack reason past body", WIRE_ACK, "\x01\x05" "busy"),
+	BAD("ack reason 0x1f", WIRE_ACK, "\x01\x03" "a\x1f" "b"),
+	BAD("ack reason DEL", WIRE_ACK, "\x01\x03" "a\x7f" "b"),
+	BAD("ack reason 8-bit", WIRE_ACK, "\x01\x03" "a\x80" "b"),
+	BAD("ack reason NUL", WIRE_ACK, "\x01\x03" "a\0b"),
+	BAD("ack reason CR LF", WIRE_ACK, "\x01\x02" "\r\n"),
+	BAD("ack trailing byte", WIRE_ACK, "\0\0" "x"),
+	OK("registered ok", WIRE_REGISTERED, "\0\0"),
+	OK("registered refused", WIRE_REGISTERED, "\x01\x0b" "name in use"),
+	BAD("registered status 2", WIRE_REGISTERED, "\x02\0"),
+	BAD("registered reason tab", WIRE_REGISTERED, "\x01\x01" "\t"),
+	BAD("registered trailing byte", WIRE_REGISTERED, "\x01\x01" "ab"),
+	/* GO */
+	OK("go", WIRE_GO, ""),
+	BAD("go with a body", WIRE_GO, "\0"),
+	/* REGISTER */
+	OK("register", WIRE_REGISTER, ECHO),
+	OK("register 15 chars", WIRE_REGISTER, "\x0f" "abcdefghijklmno"),
+	BAD("register empty body", WIRE_REGISTER, ""),
+	BAD("register name_len 0", WIRE_REGISTER, "\0"),
+	BAD("register name upper case", WIRE_REGISTER, "\x04" "ECHO"),
+	BAD("register name_len 16", WIRE_REGISTER,
+	    "\x10" "abcdefghijklmnop"),
+	BAD("register name past body", WIRE_REGISTER, "\x05" "echo"),
+	BAD("register trailing byte", WIRE_REGISTER, ECHO "x"),
+	/* types */
+	BAD("type 0", 0, ""),
+	BAD("type 6", 6, ""),
+	BAD("type 255", 255, ""),
+};
+
+/* Raw messages whose header is at fault. */
+struct raw {
+	const char	*what;
+	const char	*msg;
+	size_t		 len;
+};
+
+#define RAW(w, m)	{ w, m, sizeof(m) - 1 }
+
+static const struct raw raws[] = {
+	RAW("empty", ""),
+	RAW("11 bytes", "OP\x01\x03" "\0\0\0\x01" "\0\0\0"),
+	RAW("magic OX", "OX\x01\x03" "\0\0\0\x01" "\0\0\0\0"),
+	RAW("magic op", "op\x01\x03" "\0\0\0\x01" "\0\0\0\0"),
+	RAW("magic PO", "PO\x01\x03" "\0\0\0\x01" "\0\0\0\0"),
+	RAW("version 0", "OP\x00\x03" "\0\0\0\x01" "\0\0\0\0"),
+	RAW("version 2", "OP\x02\x03" "\0\0\0\x01" "\0\0\0\0"),
+	RAW("len 1, no body", "OP\x01\x03" "\0\0\0\x01" "\0\0\0\x01"),
+	RAW("len 0, one byte", "OP\x01\x03" "\0\0\0\x01" "\0\0\0\0" "x"),
+	RAW("len 2^32-1", "OP\x01\x03" "\0\0\0\x01" "\xff\xff\xff\xff"),
+	RAW("len 2^24 + 2", "OP\x01\x02" "\0\0\0\x01" "\x01\0\0\x02" "\0\0"),
+	RAW("ack len 1 of 2", "OP\x01\x02" "\0\0\0\x01" "\0\0\0\x01" "\0\0"),
+	RAW("ack len 3 of 2", "OP\x01\x02" "\0\0\0\x01" "\0\0\0\x03" "\0\0"),
+};
+
+/* Decode from an exact-size heap copy, so reading past len is caught. */
+static int
+decode(const uint8_t *buf, size_t len, struct wire_msg *m)
+{
+	uint8_t	*copy;
+	int	 r;
+
+	if ((copy = malloc(len ? len : 1)) == NULL) {
+		perror("malloc");
+		exit(1);
+	}
+	memcpy(copy, buf, len);
+	r = wire_decode(copy, len, m);
+	/* preread pointed into copy; keep it pointing at the caller's. */
+	if (r == 0 && m->preread != NULL)
+		m->preread = buf + (m->preread - copy);
+	free(copy);
+	return r;
+}
+
+static size_t
+frame(uint8_t *out, int type, uint32_t id, const char *body, size_t len)
+{
+	out[0] = 'O';
+	out[1] = 'P';
+	out[2] = WIRE_VERSION;
+	out[3] = type;
+	out[4] = id >> 24;
+	out[5] = (id >> 16) & 0xff;
+	out[6] = (id >> 8) & 0xff;
+	out[7] = id & 0xff;
+	out[8] = len >> 24;
+	out[9] = (len >> 16) & 0xff;
+	out[10] = (len >> 8) & 0xff;
+	out[11] = len & 0xff;
+	memcpy(out + WIRE_HDR_LEN, body, len);
+	return WIRE_HDR_LEN + len;
+}
+
+/*
+ * The properties every input has: no proper prefix decodes; an accepted
+ * message encodes back to the same bytes (and not into one byte less),
+ * and grows no valid trailing byte.
+ */
+static void
+check_bytes(const char *what, const uint8_t *buf, size_t len, int want)
+{
+	struct wire_msg	m, m2;
+	uint8_t		out[WIRE_MSG_MAX + 16], *exact;
+	size_t		cut, n;
+	int		got;
+
+	tests++;
+	got = decode(buf, len, &m) == 0;
+	if (got != want) {
+		FAIL("%s: decode %s", what, got ? "accepted" : "rejected");
+		return;
+	}
+	for (cut = 0; cut < len; cut++)
+		if (decode(buf, cut, &m2) == 0) {
+			FAIL("%s: prefix of %zu bytes decoded", what, cut);
+			return;
+		}
+	if (!got)
+		return;
+	n = wire_encode(out, sizeof(out), &m);
+	if (n != len || memcmp(out, buf, len) != 0) {
+		FAIL("%s: encodes to %zu other bytes", what, n);
+		return;
+	}
+	/* Encoding into exactly len bytes works, into len - 1 does not. */
+	if ((exact = malloc(len)) == NULL)
+		exit(1);
+	if (wire_encode(exact, len, &m) != len ||
+	    wire_encode(exact, len - 1, &m) != 0)
+		FAIL("%s: encode does not respect cap", what);
+	free(exact);
+	/* One byte more, even with the length field saying so, is wrong. */
+	memcpy(out, buf, len);
+	out[len] = 0;
+	out[11]++;
+	if (out[11] != 0 && decode(out, len + 1, &m2) == 0)
+		FAIL("%s: accepted with a trailing byte", what);
+}
+
+static void
+test_rows(void)
+{
+	uint8_t	buf[WIRE_MSG_MAX + 256];
+	size_t	i, n;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		n = frame(buf, rows[i].type, 0x01020304, rows[i].body,
+		    rows[i].len);
+		check_bytes(rows[i].what, buf, n, rows[i].ok);
+	}
+	for (i = 0; i < sizeof(raws) / sizeof(raws[0]); i++)
+		check_bytes(raws[i].what, (const uint8_t *)raws[i].msg,
+		    raws[i].len, 0);
+}
+
+/* What the decoder reports for one known message, field by field. */
+static void
+test_fields(void)
+{
+	static const char	body[] = ECHO V6TAIL "\0\x03" "abc";
+	uint8_t			buf[256];
+	struct wire_msg		m;
+	size_t			n;
+
+	tests++;
+	n = frame(buf, WIRE_HANDOFF, 0xfedcba98, body, sizeof(body) - 1);
+	if (wire_decode(buf, n, &m) != 0 || m.type != WIRE_HANDOFF ||
+	    m.id != 0xfedcba98 || strcmp(m.name, "echo") != 0 ||
+	    m.family != 6 || m.peer_port != 0xc001 ||
+	    m.local_port != 7001 || m.peer_addr[15] != 1 ||
+	    m.local_addr[15] != 1 || m.preread_len != 3 ||
+	    m.preread != buf + n - 3 || memcmp(m.preread, "abc", 3) != 0)
+		FAIL("handoff v6 fields");
+
+	tests++;
+	n = frame(buf, WIRE_ACK, 7, "\x01\x0c" "service busy", 14);
+	if (wire_decode(buf, n, &m) != 0 || m.type != WIRE_ACK ||
+	    m.id != 7 || m.status != 1 ||
+	    strcmp(m.reason, "service busy") != 0)
+		FAIL("ack fields");
+
+	/* A failed decode leaves nothing behind. */
+	tests++;
+	n = frame(buf, WIRE_ACK, 7, "\x01\x0c" "service busy!", 15);
+	memset(&m, 0xa5, sizeof(m));
+	if (wire_decode(buf, n, &m) != -1 || m.id != 0 || m.name[0] != 0 ||
+	    m.reason[0] != 0 || m.preread != NULL)
+		FAIL("failed decode leaves fields set");
+}
+
+/* Preread at the limit, and one past it, built rather than written. */
+static void
+test_preread_limit(void)
+{
+	static uint8_t	pre[WIRE_PREREAD_MAX + 1];
+	uint8_t		buf[WIRE_MSG_MAX + 16];
+	struct wire_msg	m;
+	size_t		n;
+
+	memset(pre, 'p', sizeof(pre));
+	memset(&m, 0, sizeof(m));
+	m.type = WIRE_HANDOFF;
+	m.id = 1;
+	memcpy(m.name, "abcdefghijklmno", 16);
+	m.family = 6;
+	memset(m.peer_addr, 0xff, 16);
+	m.preread = pre;
+	m.preread_len = WIRE_PREREAD_MAX;
+	n = wire_encode(buf, sizeof(buf), &m);
+	tests++;
+	if (n == 0 || n > WIRE_MSG_MAX)
+		FAIL("largest handoff: %zu bytes, max %d", n, WIRE_MSG_MAX);
+	else
+		check_bytes("handoff preread 1024", buf, n, 1);
+
+	/* 1025 bytes, framed by hand since encode refuses it. */
+	buf[WIRE_HDR_LEN + 1 + 15 + 37] = (WIRE_PREREAD_MAX + 1) >> 8;
+	buf[WIRE_HDR_LEN + 1 + 15 + 38] = (WIRE_PREREAD_MAX + 1) & 0xff;
+	buf[n] = 'p';
+	buf[11]++;
+	check_bytes("handoff preread 1025", buf, n + 1, 0);
+}
+
+struct erow {
+	const char	*what;
+	void		(*set)(struct wire_msg *);
+	int		 ok;
+};
+
+static uint8_t	pre_data[WIRE_PREREAD_MAX + 1];
+
+static void
+base_handoff(struct wire_msg *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->type = WIRE_HANDOFF;
+	m->id = 42;
+	strcpy(m->name, "echo");
+	m->family = 4;
+	m->peer_addr[0] = 10;
+	m->local_addr[0] = 127;
+	m->local_addr[3] = 1;
+	m->peer_port = 40000;
+	m->local_port = 7001;
+}
+
+static void e_ok(struct wire_msg *m) { base_handoff(m); }
+static void e_name_empty(struct wire_msg *m) { base_handoff(m);
+	m->name[0] = '\0'; }
+static void e_name_16(struct wire_msg *m) { base_handoff(m);
+	memcpy(m->name, "abcdefghijklmnop", 16); }
+static void e_name_15(struct wire_msg *m) { base_handoff(m);
+	strcpy(m->name, "abcdefghijklmno"); }
+static void e_name_upper(struct wire_msg *m) { base_handoff(m);
+	strcpy(m->name, "Echo"); }
+static void e_name_lead(struct wire_msg *m) { base_handoff(m);
+	strcpy(m->name, "-echo"); }
+static void e_name_trail(struct wire_msg *m) { base_handoff(m);
+	strcpy(m->name, "echo-"); }
+static void e_name_double(struct wire_msg *m) { base_handoff(m);
+	strcpy(m->name, "ec--ho"); }
+static void e_name_digits(struct wire_msg *m) { base_handoff(m);
+	strcpy(m->name, "7001"); }
+static void e_name_dot(struct wire_msg *m) { base_handoff(m);
+	strcpy(m->name, "ec.ho"); }
+static void e_fam0(struct wire_msg *m) { base_handoff(m); m->family = 0; }
+static void e_fam5(struct wire_msg *m) { base_handoff(m); m->family = 5; }
+static void e_fam6(struct wire_msg *m) { base_handoff(m); m->family = 6;
+	memset(m->peer_addr, 0xee, 16); }
+static void e_v4_peer(struct wire_msg *m) { base_handoff(m);
+	m->peer_addr[4] = 1; }
+static void e_v4_local(struct wire_msg *m) { base_handoff(m);
+	m->local_addr[15] = 1; }
+static void e_pre_max(struct wire_msg *m) { base_handoff(m);
+	m->preread = pre_data; m->preread_len = WIRE_PREREAD_MAX; }
+static void e_pre_over(struct wire_msg *m) { base_handoff(m);
+	m->preread = pre_data; m->preread_len = WIRE_PREREAD_MAX + 1; }
+static void e_pre_null(struct wire_msg *m) { base_handoff(m);
+	m->preread_len = 1; }
+static void e_type0(struct wire_msg *m) { base_handoff(m); m->type = 0; }
+static void e_type6(struct wire_msg *m) { base_handoff(m);
+	m->type = (enum wire_type)6; }
+
+static void
+base_ack(struct wire_msg *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->type = WIRE_ACK;
+	m->status = 1;
+	strcpy(m->reason, "busy");
+}
+
+static void e_ack(struct wire_msg *m) { base_ack(m); }
+static void e_ack_status2(struct wire_msg *m) { base_ack(m);
+	m->status = 2; }
+static void e_ack_64(struct wire_msg *m) { base_ack(m);
+	strcpy(m->reason, R64); }
+static void e_ack_65(struct wire_msg *m) { base_ack(m);
+	memcpy(m->reason, R64 "x", 65); }
+static void e_ack_ctl(struct wire_msg *m) { base_ack(m);
+	strcpy(m->reason, "a\tb"); }
+static void e_ack_del(struct wire_msg *m) { base_ack(m);
+	strcpy(m->reason, "a\x7f"); }
+static void e_ack_8bit(struct wire_msg *m) { base_ack(m);
+	strcpy(m->reason, "caf\xc3\xa9"); }
+static void e_registered(struct wire_msg *m) { base_ack(m);
+	m->type = WIRE_REGISTERED; m->status = 0; m->reason[0] = '\0'; }
+static void e_go(struct wire_msg *m) { memset(m, 0, sizeof(*m));
+	m->type = WIRE_GO; m->id = 0xffffffff; }
+static void e_register(struct wire_msg *m) { memset(m, 0, sizeof(*m));
+	m->type = WIRE_REGISTER; strcpy(m->name, "x1"); }
+static void e_register_bad(struct wire_msg *m) { memset(m, 0, sizeof(*m));
+	m->type = WIRE_REGISTER; strcpy(m->name, "x_1"); }
+
+static const struct erow erows[] = {
+	{ "encode handoff", e_ok, 1 },
+	{ "encode name empty", e_name_empty, 0 },
+	{ "encode name 16 chars", e_name_16, 0 },
+	{ "encode name 15 chars", e_name_15, 1 },
+	{ "encode name upper case", e_name_upper, 0 },
+	{ "encode name leading hyphen", e_name_lead, 0 },
+	{ "encode name trailing hyphen", e_name_trail, 0 },
+	{ "encode name double hyphen", e_name_double, 0 },
+	{ "encode name digits only", e_name_digits, 0 },
+	{ "encode name dot", e_name_dot, 0 },
+	{ "encode family 0", e_fam0, 0 },
+	{ "encode family 5", e_fam5, 0 },
+	{ "encode family 6", e_fam6, 1 },
+	{ "encode v4 peer byte 4", e_v4_peer, 0 },
+	{ "encode v4 local byte 15", e_v4_local, 0 },
+	{ "encode preread 1024", e_pre_max, 1 },
+	{ "encode preread 1025", e_pre_over, 0 },
+	{ "encode preread NULL", e_pre_null, 0 },
+	{ "encode type 0", e_type0, 0 },
+	{ "encode type 6", e_type6, 0 },
+	{ "encode ack", e_ack, 1 },
+	{ "encode ack status 2", e_ack_status2, 0 },
+	{ "encode ack reason 64", e_ack_64, 1 },
+	{ "encode ack reason 65", e_ack_65, 0 },
+	{ "encode ack reason tab", e_ack_ctl, 0 },
+	{ "encode ack reason DEL", e_ack_del, 0 },
+	{ "encode ack reason 8-bit", e_ack_8bit, 0 },
+	{ "encode registered", e_registered, 1 },
+	{ "encode go", e_go, 1 },
+	{ "encode register", e_register, 1 },
+	{ "encode register bad name", e_register_bad, 0 },
+};
+
+static void
+test_encode(void)
+{
+	uint8_t		buf[WIRE_MSG_MAX], small[WIRE_HDR_LEN];
+	struct wire_msg	m;
+	size_t		i, n;
+
+	memset(pre_data, 'q', sizeof(pre_data));
+	for (i = 0; i < sizeof(erows) / sizeof(erows[0]); i++) {
+		tests++;
+		erows[i].set(&m);
+		n = wire_encode(buf, sizeof(buf), &m);
+		if ((n != 0) != erows[i].ok) {
+			FAIL("%s: encode gave %zu", erows[i].what, n);
+			continue;
+		}
+		if (n != 0)
+			check_bytes(erows[i].what, buf, n, 1);
+	}
+	/* A buffer smaller than a header holds nothing, not even GO. */
+	tests++;
+	e_go(&m);
+	if (wire_encode(small, sizeof(small), &m) != WIRE_HDR_LEN ||
+	    wire_encode(small, sizeof(small) - 1, &m) != 0 ||
+	    wire_encode(NULL, 0, &m) != 0)
+		FAIL("encode go into small buffers");
+}
+
+int
+main(void)
+{
+	test_rows();
+	test_fields();
+	test_preread_limit();
+	test_encode();
+	printf("wire_test: %d tests, %d failed\n", tests, failed);
+	return failed != 0;
+}
