@@ -30,7 +30,12 @@ DAEMON_OBJS = oneportd.o frontend.o sandbox.o spawn.o handoff.o supervise.o \
 	      config.o parse.o printconf.o addr.o log.o
 OBJS	= $(addprefix $(B)/,$(DAEMON_OBJS))
 
+# ./oneportd is the plain build; a sanitizer build stays in build-san/.
+ifeq ($(SANITIZE),1)
+all: $(B)/oneportd
+else
 all: $(B)/oneportd oneportd
+endif
 
 oneportd: $(B)/oneportd
 	ln -sf $(B)/oneportd $@

@@ -587,7 +587,7 @@ dispatch_redirect(struct service *svc, const struct ipc_dispatch *req,
     int fd, const char *peer, uint64_t key)
 {
 	const char	*reason = "unknown service";
-	char		 line[256], result[256];
+	char		 line[512], result[512];
 	int		 ok = -1;
 
 	if (svc == NULL && handoff_registered(req->name))

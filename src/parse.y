@@ -76,6 +76,7 @@ static int	 nonempty(const YYLTYPE *, const char *, const char *);
 static int	 absolute(const YYLTYPE *, const char *, const char *);
 static void	 service_begin(const YYLTYPE *, const char *);
 static void	 env_set(const YYLTYPE *, char **);
+static int	 redirect_host_valid(const char *);
 }
 
 %define api.pure full
@@ -367,8 +368,10 @@ option		: COMMAND strings		{
 			if (svc == &conf->defaults)
 				perr(&@1, "redirect to is not allowed in "
 				    "defaults");
-			else if (nonempty(&@3, "redirect to", $3) == 0 &&
-			    number(&@5, "port", $5, 1, 65535, &n) == 0) {
+			else if (!redirect_host_valid($3))
+				perr(&@3, "redirect to \"%s\": not a host name "
+				    "or address", safe($3));
+			else if (number(&@5, "port", $5, 1, 65535, &n) == 0) {
 				svc->redirect = REDIRECT_STATIC;
 				free(svc->redirect_host);
 				svc->redirect_host = $3;
@@ -892,6 +895,27 @@ service_begin(const YYLTYPE *loc, const char *name)
 	s->file = loc->file;
 	s->line = loc->line;
 	svc = s;
+}
+
+/*
+ * What a client will be told to call: a DNS name (253 octets at most,
+ * letters, digits, hyphens, dots), an IPv4 literal, or "[" IPv6 "]".
+ */
+static int
+redirect_host_valid(const char *h)
+{
+	size_t	len = strlen(h), i;
+
+	if (len == 0 || len > 253)
+		return 0;
+	if (h[0] == '[')
+		return len > 2 && h[len - 1] == ']' &&
+		    strspn(h + 1, "0123456789abcdefABCDEF:.") == len - 2;
+	for (i = 0; i < len; i++)
+		if (!isalnum((unsigned char)h[i]) && h[i] != '-' &&
+		    h[i] != '.')
+			return 0;
+	return 1;
 }
 
 /* The UCSPI variables must tell the truth about the connection. */

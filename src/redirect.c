@@ -35,6 +35,7 @@
 #define REASON_NOT_RUNNING	"not running"
 #define REASON_NO_PORT		"no free port"
 #define TOKEN_BYTES		16	/* 32 hex digits */
+#define KILL_AFTER_NS		(5000ull * 1000000)
 
 struct instance {
 	char		 name[SERVICE_NAME_MAX + 1];
@@ -45,6 +46,7 @@ struct instance {
 	uint64_t	 akey;		/* per request: who asked */
 	uint64_t	 last_ns;	/* last answer pointing here */
 	int		 stopping;
+	uint64_t	 stop_ns;	/* when SIGTERM went */
 	struct instance	*next;
 };
 
@@ -117,14 +119,15 @@ instance_start(struct service *svc, const struct config *cfg, int client,
 		*reason = REASON_NO_PORT;
 		return NULL;
 	}
-	if (shared && svc->token &&
-	    pipe2(tp, O_CLOEXEC | O_NONBLOCK) == -1) {
+	/* Blocking for the program, as systemd passes fds; not for us. */
+	if (shared && svc->token && (pipe2(tp, O_CLOEXEC) == -1 ||
+	    fcntl(tp[1], F_SETFL, O_NONBLOCK) == -1)) {
 		close(lfd);
 		*reason = "cannot start service";
 		return NULL;
 	}
-	if (spawn_listener(svc, lfd, tp[0], shared ? NULL : token,
-	    &sp) == -1) {
+	if (spawn_listener(svc, lfd, tp[0], shared || !svc->token ? NULL :
+	    token, &sp) == -1) {
 		log_warn("%s[%d]: %s: cannot %s", svc->name, (int)sp.pid,
 		    svc->argv[0], sp.failed);
 		if (sp.pid > 0)
@@ -200,8 +203,12 @@ redirect_answer(struct service *svc, const struct config *cfg, int client,
 		return -1;
 	}
 	if (svc->redirect == REDIRECT_STATIC) {
-		snprintf(buf, len, "@%d host=%s\r\n", svc->redirect_port,
-		    svc->redirect_host);
+		/* config.c bounds the host to a DNS name: it fits. */
+		if ((size_t)snprintf(buf, len, "@%d host=%s\r\n",
+		    svc->redirect_port, svc->redirect_host) >= len) {
+			*reason = "service unavailable";
+			return -1;
+		}
 		return 0;
 	}
 	if (svc->redirect == REDIRECT_SHARED)
@@ -288,9 +295,19 @@ redirect_tick(uint64_t now, const struct config *cfg)
 			log_info("%s: idle, stopping pid %d", in->name,
 			    (int)in->pid);
 			in->stopping = 1;
+			in->stop_ns = now;
 			kill(in->pid, SIGTERM);
 		}
 	}
+	/* Deaf to SIGTERM: it must not keep the port forever. */
+	for (in = instances; in != NULL; in = in->next)
+		if (in->stopping && in->stop_ns != 0 &&
+		    now - in->stop_ns >= KILL_AFTER_NS) {
+			log_warnx("%s: pid %d ignores SIGTERM, killing",
+			    in->name, (int)in->pid);
+			kill(in->pid, SIGKILL);
+			in->stop_ns = 0;
+		}
 }
 
 uint64_t
@@ -301,6 +318,11 @@ redirect_next_deadline(const struct config *cfg)
 	uint64_t	 when = 0, t;
 
 	for (in = instances; in != NULL; in = in->next) {
+		if (in->stopping && in->stop_ns != 0) {
+			t = in->stop_ns + KILL_AFTER_NS;
+			if (when == 0 || t < when)
+				when = t;
+		}
 		if (!in->shared || in->stopping)
 			continue;
 		svc = config_find(cfg, in->name);

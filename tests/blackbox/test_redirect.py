@@ -1,0 +1,597 @@
+"""
+Redirect services (mode B): instead of handing the connection over, the
+daemon answers "@PORT", "@PORT token=HEX" or "@PORT host=HOST" and closes.
+What the client reads, what a dynamic program is given (its listening
+socket on fd 3, the systemd variables, its one-time token), how long it
+lives, that "?name" only looks, and that its port is free once it is gone.
+"""
+import json
+import os
+import random
+import re
+import signal
+import socket
+import time
+
+from harness import (IO_TIMEOUT, IS_ROOT, DaemonTestCase, alive,
+                     children_of, poll_until, proc_status, recv_until_eof,
+                     run_daemon_n)
+
+# The service program. It checks what the daemon must give it before it
+# serves anyone (exit 3 otherwise), then answers each connection's first
+# line with "ok PID" and a JSON line of what it found at start, or closes
+# without a byte when a token was wanted and the line is not one it holds.
+# argv: shared|per-request [token] [linger]. A per-request program exits
+# after its one good connection; with linger, after the connection that
+# follows it (so a replay reaches it).
+PROG = r'''#!/usr/bin/python3
+import fcntl, json, os, select, socket, sys
+
+def say(msg):
+    sys.stderr.write(msg + "\n")
+    sys.stderr.flush()
+
+def die(msg):
+    say("fatal: " + msg)
+    sys.exit(3)
+
+mode, opts = sys.argv[1], sys.argv[2:]
+want_token, linger = "token" in opts, "linger" in opts
+with open("/proc/self/environ", "rb") as f:
+    env = dict(kv.split("=", 1) for kv in f.read().decode().split("\0")
+               if kv)
+if env.get("LISTEN_PID") != str(os.getpid()):
+    die("LISTEN_PID=%r, pid %d" % (env.get("LISTEN_PID"), os.getpid()))
+if env.get("LISTEN_FDS") != "1":
+    die("LISTEN_FDS=%r" % env.get("LISTEN_FDS"))
+fds = {}
+for fd in os.listdir("/proc/self/fd"):
+    try:
+        fds[fd] = os.readlink("/proc/self/fd/" + fd)
+    except OSError:
+        pass        # the directory listdir read, closed by now
+nonblock = {fd: bool(fcntl.fcntl(int(fd), fcntl.F_GETFL) & os.O_NONBLOCK)
+            for fd in ("3", "4") if fd in fds}
+ls = socket.socket(fileno=3)
+if ls.type != socket.SOCK_STREAM or \
+        not ls.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
+    die("fd 3 is not a listening stream socket")
+info = json.dumps({"env": env, "fds": fds, "nonblock": nonblock,
+                   "addr": list(ls.getsockname()[:2])})
+pending, tbuf = set(), b""
+if want_token and mode == "per-request":
+    pending.add(env.get("ONEPORT_TOKEN") or die("no ONEPORT_TOKEN"))
+if want_token and mode == "shared" and env.get("ONEPORT_TOKEN_FD") != "4":
+    die("ONEPORT_TOKEN_FD=%r" % env.get("ONEPORT_TOKEN_FD"))
+say("ready port=%d" % ls.getsockname()[1])
+
+def new_tokens():
+    # The daemon writes a token before it answers, so it is here already.
+    global tbuf
+    while select.select([4], [], [], 0)[0]:
+        chunk = os.read(4, 4096)
+        if not chunk:
+            break
+        tbuf += chunk
+    *lines, tbuf = tbuf.split(b"\n")
+    pending.update(l.decode() for l in lines)
+
+good_seen = False
+while True:
+    c, _ = ls.accept()
+    c.settimeout(5)
+    line = b""
+    try:
+        while not line.endswith(b"\n") and len(line) < 256:
+            chunk = c.recv(256)
+            if not chunk:
+                break
+            line += chunk
+    except OSError:
+        pass
+    word = line.decode("ascii", "replace").strip()
+    good = True
+    if want_token:
+        if mode == "shared":
+            new_tokens()
+        good = word in pending
+        pending.discard(word)       # each token once
+    try:
+        if good:
+            c.sendall(b"ok %d\r\n%s\r\n" % (os.getpid(), info.encode()))
+        else:
+            say("refused %r" % word)
+    except OSError:
+        pass
+    c.close()
+    if mode == "per-request":
+        if good_seen or (good and not linger):
+            sys.exit(0)
+        good_seen = good
+'''
+
+DYN_RE = re.compile(rb"^@(\d+)\r\n$")
+TOKEN_RE = re.compile(rb"^@(\d+) token=([0-9a-f]{32})\r\n$")
+
+
+def listening_ports():
+    """Every TCP port something listens on, as the kernel sees it."""
+    ports = set()
+    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(path) as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            cols = row.split()
+            if cols[3] == "0A":
+                ports.add(int(cols[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def rfc1078_client_succeeds(reply):
+    """All an RFC 1078 client looks at: is the first byte "+"?"""
+    return reply[:1] == b"+"
+
+
+class RedirectCase(DaemonTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.prog = self.script("svc.py", PROG)
+        # Below the ephemeral range, so client ports do not get in the
+        # way; random, so that parallel runs rarely share a range.
+        self.lo = random.randrange(20000, 32000, 32)
+        self.hi = self.lo + 15
+
+    def conf(self, body):
+        return "ports %d-%d\n%s" % (self.lo, self.hi, body)
+
+    def dyn(self, name, mode, *args, opts=""):
+        return ('service "%s" {\n\tcommand "%s" "%s"%s\n'
+                '\tredirect %s\n%s}\n'
+                % (name, self.prog, mode,
+                   "".join(' "%s"' % a for a in args), mode, opts))
+
+    def ask(self, d, line, src=None):
+        return d.exchange(line + b"\r\n", src=src)
+
+    def ask_port(self, d, name, src=None):
+        reply = self.ask(d, name, src=src)
+        m = DYN_RE.match(reply)
+        self.assertIsNotNone(m, "reply %r" % reply)
+        port = int(m.group(1))
+        self.assertTrue(self.lo <= port <= self.hi, port)
+        return port
+
+    def ask_token(self, d, name, src=None):
+        reply = self.ask(d, name, src=src)
+        m = TOKEN_RE.match(reply)
+        self.assertIsNotNone(m, "reply %r" % reply)
+        port = int(m.group(1))
+        self.assertTrue(self.lo <= port <= self.hi, port)
+        return port, m.group(2)
+
+    def call(self, port, line, host="127.0.0.1"):
+        """What the program says to one connection sending line."""
+        fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(fam, socket.SOCK_STREAM) as s:
+            s.settimeout(IO_TIMEOUT)
+            s.connect((host, port))
+            s.sendall(line + b"\r\n")
+            return recv_until_eof(s)
+
+    def served(self, port, line=b"hello", host="127.0.0.1"):
+        out = self.call(port, line, host=host)
+        m = re.match(rb"^ok (\d+)\r\n(.*)\r\n$", out, re.S)
+        self.assertIsNotNone(m, "program answered %r" % out)
+        return int(m.group(1)), json.loads(m.group(2))
+
+    def matching(self, d, pattern):
+        return [l for l in d.log_lines() if re.search(pattern, l)]
+
+    def started_pid(self, d, name, port, kind):
+        m = d.wait_log(r"^%s: started pid (\d+) on port %d \(%s\)$"
+                       % (name, port, kind))[0]
+        return int(m.group(1))
+
+    def wait_gone(self, d, name, pid, port, status):
+        d.wait_log(r"^exit service=%s pid=%d status=%s " % (name, pid,
+                                                             status))
+        d.wait_log(r"^%s: port %d released$" % (name, port))
+        poll_until(lambda: not alive(pid), what="pid %d gone" % pid)
+
+    def assert_port_free(self, port, host="127.0.0.1"):
+        fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(fam, socket.SOCK_STREAM) as s:
+            s.settimeout(IO_TIMEOUT)
+            with self.assertRaises(ConnectionRefusedError,
+                                   msg="port %d still listens" % port):
+                s.connect((host, port))
+        # The program's side of its last connection may sit in
+        # TIME_WAIT; the daemon binds with SO_REUSEADDR too.
+        with socket.socket(fam, socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((host, port))
+            s.listen(1)
+
+
+class Replies(RedirectCase):
+
+    def test_exact_reply_bytes_and_log(self):
+        d = self.start(config=self.conf(
+            self.dyn("a", "shared") +
+            self.dyn("t", "shared", "token", opts="\ttoken yes\n") +
+            'service "c" { redirect to "example.net" port 8080 }\n'))
+        s = self.sock(d)
+        s.sendall(b"a\r\n")
+        reply = recv_until_eof(s)
+        self.assertRegex(reply, DYN_RE)
+        port = int(DYN_RE.match(reply).group(1))
+        self.assertEqual(reply, b"@%d\r\n" % port)
+        d.wait_log(r"^conn peer=127\.0\.0\.1:%d service=a result=@%d "
+                   r"pid=- dispatch=\d+\.\d{3}ms$"
+                   % (s.getsockname()[1], port))
+        tport, token = self.ask_token(d, b"t")
+        self.assertNotEqual(tport, port)
+        d.wait_log(r"^conn peer=\S+ service=t result=@%d pid=- " % tport)
+        self.assertEqual(self.ask(d, b"c"), b"@8080 host=example.net\r\n")
+        d.wait_log(r"^conn peer=\S+ service=c result=@8080 pid=- ")
+        self.assertEqual(self.matching(d, r"^c: started "), [])
+        # Bytes after the name change nothing; the name is caseless.
+        self.assertEqual(d.exchange(b"A\r\nmore bytes"), b"@%d\r\n" % port)
+        self.assertEqual(d.exchange(b"C\nmore"),
+                         b"@8080 host=example.net\r\n")
+
+    def test_rfc1078_client_sees_failure(self):
+        d = self.start(config=self.conf(
+            self.dyn("a", "shared") +
+            self.dyn("b", "per-request", "token", opts="\ttoken yes\n") +
+            'service "c" { redirect to "example.net" port 8080 }\n'))
+        replies = [self.ask(d, n) for n in (b"a", b"b", b"c", b"?a", b"?c",
+                                             b"?b", b"?nosuch")]
+        for r in replies:
+            self.assertFalse(rfc1078_client_succeeds(r), r)
+        self.assertEqual([r[:1] for r in replies],
+                         [b"@"] * 5 + [b"-"] * 2)
+
+    def test_long_static_host_gets_a_whole_line(self):
+        # A legal DNS name may be 253 bytes: the answer must still be one
+        # whole line, or the configuration must be refused.
+        host = ".".join(["a" * 63, "b" * 63, "c" * 63, "d" * 61])
+        self.assertEqual(len(host), 253)
+        conf = os.path.join(self.tmp, "far.conf")
+        with open(conf, "w") as f:
+            f.write('service "far" { redirect to "%s" port 8080 }\n' % host)
+        if run_daemon_n(["-n", "-l", "127.0.0.1:0", "-f", conf])[0] != 0:
+            return      # refused: as good
+        d = self.start(conffile=conf)
+        self.assertEqual(self.ask(d, b"far"),
+                         b"@8080 host=%s\r\n" % host.encode())
+
+    def test_program_that_cannot_start(self):
+        d = self.start(config=self.conf(
+            'service "gone" {\n\tcommand "/nonexistent/oneport-prog"\n'
+            '\tredirect shared\n}\n'
+            'service "gone2" {\n\tcommand "/nonexistent/oneport-prog"\n'
+            '\tredirect per-request\n}\n'))
+        before = listening_ports()
+        self.assertEqual(self.ask(d, b"gone"), b"-cannot start service\r\n")
+        self.assertEqual(self.ask(d, b"gone2"),
+                         b"-cannot start service\r\n")
+        self.assertEqual(self.ask(d, b"?gone"), b"-not running\r\n")
+        d.wait_log(r"^conn peer=\S+ service=gone2 "
+                   r"result=-cannot start service pid=- ")
+        # The failed child holds the port until its exit completes, which
+        # may come a moment after the answer: nothing may stay bound.
+        d.wait_log(r"^exit service=gone2 pid=\d+ status=127 ")
+        poll_until(lambda: not set(range(self.lo, self.hi + 1)) &
+                   (listening_ports() - before), what="no port left bound")
+
+    def test_no_free_port(self):
+        # Range of one port, taken: by someone else, then by an instance.
+        with socket.socket() as squat:
+            squat.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            squat.bind(("127.0.0.1", self.lo))
+            squat.listen(1)
+            self.hi = self.lo
+            d = self.start(config=self.conf(self.dyn("b", "per-request")))
+            self.assertEqual(self.ask(d, b"b"), b"-no free port\r\n")
+        port = self.ask_port(d, b"b")
+        self.assertEqual(port, self.lo)
+        self.assertEqual(self.ask(d, b"b"), b"-no free port\r\n")
+        self.served(port)
+        self.wait_gone(d, "b", self.started_pid(d, "b", port,
+                                                "per request"), port, 0)
+        self.assertEqual(self.ask_port(d, b"b"), port)
+
+
+class Shared(RedirectCase):
+
+    def test_reused_then_stopped_when_idle(self):
+        d = self.start(config=self.conf(self.dyn("a", "shared",
+                                                 opts="\tidle 2\n")))
+        port = self.ask_port(d, b"a")
+        pid, info = self.served(port)
+        self.assertEqual(self.started_pid(d, "a", port, "shared"), pid)
+        self.assertEqual(info["addr"], ["127.0.0.1", port])
+        # Idle time runs from the last redirect, not from the start:
+        # this waits half of it on purpose.
+        time.sleep(1.0)
+        self.assertEqual(self.ask_port(d, b"a"), port)
+        last = time.monotonic()
+        self.assertEqual(self.served(port)[0], pid)
+        self.assertEqual(self.served(port)[0], pid)
+        self.assertEqual(len(self.matching(d, r"^a: started ")), 1)
+        d.wait_log(r"^a: idle, stopping pid %d$" % pid, timeout=5)
+        self.assertGreaterEqual(time.monotonic() - last, 1.95)
+        self.wait_gone(d, "a", pid, port, "signal:%d" % signal.SIGTERM)
+        self.assert_port_free(port)
+        self.assertEqual(self.ask(d, b"?a"), b"-not running\r\n")
+        # The next one starts afresh.
+        port2 = self.ask_port(d, b"a")
+        pid2 = self.served(port2)[0]
+        self.assertNotEqual(pid2, pid)
+
+    def test_instance_that_dies_is_replaced(self):
+        d = self.start(config=self.conf(self.dyn("a", "shared")))
+        port = self.ask_port(d, b"a")
+        pid = self.served(port)[0]
+        os.kill(pid, signal.SIGKILL)
+        self.wait_gone(d, "a", pid, port, "signal:%d" % signal.SIGKILL)
+        self.assert_port_free(port)
+        self.assertEqual(self.ask(d, b"?a"), b"-not running\r\n")
+        port2 = self.ask_port(d, b"a")
+        self.assertNotEqual(self.served(port2)[0], pid)
+
+    def test_bound_on_the_address_called(self):
+        d = self.start(config=self.conf(self.dyn("a", "shared")),
+                       listen=("0.0.0.0:0",))
+        with socket.create_connection(("127.0.0.5", d.port),
+                                      IO_TIMEOUT) as s:
+            s.sendall(b"a\r\n")
+            port = int(DYN_RE.match(recv_until_eof(s)).group(1))
+        pid, info = self.served(port, host="127.0.0.5")
+        self.assertEqual(info["addr"], ["127.0.0.5", port])
+        with socket.socket() as s:
+            s.settimeout(IO_TIMEOUT)
+            with self.assertRaises(ConnectionRefusedError):
+                s.connect(("127.0.0.1", port))
+
+    def test_ipv6(self):
+        d = self.start(config=self.conf(self.dyn("a", "shared")),
+                       listen=("[::1]:0",))
+        port = self.ask_port(d, b"a")
+        pid, info = self.served(port, host="::1")
+        self.assertEqual(info["addr"], ["::1", port])
+
+
+class PerRequest(RedirectCase):
+
+    def test_each_request_its_own_instance_and_port(self):
+        d = self.start(config=self.conf(self.dyn("b", "per-request")))
+        ports = [self.ask_port(d, b"b") for _ in range(3)]
+        self.assertEqual(len(set(ports)), 3, ports)
+        pids = [self.started_pid(d, "b", p, "per request") for p in ports]
+        self.assertEqual(len(set(pids)), 3, pids)
+        for port, pid in zip(ports, pids):
+            self.assertEqual(self.served(port)[0], pid)
+        for port, pid in zip(ports, pids):
+            self.wait_gone(d, "b", pid, port, 0)
+            self.assert_port_free(port)
+
+    def test_caps(self):
+        d = self.start(config=self.conf(self.dyn(
+            "b", "per-request", opts="\tmax instances 2\n"
+            "\tmax per-address 1\n")))
+        p1 = self.ask_port(d, b"b", src="127.0.0.2")
+        self.assertEqual(self.ask(d, b"b", src="127.0.0.2"),
+                         b"-too many instances for your address\r\n")
+        p2 = self.ask_port(d, b"b", src="127.0.0.3")
+        self.assertNotEqual(p1, p2)
+        self.assertEqual(self.ask(d, b"b", src="127.0.0.4"),
+                         b"-service busy\r\n")
+        d.wait_log(r"^conn peer=127\.0\.0\.4:\d+ service=b "
+                   r"result=-service busy pid=- ")
+        d.wait_log(r"^conn peer=127\.0\.0\.2:\d+ service=b "
+                   r"result=-too many instances for your address pid=- ")
+        self.assertEqual(len(self.matching(d, r"^b: started ")), 2)
+        # One ends: its address and a newcomer may ask again.
+        pid1 = self.served(p1)[0]
+        self.wait_gone(d, "b", pid1, p1, 0)
+        p3 = self.ask_port(d, b"b", src="127.0.0.4")
+        self.assertEqual(self.ask(d, b"b", src="127.0.0.2"),
+                         b"-service busy\r\n")
+        for p in (p2, p3):
+            self.served(p)
+
+    def test_port_free_after_program_exits(self):
+        d = self.start(config=self.conf(self.dyn("b", "per-request")))
+        port = self.ask_port(d, b"b")
+        pid = self.started_pid(d, "b", port, "per request")
+        self.assertIn(port, listening_ports())
+        self.assertEqual(self.served(port)[0], pid)
+        self.wait_gone(d, "b", pid, port, 0)
+        self.assert_port_free(port)
+
+
+class Tokens(RedirectCase):
+
+    def test_per_request_token(self):
+        d = self.start(config=self.conf(self.dyn(
+            "b", "per-request", "token", opts="\ttoken yes\n")))
+        p1, t1 = self.ask_token(d, b"b")
+        p2, t2 = self.ask_token(d, b"b")
+        self.assertNotEqual(t1, t2)
+        # Missing, wrong, the other instance's: refused by the program.
+        self.assertEqual(self.call(p1, b""), b"")
+        self.assertEqual(self.call(p1, b"0" * 32), b"")
+        self.assertEqual(self.call(p1, t2), b"")
+        self.assertEqual(self.call(p2, t1), b"")
+        pid1, info = self.served(p1, t1)
+        self.assertEqual(info["env"].get("ONEPORT_TOKEN"), t1.decode())
+        self.served(p2, t2)
+
+    def test_per_request_token_replayed(self):
+        d = self.start(config=self.conf(self.dyn(
+            "b", "per-request", "token", "linger", opts="\ttoken yes\n")))
+        port, token = self.ask_token(d, b"b")
+        pid = self.served(port, token)[0]
+        self.assertEqual(self.call(port, token), b"")
+        d.wait_log(r"^b\[%d\]: refused " % pid)
+        self.wait_gone(d, "b", pid, port, 0)
+
+    def test_shared_tokens(self):
+        d = self.start(config=self.conf(self.dyn(
+            "a", "shared", "token", opts="\ttoken yes\n")))
+        port, t1 = self.ask_token(d, b"a")
+        port2, t2 = self.ask_token(d, b"a")
+        self.assertEqual(port2, port)
+        self.assertNotEqual(t1, t2)
+        # A query says where, with no token to use.
+        self.assertEqual(self.ask(d, b"?a"), b"@%d\r\n" % port)
+        self.assertEqual(self.call(port, b""), b"")
+        self.assertEqual(self.call(port, b"f" * 32), b"")
+        pid = self.served(port, t2)[0]
+        self.assertEqual(self.served(port, t1)[0], pid)
+        # Each once.
+        self.assertEqual(self.call(port, t1), b"")
+        self.assertEqual(self.call(port, t2), b"")
+        port3, t3 = self.ask_token(d, b"a")
+        self.assertEqual(port3, port)
+        self.assertEqual(self.served(port, t3)[0], pid)
+        self.assertEqual(len(self.matching(d, r"^a: started ")), 1)
+
+
+class Queries(RedirectCase):
+
+    def test_queries_start_nothing(self):
+        d = self.start("-s", "cli=/bin/true", config=self.conf(
+            self.dyn("a", "shared", "token", opts="\ttoken yes\n") +
+            self.dyn("b", "per-request") +
+            'service "c" { redirect to "example.net" port 8080 }\n'
+            'service "sp" {\n\tcommand "/bin/true"\n}\n'
+            'service "pass" {\n\tsocket "%s"\n}\n'
+            % os.path.join(self.tmp, "pass.sock")))
+        d.frontend_pid()
+        kids = set(children_of(d.pid))
+        ports = listening_ports()
+        want = [
+            (b"?a", b"-not running\r\n"),
+            (b"?b", b"-not running\r\n"),
+            (b"?c", b"@8080 host=example.net\r\n"),
+            (b"?C", b"@8080 host=example.net\r\n"),
+            (b"?sp", b"-not redirectable\r\n"),
+            (b"?cli", b"-not redirectable\r\n"),
+            (b"?pass", b"-not redirectable\r\n"),
+            (b"?nosuch", b"-unknown service\r\n"),
+            (b"?help", b"-bad name\r\n"),
+            (b"??x", b"-bad name\r\n"),
+        ]
+        got = [(q, self.ask(d, q)) for q, _ in want]
+        self.assertEqual(got, want)
+        d.wait_log(r"^conn peer=\S+ service=a result=-not running pid=- ")
+        d.wait_log(r"^conn peer=\S+ service=sp "
+                   r"result=-not redirectable pid=- ")
+        self.accepted(d)
+        self.assertEqual(set(children_of(d.pid)), kids)
+        self.assertEqual(listening_ports() - ports, set())
+        self.assertEqual(self.matching(d, r": started pid "), [])
+        self.assertEqual(d.exit_lines(), [])
+
+    def test_query_of_a_running_instance(self):
+        d = self.start(config=self.conf(self.dyn("a", "shared")))
+        port = self.ask_port(d, b"a")
+        pid = self.served(port)[0]
+        kids = set(children_of(d.pid))
+        for _ in range(3):
+            self.assertEqual(self.ask(d, b"?a"), b"@%d\r\n" % port)
+        d.wait_log(r"^conn peer=\S+ service=a result=@%d pid=- " % port,
+                   count=4)
+        self.assertEqual(set(children_of(d.pid)), kids)
+        self.assertEqual(len(self.matching(d, r"^a: started ")), 1)
+        self.assertEqual(self.served(port)[0], pid)
+
+
+class Environment(RedirectCase):
+
+    def check(self, info, pid, name, extra):
+        env = dict(info["env"])
+        self.assertTrue(env.pop("PATH", ""), "no PATH")
+        want = {"LISTEN_FDS": "1", "LISTEN_PID": str(pid),
+                "LISTEN_FDNAMES": "oneport", "ONEPORT_SERVICE": name}
+        want.update(extra)
+        self.assertEqual(env, want)
+        fds = info["fds"]
+        self.assertEqual(fds.get("0"), "/dev/null")
+        self.assertRegex(fds.get("1", ""), r"^pipe:\[\d+\]$")
+        self.assertEqual(fds.get("1"), fds.get("2"))
+        self.assertRegex(fds.get("3", ""), r"^socket:\[\d+\]$")
+        want_fds = {"0", "1", "2", "3"}
+        if "ONEPORT_TOKEN_FD" in extra:
+            self.assertRegex(fds.get("4", ""), r"^pipe:\[\d+\]$")
+            self.assertNotEqual(fds["4"], fds["1"])
+            want_fds.add("4")
+        self.assertEqual(set(fds), want_fds, fds)
+
+    def test_shared(self):
+        d = self.start(config=self.conf(self.dyn("Web-1", "shared")))
+        port = self.ask_port(d, b"WEB-1")
+        pid, info = self.served(port)
+        self.check(info, pid, "web-1", {})
+        if IS_ROOT:
+            self.assertEqual(proc_status(pid)["Uid"].split(),
+                             ["65534"] * 4)
+
+    def test_shared_with_token(self):
+        d = self.start(config=self.conf(self.dyn(
+            "a", "shared", "token", opts="\ttoken yes\n")))
+        port, token = self.ask_token(d, b"a")
+        pid, info = self.served(port, token)
+        self.check(info, pid, "a", {"ONEPORT_TOKEN_FD": "4"})
+
+    def test_per_request(self):
+        # No token configured: no ONEPORT_TOKEN at all, not an empty one.
+        d = self.start(config=self.conf(self.dyn("b", "per-request")))
+        port = self.ask_port(d, b"b")
+        pid, info = self.served(port)
+        self.check(info, pid, "b", {})
+
+    def test_per_request_with_token(self):
+        d = self.start(config=self.conf(self.dyn(
+            "b", "per-request", "token", opts="\ttoken yes\n")))
+        port, token = self.ask_token(d, b"b")
+        pid, info = self.served(port, token)
+        self.check(info, pid, "b", {"ONEPORT_TOKEN": token.decode()})
+
+    def test_descriptors_are_blocking(self):
+        # Socket activation passes blocking descriptors (systemd's
+        # NonBlocking= defaults to off); a program reading its token pipe
+        # in a loop must not get EAGAIN.
+        d = self.start(config=self.conf(self.dyn(
+            "a", "shared", "token", opts="\ttoken yes\n")))
+        port, token = self.ask_token(d, b"a")
+        pid, info = self.served(port, token)
+        self.assertEqual(info["nonblock"], {"3": False, "4": False})
+
+
+class Stopping(RedirectCase):
+
+    def test_daemon_stop_stops_instances(self):
+        d = self.start(config=self.conf(
+            self.dyn("a", "shared") + self.dyn("b", "per-request")))
+        pa = self.ask_port(d, b"a")
+        pida = self.served(pa)[0]
+        pb = self.ask_port(d, b"b")
+        pidb = self.started_pid(d, "b", pb, "per request")
+        d.wait_log(r"^b\[%d\]: ready " % pidb)
+        self.assertTrue(alive(pida) and alive(pidb))
+        d.signal(signal.SIGTERM)
+        self.assertEqual(d.wait_exit(), 0)
+        # Whether their exit is logged depends on who is first: the
+        # daemon reaps until its frontend is gone, then leaves.
+        poll_until(lambda: not alive(pida) and not alive(pidb),
+                   what="instances gone")
+        for port in (pa, pb):
+            self.assert_port_free(port)
