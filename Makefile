@@ -70,6 +70,9 @@ check: all $(TEST_REQUEST)
 	sh tests/config/run.sh $(CURDIR)/$(B)/config-test
 	sh fuzz/replay.sh $(B)
 	sh man/lint.sh
+	sh docs/check-draft.sh
+	ONEPORTD=$(CURDIR)/$(B)/oneportd python3 -m unittest discover \
+	    -s tests/spec -p 'test_*.py' 
 	ONEPORTD=$(CURDIR)/$(B)/oneportd python3 -m unittest discover \
 	    -s tests/blackbox -p 'test_*.py' -v
 

@@ -153,8 +153,8 @@ global		: LISTEN ON STRING PORT STRING	{
 		| MAXLINE STRING		{
 			int	n;
 
-			/* A longest name and CRLF must fit. */
-			if (number(&@2, "max-line", $2, SERVICE_NAME_MAX + 2,
+			/* A longest query ("?", name, CRLF) must fit. */
+			if (number(&@2, "max-line", $2, SERVICE_NAME_MAX + 3,
 			    MAX_LINE_LIMIT, &n) == 0)
 				conf->max_line = n;
 			free($2);

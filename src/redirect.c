@@ -14,8 +14,10 @@
  *
  * With "token yes" each answer carries a one-time token the program gets
  * (ONEPORT_TOKEN, or a line on the pipe at ONEPORT_TOKEN_FD for a shared
- * instance) and checks on the client's first line, so a process that
- * squats a stale port cannot pass for the service.
+ * instance) and checks on the client's first line, so only the client
+ * that was answered can use the port: a third party cannot connect to a
+ * per-request instance first. (A squatter on the port would still learn
+ * the token: the spec's security section says what it does not cover.)
  */
 #include <sys/random.h>
 #include <sys/socket.h>

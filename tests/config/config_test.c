@@ -266,7 +266,7 @@ static const struct {
 	{ "timeout 5\nfrob\nfrab x y\nmax-line 5\n", {
 		"@:2: unknown keyword \"frob\"",
 		"@:3: unknown keyword \"frab\"",
-		"@:4: max-line 5: out of range (17..1024)" } },
+		"@:4: max-line 5: out of range (18..1024)" } },
 	{ "\n\n# c\n  listen 127.0.0.1\n", {
 		"@:4: syntax error: unexpected \"127.0.0.1\", "
 		"expecting \"on\"" } },
@@ -302,8 +302,8 @@ static const struct {
 		"@:6: max pending 123456789012345678901234567890: "
 		"out of range (1..1000000)" } },
 	{ "max-line 16\nmax-line 1025\nmax-line \"\"\n", {
-		"@:1: max-line 16: out of range (17..1024)",
-		"@:2: max-line 1025: out of range (17..1024)",
+		"@:1: max-line 16: out of range (18..1024)",
+		"@:2: max-line 1025: out of range (18..1024)",
 		"@:3: max-line \"\": not a number" } },
 	{ "help maybe\nhelp yes\nhelp no\nhelp off\n", {
 		"@:1: help \"maybe\": expected on or off" } },
@@ -659,7 +659,7 @@ test_bad(void)
 	CHECK(parse_config(path, cfg) == -1);
 	msgs_expect("bad.conf", path, (const char *[]){
 	    "@:3: unknown keyword \"frobnicate\"",
-	    "@:4: max-line 10: out of range (17..1024)",
+	    "@:4: max-line 10: out of range (18..1024)",
 	    "@:5: syntax error: unexpected \"127.0.0.1\", expecting \"on\"",
 	    "@:7: command \"cat\": not an absolute path",
 	    "@:8: unknown service option \"frob\"",
@@ -745,6 +745,7 @@ test_print(void)
 	    "max-line 64\n"
 	    "max pending 4096\n"
 	    "max pending per-address 32\n"
+	    "ports 49152-65535\n"
 	    "help on\n"
 	    "user \"oneportd\"\n"
 	    "chroot \"/var/empty\"\n"
@@ -958,7 +959,7 @@ test_finish(void)
 	cfg->services[cfg->nservices - 1].user = strdup("no-such-user-z");
 	CHECK(config_finish(cfg) == -1);
 	msgs_expect("finish", path, (const char *[]){
-	    "@:1: service \"nocmd\": no command",
+	    "@:1: service \"nocmd\": no command and no socket",
 	    "@:3: service \"baduser\": unknown user \"no-such-user-x\"",
 	    "@:7: service \"badgroup\": unknown group \"no-such-group-x\"",
 	    "@:7: service \"badgroup\": unknown group \"no-such-group-y\"",
