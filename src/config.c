@@ -165,6 +165,7 @@ service_copy(struct service *dst, const struct service *src)
 	dst->redirect = src->redirect == REDIRECT_STATIC ? REDIRECT_NONE :
 	    src->redirect;
 	dst->idle_s = src->idle_s;
+	dst->owner = src->owner != NULL ? xstrdup(src->owner) : NULL;
 	dst->token = src->token;
 }
 

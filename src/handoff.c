@@ -372,6 +372,8 @@ on_register(struct channel *ch, const struct wire_msg *m,
 
 	if (ch->active)
 		why = "already registered";
+	else if (strcmp(m->name, "help") == 0)
+		why = "reserved name";
 	else if (config_find(cfg, m->name) != NULL ||
 	    channel_find(m->name, 1) != NULL)
 		why = "name taken";
@@ -607,10 +609,18 @@ handoff_registered(const char *name)
 	return channel_find(name, 1) != NULL;
 }
 
-/* Stopping: unlink the control socket; channels close with us. */
+/* Stopping: clients still waiting are told; the control socket goes. */
 void
 handoff_shutdown(void)
 {
+	struct channel	*ch;
+	struct pending	*p;
+
+	for (ch = h.channels; ch != NULL; ch = ch->next)
+		while ((p = ch->pending) != NULL) {
+			ch->pending = p->next;
+			pending_fail(p, ch->name, "shutting down");
+		}
 	if (h.ctlfd != -1) {
 		close(h.ctlfd);
 		unlink(h.ctlpath);

@@ -189,7 +189,8 @@ add_registered(const char *name, void *arg)
 {
 	struct namelist	*nl = arg;
 
-	if (nl->n >= nl->max)
+	/* A configured service of the same name wins, and is listed once. */
+	if (nl->n >= nl->max || config_find(d.cfg, name) != NULL)
 		return;
 	snprintf(nl->s[nl->n].name, sizeof(nl->s[nl->n].name), "%s", name);
 	nl->s[nl->n++].visible = 1;

@@ -923,7 +923,9 @@ static int
 env_reserved(const char *name, size_t len)
 {
 	static const char *const reserved[] = { "PROTO", "TCPREMOTEIP",
-	    "TCPREMOTEPORT", "TCPLOCALIP", "TCPLOCALPORT", "ONEPORT_SERVICE" };
+	    "TCPREMOTEPORT", "TCPLOCALIP", "TCPLOCALPORT", "ONEPORT_SERVICE",
+	    "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "ONEPORT_TOKEN",
+	    "ONEPORT_TOKEN_FD" };
 	size_t	i;
 
 	for (i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
