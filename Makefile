@@ -26,15 +26,15 @@ endif
 
 DAEMON_OBJS = oneportd.o frontend.o sandbox.o spawn.o handoff.o supervise.o \
 	      redirect.o \
-	      request.o ipc.o wire.o \
+	      request.o ipc.o \
 	      config.o parse.o printconf.o addr.o log.o
-OBJS	= $(addprefix $(B)/,$(DAEMON_OBJS))
+OBJS	= $(addprefix $(B)/,$(DAEMON_OBJS)) $(B)/lib/wire.o
 
 # ./oneportd is the plain build; a sanitizer build stays in build-san/.
 ifeq ($(SANITIZE),1)
-all: $(B)/oneportd
+all: $(B)/oneportd lib
 else
-all: $(B)/oneportd oneportd
+all: $(B)/oneportd oneportd lib
 endif
 
 oneportd: $(B)/oneportd
@@ -46,9 +46,6 @@ $(B)/oneportd: $(OBJS)
 $(B)/%.o: src/%.c src/oneportd.h lib/wire.h | $(B)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-# The daemon speaks the hand-off wire format through the library's codec.
-$(B)/wire.o: lib/wire.c lib/wire.h | $(B)
-	$(CC) $(CFLAGS) -c -o $@ $<
 
 # Generated code gets the warnings it was written for, not ours.
 $(B)/parse.c: src/parse.y | $(B)
@@ -65,7 +62,7 @@ $(TEST_REQUEST): tests/unit/request_test.c $(B)/request.o $(B)/config.o \
 		 $(B)/log.o $(B)/addr.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
-check: all $(TEST_REQUEST)
+check: all $(TEST_REQUEST) lib-check
 	$(TEST_REQUEST)
 	sh tests/config/run.sh $(CURDIR)/$(B)/config-test
 	sh fuzz/replay.sh $(B)
@@ -79,7 +76,7 @@ check: all $(TEST_REQUEST)
 # ---- fuzzing (clang) ----
 FUZZ_CFLAGS = -g -O1 -std=c11 -D_GNU_SOURCE -Isrc \
 	      -fsanitize=fuzzer,address,undefined
-fuzz: build-fuzz/request_fuzz
+fuzz: build-fuzz/request_fuzz build-fuzz/wire_fuzz
 build-fuzz/request_fuzz: fuzz/request_fuzz.c src/request.c src/config.c \
 		src/log.c src/addr.c build/parse.c src/oneportd.h
 	mkdir -p build-fuzz
@@ -92,8 +89,12 @@ install: all
 	install -m 755 $(B)/oneportd $(DESTDIR)$(PREFIX)/sbin/oneportd
 	install -m 644 man/oneportd.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 644 man/oneportd.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	$(LIB_INSTALL)
 
 clean:
 	rm -rf build build-san build-fuzz oneportd
 
 .PHONY: all check fuzz install clean
+
+# liboneport: the library, its example service, tests and install.
+include lib/lib.mk

@@ -43,6 +43,15 @@ put32(uint8_t *p, uint32_t v)
 	p[3] = v & 0xff;
 }
 
+/* strnlen(3) without needing POSIX: the length, or max if no NUL. */
+static size_t
+bounded_len(const char *s, size_t max)
+{
+	const char	*nul = memchr(s, '\0', max);
+
+	return nul != NULL ? (size_t)(nul - s) : max;
+}
+
 /*
  * RFC 6335 section 5.1, lower case only: 1 to 15 of a-z, 0-9 and '-', at
  * least one letter, no hyphen at either end, no two hyphens in a row.
@@ -104,7 +113,7 @@ wire_encode(uint8_t *buf, size_t cap, const struct wire_msg *m)
 	switch (m->type) {
 	case WIRE_HANDOFF:
 	case WIRE_REGISTER:
-		nlen = strnlen(m->name, sizeof(m->name));
+		nlen = bounded_len(m->name, sizeof(m->name));
 		if (!name_valid((const uint8_t *)m->name, nlen))
 			return 0;
 		if (m->type == WIRE_REGISTER) {
@@ -120,7 +129,7 @@ wire_encode(uint8_t *buf, size_t cap, const struct wire_msg *m)
 		break;
 	case WIRE_ACK:
 	case WIRE_REGISTERED:
-		rlen = strnlen(m->reason, sizeof(m->reason));
+		rlen = bounded_len(m->reason, sizeof(m->reason));
 		if (m->status > 1 ||
 		    !reason_valid((const uint8_t *)m->reason, rlen))
 			return 0;

@@ -1,9 +1,8 @@
 /*
  * wire_test: wire_encode and wire_decode (lib/wire.h) against tables of
- * messages at and past every field limit. Each decoded input is given in
- * an exact-size heap copy (ASan sees any read past len), every proper
- * prefix of it must be rejected, and an accepted one must encode back to
- * the same bytes.
+ * messages at and past every field limit, each decoded from an exact-size
+ * heap copy (ASan sees any read past len). An accepted message must encode
+ * back to the same bytes, and no proper prefix of it may decode.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,7 +81,7 @@ static const struct row rows[] = {
 	    ECHO "\0" "\x1f\x90" ONE4 "\x1b\x59" LO4 "\0\0"),
 	BAD("handoff family 5", WIRE_HANDOFF,
 	    ECHO "\x05" "\x1f\x90" ONE4 "\x1b\x59" LO4 "\0\0"),
-	BAD("handoff family 46 (AF_INET6)", WIRE_HANDOFF,
+	BAD("handoff family 10 (AF_INET6)", WIRE_HANDOFF,
 	    ECHO "\x0a" "\x1f\x90" LO6 "\x1b\x59" LO6 "\0\0"),
 	BAD("handoff v4 peer byte 4 set", WIRE_HANDOFF,
 	    ECHO "\x04" "\x1f\x90" "\x01\x02\x03\x04\x05" "\0\0\0\0\0\0\0\0"
@@ -189,6 +188,15 @@ decode(const uint8_t *buf, size_t len, struct wire_msg *m)
 	return r;
 }
 
+static void
+put32(uint8_t *p, size_t v)
+{
+	p[0] = (v >> 24) & 0xff;
+	p[1] = (v >> 16) & 0xff;
+	p[2] = (v >> 8) & 0xff;
+	p[3] = v & 0xff;
+}
+
 static size_t
 frame(uint8_t *out, int type, uint32_t id, const char *body, size_t len)
 {
@@ -196,22 +204,16 @@ frame(uint8_t *out, int type, uint32_t id, const char *body, size_t len)
 	out[1] = 'P';
 	out[2] = WIRE_VERSION;
 	out[3] = type;
-	out[4] = id >> 24;
-	out[5] = (id >> 16) & 0xff;
-	out[6] = (id >> 8) & 0xff;
-	out[7] = id & 0xff;
-	out[8] = len >> 24;
-	out[9] = (len >> 16) & 0xff;
-	out[10] = (len >> 8) & 0xff;
-	out[11] = len & 0xff;
+	put32(out + 4, id);
+	put32(out + 8, len);
 	memcpy(out + WIRE_HDR_LEN, body, len);
 	return WIRE_HDR_LEN + len;
 }
 
 /*
- * The properties every input has: no proper prefix decodes; an accepted
- * message encodes back to the same bytes (and not into one byte less),
- * and grows no valid trailing byte.
+ * The verdict, then what every accepted message must have: no proper
+ * prefix of it decodes, it encodes back to the same bytes (and not into
+ * one byte less), and it takes no trailing byte.
  */
 static void
 check_bytes(const char *what, const uint8_t *buf, size_t len, int want)
@@ -227,13 +229,13 @@ check_bytes(const char *what, const uint8_t *buf, size_t len, int want)
 		FAIL("%s: decode %s", what, got ? "accepted" : "rejected");
 		return;
 	}
+	if (!got)
+		return;
 	for (cut = 0; cut < len; cut++)
 		if (decode(buf, cut, &m2) == 0) {
 			FAIL("%s: prefix of %zu bytes decoded", what, cut);
 			return;
 		}
-	if (!got)
-		return;
 	n = wire_encode(out, sizeof(out), &m);
 	if (n != len || memcmp(out, buf, len) != 0) {
 		FAIL("%s: encodes to %zu other bytes", what, n);
@@ -249,8 +251,8 @@ check_bytes(const char *what, const uint8_t *buf, size_t len, int want)
 	/* One byte more, even with the length field saying so, is wrong. */
 	memcpy(out, buf, len);
 	out[len] = 0;
-	out[11]++;
-	if (out[11] != 0 && decode(out, len + 1, &m2) == 0)
+	put32(out + 8, len + 1 - WIRE_HDR_LEN);
+	if (decode(out, len + 1, &m2) == 0)
 		FAIL("%s: accepted with a trailing byte", what);
 }
 
@@ -334,134 +336,122 @@ test_preread_limit(void)
 	buf[WIRE_HDR_LEN + 1 + 15 + 37] = (WIRE_PREREAD_MAX + 1) >> 8;
 	buf[WIRE_HDR_LEN + 1 + 15 + 38] = (WIRE_PREREAD_MAX + 1) & 0xff;
 	buf[n] = 'p';
-	buf[11]++;
+	put32(buf + 8, n + 1 - WIRE_HDR_LEN);
 	check_bytes("handoff preread 1025", buf, n + 1, 0);
 }
 
+static const uint8_t	pre_data[WIRE_PREREAD_MAX + 1];
+
+/*
+ * Messages to encode: a valid HANDOFF, ACK, GO or REGISTER with one field
+ * changed, at or just past its limit.
+ */
+enum field { F_NONE, F_NAME, F_FAMILY, F_PEER_BYTE, F_LOCAL_BYTE, F_PRELEN,
+	F_STATUS, F_REASON, F_TYPE };
+
 struct erow {
 	const char	*what;
-	void		(*set)(struct wire_msg *);
+	enum wire_type	 type;
+	enum field	 field;
+	const char	*s;	/* F_NAME, F_REASON: copied without its NUL
+				 * when it fills the field */
+	int		 v;	/* F_*_BYTE: the byte index set to 1 */
 	int		 ok;
 };
 
-static uint8_t	pre_data[WIRE_PREREAD_MAX + 1];
+static const struct erow erows[] = {
+	{ "encode handoff", WIRE_HANDOFF, F_NONE, NULL, 0, 1 },
+	{ "encode name empty", WIRE_HANDOFF, F_NAME, "", 0, 0 },
+	{ "encode name 16 chars", WIRE_HANDOFF, F_NAME, "abcdefghijklmnop", 0,
+	    0 },
+	{ "encode name 15 chars", WIRE_HANDOFF, F_NAME, "abcdefghijklmno", 0,
+	    1 },
+	{ "encode name upper case", WIRE_HANDOFF, F_NAME, "Echo", 0, 0 },
+	{ "encode name leading hyphen", WIRE_HANDOFF, F_NAME, "-echo", 0, 0 },
+	{ "encode name trailing hyphen", WIRE_HANDOFF, F_NAME, "echo-", 0, 0 },
+	{ "encode name double hyphen", WIRE_HANDOFF, F_NAME, "ec--ho", 0, 0 },
+	{ "encode name digits only", WIRE_HANDOFF, F_NAME, "7001", 0, 0 },
+	{ "encode name dot", WIRE_HANDOFF, F_NAME, "ec.ho", 0, 0 },
+	{ "encode family 0", WIRE_HANDOFF, F_FAMILY, NULL, 0, 0 },
+	{ "encode family 5", WIRE_HANDOFF, F_FAMILY, NULL, 5, 0 },
+	{ "encode family 6", WIRE_HANDOFF, F_FAMILY, NULL, 6, 1 },
+	{ "encode v4 peer byte 3", WIRE_HANDOFF, F_PEER_BYTE, NULL, 3, 1 },
+	{ "encode v4 peer byte 4", WIRE_HANDOFF, F_PEER_BYTE, NULL, 4, 0 },
+	{ "encode v4 local byte 15", WIRE_HANDOFF, F_LOCAL_BYTE, NULL, 15, 0 },
+	{ "encode preread 1", WIRE_HANDOFF, F_PRELEN, NULL, 1, 1 },
+	{ "encode preread 1024", WIRE_HANDOFF, F_PRELEN, NULL,
+	    WIRE_PREREAD_MAX, 1 },
+	{ "encode preread 1025", WIRE_HANDOFF, F_PRELEN, NULL,
+	    WIRE_PREREAD_MAX + 1, 0 },
+	{ "encode preread NULL", WIRE_HANDOFF, F_PRELEN, NULL, -1, 0 },
+	{ "encode type 0", WIRE_HANDOFF, F_TYPE, NULL, 0, 0 },
+	{ "encode type 6", WIRE_HANDOFF, F_TYPE, NULL, 6, 0 },
+	{ "encode ack", WIRE_ACK, F_NONE, NULL, 0, 1 },
+	{ "encode ack accepted", WIRE_ACK, F_STATUS, NULL, 0, 1 },
+	{ "encode ack status 2", WIRE_ACK, F_STATUS, NULL, 2, 0 },
+	{ "encode ack no reason", WIRE_ACK, F_REASON, "", 0, 1 },
+	{ "encode ack reason 64", WIRE_ACK, F_REASON, R64, 0, 1 },
+	{ "encode ack reason 65", WIRE_ACK, F_REASON, R64 "x", 0, 0 },
+	{ "encode ack reason tab", WIRE_ACK, F_REASON, "a\tb", 0, 0 },
+	{ "encode ack reason DEL", WIRE_ACK, F_REASON, "a\x7f", 0, 0 },
+	{ "encode ack reason 8-bit", WIRE_ACK, F_REASON, "caf\xc3\xa9", 0,
+	    0 },
+	{ "encode registered", WIRE_REGISTERED, F_NONE, NULL, 0, 1 },
+	{ "encode registered status 3", WIRE_REGISTERED, F_STATUS, NULL, 3, 0 },
+	{ "encode go", WIRE_GO, F_NONE, NULL, 0, 1 },
+	{ "encode register", WIRE_REGISTER, F_NONE, NULL, 0, 1 },
+	{ "encode register bad name", WIRE_REGISTER, F_NAME, "x_1", 0, 0 },
+	{ "encode register no name", WIRE_REGISTER, F_NAME, "", 0, 0 },
+};
 
 static void
-base_handoff(struct wire_msg *m)
+erow_msg(const struct erow *r, struct wire_msg *m)
 {
+	size_t	n;
+
 	memset(m, 0, sizeof(*m));
-	m->type = WIRE_HANDOFF;
-	m->id = 42;
+	m->type = r->type;
+	m->id = 0xffffffff;
 	strcpy(m->name, "echo");
 	m->family = 4;
 	m->peer_addr[0] = 10;
-	m->local_addr[0] = 127;
-	m->local_addr[3] = 1;
 	m->peer_port = 40000;
+	m->local_addr[0] = 127;
 	m->local_port = 7001;
-}
-
-static void e_ok(struct wire_msg *m) { base_handoff(m); }
-static void e_name_empty(struct wire_msg *m) { base_handoff(m);
-	m->name[0] = '\0'; }
-static void e_name_16(struct wire_msg *m) { base_handoff(m);
-	memcpy(m->name, "abcdefghijklmnop", 16); }
-static void e_name_15(struct wire_msg *m) { base_handoff(m);
-	strcpy(m->name, "abcdefghijklmno"); }
-static void e_name_upper(struct wire_msg *m) { base_handoff(m);
-	strcpy(m->name, "Echo"); }
-static void e_name_lead(struct wire_msg *m) { base_handoff(m);
-	strcpy(m->name, "-echo"); }
-static void e_name_trail(struct wire_msg *m) { base_handoff(m);
-	strcpy(m->name, "echo-"); }
-static void e_name_double(struct wire_msg *m) { base_handoff(m);
-	strcpy(m->name, "ec--ho"); }
-static void e_name_digits(struct wire_msg *m) { base_handoff(m);
-	strcpy(m->name, "7001"); }
-static void e_name_dot(struct wire_msg *m) { base_handoff(m);
-	strcpy(m->name, "ec.ho"); }
-static void e_fam0(struct wire_msg *m) { base_handoff(m); m->family = 0; }
-static void e_fam5(struct wire_msg *m) { base_handoff(m); m->family = 5; }
-static void e_fam6(struct wire_msg *m) { base_handoff(m); m->family = 6;
-	memset(m->peer_addr, 0xee, 16); }
-static void e_v4_peer(struct wire_msg *m) { base_handoff(m);
-	m->peer_addr[4] = 1; }
-static void e_v4_local(struct wire_msg *m) { base_handoff(m);
-	m->local_addr[15] = 1; }
-static void e_pre_max(struct wire_msg *m) { base_handoff(m);
-	m->preread = pre_data; m->preread_len = WIRE_PREREAD_MAX; }
-static void e_pre_over(struct wire_msg *m) { base_handoff(m);
-	m->preread = pre_data; m->preread_len = WIRE_PREREAD_MAX + 1; }
-static void e_pre_null(struct wire_msg *m) { base_handoff(m);
-	m->preread_len = 1; }
-static void e_type0(struct wire_msg *m) { base_handoff(m); m->type = 0; }
-static void e_type6(struct wire_msg *m) { base_handoff(m);
-	m->type = (enum wire_type)6; }
-
-static void
-base_ack(struct wire_msg *m)
-{
-	memset(m, 0, sizeof(*m));
-	m->type = WIRE_ACK;
 	m->status = 1;
-	strcpy(m->reason, "busy");
+	strcpy(m->reason, "service busy");
+	switch (r->field) {
+	case F_NONE:
+		break;
+	case F_NAME:
+		n = strlen(r->s);
+		memcpy(m->name, r->s, n < sizeof(m->name) ? n + 1 : n);
+		break;
+	case F_REASON:
+		n = strlen(r->s);
+		memcpy(m->reason, r->s, n < sizeof(m->reason) ? n + 1 : n);
+		break;
+	case F_FAMILY:
+		m->family = r->v;
+		break;
+	case F_PEER_BYTE:
+		m->peer_addr[r->v] = 1;
+		break;
+	case F_LOCAL_BYTE:
+		m->local_addr[r->v] = 1;
+		break;
+	case F_PRELEN:
+		m->preread = r->v == -1 ? NULL : pre_data;
+		m->preread_len = r->v == -1 ? 1 : r->v;
+		break;
+	case F_STATUS:
+		m->status = r->v;
+		break;
+	case F_TYPE:
+		m->type = (enum wire_type)r->v;
+		break;
+	}
 }
-
-static void e_ack(struct wire_msg *m) { base_ack(m); }
-static void e_ack_status2(struct wire_msg *m) { base_ack(m);
-	m->status = 2; }
-static void e_ack_64(struct wire_msg *m) { base_ack(m);
-	strcpy(m->reason, R64); }
-static void e_ack_65(struct wire_msg *m) { base_ack(m);
-	memcpy(m->reason, R64 "x", 65); }
-static void e_ack_ctl(struct wire_msg *m) { base_ack(m);
-	strcpy(m->reason, "a\tb"); }
-static void e_ack_del(struct wire_msg *m) { base_ack(m);
-	strcpy(m->reason, "a\x7f"); }
-static void e_ack_8bit(struct wire_msg *m) { base_ack(m);
-	strcpy(m->reason, "caf\xc3\xa9"); }
-static void e_registered(struct wire_msg *m) { base_ack(m);
-	m->type = WIRE_REGISTERED; m->status = 0; m->reason[0] = '\0'; }
-static void e_go(struct wire_msg *m) { memset(m, 0, sizeof(*m));
-	m->type = WIRE_GO; m->id = 0xffffffff; }
-static void e_register(struct wire_msg *m) { memset(m, 0, sizeof(*m));
-	m->type = WIRE_REGISTER; strcpy(m->name, "x1"); }
-static void e_register_bad(struct wire_msg *m) { memset(m, 0, sizeof(*m));
-	m->type = WIRE_REGISTER; strcpy(m->name, "x_1"); }
-
-static const struct erow erows[] = {
-	{ "encode handoff", e_ok, 1 },
-	{ "encode name empty", e_name_empty, 0 },
-	{ "encode name 16 chars", e_name_16, 0 },
-	{ "encode name 15 chars", e_name_15, 1 },
-	{ "encode name upper case", e_name_upper, 0 },
-	{ "encode name leading hyphen", e_name_lead, 0 },
-	{ "encode name trailing hyphen", e_name_trail, 0 },
-	{ "encode name double hyphen", e_name_double, 0 },
-	{ "encode name digits only", e_name_digits, 0 },
-	{ "encode name dot", e_name_dot, 0 },
-	{ "encode family 0", e_fam0, 0 },
-	{ "encode family 5", e_fam5, 0 },
-	{ "encode family 6", e_fam6, 1 },
-	{ "encode v4 peer byte 4", e_v4_peer, 0 },
-	{ "encode v4 local byte 15", e_v4_local, 0 },
-	{ "encode preread 1024", e_pre_max, 1 },
-	{ "encode preread 1025", e_pre_over, 0 },
-	{ "encode preread NULL", e_pre_null, 0 },
-	{ "encode type 0", e_type0, 0 },
-	{ "encode type 6", e_type6, 0 },
-	{ "encode ack", e_ack, 1 },
-	{ "encode ack status 2", e_ack_status2, 0 },
-	{ "encode ack reason 64", e_ack_64, 1 },
-	{ "encode ack reason 65", e_ack_65, 0 },
-	{ "encode ack reason tab", e_ack_ctl, 0 },
-	{ "encode ack reason DEL", e_ack_del, 0 },
-	{ "encode ack reason 8-bit", e_ack_8bit, 0 },
-	{ "encode registered", e_registered, 1 },
-	{ "encode go", e_go, 1 },
-	{ "encode register", e_register, 1 },
-	{ "encode register bad name", e_register_bad, 0 },
-};
 
 static void
 test_encode(void)
@@ -470,10 +460,9 @@ test_encode(void)
 	struct wire_msg	m;
 	size_t		i, n;
 
-	memset(pre_data, 'q', sizeof(pre_data));
 	for (i = 0; i < sizeof(erows) / sizeof(erows[0]); i++) {
 		tests++;
-		erows[i].set(&m);
+		erow_msg(&erows[i], &m);
 		n = wire_encode(buf, sizeof(buf), &m);
 		if ((n != 0) != erows[i].ok) {
 			FAIL("%s: encode gave %zu", erows[i].what, n);
@@ -484,7 +473,8 @@ test_encode(void)
 	}
 	/* A buffer smaller than a header holds nothing, not even GO. */
 	tests++;
-	e_go(&m);
+	memset(&m, 0, sizeof(m));
+	m.type = WIRE_GO;
 	if (wire_encode(small, sizeof(small), &m) != WIRE_HDR_LEN ||
 	    wire_encode(small, sizeof(small) - 1, &m) != 0 ||
 	    wire_encode(NULL, 0, &m) != 0)

@@ -1,0 +1,162 @@
+/*
+ * echo-service: an example "pass" service built on liboneport. It takes
+ * its hand-off socket from LISTEN_FDS, binds PATH, or registers NAME with
+ * oneportd (-r), and echoes each client back in a child process of its
+ * own: first the bytes oneportd had already read, then all it reads.
+ *
+ *	cc -o echo-service echo-service.c $(pkg-config --cflags --libs liboneport)
+ */
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "oneport.h"
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: echo-service [-e] [-r name] [path]\n");
+	exit(2);
+}
+
+/* "1.2.3.4:5" or "[::1]:5" */
+static const char *
+addr_text(const struct sockaddr *sa, socklen_t len, char *buf, size_t size)
+{
+	char	host[INET6_ADDRSTRLEN], port[sizeof("65535")];
+
+	if (getnameinfo(sa, len, host, sizeof(host), port, sizeof(port),
+	    NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+		snprintf(buf, size, "?");
+	else if (strchr(host, ':') != NULL)
+		snprintf(buf, size, "[%s]:%s", host, port);
+	else
+		snprintf(buf, size, "%s:%s", host, port);
+	return buf;
+}
+
+static int
+send_all(int fd, const void *buf, size_t len)
+{
+	const char	*p = buf;
+	ssize_t		 n;
+
+	while (len > 0) {
+		if ((n = send(fd, p, len, MSG_NOSIGNAL)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* In the child: the connection is ours alone, and blocking. */
+static void
+echo(struct oneport_conn *c, int tell_peer)
+{
+	char	buf[4096], peer[128];
+	ssize_t	n;
+
+	if (tell_peer) {
+		n = snprintf(buf, sizeof(buf), "peer=%s service=%s\r\n",
+		    addr_text((struct sockaddr *)&c->peer, c->peerlen, peer,
+		    sizeof(peer)), c->service);
+		if (send_all(c->fd, buf, (size_t)n) == -1)
+			return;
+	}
+	/* What oneportd read past the request line comes first. */
+	if (send_all(c->fd, c->preread, c->preread_len) == -1)
+		return;
+	for (;;) {
+		if ((n = read(c->fd, buf, sizeof(buf))) == -1) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		if (n == 0 || send_all(c->fd, buf, (size_t)n) == -1)
+			return;
+	}
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct oneport_server	*srv;
+	struct oneport_conn	 c;
+	const char		*name = NULL, *path = NULL;
+	char			 peer[128];
+	pid_t			 pid;
+	int			 ch, err, tell_peer = 0;
+
+	while ((ch = getopt(argc, argv, "er:")) != -1) {
+		switch (ch) {
+		case 'e':
+			tell_peer = 1;
+			break;
+		case 'r':
+			name = optarg;
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc > 1)
+		usage();
+	if (argc == 1)
+		path = argv[0];
+
+	/* Children are reaped by the kernel; none is waited for. */
+	signal(SIGCHLD, SIG_IGN);
+
+	/* With -r, path is oneportd's control socket (default if none). */
+	srv = name != NULL ? oneport_register(path, name) : oneport_listen(path);
+	if (srv == NULL) {
+		fprintf(stderr, "echo-service: %s\n", oneport_strerror());
+		return 1;
+	}
+	for (;;) {
+		if (oneport_accept(srv, &c) == -1) {
+			if ((err = errno) == EINTR)
+				continue;
+			fprintf(stderr, "echo-service: %s\n",
+			    oneport_strerror());
+			/* Out of descriptors: children will give some back. */
+			if (err == EMFILE || err == ENFILE) {
+				usleep(100 * 1000);
+				continue;
+			}
+			oneport_close(srv);
+			return 1;
+		}
+		addr_text((struct sockaddr *)&c.peer, c.peerlen, peer,
+		    sizeof(peer));
+		if ((pid = fork()) == -1) {
+			fprintf(stderr, "echo-service: fork: %s\n",
+			    strerror(errno));
+			oneport_conn_close(&c);
+			continue;
+		}
+		if (pid == 0) {
+			oneport_close(srv);
+			echo(&c, tell_peer);
+			oneport_conn_close(&c);
+			_exit(0);
+		}
+		fprintf(stderr, "echo-service: peer=%s service=%s pid=%ld\n",
+		    peer, c.service, (long)pid);
+		oneport_conn_close(&c);
+	}
+}

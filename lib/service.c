@@ -1,0 +1,870 @@
+/*
+ * service.c: the service side of liboneport (oneport.h). Accepts oneportd's
+ * channels, answers each HANDOFF with an ACK, and returns the connection
+ * once GO says "+" went out. A malformed message costs its channel, never
+ * the server; wire.c alone decodes the bytes.
+ */
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "oneport.h"
+#include "wire.h"
+
+/* The library is built with -fvisibility=hidden; only these are public. */
+#define EXPORT		__attribute__((visibility("default")))
+
+#define CHANNELS_MAX	16	/* daemon connections held at once */
+#define PENDING_MAX	16	/* hand-offs acknowledged, awaiting GO */
+#define WAIT_MS		5000	/* for GO after ACK, for REGISTERED */
+#define FDS_MAX		4	/* taken per message; one is the most due */
+#define CONTROL_PATH	"/run/oneportd.sock"
+#define LISTEN_FDS_START 3	/* sd_listen_fds(3) convention */
+
+_Static_assert(ONEPORT_NAME_MAX == WIRE_NAME_MAX, "name sizes differ");
+_Static_assert(ONEPORT_PREREAD_MAX == WIRE_PREREAD_MAX, "preread differs");
+
+/* A hand-off we said yes to; it is the caller's once GO arrives. */
+struct pending {
+	int			 chan;		/* -1: slot free */
+	uint32_t		 id;
+	int64_t			 deadline;	/* now_ms() clock */
+	struct oneport_conn	 conn;
+};
+
+struct oneport_server {
+	int		 epfd;
+	int		 listenfd;		/* -1: registered */
+	int		 chans[CHANNELS_MAX];	/* oldest first */
+	int		 nchans;
+	char		 name[WIRE_NAME_MAX + 1];	/* registered, or "" */
+	int		 lost_errno;	/* why the registration ended */
+	const char	*lost_why;
+	struct pending	 pend[PENDING_MAX];
+};
+
+/* One received message: its bytes, and the descriptors that came along. */
+struct inmsg {
+	uint8_t		 buf[WIRE_MSG_MAX];
+	size_t		 len;
+	int		 fds[FDS_MAX];
+	int		 nfds;
+	int		 cut_bytes;	/* longer than any valid message */
+	int		 cut_fds;	/* descriptors lost: too many, EMFILE */
+};
+
+static _Thread_local char errbuf[256];
+
+static int	seterr(int, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+
+/* Records the detail for oneport_strerror; sets errno to err. Returns -1. */
+static int
+seterr(int err, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(errbuf, sizeof(errbuf), fmt, ap);
+	va_end(ap);
+	errno = err;
+	return -1;
+}
+
+static int
+syserr(const char *what)
+{
+	int	saved = errno;
+
+	return seterr(saved, "%s: %s", what, strerror(saved));
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+close_fds(int *fds, int n)
+{
+	int	i;
+
+	for (i = 0; i < n; i++)
+		close(fds[i]);
+}
+
+/* A decimal number 0..max with nothing around it, or -1. */
+static long
+parse_num(const char *s, long max)
+{
+	long	v = 0;
+
+	if (s == NULL || *s == '\0')
+		return -1;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9' || v > (max - (*s - '0')) / 10)
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	return v;
+}
+
+static int
+make_blocking(int fd)
+{
+	int	fl;
+
+	if ((fl = fcntl(fd, F_GETFL)) == -1)
+		return -1;
+	return fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+}
+
+/* Every send on a channel is bounded: a stuck daemon cannot hang us. */
+static int
+set_sndtimeo(int fd)
+{
+	struct timeval	tv = { WAIT_MS / 1000, (WAIT_MS % 1000) * 1000 };
+
+	return setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+static int
+unix_addr(const char *path, struct sockaddr_un *sun)
+{
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun->sun_path))
+		return seterr(ENAMETOOLONG, "socket path too long: %s", path);
+	memcpy(sun->sun_path, path, strlen(path) + 1);
+	return 0;
+}
+
+/* ---- messages ---- */
+
+static int
+msg_send(int fd, const struct wire_msg *m)
+{
+	uint8_t	buf[WIRE_MSG_MAX];
+	size_t	len;
+	ssize_t	n;
+
+	if ((len = wire_encode(buf, sizeof(buf), m)) == 0)
+		return seterr(EINVAL, "message cannot be encoded");
+	do {
+		n = send(fd, buf, len, MSG_NOSIGNAL);
+	} while (n == -1 && errno == EINTR);
+	if (n == -1)
+		return syserr("send to oneportd");
+	if ((size_t)n != len)
+		return seterr(EMSGSIZE, "short send to oneportd");
+	return 0;
+}
+
+static int
+send_status(int fd, enum wire_type type, uint32_t id, int status,
+    const char *reason)
+{
+	struct wire_msg	m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = type;
+	m.id = id;
+	m.status = status;
+	snprintf(m.reason, sizeof(m.reason), "%s", reason);
+	return msg_send(fd, &m);
+}
+
+/*
+ * Receive one message without waiting. Returns 1 with im filled, 0 at end
+ * of stream, -1 with errno (EAGAIN: nothing there). Every descriptor that
+ * came along is in im->fds, close-on-exec; the caller owns them.
+ */
+static int
+msg_recv(int fd, struct inmsg *im)
+{
+	struct iovec	 iov;
+	struct msghdr	 mh;
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(FDS_MAX * sizeof(int))];
+	} cbuf;
+	struct cmsghdr	*cm;
+	ssize_t		 n;
+	size_t		 i, k;
+	int		 sfd;
+
+	im->len = 0;
+	im->nfds = 0;
+	im->cut_bytes = 0;
+	im->cut_fds = 0;
+	iov.iov_base = im->buf;
+	iov.iov_len = sizeof(im->buf);
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cbuf.buf;
+	mh.msg_controllen = sizeof(cbuf.buf);
+	do {
+		n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	} while (n == -1 && errno == EINTR);
+	if (n == -1)
+		return -1;
+
+	for (cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET ||
+		    cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len < CMSG_LEN(0))
+			continue;
+		k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (i = 0; i < k; i++) {
+			memcpy(&sfd, CMSG_DATA(cm) + i * sizeof(int),
+			    sizeof(int));
+			if (im->nfds < FDS_MAX)
+				im->fds[im->nfds++] = sfd;
+			else {
+				close(sfd);
+				im->cut_fds = 1;
+			}
+		}
+	}
+	if (mh.msg_flags & MSG_TRUNC)
+		im->cut_bytes = 1;
+	if (mh.msg_flags & MSG_CTRUNC)
+		im->cut_fds = 1;
+	if (n == 0 && im->nfds == 0 && !im->cut_fds)
+		return 0;
+	im->len = (size_t)n;
+	return 1;
+}
+
+/* ---- the server ---- */
+
+static struct pending *
+pending_find(struct oneport_server *srv, int chan, uint32_t id)
+{
+	int	i;
+
+	for (i = 0; i < PENDING_MAX; i++)
+		if (srv->pend[i].chan == chan && srv->pend[i].id == id)
+			return &srv->pend[i];
+	return NULL;
+}
+
+static void
+pending_free(struct pending *p)
+{
+	if (p->conn.fd != -1)
+		close(p->conn.fd);
+	p->conn.fd = -1;
+	p->chan = -1;
+}
+
+/* The daemon answered the client "-" and sent no GO: let go of it. */
+static void
+pending_expire(struct oneport_server *srv, int64_t now)
+{
+	int	i;
+
+	for (i = 0; i < PENDING_MAX; i++)
+		if (srv->pend[i].chan != -1 && srv->pend[i].deadline <= now)
+			pending_free(&srv->pend[i]);
+}
+
+/* Milliseconds until the first deadline, or -1 (none). */
+static int
+pending_timeout(const struct oneport_server *srv, int64_t now)
+{
+	int64_t	first = -1;
+	int	i;
+
+	for (i = 0; i < PENDING_MAX; i++)
+		if (srv->pend[i].chan != -1 &&
+		    (first == -1 || srv->pend[i].deadline < first))
+			first = srv->pend[i].deadline;
+	if (first == -1)
+		return -1;
+	return first <= now ? 0 : (int)(first - now);
+}
+
+static void
+channel_drop(struct oneport_server *srv, int chan, int err, const char *why)
+{
+	int	i;
+
+	for (i = 0; i < PENDING_MAX; i++)
+		if (srv->pend[i].chan == chan)
+			pending_free(&srv->pend[i]);
+	for (i = 0; i < srv->nchans; i++)
+		if (srv->chans[i] == chan)
+			break;
+	if (i == srv->nchans)
+		return;
+	memmove(&srv->chans[i], &srv->chans[i + 1],
+	    (size_t)(srv->nchans - i - 1) * sizeof(srv->chans[0]));
+	srv->nchans--;
+	/* Out of the set first: a forked child may still hold a copy. */
+	epoll_ctl(srv->epfd, EPOLL_CTL_DEL, chan, NULL);
+	close(chan);
+	srv->lost_errno = err;
+	srv->lost_why = why;
+}
+
+/* Takes chan, whatever happens. */
+static int
+channel_add(struct oneport_server *srv, int chan)
+{
+	struct epoll_event	ev;
+
+	/* A daemon that reconnected left its old channel behind. */
+	if (srv->nchans == CHANNELS_MAX)
+		channel_drop(srv, srv->chans[0], ECONNRESET, "replaced");
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.fd = chan;
+	if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, chan, &ev) == -1) {
+		syserr("epoll_ctl");
+		close(chan);
+		return -1;
+	}
+	srv->chans[srv->nchans++] = chan;
+	return 0;
+}
+
+/*
+ * A new channel from the listener. Only root and our own user may hand us
+ * connections; anyone else is closed without a word. Returns -1 only for
+ * what the caller must hear about (out of descriptors or memory).
+ */
+static int
+channel_accept(struct oneport_server *srv)
+{
+	struct ucred	cr;
+	socklen_t	crlen = sizeof(cr);
+	int		fd;
+
+	if ((fd = accept4(srv->listenfd, NULL, NULL, SOCK_CLOEXEC)) == -1) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK ||
+		    errno == ECONNABORTED || errno == EINTR ||
+		    errno == EPROTO)
+			return 0;
+		return syserr("accept");
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) == -1 ||
+	    crlen != sizeof(cr) || (cr.uid != 0 && cr.uid != getuid()) ||
+	    set_sndtimeo(fd) == -1) {
+		close(fd);
+		return 0;
+	}
+	return channel_add(srv, fd);
+}
+
+static void
+sockaddr_fill(struct sockaddr_storage *ss, socklen_t *len, uint8_t family,
+    const uint8_t *addr, uint16_t port)
+{
+	struct sockaddr_in	*sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (family == 4) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		memcpy(&sin->sin_addr, addr, 4);
+		*len = sizeof(*sin);
+	} else {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		memcpy(&sin6->sin6_addr, addr, 16);
+		*len = sizeof(*sin6);
+	}
+}
+
+/*
+ * A decoded HANDOFF with its one descriptor: remember it and say yes, or
+ * say no when we cannot take it. Takes fd. Returns 0, or the reason the
+ * channel must go: HANDOFF_BAD (not a hand-off we take from anyone) or
+ * HANDOFF_LOST (our answer could not be sent).
+ */
+#define HANDOFF_BAD	(-1)
+#define HANDOFF_LOST	(-2)
+
+static int
+handoff(struct oneport_server *srv, int chan, const struct wire_msg *m,
+    int fd)
+{
+	struct oneport_conn	*c;
+	struct pending		*p = NULL;
+	int			 i, type;
+	socklen_t		 tlen = sizeof(type);
+
+	if ((srv->name[0] != '\0' && strcmp(m->name, srv->name) != 0) ||
+	    pending_find(srv, chan, m->id) != NULL ||
+	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) == -1 ||
+	    type != SOCK_STREAM) {
+		close(fd);
+		return HANDOFF_BAD;
+	}
+	for (i = 0; i < PENDING_MAX && p == NULL; i++)
+		if (srv->pend[i].chan == -1)
+			p = &srv->pend[i];
+	if (p == NULL) {
+		pending_expire(srv, now_ms());
+		for (i = 0; i < PENDING_MAX && p == NULL; i++)
+			if (srv->pend[i].chan == -1)
+				p = &srv->pend[i];
+	}
+	if (p == NULL) {
+		close(fd);
+		if (send_status(chan, WIRE_ACK, m->id, 1, "service busy") == -1)
+			return HANDOFF_LOST;
+		return 0;
+	}
+
+	c = &p->conn;
+	memset(c, 0, sizeof(*c));
+	c->fd = fd;
+	memcpy(c->service, m->name, sizeof(c->service));
+	sockaddr_fill(&c->peer, &c->peerlen, m->family, m->peer_addr,
+	    m->peer_port);
+	sockaddr_fill(&c->local, &c->locallen, m->family, m->local_addr,
+	    m->local_port);
+	if (m->preread_len > 0)
+		memcpy(c->preread, m->preread, m->preread_len);
+	c->preread_len = m->preread_len;
+	p->chan = chan;
+	p->id = m->id;
+	p->deadline = now_ms() + WAIT_MS;
+	if (send_status(chan, WIRE_ACK, m->id, 0, "") == -1) {
+		pending_free(p);
+		return HANDOFF_LOST;
+	}
+	return 0;
+}
+
+/*
+ * Handle one message on chan. Returns 1 with *c filled when a GO completed
+ * a hand-off, 0 otherwise (the channel may have been dropped).
+ */
+static int
+channel_read(struct oneport_server *srv, int chan, struct oneport_conn *c)
+{
+	struct inmsg		 im;
+	struct wire_msg		 m;
+	struct pending		*p;
+	int			 r;
+
+	if ((r = msg_recv(chan, &im)) == -1) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return 0;
+		channel_drop(srv, chan, errno, "oneportd channel failed");
+		return 0;
+	}
+	if (r == 0) {
+		channel_drop(srv, chan, ECONNRESET, "oneportd closed the "
+		    "connection");
+		return 0;
+	}
+	if (im.cut_bytes || wire_decode(im.buf, im.len, &m) == -1)
+		goto bad;
+
+	switch (m.type) {
+	case WIRE_HANDOFF:
+		if (im.nfds == 0 && im.cut_fds) {
+			/* Out of descriptors here: the client hears why. */
+			if (send_status(chan, WIRE_ACK, m.id, 1,
+			    "service out of descriptors") == -1)
+				goto lost;
+			return 0;
+		}
+		if (im.nfds != 1 || im.cut_fds)
+			goto bad;
+		if ((r = handoff(srv, chan, &m, im.fds[0])) == HANDOFF_BAD) {
+			channel_drop(srv, chan, EPROTO, "malformed hand-off "
+			    "from oneportd");
+			return 0;
+		}
+		if (r == HANDOFF_LOST)
+			goto lost;
+		return 0;
+	case WIRE_GO:
+		if (im.nfds != 0 || im.cut_fds)
+			goto bad;
+		/* No match: a GO for a hand-off we already gave up on. */
+		if ((p = pending_find(srv, chan, m.id)) == NULL)
+			return 0;
+		if (make_blocking(p->conn.fd) == -1) {
+			pending_free(p);
+			return 0;
+		}
+		memcpy(c, &p->conn, sizeof(*c));
+		p->conn.fd = -1;
+		pending_free(p);
+		return 1;
+	default:
+		goto bad;
+	}
+bad:
+	close_fds(im.fds, im.nfds);
+	channel_drop(srv, chan, EPROTO, "malformed message from oneportd");
+	return 0;
+lost:
+	channel_drop(srv, chan, ECONNRESET, "oneportd channel failed");
+	return 0;
+}
+
+/* Takes listenfd (may be -1) and chan (may be -1), whatever happens. */
+static struct oneport_server *
+server_new(int listenfd, int chan, const char *name)
+{
+	struct oneport_server	*srv;
+	struct epoll_event	 ev;
+	int			 i;
+
+	if ((srv = calloc(1, sizeof(*srv))) == NULL) {
+		syserr("calloc");
+		goto fail;
+	}
+	srv->listenfd = -1;
+	for (i = 0; i < PENDING_MAX; i++) {
+		srv->pend[i].chan = -1;
+		srv->pend[i].conn.fd = -1;
+	}
+	if ((srv->epfd = epoll_create1(EPOLL_CLOEXEC)) == -1) {
+		syserr("epoll_create1");
+		free(srv);
+		srv = NULL;
+		goto fail;
+	}
+	if (listenfd != -1) {
+		memset(&ev, 0, sizeof(ev));
+		ev.events = EPOLLIN;
+		ev.data.fd = listenfd;
+		if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, listenfd, &ev) == -1) {
+			syserr("epoll_ctl");
+			goto fail;
+		}
+		srv->listenfd = listenfd;
+		listenfd = -1;
+	}
+	if (chan != -1) {
+		snprintf(srv->name, sizeof(srv->name), "%s", name);
+		i = channel_add(srv, chan);
+		chan = -1;
+		if (i == -1)
+			goto fail;
+	}
+	return srv;
+fail:
+	if (listenfd != -1)
+		close(listenfd);
+	if (chan != -1)
+		close(chan);
+	oneport_close(srv);
+	return NULL;
+}
+
+/* The socket oneportd or systemd passed: LISTEN_FDS, named "oneport". */
+static int
+listen_env(void)
+{
+	const char	*names, *p, *q;
+	long		 pid, n, i, pick = 0;
+	int		 fd, v;
+	socklen_t	 vlen;
+
+	pid = parse_num(getenv("LISTEN_PID"), LONG_MAX);
+	if (pid == -1 || pid != (long)getpid())
+		return seterr(ENOENT, "no LISTEN_PID for this process");
+	n = parse_num(getenv("LISTEN_FDS"), INT_MAX - LISTEN_FDS_START);
+	if (n < 1)
+		return seterr(ENOENT, "no LISTEN_FDS");
+	if ((names = getenv("LISTEN_FDNAMES")) != NULL) {
+		for (i = 0, p = names; i < n && p != NULL; i++) {
+			q = strchr(p, ':');
+			if ((q ? (size_t)(q - p) : strlen(p)) == 7 &&
+			    strncmp(p, "oneport", 7) == 0) {
+				pick = i;
+				break;
+			}
+			p = q ? q + 1 : NULL;
+		}
+	}
+	for (i = 0; i < n; i++)
+		if (fcntl(LISTEN_FDS_START + (int)i, F_SETFD, FD_CLOEXEC) == -1)
+			return seterr(EBADF, "LISTEN_FDS: descriptor %ld is "
+			    "not open", LISTEN_FDS_START + i);
+	fd = LISTEN_FDS_START + (int)pick;
+
+	vlen = sizeof(v);
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &v, &vlen) == -1 ||
+	    v != AF_UNIX)
+		return seterr(ENOTSOCK, "LISTEN_FDS: descriptor %d is not a "
+		    "unix socket", fd);
+	vlen = sizeof(v);
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &vlen) == -1 ||
+	    v != SOCK_SEQPACKET)
+		return seterr(EPROTOTYPE, "LISTEN_FDS: descriptor %d is not "
+		    "SOCK_SEQPACKET", fd);
+	vlen = sizeof(v);
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &vlen) == -1 ||
+	    v != 1)
+		return seterr(EINVAL, "LISTEN_FDS: descriptor %d is not "
+		    "listening", fd);
+	/* Its mode is shared with whoever passed it: left as it is. */
+	return fd;
+}
+
+/*
+ * Is something listening at sun? A refused connection means a stale file
+ * left by a service that died; anything else is not ours to remove.
+ */
+static int
+path_stale(const struct sockaddr_un *sun)
+{
+	int	fd, r;
+
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd == -1)
+		return syserr("socket");
+	r = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
+	if (r == -1 && (errno == ECONNREFUSED || errno == ENOENT))
+		r = 1;
+	else if (r == 0 || errno == EAGAIN || errno == EINPROGRESS ||
+	    errno == EPROTOTYPE)
+		r = seterr(EADDRINUSE, "%s: in use by a running service",
+		    sun->sun_path);
+	else
+		r = syserr(sun->sun_path);
+	close(fd);
+	return r;
+}
+
+static int
+listen_path(const char *path)
+{
+	struct sockaddr_un	sun;
+	struct stat		st;
+	int			fd;
+
+	if (unix_addr(path, &sun) == -1)
+		return -1;
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode))
+			return seterr(EEXIST, "%s: exists and is not a socket",
+			    path);
+		if (path_stale(&sun) == -1)
+			return -1;
+		if (unlink(path) == -1 && errno != ENOENT)
+			return syserr(path);
+	} else if (errno != ENOENT)
+		return syserr(path);
+
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd == -1)
+		return syserr("socket");
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
+	    listen(fd, SOMAXCONN) == -1) {
+		syserr(path);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+EXPORT struct oneport_server *
+oneport_listen(const char *path)
+{
+	int	fd;
+
+	fd = path == NULL ? listen_env() : listen_path(path);
+	if (fd == -1)
+		return NULL;
+	return server_new(fd, -1, NULL);
+}
+
+/* Wait up to WAIT_MS for the one answer to REGISTER. */
+static int
+register_wait(int fd, struct wire_msg *m)
+{
+	struct pollfd	pfd;
+	struct inmsg	im;
+	int64_t		deadline = now_ms() + WAIT_MS, left;
+	int		r;
+
+	for (;;) {
+		if ((left = deadline - now_ms()) <= 0)
+			return seterr(ETIMEDOUT, "no answer from oneportd");
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		if ((r = poll(&pfd, 1, (int)left)) == -1 && errno != EINTR)
+			return syserr("poll");
+		if (r <= 0)
+			continue;
+		if ((r = msg_recv(fd, &im)) == -1) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				continue;
+			return syserr("oneportd control socket");
+		}
+		if (r == 0)
+			return seterr(ECONNRESET, "oneportd closed the "
+			    "connection");
+		close_fds(im.fds, im.nfds);
+		if (im.cut_bytes || im.cut_fds || im.nfds != 0 ||
+		    wire_decode(im.buf, im.len, m) == -1 ||
+		    m->type != WIRE_REGISTERED)
+			return seterr(EPROTO, "malformed answer from oneportd");
+		return 0;
+	}
+}
+
+EXPORT struct oneport_server *
+oneport_register(const char *ctlpath, const char *name)
+{
+	struct sockaddr_un	 sun;
+	struct wire_msg		 m;
+	const char		*path = ctlpath;
+	char			 lname[WIRE_NAME_MAX + 1];
+	uint8_t			 probe[WIRE_MSG_MAX];
+	size_t			 i, len;
+	int			 fd = -1;
+
+	if (path == NULL && ((path = getenv("ONEPORT_CONTROL")) == NULL ||
+	    *path == '\0'))
+		path = CONTROL_PATH;
+	memset(&m, 0, sizeof(m));
+	m.type = WIRE_REGISTER;
+	if (name == NULL || (len = strlen(name)) == 0 ||
+	    len > WIRE_NAME_MAX) {
+		seterr(EINVAL, "invalid service name");
+		return NULL;
+	}
+	/* Names are case-insensitive; the wire carries them in lower case. */
+	for (i = 0; i < len; i++)
+		lname[i] = (name[i] >= 'A' && name[i] <= 'Z') ?
+		    name[i] - 'A' + 'a' : name[i];
+	lname[len] = '\0';
+	memcpy(m.name, lname, len + 1);
+	if (wire_encode(probe, sizeof(probe), &m) == 0) {
+		seterr(EINVAL, "invalid service name: %s", name);
+		return NULL;
+	}
+	if (unix_addr(path, &sun) == -1)
+		return NULL;
+	if ((fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) == -1) {
+		syserr("socket");
+		return NULL;
+	}
+	/* SO_SNDTIMEO bounds connect(2) on a unix socket, too. */
+	if (set_sndtimeo(fd) == -1) {
+		syserr("setsockopt");
+		goto fail;
+	}
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		syserr(path);
+		goto fail;
+	}
+	if (msg_send(fd, &m) == -1)
+		goto fail;
+	if (register_wait(fd, &m) == -1)
+		goto fail;
+	if (m.status != 0) {
+		seterr(EPERM, "%s", m.reason[0] != '\0' ? m.reason :
+		    "refused");
+		goto fail;
+	}
+	return server_new(-1, fd, lname);
+fail:
+	close(fd);
+	return NULL;
+}
+
+EXPORT int
+oneport_accept(struct oneport_server *srv, struct oneport_conn *c)
+{
+	struct epoll_event	ev;
+	int			n;
+
+	for (;;) {
+		if (srv->listenfd == -1 && srv->nchans == 0)
+			return seterr(srv->lost_errno ? srv->lost_errno :
+			    ECONNRESET, "registration of %s ended: %s",
+			    srv->name, srv->lost_why ? srv->lost_why :
+			    "closed");
+		n = epoll_wait(srv->epfd, &ev, 1,
+		    pending_timeout(srv, now_ms()));
+		if (n == -1)
+			return syserr("epoll_wait");
+		/* Nothing is ready, so no GO is waiting unread: expire. */
+		if (n == 0) {
+			pending_expire(srv, now_ms());
+			continue;
+		}
+		if (ev.data.fd == srv->listenfd) {
+			if (channel_accept(srv) == -1)
+				return -1;
+			continue;
+		}
+		if (channel_read(srv, ev.data.fd, c) == 1)
+			return 0;
+	}
+}
+
+EXPORT int
+oneport_server_fd(const struct oneport_server *srv)
+{
+	return srv->epfd;
+}
+
+EXPORT void
+oneport_conn_close(struct oneport_conn *c)
+{
+	if (c != NULL && c->fd != -1) {
+		close(c->fd);
+		c->fd = -1;
+	}
+}
+
+EXPORT void
+oneport_close(struct oneport_server *srv)
+{
+	int	i, saved = errno;
+
+	if (srv == NULL)
+		return;
+	for (i = 0; i < PENDING_MAX; i++)
+		if (srv->pend[i].chan != -1)
+			pending_free(&srv->pend[i]);
+	for (i = 0; i < srv->nchans; i++)
+		close(srv->chans[i]);
+	if (srv->listenfd != -1)
+		close(srv->listenfd);
+	if (srv->epfd != -1)
+		close(srv->epfd);
+	free(srv);
+	errno = saved;
+}
+
+EXPORT const char *
+oneport_strerror(void)
+{
+	if (errbuf[0] == '\0')
+		return strerror(errno);
+	return errbuf;
+}
