@@ -4,7 +4,7 @@
  * oneportd (-r), and echoes each client back in a child process of its
  * own: first the bytes oneportd had already read, then all it reads.
  *
- *	cc -o echo-service echo-service.c $(pkg-config --cflags --libs liboneport)
+ *   cc -o echo-service echo-service.c $(pkg-config --cflags --libs liboneport)
  */
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -122,7 +122,10 @@ main(int argc, char *argv[])
 	signal(SIGCHLD, SIG_IGN);
 
 	/* With -r, path is oneportd's control socket (default if none). */
-	srv = name != NULL ? oneport_register(path, name) : oneport_listen(path);
+	if (name != NULL)
+		srv = oneport_register(path, name);
+	else
+		srv = oneport_listen(path);
 	if (srv == NULL) {
 		fprintf(stderr, "echo-service: %s\n", oneport_strerror());
 		return 1;

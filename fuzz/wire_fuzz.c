@@ -112,7 +112,9 @@ encode_fields(const uint8_t *data, size_t size)
 	struct wire_msg	 m, back;
 	uint8_t		 buf[WIRE_MSG_MAX];
 	const uint8_t	*p = data;
-	size_t		 n, fixed = 1 + 4 + 16 + 1 + 2 + 16 + 2 + 16 + 1 + 65 + 2;
+	/* type, id, name, family, ports and addresses, status, reason,
+	 * preread_len */
+	size_t		 n, fixed = 1 + 4 + 16 + 1 + 36 + 1 + 65 + 2;
 
 	if (size < fixed)
 		return;

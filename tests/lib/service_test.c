@@ -571,7 +571,8 @@ send_bad(int chan, int kind, int tcp, int tcp2)
 
 	switch (kind) {
 	case B_GARBAGE:
-		CHECK(send_raw(chan, "GET / HTTP/1.0\r\n\r\n", 18, &tcp, 1) == 0);
+		CHECK(send_raw(chan, "GET / HTTP/1.0\r\n\r\n", 18, &tcp,
+		    1) == 0);
 		break;
 	case B_NO_FD:
 		handoff_msg(&m, 1, "echo", tcp, "");
@@ -1371,6 +1372,19 @@ test_echo_service(const char *prog)
 	unlink(ctl_path);
 }
 
+static void
+cleanup(void)
+{
+	char	path[160];
+
+	snprintf(path, sizeof(path), "%s/other.sock", dir);
+	unlink(path);
+	unlink(sock_path);
+	unlink(ctl_path);
+	if (rmdir(dir) == -1)
+		printf("lib_test: %s left behind: %s\n", dir, strerror(errno));
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -1402,9 +1416,7 @@ main(int argc, char *argv[])
 		test_echo_service(argv[1]);
 	alarm(0);
 
-	unlink(sock_path);
-	unlink(ctl_path);
-	rmdir(dir);
+	cleanup();
 	printf("lib_test: %d checks, %d failed\n", checks, failed);
 	return failed != 0;
 }
