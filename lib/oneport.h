@@ -64,6 +64,14 @@ struct oneport_server	*oneport_register(const char *ctlpath,
 			    const char *name);
 
 /*
+ * Register name as living at port on this host: oneportd answers it with
+ * a redirect ("@port") instead of a hand-off. The name lasts as long as
+ * the returned descriptor stays open; close it to unregister.
+ */
+int	oneport_register_port(const char *ctlpath, const char *name,
+	    int port);
+
+/*
  * Wait for the next handed-over connection. On success the client has
  * been told "+" and c->fd is the service's alone. Connections from
  * anything but oneportd's uid (or root) are refused without a word.

@@ -734,13 +734,18 @@ register_wait(int fd, struct wire_msg *m)
 	}
 }
 
-EXPORT struct oneport_server *
-oneport_register(const char *ctlpath, const char *name)
+/*
+ * Connect to oneportd's control socket and register name, for hand-offs
+ * (port 0) or as a redirect to port. Returns the connection, whose life
+ * is the registration's, and the lower-cased name in lname.
+ */
+static int
+register_fd(const char *ctlpath, const char *name, int port,
+    char lname[WIRE_NAME_MAX + 1])
 {
 	struct sockaddr_un	 sun;
 	struct wire_msg		 m;
 	const char		*path = ctlpath;
-	char			 lname[WIRE_NAME_MAX + 1];
 	uint8_t			 probe[WIRE_MSG_MAX];
 	size_t			 i, len;
 	int			 fd = -1;
@@ -749,11 +754,12 @@ oneport_register(const char *ctlpath, const char *name)
 	    *path == '\0'))
 		path = CONTROL_PATH;
 	memset(&m, 0, sizeof(m));
-	m.type = WIRE_REGISTER;
+	m.type = port > 0 ? WIRE_REGISTER_PORT : WIRE_REGISTER;
+	m.port = port;
 	if (name == NULL || (len = strlen(name)) == 0 ||
-	    len > WIRE_NAME_MAX) {
-		seterr(EINVAL, "invalid service name");
-		return NULL;
+	    len > WIRE_NAME_MAX || port < 0 || port > 65535) {
+		seterr(EINVAL, "invalid service name or port");
+		return -1;
 	}
 	/* Names are case-insensitive; the wire carries them in lower case. */
 	for (i = 0; i < len; i++)
@@ -763,13 +769,13 @@ oneport_register(const char *ctlpath, const char *name)
 	memcpy(m.name, lname, len + 1);
 	if (wire_encode(probe, sizeof(probe), &m) == 0) {
 		seterr(EINVAL, "invalid service name: %s", name);
-		return NULL;
+		return -1;
 	}
 	if (unix_addr(path, &sun) == -1)
-		return NULL;
+		return -1;
 	if ((fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) == -1) {
 		syserr("socket");
-		return NULL;
+		return -1;
 	}
 	/* SO_SNDTIMEO bounds connect(2) on a unix socket, too. */
 	if (set_sndtimeo(fd) == -1) {
@@ -789,10 +795,33 @@ oneport_register(const char *ctlpath, const char *name)
 		    "refused");
 		goto fail;
 	}
-	return server_new(-1, fd, lname);
+	return fd;
 fail:
 	close(fd);
-	return NULL;
+	return -1;
+}
+
+EXPORT struct oneport_server *
+oneport_register(const char *ctlpath, const char *name)
+{
+	char	lname[WIRE_NAME_MAX + 1];
+	int	fd;
+
+	if ((fd = register_fd(ctlpath, name, 0, lname)) == -1)
+		return NULL;
+	return server_new(-1, fd, lname);
+}
+
+EXPORT int
+oneport_register_port(const char *ctlpath, const char *name, int port)
+{
+	char	lname[WIRE_NAME_MAX + 1];
+
+	if (port <= 0 || port > 65535) {
+		seterr(EINVAL, "invalid port");
+		return -1;
+	}
+	return register_fd(ctlpath, name, port, lname);
 }
 
 EXPORT int

@@ -113,11 +113,18 @@ wire_encode(uint8_t *buf, size_t cap, const struct wire_msg *m)
 	switch (m->type) {
 	case WIRE_HANDOFF:
 	case WIRE_REGISTER:
+	case WIRE_REGISTER_PORT:
 		nlen = bounded_len(m->name, sizeof(m->name));
 		if (!name_valid((const uint8_t *)m->name, nlen))
 			return 0;
 		if (m->type == WIRE_REGISTER) {
 			body = REGISTER_FIXED + nlen;
+			break;
+		}
+		if (m->type == WIRE_REGISTER_PORT) {
+			if (m->port == 0)
+				return 0;
+			body = REGISTER_FIXED + nlen + 2;
 			break;
 		}
 		if (!addr_valid(m->family, m->peer_addr) ||
@@ -154,11 +161,17 @@ wire_encode(uint8_t *buf, size_t cap, const struct wire_msg *m)
 	switch (m->type) {
 	case WIRE_HANDOFF:
 	case WIRE_REGISTER:
+	case WIRE_REGISTER_PORT:
 		buf[o++] = nlen;
 		memcpy(buf + o, m->name, nlen);
 		o += nlen;
 		if (m->type == WIRE_REGISTER)
 			break;
+		if (m->type == WIRE_REGISTER_PORT) {
+			put16(buf + o, m->port);
+			o += 2;
+			break;
+		}
 		buf[o++] = m->family;
 		put16(buf + o, m->peer_port);
 		memcpy(buf + o + 2, m->peer_addr, 16);
@@ -204,6 +217,7 @@ wire_decode(const uint8_t *buf, size_t len, struct wire_msg *m)
 	switch (buf[3]) {
 	case WIRE_HANDOFF:
 	case WIRE_REGISTER:
+	case WIRE_REGISTER_PORT:
 		if (left < 1)
 			goto bad;
 		n = b[0];
@@ -215,6 +229,13 @@ wire_decode(const uint8_t *buf, size_t len, struct wire_msg *m)
 		left -= 1 + n;
 		if (buf[3] == WIRE_REGISTER)
 			break;
+		if (buf[3] == WIRE_REGISTER_PORT) {
+			if (left < 2 || (m->port = get16(b)) == 0)
+				goto bad;
+			b += 2;
+			left -= 2;
+			break;
+		}
 		if (left < HANDOFF_FIXED - 1)
 			goto bad;
 		m->family = b[0];

@@ -32,6 +32,10 @@
  *   exactly as long as the connection.
  * REGISTERED (daemon -> service): u8 status (0 ok, 1 refused),
  *   u8 reason_len, reason.
+ * REGISTER_PORT (service -> daemon, on the control socket): u8 name_len,
+ *   name, u16 port (1..65535). The name is answered with a redirect to
+ *   that port on the address the client called (no HANDOFFs follow);
+ *   it lasts exactly as long as the connection. Answered by REGISTERED.
  * No other message is valid; a malformed one ends the connection.
  */
 #ifndef ONEPORT_WIRE_H
@@ -53,6 +57,7 @@ enum wire_type {
 	WIRE_GO,
 	WIRE_REGISTER,
 	WIRE_REGISTERED,
+	WIRE_REGISTER_PORT,
 };
 
 struct wire_msg {
@@ -66,6 +71,8 @@ struct wire_msg {
 	uint8_t		 peer_addr[16], local_addr[16];
 	const uint8_t	*preread;	/* points into the decoded buffer */
 	uint16_t	 preread_len;
+	/* REGISTER_PORT */
+	uint16_t	 port;
 	/* ACK, REGISTERED */
 	uint8_t		 status;	/* 0 ok */
 	char		 reason[WIRE_REASON_MAX + 1];

@@ -51,6 +51,7 @@ struct channel {
 	char		 name[SERVICE_NAME_MAX + 1];
 	int		 registered;	/* came in on the control socket */
 	int		 active;	/* registered: REGISTER accepted */
+	int		 port;		/* registered a port: redirect there */
 	uid_t		 uid;		/* peer's, from SO_PEERCRED */
 	uint64_t	 opened_ns;
 	struct pending	*pending;	/* oldest first */
@@ -274,9 +275,9 @@ handoff_pass(const struct service *svc, const char *name, int client,
 	if (getpeername(client, (struct sockaddr *)&pss, &plen) == -1 ||
 	    getsockname(client, (struct sockaddr *)&lss, &llen) == -1)
 		return -1;
-	if ((ch = channel_find(name, svc == NULL)) == NULL) {
+	if ((ch = channel_find(name, svc == NULL)) == NULL || ch->port) {
 		if (svc == NULL)
-			return -1;	/* unregistered meanwhile */
+			return -1;	/* unregistered, or a port name */
 		if ((ch = channel_connect(svc, reason)) == NULL)
 			return -1;
 	}
@@ -394,7 +395,13 @@ on_register(struct channel *ch, const struct wire_msg *m,
 	}
 	snprintf(ch->name, sizeof(ch->name), "%s", m->name);
 	ch->active = 1;
-	log_info("registered %s (uid %d)", ch->name, (int)ch->uid);
+	if (m->type == WIRE_REGISTER_PORT)
+		ch->port = m->port;
+	if (ch->port)
+		log_info("registered %s at port %d (uid %d)", ch->name,
+		    ch->port, (int)ch->uid);
+	else
+		log_info("registered %s (uid %d)", ch->name, (int)ch->uid);
 	parent_names_changed();
 	return 0;
 }
@@ -456,7 +463,8 @@ handoff_channel_event(struct channel *ch, const struct config *cfg)
 		}
 		if (m.type == WIRE_ACK && (!ch->registered || ch->active))
 			on_ack(ch, &m);
-		else if (m.type == WIRE_REGISTER && ch->registered) {
+		else if ((m.type == WIRE_REGISTER ||
+		    m.type == WIRE_REGISTER_PORT) && ch->registered) {
 			if (on_register(ch, &m, cfg) == -1)
 				return;
 		} else {
@@ -607,6 +615,15 @@ int
 handoff_registered(const char *name)
 {
 	return channel_find(name, 1) != NULL;
+}
+
+/* The port a registered name redirects to, or 0 (a hand-off name). */
+int
+handoff_registered_port(const char *name)
+{
+	struct channel	*ch = channel_find(name, 1);
+
+	return ch != NULL ? ch->port : 0;
 }
 
 /* Stopping: clients still waiting are told; the control socket goes. */

@@ -591,7 +591,12 @@ dispatch_redirect(struct service *svc, const struct ipc_dispatch *req,
 	char		 line[512], result[512];
 	int		 ok = -1;
 
-	if (svc == NULL && handoff_registered(req->name))
+	if (svc == NULL && handoff_registered_port(req->name) > 0) {
+		/* A service that registered its own port, on this host. */
+		snprintf(line, sizeof(line), "@%d\r\n",
+		    handoff_registered_port(req->name));
+		ok = 0;
+	} else if (svc == NULL && handoff_registered(req->name))
 		reason = "not redirectable";
 	else if (svc != NULL)
 		ok = redirect_answer(svc, d.cfg, fd, key,
@@ -649,7 +654,8 @@ dispatch(const struct ipc_dispatch *req, int fd)
 	key = addr_key((struct sockaddr *)&ss);
 	svc = config_find(d.cfg, req->name);
 	if ((req->flags & IPC_QUERY) ||
-	    (svc != NULL && svc->redirect != REDIRECT_NONE)) {
+	    (svc != NULL && svc->redirect != REDIRECT_NONE) ||
+	    (svc == NULL && handoff_registered_port(req->name) > 0)) {
 		dispatch_redirect(svc, req, fd, peer, key);
 		return;
 	}
@@ -802,6 +808,15 @@ start_frontend(void)
 		fatal("fork");
 	if (d.fepid == 0) {
 		close(sv[0]);
+		/* Detached, it logs through us: keep no terminal or pipe of
+		 * whoever started the daemon open. */
+		if (!d.debug && (i = open("/dev/null", O_RDWR)) != -1) {
+			dup2(i, 0);
+			dup2(i, 1);
+			dup2(i, 2);
+			if (i > 2)
+				close(i);
+		}
 		if ((keep = calloc(d.cfg->nlisteners + 1, sizeof(int))) == NULL)
 			fatal("calloc");
 		keep[0] = sv[1];
@@ -843,23 +858,43 @@ notify_ready(void)
 	close(fd);
 }
 
+/*
+ * Detach, but let the command that started us return only once we are
+ * ready (or with our failure): it waits on a pipe that daemonize_done
+ * writes to. Everything before that still logs to the caller's stderr.
+ */
+static int	ready_fd = -1;
+
 static void
 daemonize(void)
 {
-	int	fd;
+	int	p[2];
+	char	c;
 
+	if (pipe2(p, O_CLOEXEC) == -1)
+		fatal("pipe");
 	switch (fork()) {
 	case -1:
 		fatal("fork");
 	case 0:
 		break;
 	default:
-		_exit(0);
+		close(p[1]);
+		_exit(read(p[0], &c, 1) == 1 ? 0 : 1);
 	}
+	close(p[0]);
+	ready_fd = p[1];
 	if (setsid() == -1)
 		fatal("setsid");
 	if (chdir("/") == -1)
 		fatal("chdir /");
+}
+
+static void
+daemonize_done(void)
+{
+	int	fd;
+
 	if ((fd = open("/dev/null", O_RDWR)) != -1) {
 		dup2(fd, 0);
 		dup2(fd, 1);
@@ -867,6 +902,9 @@ daemonize(void)
 		if (fd > 2)
 			close(fd);
 	}
+	log_init(0, "oneportd");
+	(void)write(ready_fd, "", 1);
+	close(ready_fd);
 }
 
 static void
@@ -1007,18 +1045,10 @@ main(int argc, char *argv[])
 
 	setup();
 	bind_listeners(d.cfg);
-	for (i = 0; i < d.cfg->nlisteners; i++)
-		printf("listening on %s\n", addr_ntop((struct sockaddr *)
-		    &d.cfg->listeners[i].ss, a, sizeof(a)));
-	fflush(stdout);
-	if (!d.debug) {
+	if (!d.debug)
 		daemonize();
-		log_init(0, "oneportd");
-	}
 	start_frontend();
 	send_config();
-	notify_ready();
-
 	if ((d.epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
 		fatal("epoll_create1");
 	d.sig_src.kind = SRC_SIGNAL;
@@ -1027,6 +1057,15 @@ main(int argc, char *argv[])
 	parent_watch(d.fesock, &d.fe_src);
 	handoff_configure(d.cfg);
 	supervise_configure(d.cfg);
+
+	/* Ready means everything: listeners, control socket, programs. */
+	for (i = 0; i < d.cfg->nlisteners; i++)
+		printf("listening on %s\n", addr_ntop((struct sockaddr *)
+		    &d.cfg->listeners[i].ss, a, sizeof(a)));
+	fflush(stdout);
+	notify_ready();
+	if (!d.debug)
+		daemonize_done();
 	log_info("started, %d services", d.cfg->nservices);
 
 	for (;;) {

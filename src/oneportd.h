@@ -250,6 +250,7 @@ void	handoff_expire(uint64_t now);
 uint64_t handoff_next_deadline(void);
 void	handoff_names(void (*)(const char *, void *), void *);
 int	handoff_registered(const char *name);
+int	handoff_registered_port(const char *name);
 void	handoff_shutdown(void);
 
 /* ---- processes ---- */
