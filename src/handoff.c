@@ -52,6 +52,9 @@ struct channel {
 	int		 registered;	/* came in on the control socket */
 	int		 active;	/* registered: REGISTER accepted */
 	int		 port;		/* registered a port: redirect there */
+	char		*path;		/* configured: the socket it reached */
+	uid_t		 owner;		/* configured: the owner it was held to */
+	int		 stale;		/* a reload changed its service */
 	uid_t		 uid;		/* peer's, from SO_PEERCRED */
 	uint64_t	 opened_ns;
 	struct pending	*pending;	/* oldest first */
@@ -122,6 +125,8 @@ channel_close(struct channel *ch, const char *reason)
 	parent_unwatch(ch->fd);
 	close(ch->fd);
 	ch->fd = -1;
+	free(ch->path);
+	ch->path = NULL;
 	if (was_name) {
 		log_info("unregistered %s (uid %d)", ch->name, (int)ch->uid);
 		parent_names_changed();
@@ -136,7 +141,7 @@ channel_find(const char *name, int registered)
 	struct channel	*ch;
 
 	for (ch = h.channels; ch != NULL; ch = ch->next)
-		if (ch->registered == registered &&
+		if (ch->registered == registered && !ch->stale &&
 		    (!registered || ch->active) && strcmp(ch->name, name) == 0)
 			return ch;
 	return NULL;
@@ -163,6 +168,7 @@ static struct channel *
 channel_connect(const struct service *svc, const char **reason)
 {
 	struct sockaddr_un	 sun;
+	struct channel		*ch;
 	uid_t			 uid = (uid_t)-1;
 	int			 fd;
 
@@ -191,7 +197,11 @@ channel_connect(const struct service *svc, const char **reason)
 		*reason = "service unavailable";
 		return NULL;
 	}
-	return channel_new(fd, svc->name, 0, uid);
+	ch = channel_new(fd, svc->name, 0, uid);
+	if ((ch->path = strdup(svc->socket)) == NULL)
+		fatal("strdup");
+	ch->owner = svc->owner_uid;
+	return ch;
 }
 
 static int
@@ -349,6 +359,9 @@ on_ack(struct channel *ch, const struct wire_msg *m)
 	}
 	close(p->client);
 	free(p);
+	/* Replaced by a reload and now idle: let it go. */
+	if (ch->stale && ch->pending == NULL)
+		channel_close(ch, "service unavailable");
 }
 
 static int
@@ -425,6 +438,8 @@ handoff_channel_event(struct channel *ch, const struct config *cfg)
 	ssize_t		 n;
 	int		 i, k, fd, stray;
 
+	if (ch->fd == -1)
+		return;		/* closed earlier in this epoll batch */
 	for (i = 0; i < 64; i++) {
 		iov.iov_base = msgbuf;
 		iov.iov_len = sizeof(msgbuf);
@@ -436,6 +451,10 @@ handoff_channel_event(struct channel *ch, const struct config *cfg)
 		n = recvmsg(ch->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 		if (n == -1 && (errno == EAGAIN || errno == EINTR))
 			return;
+		/* After a failed read the control buffer is stale: an fd
+		 * number in it may belong to someone else by now. */
+		if (n == -1)
+			msg.msg_controllen = 0;
 		stray = 0;
 		for (cmsg = CMSG_FIRSTHDR(&msg); cmsg != NULL;
 		    cmsg = CMSG_NXTHDR(&msg, cmsg)) {
@@ -461,9 +480,11 @@ handoff_channel_event(struct channel *ch, const struct config *cfg)
 			channel_close(ch, "service failed");
 			return;
 		}
-		if (m.type == WIRE_ACK && (!ch->registered || ch->active))
+		if (m.type == WIRE_ACK && (!ch->registered || ch->active)) {
 			on_ack(ch, &m);
-		else if ((m.type == WIRE_REGISTER ||
+			if (ch->fd == -1)
+				return;		/* stale and done */
+		} else if ((m.type == WIRE_REGISTER ||
 		    m.type == WIRE_REGISTER_PORT) && ch->registered) {
 			if (on_register(ch, &m, cfg) == -1)
 				return;
@@ -510,8 +531,29 @@ handoff_configure(const struct config *cfg)
 {
 	struct sockaddr_un	 sun;
 	struct stat		 st;
+	struct channel		*ch, *next;
+	const struct service	*svc;
 	mode_t			 old;
 	int			 fd;
+
+	/*
+	 * A channel to a configured service whose socket or owner a reload
+	 * changed (or removed) takes no new clients; it closes once those
+	 * it already has are answered.
+	 */
+	for (ch = h.channels; ch != NULL; ch = next) {
+		next = ch->next;
+		if (ch->registered || ch->stale)
+			continue;
+		svc = config_find(cfg, ch->name);
+		if (svc != NULL && svc->socket != NULL &&
+		    strcmp(svc->socket, ch->path) == 0 &&
+		    svc->owner_uid == ch->owner)
+			continue;
+		ch->stale = 1;
+		if (ch->pending == NULL)
+			channel_close(ch, "service unavailable");
+	}
 
 	if (h.ctlpath != NULL && cfg->control != NULL &&
 	    strcmp(h.ctlpath, cfg->control) == 0)
@@ -573,8 +615,9 @@ handoff_expire(uint64_t now)
 			log_warnx("%s: no acknowledgement in time", ch->name);
 			pending_fail(p, ch->name, "service not responding");
 		}
-		if (ch->registered && !ch->active &&
-		    now - ch->opened_ns >= REGISTER_TIMEOUT_NS)
+		if ((ch->registered && !ch->active &&
+		    now - ch->opened_ns >= REGISTER_TIMEOUT_NS) ||
+		    (ch->stale && ch->pending == NULL))
 			channel_close(ch, "service unavailable");
 	}
 }
