@@ -76,7 +76,7 @@ check: all $(TEST_REQUEST) lib-check
 # ---- fuzzing (clang) ----
 FUZZ_CFLAGS = -g -O1 -std=c11 -D_GNU_SOURCE -Isrc \
 	      -fsanitize=fuzzer,address,undefined
-fuzz: build-fuzz/request_fuzz build-fuzz/wire_fuzz
+fuzz: build-fuzz/request_fuzz build-fuzz/wire_fuzz build-fuzz/reply_fuzz
 build-fuzz/request_fuzz: fuzz/request_fuzz.c src/request.c src/config.c \
 		src/log.c src/addr.c build/parse.c src/oneportd.h
 	mkdir -p build-fuzz
@@ -89,6 +89,9 @@ install: all
 	install -m 755 $(B)/oneportd $(DESTDIR)$(PREFIX)/sbin/oneportd
 	install -m 644 man/oneportd.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 644 man/oneportd.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(MANDIR)/man1
+	install -m 755 $(B)/oneport $(DESTDIR)$(PREFIX)/bin/oneport
+	install -m 644 man/oneport.1 $(DESTDIR)$(MANDIR)/man1/
 	$(LIB_INSTALL)
 
 clean:

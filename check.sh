@@ -15,7 +15,7 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 make SANITIZE=1 WERROR=1 check
 make fuzz
-for t in request wire; do
+for t in request wire reply; do
 	mkdir -p build-fuzz/corpus-$t
 	build-fuzz/${t}_fuzz -max_total_time=${FUZZ_SECONDS:-20} \
 	    -dict=fuzz/$t.dict -artifact_prefix=fuzz/crashes/$t/ \

@@ -15,14 +15,20 @@ INCLUDEDIR	?= $(PREFIX)/include
 # EXPORT in the sources (the oneport_* API) leave the shared one.
 LIB_CFLAGS	 = $(CFLAGS) -fPIC -fvisibility=hidden -Ilib
 LIB_OBJS	 = $(B)/lib/wire.o $(B)/lib/service.o
+# The client side (lib/client.c, lib/reply.c) and the oneport command.
+LIB_OBJS	+= $(B)/lib/client.o $(B)/lib/reply.o
 LIB_ALL		 = $(B)/liboneport.a $(B)/$(LIB_SONAME) $(B)/liboneport.so \
 		   $(B)/liboneport.pc $(B)/echo-service
 LIB_TESTS	 = $(B)/wire_test $(B)/lib_test
+LIB_ALL		+= $(B)/oneport
+LIB_TESTS	+= $(B)/reply_test $(B)/token-service
 
 lib: $(LIB_ALL)
 
 $(B)/lib/%.o: lib/%.c lib/wire.h lib/oneport.h | $(B)/lib
 	$(CC) $(LIB_CFLAGS) -c -o $@ $<
+
+$(B)/lib/client.o $(B)/lib/reply.o: lib/reply.h
 
 $(B)/lib:
 	mkdir -p $@
@@ -51,6 +57,11 @@ $(B)/echo-service: examples/echo-service.c lib/oneport.h $(B)/liboneport.a
 	$(CC) $(CFLAGS) -Ilib $(LDFLAGS) -o $@ examples/echo-service.c \
 	    $(B)/liboneport.a
 
+# The oneport command, like the example, links the static library.
+$(B)/oneport: cmd/oneport.c lib/oneport.h $(B)/liboneport.a
+	$(CC) $(CFLAGS) -Ilib $(LDFLAGS) -o $@ cmd/oneport.c \
+	    $(B)/liboneport.a
+
 # ---- tests ----
 $(B)/wire_test: tests/unit/wire_test.c $(B)/lib/wire.o
 	$(CC) $(CFLAGS) -Ilib $(LDFLAGS) -o $@ $^
@@ -61,14 +72,32 @@ $(B)/lib_test: tests/lib/service_test.c $(B)/lib/wire.o $(B)/liboneport.so
 	$(CC) $(CFLAGS) -Ilib $(LDFLAGS) -o $@ tests/lib/service_test.c \
 	    $(B)/lib/wire.o -L$(B) -loneport -Wl,-rpath,'$$ORIGIN'
 
-lib-check: lib $(LIB_TESTS)
+$(B)/reply_test: tests/unit/reply_test.c $(B)/lib/reply.o lib/reply.h
+	$(CC) $(CFLAGS) -Ilib $(LDFLAGS) -o $@ tests/unit/reply_test.c \
+	    $(B)/lib/reply.o
+
+# A redirect target that checks the token with oneport_token_check.
+$(B)/token-service: tests/client/token_service.c lib/oneport.h \
+		$(B)/liboneport.a
+	$(CC) $(CFLAGS) -Ilib $(LDFLAGS) -o $@ tests/client/token_service.c \
+	    $(B)/liboneport.a
+
+# The client tests play the command against the real daemon.
+lib-check: lib $(LIB_TESTS) $(B)/oneportd
 	$(B)/wire_test
 	sh tests/lib/run.sh $(B)
+	$(B)/reply_test
+	sh tests/client/run.sh $(B)
 
 # ---- fuzzing (clang; FUZZ_CFLAGS comes from the top Makefile) ----
 build-fuzz/wire_fuzz: fuzz/wire_fuzz.c lib/wire.c lib/wire.h
 	mkdir -p build-fuzz
 	clang $(FUZZ_CFLAGS) -Ilib -o $@ fuzz/wire_fuzz.c lib/wire.c
+
+fuzz: build-fuzz/reply_fuzz
+build-fuzz/reply_fuzz: fuzz/reply_fuzz.c lib/reply.c lib/reply.h
+	mkdir -p build-fuzz
+	clang $(FUZZ_CFLAGS) -Ilib -o $@ fuzz/reply_fuzz.c lib/reply.c
 
 # ---- install: use as a recipe line, `$(LIB_INSTALL)` ----
 define LIB_INSTALL
