@@ -32,6 +32,8 @@ same(const struct wire_msg *a, const struct wire_msg *b)
 		    memcmp(a->preread, b->preread, a->preread_len) == 0);
 	case WIRE_REGISTER:
 		return strcmp(a->name, b->name) == 0;
+	case WIRE_REGISTER_PORT:
+		return strcmp(a->name, b->name) == 0 && a->port == b->port;
 	case WIRE_ACK:
 	case WIRE_REGISTERED:
 		return a->status == b->status &&
@@ -53,6 +55,10 @@ check_fields(const struct wire_msg *m, const uint8_t *buf, size_t len)
 		    m->preread_len > WIRE_PREREAD_MAX ||
 		    (m->preread_len > 0 && (m->preread < buf ||
 		    m->preread + m->preread_len != buf + len)))
+			abort();
+		/* FALLTHROUGH */
+	case WIRE_REGISTER_PORT:
+		if (m->type == WIRE_REGISTER_PORT && m->port == 0)
 			abort();
 		/* FALLTHROUGH */
 	case WIRE_REGISTER:
