@@ -29,7 +29,7 @@
 #define EXPORT		__attribute__((visibility("default")))
 
 #define CHANNELS_MAX	16	/* daemon connections held at once */
-#define PENDING_MAX	16	/* hand-offs acknowledged, awaiting GO */
+#define PENDING_MAX	128	/* hand-offs acknowledged, awaiting GO */
 #define WAIT_MS		5000	/* for GO after ACK, for REGISTERED */
 #define FDS_MAX		4	/* taken per message; one is the most due */
 #define CONTROL_PATH	"/run/oneportd.sock"

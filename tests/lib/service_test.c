@@ -795,7 +795,7 @@ test_busy(void)
 {
 	struct oneport_server	*srv;
 	struct oneport_conn	 c;
-	int			 chan, cl[17], sv, i, n = 17;
+	int			 chan, cl[129], sv, i, n = 129;
 
 	CHECK((srv = oneport_listen(sock_path)) != NULL);
 	if (srv == NULL)
