@@ -107,7 +107,7 @@ split_target(const char *arg, char *buf, size_t len, const char **host,
 
 	if (strlen(arg) >= len)
 		return -1;
-	strcpy(buf, arg);
+	memcpy(buf, arg, strlen(arg) + 1);
 	if (buf[0] == '[') {
 		if ((end = strchr(buf, ']')) == NULL || end == buf + 1)
 			return -1;

@@ -208,14 +208,7 @@ static int
 wire_send(int fd, const struct wire_msg *m, int passfd)
 {
 	struct iovec	 iov;
-	struct msghdr	 msg;
-	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(sizeof(int))];
-	} cmsgbuf;
-	struct cmsghdr	*cmsg;
 	size_t		 len;
-	ssize_t		 n;
 
 	if ((len = wire_encode(msgbuf, sizeof(msgbuf), m)) == 0) {
 		errno = EINVAL;
@@ -223,23 +216,7 @@ wire_send(int fd, const struct wire_msg *m, int passfd)
 	}
 	iov.iov_base = msgbuf;
 	iov.iov_len = len;
-	memset(&msg, 0, sizeof(msg));
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	if (passfd >= 0) {
-		memset(&cmsgbuf, 0, sizeof(cmsgbuf));
-		msg.msg_control = cmsgbuf.buf;
-		msg.msg_controllen = sizeof(cmsgbuf.buf);
-		cmsg = CMSG_FIRSTHDR(&msg);
-		cmsg->cmsg_level = SOL_SOCKET;
-		cmsg->cmsg_type = SCM_RIGHTS;
-		cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cmsg), &passfd, sizeof(int));
-	}
-	do {
-		n = sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-	} while (n == -1 && errno == EINTR);
-	return n == (ssize_t)len ? 0 : -1;
+	return fd_sendmsg(fd, &iov, 1, passfd) == (ssize_t)len ? 0 : -1;
 }
 
 static void

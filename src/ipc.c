@@ -13,18 +13,47 @@
 
 #include "oneportd.h"
 
-/* Send one message, with fd attached when fd >= 0. Never blocks. */
-int
-ipc_send(int sock, enum ipc_type type, const void *data, size_t len, int fd)
+/*
+ * Send iov as one message, with fd attached when fd >= 0. Never blocks;
+ * returns the bytes sent or -1. Shared with handoff.c, whose messages to
+ * services carry client fds the same way.
+ */
+ssize_t
+fd_sendmsg(int sock, struct iovec *iov, int iovcnt, int fd)
 {
-	struct ipc_hdr	 hdr;
-	struct iovec	 iov[2];
 	struct msghdr	 msg;
 	union {
 		struct cmsghdr	hdr;
 		char		buf[CMSG_SPACE(sizeof(int))];
 	} cmsgbuf;
 	struct cmsghdr	*cmsg;
+	ssize_t		 n;
+
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = iov;
+	msg.msg_iovlen = iovcnt;
+	if (fd >= 0) {
+		memset(&cmsgbuf, 0, sizeof(cmsgbuf));
+		msg.msg_control = cmsgbuf.buf;
+		msg.msg_controllen = sizeof(cmsgbuf.buf);
+		cmsg = CMSG_FIRSTHDR(&msg);
+		cmsg->cmsg_level = SOL_SOCKET;
+		cmsg->cmsg_type = SCM_RIGHTS;
+		cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+	}
+	do {
+		n = sendmsg(sock, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+	} while (n == -1 && errno == EINTR);
+	return n;
+}
+
+/* Send one typed message, with fd attached when fd >= 0. */
+int
+ipc_send(int sock, enum ipc_type type, const void *data, size_t len, int fd)
+{
+	struct ipc_hdr	 hdr;
+	struct iovec	 iov[2];
 	ssize_t		 n;
 
 	if (len > IPC_MAX - sizeof(hdr)) {
@@ -39,24 +68,7 @@ ipc_send(int sock, enum ipc_type type, const void *data, size_t len, int fd)
 	iov[0].iov_len = sizeof(hdr);
 	iov[1].iov_base = (void *)data;
 	iov[1].iov_len = len;
-
-	memset(&msg, 0, sizeof(msg));
-	msg.msg_iov = iov;
-	msg.msg_iovlen = len > 0 ? 2 : 1;
-	if (fd >= 0) {
-		memset(&cmsgbuf, 0, sizeof(cmsgbuf));
-		msg.msg_control = cmsgbuf.buf;
-		msg.msg_controllen = sizeof(cmsgbuf.buf);
-		cmsg = CMSG_FIRSTHDR(&msg);
-		cmsg->cmsg_level = SOL_SOCKET;
-		cmsg->cmsg_type = SCM_RIGHTS;
-		cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
-	}
-	do {
-		n = sendmsg(sock, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-	} while (n == -1 && errno == EINTR);
-	if (n == -1)
+	if ((n = fd_sendmsg(sock, iov, len > 0 ? 2 : 1, fd)) == -1)
 		return -1;
 	if ((size_t)n != sizeof(hdr) + len) {
 		errno = EMSGSIZE;

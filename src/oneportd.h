@@ -198,6 +198,8 @@ struct ipc_dispatch {
 };
 #define IPC_QUERY	0x1	/* only say where it lives */
 
+struct iovec;
+ssize_t	fd_sendmsg(int sock, struct iovec *, int iovcnt, int fd);
 int	ipc_send(int sock, enum ipc_type, const void *, size_t, int fd);
 ssize_t	ipc_recv(int sock, struct ipc_hdr *, void *buf, size_t bufsz,
 	    int *fd);
