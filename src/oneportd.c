@@ -2,8 +2,10 @@
  * oneportd.c: the privileged parent. It reads the configuration, binds the
  * listeners, starts the sandboxed frontend and then only does what the
  * frontend asks and is allowed to ask: start a configured service with a
- * client fd it was handed. It never reads a client byte. It also reaps
- * children, logs their stderr, reloads on SIGHUP and stops on SIGTERM.
+ * client fd it was handed, pass it to a running service (handoff.c) or
+ * say where the service lives (redirect.c). It never reads a client byte.
+ * It also reaps what it started (child.c), reloads on SIGHUP and stops on
+ * SIGTERM.
  */
 #include <sys/epoll.h>
 #include <sys/prctl.h>
@@ -32,24 +34,6 @@
 #define REASON_ADDR_INST	"too many instances for your address"
 #define REASON_NOSTART		"cannot start service"
 
-/* A spawned service program, from fork until it is reaped. */
-struct child {
-	struct src	 stderr_src;
-	pid_t		 pid;
-	char		 name[SERVICE_NAME_MAX + 1];
-	struct service	*svc;		/* NULL once a reload removed it */
-	int		 client;	/* held until "+" or "-" is sent */
-	int		 supervised;	/* a pass service's own program */
-	int		 traced;	/* "+" waits for the exec-stop */
-	int		 stderr_fd;
-	uint64_t	 akey;
-	char		 peer[ADDR_STRLEN];
-	uint64_t	 accepted_ns, started_ns;
-	char		 errbuf[512];	/* partial stderr line */
-	size_t		 errlen;
-	struct child	*next;
-};
-
 static struct {
 	struct config	*cfg;
 	const char	*conffile;	/* NULL: command line only */
@@ -61,8 +45,6 @@ static struct {
 	int		 fesock;
 	pid_t		 fepid;
 	int		 stopping;
-	struct child	*children;
-	struct child	*dead;		/* freed after the epoll batch */
 	void		**deferred;	/* other things freed then */
 	size_t		 ndeferred, maxdeferred;
 	struct src	 sig_src, fe_src;
@@ -242,7 +224,6 @@ static void
 reload(void)
 {
 	struct config	*cfg;
-	struct child	*c;
 	int		 i, same;
 
 	log_info("reloading configuration");
@@ -274,11 +255,7 @@ reload(void)
 	d.cfg->listeners = NULL;
 	d.cfg->nlisteners = 0;
 
-	for (c = d.children; c != NULL; c = c->next) {
-		c->svc = config_find(cfg, c->name);
-		if (c->svc != NULL && !c->supervised)
-			c->svc->running++;
-	}
+	child_remap(cfg);
 	config_free(d.cfg);
 	d.cfg = cfg;
 	d.generation++;
@@ -354,148 +331,16 @@ parent_watch(int fd, struct src *src)
 }
 
 /*
- * The program is running (ok) or will never run: tell the client, and let
- * go of its socket.
- */
-static void
-child_started(struct child *c, int ok)
-{
-	char	result[64];
-
-	if (c->client == -1)
-		return;
-	if (ok) {
-		if (c->svc == NULL || !c->svc->reply_self)
-			(void)send(c->client, "+\r\n", 3,
-			    MSG_DONTWAIT | MSG_NOSIGNAL);
-		parent_log_conn(c->peer, c->name, "+", c->pid, c->accepted_ns);
-	} else {
-		parent_reply(c->client, REASON_NOSTART);
-		snprintf(result, sizeof(result), "-%s", REASON_NOSTART);
-		parent_log_conn(c->peer, c->name, result, c->pid, c->accepted_ns);
-	}
-	close(c->client);
-	c->client = -1;
-}
-
-/*
- * epoll watches the open pipe, not the descriptor: say so before closing,
- * in case a copy lives on somewhere (a child between clone and exec).
- */
-static void
-stderr_close(struct child *c)
-{
-	epoll_ctl(d.epfd, EPOLL_CTL_DEL, c->stderr_fd, NULL);
-	close(c->stderr_fd);
-	c->stderr_fd = -1;
-}
-
-/* Log the child's stderr line by line, tagged with service and pid. */
-static void
-child_stderr(struct child *c, int final)
-{
-	ssize_t	 n;
-	char	*nl;
-
-	for (;;) {
-		n = read(c->stderr_fd, c->errbuf + c->errlen,
-		    sizeof(c->errbuf) - 1 - c->errlen);
-		if (n > 0)
-			c->errlen += n;
-		/* A last line without newline is logged at EOF or exit. */
-		while ((nl = memchr(c->errbuf, '\n', c->errlen)) != NULL ||
-		    c->errlen == sizeof(c->errbuf) - 1 ||
-		    ((final || n == 0) && n <= 0 && c->errlen > 0)) {
-			size_t	len = nl != NULL ? (size_t)(nl - c->errbuf) :
-			    c->errlen;
-
-			log_info("%s[%d]: %.*s", c->name, (int)c->pid,
-			    (int)len, c->errbuf);
-			if (nl != NULL)
-				len++;
-			memmove(c->errbuf, c->errbuf + len, c->errlen - len);
-			c->errlen -= len;
-		}
-		if (n <= 0)
-			break;
-	}
-	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
-		stderr_close(c);
-		c->stderr_fd = -1;
-	}
-}
-
-static struct child *
-child_find(pid_t pid)
-{
-	struct child	*c;
-
-	for (c = d.children; c != NULL; c = c->next)
-		if (c->pid == pid)
-			return c;
-	return NULL;
-}
-
-static void
-child_free(struct child *c)
-{
-	struct child	**pp;
-
-	for (pp = &d.children; *pp != NULL; pp = &(*pp)->next)
-		if (*pp == c) {
-			*pp = c->next;
-			break;
-		}
-	if (c->svc != NULL && !c->supervised)
-		c->svc->running--;
-	if (c->client != -1)
-		close(c->client);
-	if (c->stderr_fd != -1)
-		stderr_close(c);
-	c->client = c->stderr_fd = -1;
-	/* Events for it may still be in this epoll batch. */
-	c->next = d.dead;
-	d.dead = c;
-}
-
-static void
-child_exited(struct child *c, int st)
-{
-	char	status[32];
-
-	/* Killed between execve and its stop: it never ran. */
-	child_started(c, 0);
-	if (c->stderr_fd != -1)
-		child_stderr(c, 1);
-	if (WIFSIGNALED(st))
-		snprintf(status, sizeof(status), "signal:%d", WTERMSIG(st));
-	else
-		snprintf(status, sizeof(status), "%d", WEXITSTATUS(st));
-	log_info("exit service=%s pid=%d status=%s duration=%.3fs", c->name,
-	    (int)c->pid, status, (now_ns() - c->started_ns) / 1e9);
-	if (c->supervised && !supervise_exited(c->pid))
-		(void)redirect_exited(c->pid);
-	child_free(c);
-}
-
-/*
- * Stopping leaves running programs alone, but their stderr pipes would
- * close with us and the next write would kill them with SIGPIPE. A small
- * process of our own keeps reading and logging them until each closes.
+ * Stopping leaves running programs alone; a small process of our own
+ * keeps logging their stderr until each closes (child_drain).
  */
 static void __attribute__((noreturn))
 drain_and_exit(void)
 {
-	struct epoll_event	 evs[64];
-	struct child		*c;
-	struct src		*src;
-	sigset_t		 none;
-	int			 open = 0, i, n;
+	sigset_t	none;
+	int		i;
 
-	for (c = d.children; c != NULL; c = c->next)
-		if (c->stderr_fd != -1)
-			open++;
-	if (open == 0 || fork() != 0)
+	if (child_stderr_open() == 0 || fork() != 0)
 		exit(0);
 	prctl(PR_SET_NAME, "oneportd-drain");
 	/* The port must close with the daemon, not linger here. */
@@ -504,29 +349,15 @@ drain_and_exit(void)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	epoll_ctl(d.epfd, EPOLL_CTL_DEL, d.sigfd, NULL);
-	while (open > 0) {
-		if ((n = epoll_wait(d.epfd, evs, 64, -1)) == -1 &&
-		    errno != EINTR)
-			fatal("epoll_wait");
-		for (i = 0; i < n; i++) {
-			src = evs[i].data.ptr;
-			if (src->kind != SRC_STDERR ||
-			    ((struct child *)src->ptr)->stderr_fd == -1)
-				continue;
-			child_stderr(((struct child *)src->ptr), 0);
-			if (((struct child *)src->ptr)->stderr_fd == -1)
-				open--;
-		}
-	}
+	child_drain(d.epfd);
 	exit(0);
 }
 
 static void
 reap(void)
 {
-	struct child	*c;
-	pid_t		 pid;
-	int		 st;
+	pid_t	pid;
+	int	st;
 
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
 		if (pid == d.fepid) {
@@ -536,50 +367,8 @@ reap(void)
 			}
 			fatalx("frontend exited (status %d)", st);
 		}
-		if ((c = child_find(pid)) == NULL)
-			continue;
-		if (WIFSTOPPED(st)) {
-			/* At the exec-stop the program is loaded and frozen
-			 * before its first instruction: "+" goes out now,
-			 * before any byte of its own. */
-			if (c->traced && spawn_stopped(pid, WSTOPSIG(st))) {
-				c->traced = 0;
-				child_started(c, 1);
-				spawn_release(pid);
-			}
-			continue;
-		}
-		child_exited(c, st);
+		(void)child_waited(pid, st);
 	}
-}
-
-/* Track a started program until it is reaped, and log its stderr. */
-struct child *
-parent_add_child(struct service *svc, pid_t pid, int stderr_fd,
-    int supervised)
-{
-	struct child	*c;
-
-	if ((c = calloc(1, sizeof(*c))) == NULL)
-		fatal("calloc");
-	c->pid = pid;
-	memcpy(c->name, svc->name, sizeof(c->name));
-	c->svc = svc;
-	c->client = -1;
-	c->stderr_fd = stderr_fd;
-	c->supervised = supervised;
-	snprintf(c->peer, sizeof(c->peer), "-");
-	c->started_ns = c->accepted_ns = now_ns();
-	c->stderr_src.kind = SRC_STDERR;
-	c->stderr_src.ptr = c;
-	c->next = d.children;
-	d.children = c;
-	/* Instance limits count client sessions, not supervised daemons. */
-	if (!supervised)
-		svc->running++;
-	if (stderr_fd != -1)
-		parent_watch(stderr_fd, &c->stderr_src);
-	return c;
 }
 
 /* Mode B: say where it lives ("@PORT ..."), start it if need be. */
@@ -638,12 +427,11 @@ dispatch(const struct ipc_dispatch *req, int fd)
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen = sizeof(ss);
 	struct service		*svc;
-	struct child		*c, *o;
+	struct child		*c;
 	struct spawn		 sp;
 	const char		*reason = NULL;
 	char			 peer[ADDR_STRLEN], result[64];
 	uint64_t		 key;
-	int			 n;
 
 	if (getpeername(fd, (struct sockaddr *)&ss, &sslen) == -1) {
 		/* Gone already, or not a connected socket at all. */
@@ -672,13 +460,9 @@ dispatch(const struct ipc_dispatch *req, int fd)
 	else if (svc->max_instances > 0 &&
 	    svc->running >= svc->max_instances)
 		reason = REASON_SVC_BUSY;
-	else if (svc->max_per_addr > 0) {
-		for (n = 0, o = d.children; o != NULL; o = o->next)
-			if (o->svc == svc && o->akey == key)
-				n++;
-		if (n >= svc->max_per_addr)
-			reason = REASON_ADDR_INST;
-	}
+	else if (svc->max_per_addr > 0 &&
+	    child_count(svc, key) >= svc->max_per_addr)
+		reason = REASON_ADDR_INST;
 	sp.pid = -1;
 	if (reason == NULL && spawn_service(svc, fd, &sp) == -1) {
 		reason = REASON_NOSTART;
@@ -696,18 +480,10 @@ dispatch(const struct ipc_dispatch *req, int fd)
 			return;
 	}
 
-	c = parent_add_child(svc, sp.pid, reason == NULL ? sp.stderr_fd : -1,
-	    0);
-	c->client = fd;
-	c->akey = key;
-	memcpy(c->peer, peer, sizeof(c->peer));
-	c->accepted_ns = req->accepted_ns;
-	if (reason != NULL)
-		return;
+	c = child_add(svc, sp.pid, reason == NULL ? sp.stderr_fd : -1, 0);
 	/* Traced, "+" waits for the exec-stop (reap); else it goes now. */
-	c->traced = sp.traced;
-	if (!c->traced)
-		child_started(c, 1);
+	child_set_client(c, fd, reason == NULL && sp.traced, key, peer,
+	    req->accepted_ns);
 }
 
 /* ---- the frontend ---- */
@@ -1083,8 +859,7 @@ main(int argc, char *argv[])
 					frontend_read();
 				break;
 			case SRC_STDERR:
-				if (((struct child *)src->ptr)->stderr_fd != -1)
-					child_stderr(((struct child *)src->ptr), 0);
+				child_stderr_event(src->ptr);
 				break;
 			case SRC_CHANNEL:
 				handoff_channel_event(src->ptr, d.cfg);
@@ -1099,11 +874,6 @@ main(int argc, char *argv[])
 		redirect_tick(now_ns(), d.cfg);
 		while (d.ndeferred > 0)
 			free(d.deferred[--d.ndeferred]);
-		while (d.dead != NULL) {
-			struct child	*c = d.dead;
-
-			d.dead = c->next;
-			free(c);
-		}
+		child_free_dead();
 	}
 }

@@ -221,9 +221,20 @@ void	parent_log_conn(const char *peer, const char *name,
 void	parent_names_changed(void);
 void	parent_defer_free(void *);
 
+/* child.c: programs the parent started, until reaped */
 struct child;
-struct child	*parent_add_child(struct service *, pid_t, int stderr_fd,
+struct child	*child_add(struct service *, pid_t, int stderr_fd,
 		    int supervised);
+void		 child_set_client(struct child *, int client, int traced,
+		    uint64_t akey, const char *peer, uint64_t accepted_ns);
+void		 child_started(struct child *, int ok);
+int		 child_count(const struct service *, uint64_t akey);
+void		 child_remap(const struct config *);
+int		 child_waited(pid_t, int status);
+void		 child_stderr_event(struct child *);
+void		 child_free_dead(void);
+int		 child_stderr_open(void);
+void		 child_drain(int epfd);
 
 /* supervise.c: pass services whose program oneportd runs */
 void	 supervise_configure(const struct config *);

@@ -133,7 +133,7 @@ instance_start(struct service *svc, const struct config *cfg, int client,
 		log_warn("%s[%d]: %s: cannot %s", svc->name, (int)sp.pid,
 		    svc->argv[0], sp.failed);
 		if (sp.pid > 0)
-			parent_add_child(svc, sp.pid, -1, 1);
+			child_add(svc, sp.pid, -1, 1);
 		close(lfd);
 		if (tp[0] != -1) {
 			close(tp[0]);
@@ -146,7 +146,7 @@ instance_start(struct service *svc, const struct config *cfg, int client,
 	close(lfd);
 	if (tp[0] != -1)
 		close(tp[0]);
-	parent_add_child(svc, sp.pid, sp.stderr_fd, 1);
+	child_add(svc, sp.pid, sp.stderr_fd, 1);
 	if ((in = calloc(1, sizeof(*in))) == NULL)
 		fatal("calloc");
 	snprintf(in->name, sizeof(in->name), "%s", svc->name);

@@ -98,14 +98,14 @@ sup_start(struct sup *s, const struct config *cfg)
 		log_warn("%s[%d]: %s: cannot %s", s->name, (int)sp.pid,
 		    svc->argv[0], sp.failed);
 		if (sp.pid > 0)
-			parent_add_child(svc, sp.pid, -1, 1);
+			child_add(svc, sp.pid, -1, 1);
 		s->started_ns = now_ns();
 		sup_schedule(s);
 		return;
 	}
 	s->pid = sp.pid;
 	s->started_ns = now_ns();
-	parent_add_child(svc, sp.pid, sp.stderr_fd, 1);
+	child_add(svc, sp.pid, sp.stderr_fd, 1);
 	log_info("%s: started pid %d on %s", s->name, (int)s->pid, s->path);
 }
 

@@ -1,0 +1,323 @@
+/*
+ * child.c: the programs the parent started, from clone until reaped: a
+ * client still waiting is told "+" (at the exec-stop) or "-", stderr is
+ * logged line by line tagged with service and pid, and each exit gets one
+ * log line. Supervised and redirect programs are passed on to their
+ * owners (supervise.c, redirect.c) when they exit.
+ */
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "oneportd.h"
+
+#define REASON_NOSTART		"cannot start service"
+
+/* A spawned service program, from fork until it is reaped. */
+struct child {
+	struct src	 stderr_src;
+	pid_t		 pid;
+	char		 name[SERVICE_NAME_MAX + 1];
+	struct service	*svc;		/* NULL once a reload removed it */
+	int		 client;	/* held until "+" or "-" is sent */
+	int		 supervised;	/* a pass service's own program */
+	int		 traced;	/* "+" waits for the exec-stop */
+	int		 stderr_fd;
+	uint64_t	 akey;
+	char		 peer[ADDR_STRLEN];
+	uint64_t	 accepted_ns, started_ns;
+	char		 errbuf[512];	/* partial stderr line */
+	size_t		 errlen;
+	struct child	*next;
+};
+
+static struct child	*children;
+static struct child	*dead;		/* freed after the epoll batch */
+
+/*
+ * The program is running (ok) or will never run: tell the client, and let
+ * go of its socket.
+ */
+void
+child_started(struct child *c, int ok)
+{
+	char	result[64];
+
+	if (c->client == -1)
+		return;
+	if (ok) {
+		if (c->svc == NULL || !c->svc->reply_self)
+			(void)send(c->client, "+\r\n", 3,
+			    MSG_DONTWAIT | MSG_NOSIGNAL);
+		parent_log_conn(c->peer, c->name, "+", c->pid, c->accepted_ns);
+	} else {
+		parent_reply(c->client, REASON_NOSTART);
+		snprintf(result, sizeof(result), "-%s", REASON_NOSTART);
+		parent_log_conn(c->peer, c->name, result, c->pid, c->accepted_ns);
+	}
+	close(c->client);
+	c->client = -1;
+}
+
+/*
+ * epoll watches the open pipe, not the descriptor: say so before closing,
+ * in case a copy lives on somewhere (a child between clone and exec).
+ */
+static void
+stderr_close(struct child *c)
+{
+	parent_unwatch(c->stderr_fd);
+	close(c->stderr_fd);
+	c->stderr_fd = -1;
+}
+
+/* Log the child's stderr line by line, tagged with service and pid. */
+static void
+child_stderr(struct child *c, int final)
+{
+	ssize_t	 n;
+	char	*nl;
+
+	for (;;) {
+		n = read(c->stderr_fd, c->errbuf + c->errlen,
+		    sizeof(c->errbuf) - 1 - c->errlen);
+		if (n > 0)
+			c->errlen += n;
+		/* A last line without newline is logged at EOF or exit. */
+		while ((nl = memchr(c->errbuf, '\n', c->errlen)) != NULL ||
+		    c->errlen == sizeof(c->errbuf) - 1 ||
+		    ((final || n == 0) && n <= 0 && c->errlen > 0)) {
+			size_t	len = nl != NULL ? (size_t)(nl - c->errbuf) :
+			    c->errlen;
+
+			log_info("%s[%d]: %.*s", c->name, (int)c->pid,
+			    (int)len, c->errbuf);
+			if (nl != NULL)
+				len++;
+			memmove(c->errbuf, c->errbuf + len, c->errlen - len);
+			c->errlen -= len;
+		}
+		if (n <= 0)
+			break;
+	}
+	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
+		stderr_close(c);
+		c->stderr_fd = -1;
+	}
+}
+
+static struct child *
+child_find(pid_t pid)
+{
+	struct child	*c;
+
+	for (c = children; c != NULL; c = c->next)
+		if (c->pid == pid)
+			return c;
+	return NULL;
+}
+
+static void
+child_free(struct child *c)
+{
+	struct child	**pp;
+
+	for (pp = &children; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	if (c->svc != NULL && !c->supervised)
+		c->svc->running--;
+	if (c->client != -1)
+		close(c->client);
+	if (c->stderr_fd != -1)
+		stderr_close(c);
+	c->client = c->stderr_fd = -1;
+	/* Events for it may still be in this epoll batch. */
+	c->next = dead;
+	dead = c;
+}
+
+static void
+child_exited(struct child *c, int st)
+{
+	char	status[32];
+
+	/* Killed between execve and its stop: it never ran. */
+	child_started(c, 0);
+	if (c->stderr_fd != -1)
+		child_stderr(c, 1);
+	if (WIFSIGNALED(st))
+		snprintf(status, sizeof(status), "signal:%d", WTERMSIG(st));
+	else
+		snprintf(status, sizeof(status), "%d", WEXITSTATUS(st));
+	log_info("exit service=%s pid=%d status=%s duration=%.3fs", c->name,
+	    (int)c->pid, status, (now_ns() - c->started_ns) / 1e9);
+	if (c->supervised && !supervise_exited(c->pid))
+		(void)redirect_exited(c->pid);
+	child_free(c);
+}
+
+/* Track a started program until it is reaped, and log its stderr. */
+struct child *
+child_add(struct service *svc, pid_t pid, int stderr_fd, int supervised)
+{
+	struct child	*c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		fatal("calloc");
+	c->pid = pid;
+	memcpy(c->name, svc->name, sizeof(c->name));
+	c->svc = svc;
+	c->client = -1;
+	c->stderr_fd = stderr_fd;
+	c->supervised = supervised;
+	snprintf(c->peer, sizeof(c->peer), "-");
+	c->started_ns = c->accepted_ns = now_ns();
+	c->stderr_src.kind = SRC_STDERR;
+	c->stderr_src.ptr = c;
+	c->next = children;
+	children = c;
+	/* Instance limits count client sessions, not supervised daemons. */
+	if (!supervised)
+		svc->running++;
+	if (stderr_fd != -1)
+		parent_watch(stderr_fd, &c->stderr_src);
+	return c;
+}
+
+/* A client waits for this program's "+": the exec-stop will say when. */
+void
+child_set_client(struct child *c, int client, int traced, uint64_t akey,
+    const char *peer, uint64_t accepted_ns)
+{
+	c->client = client;
+	c->traced = traced;
+	c->akey = akey;
+	snprintf(c->peer, sizeof(c->peer), "%s", peer);
+	c->accepted_ns = accepted_ns;
+	if (!traced)
+		child_started(c, 1);
+}
+
+/* Sessions of svc from the client address akey, for max per-address. */
+int
+child_count(const struct service *svc, uint64_t akey)
+{
+	struct child	*c;
+	int		 n = 0;
+
+	for (c = children; c != NULL; c = c->next)
+		if (c->svc == svc && !c->supervised && c->akey == akey)
+			n++;
+	return n;
+}
+
+/* A reload: point each program at its service in the new config. */
+void
+child_remap(const struct config *cfg)
+{
+	struct child	*c;
+
+	for (c = children; c != NULL; c = c->next) {
+		c->svc = config_find(cfg, c->name);
+		if (c->svc != NULL && !c->supervised)
+			c->svc->running++;
+	}
+}
+
+/* waitpid said pid stopped or ended; 0 if it is none of ours. */
+int
+child_waited(pid_t pid, int st)
+{
+	struct child	*c;
+
+	if ((c = child_find(pid)) == NULL)
+		return 0;
+	if (WIFSTOPPED(st)) {
+		/* At the exec-stop the program is loaded and frozen before
+		 * its first instruction: "+" goes out now, before any byte
+		 * of its own. */
+		if (c->traced && spawn_stopped(pid, WSTOPSIG(st))) {
+			c->traced = 0;
+			child_started(c, 1);
+			spawn_release(pid);
+		}
+		return 1;
+	}
+	child_exited(c, st);
+	return 1;
+}
+
+void
+child_stderr_event(struct child *c)
+{
+	if (c->stderr_fd != -1)
+		child_stderr(c, 0);
+}
+
+void
+child_free_dead(void)
+{
+	struct child	*c;
+
+	while ((c = dead) != NULL) {
+		dead = c->next;
+		free(c);
+	}
+}
+
+/*
+ * Stopping leaves running programs alone, but their stderr pipes would
+ * close with the parent and the next write would kill them with SIGPIPE.
+ * The drain process (a fork of the parent) keeps reading and logging them
+ * on the parent's epoll set until each closes.
+ */
+void
+child_drain(int epfd)
+{
+	struct epoll_event	 evs[64];
+	struct child		*c;
+	struct src		*src;
+	int			 open = 0, i, n;
+
+	for (c = children; c != NULL; c = c->next)
+		if (c->stderr_fd != -1)
+			open++;
+	while (open > 0) {
+		if ((n = epoll_wait(epfd, evs, 64, -1)) == -1 &&
+		    errno != EINTR)
+			fatal("epoll_wait");
+		for (i = 0; i < n; i++) {
+			src = evs[i].data.ptr;
+			if (src->kind != SRC_STDERR)
+				continue;
+			c = src->ptr;
+			if (c->stderr_fd == -1)
+				continue;
+			child_stderr(c, 0);
+			if (c->stderr_fd == -1)
+				open--;
+		}
+	}
+}
+
+int
+child_stderr_open(void)
+{
+	struct child	*c;
+	int		 open = 0;
+
+	for (c = children; c != NULL; c = c->next)
+		if (c->stderr_fd != -1)
+			open++;
+	return open;
+}
