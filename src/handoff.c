@@ -249,18 +249,18 @@ addr_wire(const struct sockaddr *sa, uint8_t *family, uint8_t addr[16],
  */
 int
 handoff_pass(const struct service *svc, const char *name, int client,
-    const char *peer, uint64_t accepted_ns, const char **reason)
+    const struct sockaddr_storage *ppss, const char *peer,
+    uint64_t accepted_ns, const char **reason)
 {
-	struct sockaddr_storage	 pss, lss;
-	socklen_t		 plen = sizeof(pss), llen = sizeof(lss);
+	struct sockaddr_storage	 pss = *ppss, lss;
+	socklen_t		 llen = sizeof(lss);
 	struct channel		*ch;
 	struct pending		*p, **pp;
 	struct wire_msg		 m;
 	uint8_t			 lfam;
 
 	*reason = "service unavailable";
-	if (getpeername(client, (struct sockaddr *)&pss, &plen) == -1 ||
-	    getsockname(client, (struct sockaddr *)&lss, &llen) == -1)
+	if (getsockname(client, (struct sockaddr *)&lss, &llen) == -1)
 		return -1;
 	if ((ch = channel_find(name, svc == NULL)) == NULL || ch->port) {
 		if (svc == NULL)

@@ -407,12 +407,12 @@ dispatch_redirect(struct service *svc, const struct ipc_dispatch *req,
 /* A running service takes it: "+" or "-" comes with its answer. */
 static void
 dispatch_pass(const struct service *svc, const struct ipc_dispatch *req,
-    int fd, const char *peer)
+    int fd, const struct sockaddr_storage *ss, const char *peer)
 {
 	const char	*reason;
 	char		 result[64];
 
-	if (handoff_pass(svc, req->name, fd, peer, req->accepted_ns,
+	if (handoff_pass(svc, req->name, fd, ss, peer, req->accepted_ns,
 	    &reason) == 0)
 		return;
 	parent_reply(fd, reason);
@@ -448,11 +448,11 @@ dispatch(const struct ipc_dispatch *req, int fd)
 		return;
 	}
 	if (svc == NULL && handoff_registered(req->name)) {
-		dispatch_pass(NULL, req, fd, peer);
+		dispatch_pass(NULL, req, fd, &ss, peer);
 		return;
 	}
 	if (svc != NULL && svc->socket != NULL) {
-		dispatch_pass(svc, req, fd, peer);
+		dispatch_pass(svc, req, fd, &ss, peer);
 		return;
 	}
 	if (svc == NULL)

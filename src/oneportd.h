@@ -255,7 +255,8 @@ void	 redirect_stop(void);
 /* handoff.c: pass services and registrations */
 struct channel;
 int	handoff_pass(const struct service *, const char *name, int client,
-	    const char *peer, uint64_t accepted_ns, const char **reason);
+	    const struct sockaddr_storage *peer_ss, const char *peer,
+	    uint64_t accepted_ns, const char **reason);
 void	handoff_channel_event(struct channel *, const struct config *);
 void	handoff_control_event(void);
 void	handoff_configure(const struct config *);
