@@ -16,7 +16,7 @@ INCLUDEDIR	?= $(PREFIX)/include
 LIB_CFLAGS	 = $(CFLAGS) -fPIC -fvisibility=hidden -Ilib
 LIB_OBJS	 = $(B)/lib/wire.o $(B)/lib/service.o
 # The client side (lib/client.c, lib/reply.c) and the oneport command.
-LIB_OBJS	+= $(B)/lib/client.o $(B)/lib/reply.o
+LIB_OBJS	+= $(B)/lib/client.o $(B)/lib/reply.o $(B)/lib/token.o
 LIB_ALL		 = $(B)/liboneport.a $(B)/$(LIB_SONAME) $(B)/liboneport.so \
 		   $(B)/liboneport.pc $(B)/echo-service
 LIB_TESTS	 = $(B)/wire_test $(B)/lib_test
@@ -25,7 +25,7 @@ LIB_TESTS	+= $(B)/reply_test $(B)/token-service
 
 lib: $(LIB_ALL)
 
-$(B)/lib/%.o: lib/%.c lib/wire.h lib/oneport.h | $(B)/lib
+$(B)/lib/%.o: lib/%.c lib/wire.h lib/oneport.h lib/internal.h | $(B)/lib
 	$(CC) $(LIB_CFLAGS) -c -o $@ $<
 
 $(B)/lib/client.o $(B)/lib/reply.o: lib/reply.h
