@@ -433,11 +433,11 @@ test_error_files(void)
 
 	/* Exactly 4095 bytes is fine, 4096 is not. */
 	memset(text, 0, 9000);
-	strcpy(text, "user \"");
+	memcpy(text, "user \"", 7);
 	memset(text + 6, 'b', 4095);
-	strcpy(text + 6 + 4095, "\"\nuser \"");
+	memcpy(text + 6 + 4095, "\"\nuser \"", 9);
 	memset(text + 6 + 4095 + 8, 'c', 4096);
-	strcpy(text + 6 + 4095 + 8 + 4096, "\"\n");
+	memcpy(text + 6 + 4095 + 8 + 4096, "\"\n", 3);
 	write_file(path, text);
 	cfg = config_new();
 	CHECK(parse_config(path, cfg) == -1);

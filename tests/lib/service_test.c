@@ -598,7 +598,7 @@ send_bad(int chan, int kind, int tcp, int tcp2)
 	case B_REGISTER:
 		memset(&m, 0, sizeof(m));
 		m.type = WIRE_REGISTER;
-		strcpy(m.name, "echo");
+		snprintf(m.name, sizeof(m.name), "echo");
 		CHECK(send_msg(chan, &m, NULL, 0) == 0);
 		break;
 	case B_TOO_BIG:

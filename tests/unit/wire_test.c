@@ -412,14 +412,14 @@ erow_msg(const struct erow *r, struct wire_msg *m)
 	memset(m, 0, sizeof(*m));
 	m->type = r->type;
 	m->id = 0xffffffff;
-	strcpy(m->name, "echo");
+	snprintf(m->name, sizeof(m->name), "echo");
 	m->family = 4;
 	m->peer_addr[0] = 10;
 	m->peer_port = 40000;
 	m->local_addr[0] = 127;
 	m->local_port = 7001;
 	m->status = 1;
-	strcpy(m->reason, "service busy");
+	snprintf(m->reason, sizeof(m->reason), "service busy");
 	switch (r->field) {
 	case F_NONE:
 		break;
