@@ -57,6 +57,8 @@ static struct {
 	struct ipc_config	 set;
 	struct ipc_service	*svcs;
 	uint32_t		 nsvcs;
+	uint8_t			*answers;	/* blob of fixed answers */
+	size_t			 nanswers;
 	int			 configured;
 
 	struct watch		 parent;
@@ -271,6 +273,22 @@ conn_help(struct conn *c)
 	conn_free(c);
 }
 
+/* A fixed answer (a static redirect) for request and query alike. */
+static void
+conn_answer(struct conn *c, const char *name, const uint8_t *line,
+    size_t len)
+{
+	char	result[16];
+
+	drain(c->w.fd);
+	send_all(c->w.fd, line, len);
+	shutdown(c->w.fd, SHUT_WR);
+	snprintf(result, sizeof(result), "%.*s",
+	    (int)strcspn((const char *)line, " \r"), (const char *)line);
+	log_outcome(c, name, result);
+	conn_free(c);
+}
+
 static void
 conn_dispatch(struct conn *c, const char *name, int query)
 {
@@ -298,6 +316,7 @@ conn_read(struct conn *c, uint32_t events)
 {
 	struct request		 req;
 	enum request_result	 r;
+	const struct ipc_service *svc;
 	ssize_t			 n;
 
 	n = recv(c->w.fd, iobuf, fe.set.max_line, MSG_PEEK | MSG_DONTWAIT);
@@ -335,8 +354,11 @@ conn_read(struct conn *c, uint32_t events)
 	}
 	if (req.help)
 		conn_help(c);
-	else if (svc_find(req.name) == NULL)
+	else if ((svc = svc_find(req.name)) == NULL)
 		conn_reject(c, req.name, REASON_UNKNOWN);
+	else if (svc->answer_len > 0)
+		conn_answer(c, req.name, fe.answers + svc->answer_off,
+		    svc->answer_len);
 	else
 		conn_dispatch(c, req.name, req.query);
 }
@@ -473,12 +495,14 @@ parent_config(const uint8_t *p, size_t len)
 {
 	struct ipc_config	 set;
 	struct ipc_service	*svcs = NULL;
+	uint8_t			*blob = NULL;
+	size_t			 blen;
 	uint32_t		 i;
 
 	if (len < sizeof(set))
 		fatalx("frontend: short config message");
 	memcpy(&set, p, sizeof(set));
-	if (set.nservices > MAX_SERVICES || len != sizeof(set) +
+	if (set.nservices > MAX_SERVICES || len < sizeof(set) +
 	    (size_t)set.nservices * sizeof(struct ipc_service) ||
 	    set.max_line < 3 || set.max_line > MAX_LINE_LIMIT ||
 	    set.max_pending == 0 || set.timeout_ms == 0)
@@ -488,10 +512,18 @@ parent_config(const uint8_t *p, size_t len)
 		fatal("frontend: calloc");
 	if (set.nservices > 0)
 		memcpy(svcs, p + sizeof(set), set.nservices * sizeof(*svcs));
+	blen = len - sizeof(set) - set.nservices * sizeof(*svcs);
+	if (blen > 0 && (blob = malloc(blen)) == NULL)
+		fatal("frontend: malloc");
+	if (blen > 0)
+		memcpy(blob, p + len - blen, blen);
 	for (i = 0; i < set.nservices; i++) {
 		if (svcs[i].name[SERVICE_NAME_MAX] != '\0' ||
 		    !service_name_valid(svcs[i].name, strlen(svcs[i].name)))
 			fatalx("frontend: bad service name in config");
+		if (svcs[i].answer_len > 0 && (svcs[i].answer_off > blen ||
+		    svcs[i].answer_len > blen - svcs[i].answer_off))
+			fatalx("frontend: bad answer in config");
 	}
 	if (set.nservices > 0)
 		qsort(svcs, set.nservices, sizeof(*svcs), svc_cmp);
@@ -518,6 +550,9 @@ parent_config(const uint8_t *p, size_t len)
 	free(fe.svcs);
 	fe.svcs = svcs;
 	fe.nsvcs = set.nservices;
+	free(fe.answers);
+	fe.answers = blob;
+	fe.nanswers = blen;
 	fe.set = set;
 	if (!fe.configured) {
 		fe.configured = 1;

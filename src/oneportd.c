@@ -210,6 +210,32 @@ send_config(void)
 	handoff_names(add_registered, &nl);
 	c->nservices = nl.n;
 	len = sizeof(*c) + nl.n * sizeof(*s);
+	/*
+	 * A static redirect's answer never changes: the frontend can give
+	 * it without a hop through us. Those that do not fit in one
+	 * message are answered here, as before.
+	 */
+	for (i = 0; i < d.cfg->nservices && i < MAX_SERVICES; i++) {
+		struct service	*svc = &d.cfg->services[i];
+		char		 line[512];
+		int		 n;
+
+		if (svc->redirect != REDIRECT_STATIC)
+			continue;
+		n = snprintf(line, sizeof(line), "@%d host=%s\r\n",
+		    svc->redirect_port, svc->redirect_host);
+		if (n <= 0 || (size_t)n >= sizeof(line) ||
+		    len + n > IPC_MAX - sizeof(struct ipc_hdr))
+			continue;
+		c = realloc(c, len + n);
+		if (c == NULL)
+			fatal("realloc");
+		s = (struct ipc_service *)(c + 1);
+		memcpy((char *)c + len, line, n);
+		s[i].answer_off = len - sizeof(*c) - nl.n * sizeof(*s);
+		s[i].answer_len = n;
+		len += n;
+	}
 	if (ipc_send(d.fesock, IPC_CONFIG, c, len, -1) == -1)
 		fatal("send config to frontend");
 	free(c);

@@ -173,7 +173,8 @@ struct ipc_hdr {
 	uint32_t	 len;		/* payload bytes after the header */
 };
 
-/* IPC_CONFIG payload: this, then nservices of struct ipc_service. */
+/* IPC_CONFIG payload: this, then nservices of struct ipc_service, then
+ * the answers' bytes. */
 struct ipc_config {
 	uint32_t	 generation;
 	uint32_t	 timeout_ms;
@@ -187,6 +188,10 @@ struct ipc_config {
 struct ipc_service {
 	char		 name[SERVICE_NAME_MAX + 1];
 	uint32_t	 visible;
+	/* A fixed answer the frontend may give itself (a static redirect),
+	 * in the blob after the array: answer_len 0 for none. */
+	uint32_t	 answer_off;
+	uint32_t	 answer_len;
 };
 
 /* IPC_DISPATCH payload; exactly one fd comes with it. */
