@@ -156,13 +156,11 @@ drop:
 int
 main(int argc, char *argv[])
 {
-	struct sockaddr_in	 sin;
 	struct epoll_event	 ev, evs[256];
 	const char		*reply = "+\r\nhello\r\n";
 	size_t			 replylen = 0;
 	int			 chans[MAX_WORKERS], sv[2];
 	int			 ch, nworkers = 1, next = 0, lfd, epfd, fd, i, n;
-	int			 one = 1;
 
 	while ((ch = getopt(argc, argv, "g:w:")) != -1) {
 		switch (ch) {
@@ -204,27 +202,7 @@ main(int argc, char *argv[])
 		}
 	}
 
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons((unsigned short)atoi(argv[1]));
-	if (inet_pton(AF_INET, argv[0], &sin.sin_addr) != 1)
-		bench_fatalx("bare-pass", "bad IPv4 address %s", argv[0]);
-	if ((lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0)) == -1 ||
-	    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ==
-	    -1 ||
-	    bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
-	    listen(lfd, 4096) == -1)
-		bench_fatal("bare-pass", "listen");
-	if ((epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
-		bench_fatal("bare-pass", "epoll_create1");
-	memset(&ev, 0, sizeof(ev));
-	ev.events = EPOLLIN;
-	ev.data.fd = lfd;
-	if (epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &ev) == -1)
-		bench_fatal("bare-pass", "epoll_ctl");
-	printf("listening on %s:%s\n", argv[0], argv[1]);
-	fflush(stdout);
+	lfd = bench_listen("bare-pass", argv[0], argv[1], &epfd);
 
 	for (;;) {
 		if ((n = epoll_wait(epfd, evs, 256, -1)) == -1) {
@@ -249,6 +227,7 @@ main(int argc, char *argv[])
 					next = (next + 1) % nworkers;
 					continue;
 				}
+				memset(&ev, 0, sizeof(ev));
 				ev.events = EPOLLIN;
 				ev.data.fd = fd;
 				if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) ==

@@ -2,7 +2,10 @@
  * bench-util.c: helpers shared by greet-svc, handoff-svc and bare-pass.
  * Benchmark tools, not the daemon: a failure at start-up is fatal.
  */
+#include <sys/epoll.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include <errno.h>
 #include <stdarg.h>
@@ -115,4 +118,41 @@ bench_unescape(const char *s, size_t *lenp)
 	}
 	*lenp = (size_t)(o - out);
 	return out;
+}
+
+/*
+ * A non-blocking TCP listener on IPv4 addr:port, in a new epoll set
+ * (*epfd) with fd as its data; prints the readiness line the scripts
+ * wait for. Returns the listener.
+ */
+int
+bench_listen(const char *prog, const char *addr, const char *port,
+    int *epfd)
+{
+	struct sockaddr_in	sin;
+	struct epoll_event	ev;
+	int			lfd, one = 1;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((unsigned short)atoi(port));
+	if (inet_pton(AF_INET, addr, &sin.sin_addr) != 1)
+		bench_fatalx(prog, "bad IPv4 address %s", addr);
+	if ((lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) == -1 ||
+	    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ==
+	    -1 ||
+	    bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+	    listen(lfd, 4096) == -1)
+		bench_fatal(prog, "listen");
+	if ((*epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		bench_fatal(prog, "epoll_create1");
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.fd = lfd;
+	if (epoll_ctl(*epfd, EPOLL_CTL_ADD, lfd, &ev) == -1)
+		bench_fatal(prog, "epoll_ctl");
+	printf("listening on %s:%s\n", addr, port);
+	fflush(stdout);
+	return lfd;
 }

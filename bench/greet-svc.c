@@ -83,9 +83,8 @@ drop:
 int
 main(int argc, char *argv[])
 {
-	struct sockaddr_in	 sin;
 	struct epoll_event	 ev, evs[256];
-	int			 ch, lfd, epfd, fd, i, n, one = 1;
+	int			 ch, lfd, epfd, fd, i, n;
 
 	while ((ch = getopt(argc, argv, "b:g:")) != -1) {
 		switch (ch) {
@@ -107,27 +106,7 @@ main(int argc, char *argv[])
 		greetlen = strlen(greeting);
 	signal(SIGPIPE, SIG_IGN);
 
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons((unsigned short)atoi(argv[1]));
-	if (inet_pton(AF_INET, argv[0], &sin.sin_addr) != 1)
-		bench_fatalx("greet-svc", "bad IPv4 address %s", argv[0]);
-	if ((lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0)) == -1 ||
-	    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ==
-	    -1 ||
-	    bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
-	    listen(lfd, 4096) == -1)
-		bench_fatal("greet-svc", "listen");
-	if ((epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
-		bench_fatal("greet-svc", "epoll_create1");
-	memset(&ev, 0, sizeof(ev));
-	ev.events = EPOLLIN;
-	ev.data.fd = lfd;
-	if (epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &ev) == -1)
-		bench_fatal("greet-svc", "epoll_ctl");
-	printf("listening on %s:%s\n", argv[0], argv[1]);
-	fflush(stdout);
+	lfd = bench_listen("greet-svc", argv[0], argv[1], &epfd);
 
 	for (;;) {
 		if ((n = epoll_wait(epfd, evs, 256, -1)) == -1) {
@@ -150,6 +129,7 @@ main(int argc, char *argv[])
 				got[fd] = 0;
 				if (serve(epfd, fd))
 					continue;
+				memset(&ev, 0, sizeof(ev));
 				ev.events = EPOLLIN;
 				ev.data.fd = fd;
 				if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) ==
