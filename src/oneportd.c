@@ -29,10 +29,6 @@
 
 #include "oneportd.h"
 
-#define REASON_UNKNOWN		"unknown service"
-#define REASON_SVC_BUSY		"service busy"
-#define REASON_ADDR_INST	"too many instances for your address"
-#define REASON_NOSTART		"cannot start service"
 
 static struct {
 	struct config	*cfg;
@@ -397,121 +393,6 @@ reap(void)
 	}
 }
 
-/* Mode B: say where it lives ("@PORT ..."), start it if need be. */
-static void
-dispatch_redirect(struct service *svc, const struct ipc_dispatch *req,
-    int fd, const char *peer, uint64_t key)
-{
-	const char	*reason = "unknown service";
-	char		 line[512], result[512];
-	int		 ok = -1;
-
-	if (svc == NULL && handoff_registered_port(req->name) > 0) {
-		/* A service that registered its own port, on this host. */
-		snprintf(line, sizeof(line), "@%d\r\n",
-		    handoff_registered_port(req->name));
-		ok = 0;
-	} else if (svc == NULL && handoff_registered(req->name))
-		reason = "not redirectable";
-	else if (svc != NULL)
-		ok = redirect_answer(svc, d.cfg, fd, key,
-		    (req->flags & IPC_QUERY) != 0, line, sizeof(line),
-		    &reason);
-	if (ok == 0) {
-		(void)send(fd, line, strlen(line), MSG_DONTWAIT | MSG_NOSIGNAL);
-		shutdown(fd, SHUT_WR);
-		snprintf(result, sizeof(result), "%.*s",
-		    (int)strcspn(line, " \r"), line);
-	} else {
-		parent_reply(fd, reason);
-		snprintf(result, sizeof(result), "-%s", reason);
-	}
-	close(fd);
-	parent_log_conn(peer, req->name, result, 0, req->accepted_ns);
-}
-
-/* A running service takes it: "+" or "-" comes with its answer. */
-static void
-dispatch_pass(const struct service *svc, const struct ipc_dispatch *req,
-    int fd, const struct sockaddr_storage *ss, const char *peer)
-{
-	const char	*reason;
-	char		 result[64];
-
-	if (handoff_pass(svc, req->name, fd, ss, peer, req->accepted_ns,
-	    &reason) == 0)
-		return;
-	parent_reply(fd, reason);
-	close(fd);
-	snprintf(result, sizeof(result), "-%s", reason);
-	parent_log_conn(peer, req->name, result, 0, req->accepted_ns);
-}
-
-static void
-dispatch(const struct ipc_dispatch *req, int fd)
-{
-	struct sockaddr_storage	 ss;
-	socklen_t		 sslen = sizeof(ss);
-	struct service		*svc;
-	struct child		*c;
-	struct spawn		 sp;
-	const char		*reason = NULL;
-	char			 peer[ADDR_STRLEN], result[64];
-	uint64_t		 key;
-
-	if (getpeername(fd, (struct sockaddr *)&ss, &sslen) == -1) {
-		/* Gone already, or not a connected socket at all. */
-		close(fd);
-		return;
-	}
-	addr_ntop((struct sockaddr *)&ss, peer, sizeof(peer));
-	key = addr_key((struct sockaddr *)&ss);
-	svc = config_find(d.cfg, req->name);
-	if ((req->flags & IPC_QUERY) ||
-	    (svc != NULL && svc->redirect != REDIRECT_NONE) ||
-	    (svc == NULL && handoff_registered_port(req->name) > 0)) {
-		dispatch_redirect(svc, req, fd, peer, key);
-		return;
-	}
-	if (svc == NULL && handoff_registered(req->name)) {
-		dispatch_pass(NULL, req, fd, &ss, peer);
-		return;
-	}
-	if (svc != NULL && svc->socket != NULL) {
-		dispatch_pass(svc, req, fd, &ss, peer);
-		return;
-	}
-	if (svc == NULL)
-		reason = REASON_UNKNOWN;	/* removed by a reload */
-	else if (svc->max_instances > 0 &&
-	    svc->running >= svc->max_instances)
-		reason = REASON_SVC_BUSY;
-	else if (svc->max_per_addr > 0 &&
-	    child_count(svc, key) >= svc->max_per_addr)
-		reason = REASON_ADDR_INST;
-	sp.pid = -1;
-	if (reason == NULL && spawn_service(svc, fd, &sp) == -1) {
-		reason = REASON_NOSTART;
-		log_warn("%s[%d]: %s: cannot %s", svc->name, (int)sp.pid,
-		    sp.chdir_failed ? svc->chdir : svc->argv[0], sp.failed);
-	}
-	if (reason != NULL) {
-		parent_reply(fd, reason);
-		close(fd);
-		fd = -1;
-		snprintf(result, sizeof(result), "-%s", reason);
-		parent_log_conn(peer, req->name, result, sp.pid, req->accepted_ns);
-		/* A child that failed still exits, and is logged then. */
-		if (sp.pid <= 0)
-			return;
-	}
-
-	c = child_add(svc, sp.pid, reason == NULL ? sp.stderr_fd : -1, 0);
-	/* Traced, "+" waits for the exec-stop (reap); else it goes now. */
-	child_set_client(c, fd, reason == NULL && sp.traced, key, peer,
-	    req->accepted_ns);
-}
-
 /* ---- the frontend ---- */
 
 static void
@@ -550,7 +431,7 @@ frontend_read(void)
 			    req.name[SERVICE_NAME_MAX] != '\0' ||
 			    !service_name_valid(req.name, strlen(req.name)))
 				fatalx("malformed dispatch from frontend");
-			dispatch(&req, fd);
+			dispatch(d.cfg, &req, fd);
 			break;
 		case IPC_LOG:
 			if (fd != -1 || n < 4)

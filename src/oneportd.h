@@ -248,6 +248,9 @@ void	 supervise_tick(uint64_t now, const struct config *);
 uint64_t supervise_next_deadline(void);
 void	 supervise_stop(void);
 
+/* dispatch.c: a request the frontend passed on, with its client fd */
+void	 dispatch(struct config *, const struct ipc_dispatch *, int fd);
+
 /* redirect.c: mode B */
 int	 redirect_answer(struct service *, const struct config *, int client,
 	    uint64_t akey, int query, char *buf, size_t len,
