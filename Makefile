@@ -24,7 +24,7 @@ else
 B	 = build
 endif
 
-DAEMON_OBJS = oneportd.o child.o dispatch.o frontend.o sandbox.o spawn.o handoff.o supervise.o \
+DAEMON_OBJS = oneportd.o child.o dispatch.o frontend.o sandbox.o spawn.o handoff.o control.o supervise.o \
 	      redirect.o \
 	      request.o ipc.o \
 	      config.o parse.o printconf.o addr.o log.o

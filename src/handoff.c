@@ -17,7 +17,6 @@
  */
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <netinet/in.h>
 
@@ -63,11 +62,8 @@ struct channel {
 
 static struct {
 	struct channel	*channels;
-	int		 ctlfd;
-	char		*ctlpath;
-	struct src	 ctl_src;
 	uint32_t	 next_id;
-} h = { .ctlfd = -1 };
+} h;
 
 static uint8_t	msgbuf[WIRE_MSG_MAX];
 
@@ -147,18 +143,6 @@ channel_find(const char *name, int registered)
 	return NULL;
 }
 
-static int
-peer_uid(int fd, uid_t *uid)
-{
-	struct ucred	cr;
-	socklen_t	len = sizeof(cr);
-
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == -1)
-		return -1;
-	*uid = cr.uid;
-	return 0;
-}
-
 /*
  * Connect to a configured service's socket. Whoever listens there must be
  * its owner (or we ourselves, who made the socket for a supervised
@@ -188,7 +172,7 @@ channel_connect(const struct service *svc, const char **reason)
 		*reason = "service unavailable";
 		return NULL;
 	}
-	if (peer_uid(fd, &uid) == -1 || (uid != svc->owner_uid &&
+	if (control_peer_uid(fd, &uid) == -1 || (uid != svc->owner_uid &&
 	    uid != geteuid())) {
 		log_warnx("%s: %s is served by uid %d, not its owner %d: "
 		    "refused", svc->name, svc->socket, (int)uid,
@@ -474,50 +458,26 @@ handoff_channel_event(struct channel *ch, const struct config *cfg)
 	}
 }
 
-/* ---- the control socket ---- */
+/* ---- registrations ---- */
 
+/* A connection control.c accepted: it may REGISTER a name. */
 void
-handoff_control_event(void)
+handoff_adopt(int fd, uid_t uid)
 {
-	int	fd, i;
-	uid_t	uid;
-
-	for (i = 0; i < 16; i++) {
-		fd = accept4(h.ctlfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-		if (fd == -1) {
-			if (errno != EAGAIN && errno != EINTR &&
-			    errno != ECONNABORTED)
-				log_warn("accept control");
-			return;
-		}
-		if (peer_uid(fd, &uid) == -1) {
-			close(fd);
-			continue;
-		}
-		(void)channel_new(fd, "", 1, uid);
-	}
+	(void)channel_new(fd, "", 1, uid);
 }
 
 /*
- * Open (or move, or close) the control socket as the config says. Anyone
- * may connect; what they may register is the config's "register" rules,
- * matched against the uid the kernel reports.
+ * A channel to a configured service whose socket or owner a reload
+ * changed (or removed) takes no new clients; it closes once those it
+ * already has are answered.
  */
 void
 handoff_configure(const struct config *cfg)
 {
-	struct sockaddr_un	 sun;
-	struct stat		 st;
 	struct channel		*ch, *next;
 	const struct service	*svc;
-	mode_t			 old;
-	int			 fd;
 
-	/*
-	 * A channel to a configured service whose socket or owner a reload
-	 * changed (or removed) takes no new clients; it closes once those
-	 * it already has are answered.
-	 */
 	for (ch = h.channels; ch != NULL; ch = next) {
 		next = ch->next;
 		if (ch->registered || ch->stale)
@@ -531,49 +491,6 @@ handoff_configure(const struct config *cfg)
 		if (ch->pending == NULL)
 			channel_close(ch, "service unavailable");
 	}
-
-	if (h.ctlpath != NULL && cfg->control != NULL &&
-	    strcmp(h.ctlpath, cfg->control) == 0)
-		return;
-	if (h.ctlfd != -1) {
-		parent_unwatch(h.ctlfd);
-		close(h.ctlfd);
-		unlink(h.ctlpath);
-		h.ctlfd = -1;
-	}
-	free(h.ctlpath);
-	h.ctlpath = NULL;
-	if (cfg->control == NULL)
-		return;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(cfg->control) >= sizeof(sun.sun_path)) {
-		log_warnx("control %s: path too long", cfg->control);
-		return;
-	}
-	memcpy(sun.sun_path, cfg->control, strlen(cfg->control));
-	/* Replace a stale socket, never anything else. */
-	if (lstat(cfg->control, &st) == 0 && S_ISSOCK(st.st_mode))
-		unlink(cfg->control);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd == -1)
-		fatal("socket");
-	old = umask(0111);
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
-	    listen(fd, 64) == -1) {
-		umask(old);
-		log_warn("control %s", cfg->control);
-		close(fd);
-		return;
-	}
-	umask(old);
-	h.ctlfd = fd;
-	if ((h.ctlpath = strdup(cfg->control)) == NULL)
-		fatal("strdup");
-	h.ctl_src.kind = SRC_CONTROL;
-	h.ctl_src.ptr = NULL;
-	parent_watch(fd, &h.ctl_src);
 }
 
 /* ---- time ---- */
@@ -646,7 +563,7 @@ handoff_registered_port(const char *name)
 	return ch != NULL ? ch->port : 0;
 }
 
-/* Stopping: clients still waiting are told; the control socket goes. */
+/* Stopping: clients still waiting are told. */
 void
 handoff_shutdown(void)
 {
@@ -658,9 +575,4 @@ handoff_shutdown(void)
 			ch->pending = p->next;
 			pending_fail(p, ch->name, "shutting down");
 		}
-	if (h.ctlfd != -1) {
-		close(h.ctlfd);
-		unlink(h.ctlpath);
-		h.ctlfd = -1;
-	}
 }

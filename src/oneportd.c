@@ -282,6 +282,7 @@ reload(void)
 	d.cfg = cfg;
 	d.generation++;
 	handoff_configure(cfg);
+	control_configure(cfg);
 	supervise_configure(cfg);
 	send_config();
 	log_info("configuration reloaded: %d services", cfg->nservices);
@@ -643,6 +644,7 @@ on_signal(void)
 			log_info("stopping on signal %d", si.ssi_signo);
 			d.stopping = 1;
 			handoff_shutdown();
+			control_shutdown();
 			supervise_stop();
 			redirect_stop();
 			epoll_ctl(d.epfd, EPOLL_CTL_DEL, d.fesock, NULL);
@@ -739,6 +741,7 @@ main(int argc, char *argv[])
 	parent_watch(d.sigfd, &d.sig_src);
 	parent_watch(d.fesock, &d.fe_src);
 	handoff_configure(d.cfg);
+	control_configure(d.cfg);
 	supervise_configure(d.cfg);
 
 	/* Ready means everything: listeners, control socket, programs. */
@@ -772,7 +775,7 @@ main(int argc, char *argv[])
 				handoff_channel_event(src->ptr, d.cfg);
 				break;
 			case SRC_CONTROL:
-				handoff_control_event();
+				control_event();
 				break;
 			}
 		}

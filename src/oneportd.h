@@ -266,7 +266,7 @@ int	handoff_pass(const struct service *, const char *name, int client,
 	    const struct sockaddr_storage *peer_ss, const char *peer,
 	    uint64_t accepted_ns, const char **reason);
 void	handoff_channel_event(struct channel *, const struct config *);
-void	handoff_control_event(void);
+void	handoff_adopt(int fd, uid_t);
 void	handoff_configure(const struct config *);
 void	handoff_expire(uint64_t now);
 uint64_t handoff_next_deadline(void);
@@ -274,6 +274,12 @@ void	handoff_names(void (*)(const char *, void *), void *);
 int	handoff_registered(const char *name);
 int	handoff_registered_port(const char *name);
 void	handoff_shutdown(void);
+
+/* control.c: the control socket, where services register names */
+void	control_configure(const struct config *);
+void	control_event(void);
+void	control_shutdown(void);
+int	control_peer_uid(int fd, uid_t *);
 
 /* ---- processes ---- */
 
