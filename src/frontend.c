@@ -493,40 +493,27 @@ accept_one(int lfd)
 static void
 parent_config(const uint8_t *p, size_t len)
 {
+	struct ipc_config_view	 v;
 	struct ipc_config	 set;
 	struct ipc_service	*svcs = NULL;
 	uint8_t			*blob = NULL;
 	size_t			 blen;
-	uint32_t		 i;
+	const char		*why;
 
-	if (len < sizeof(set))
-		fatalx("frontend: short config message");
-	memcpy(&set, p, sizeof(set));
-	if (set.nservices > MAX_SERVICES || len < sizeof(set) +
-	    (size_t)set.nservices * sizeof(struct ipc_service) ||
-	    set.max_line < 3 || set.max_line > MAX_LINE_LIMIT ||
-	    set.max_pending == 0 || set.timeout_ms == 0)
-		fatalx("frontend: malformed config message");
+	/* The parent is trusted but checked: a broken one is fatal here. */
+	if (ipc_config_parse(p, len, &v, &why) == -1)
+		fatalx("frontend: config message: %s", why);
+	set = v.set;
+	blen = v.bloblen;
 	if (set.nservices > 0 &&
 	    (svcs = calloc(set.nservices, sizeof(*svcs))) == NULL)
 		fatal("frontend: calloc");
 	if (set.nservices > 0)
-		memcpy(svcs, p + sizeof(set), set.nservices * sizeof(*svcs));
-	blen = len - sizeof(set) - set.nservices * sizeof(*svcs);
+		memcpy(svcs, v.svcs, set.nservices * sizeof(*svcs));
 	if (blen > 0 && (blob = malloc(blen)) == NULL)
 		fatal("frontend: malloc");
 	if (blen > 0)
-		memcpy(blob, p + len - blen, blen);
-	for (i = 0; i < set.nservices; i++) {
-		if (svcs[i].name[SERVICE_NAME_MAX] != '\0' ||
-		    !service_name_valid(svcs[i].name, strlen(svcs[i].name)))
-			fatalx("frontend: bad service name in config");
-		if (svcs[i].answer_len > 0 && (svcs[i].answer_off > blen ||
-		    svcs[i].answer_len > blen - svcs[i].answer_off))
-			fatalx("frontend: bad answer in config");
-	}
-	if (set.nservices > 0)
-		qsort(svcs, set.nservices, sizeof(*svcs), svc_cmp);
+		memcpy(blob, v.blob, blen);
 	if (pool_grow(set.max_pending) == -1) {
 		/* Keep the old limit rather than die over a reload. */
 		log_warn("frontend: cannot grow to %u pending",

@@ -2,13 +2,18 @@
  * ipc.c: typed, versioned messages between oneportd's processes over a
  * SOCK_SEQPACKET socketpair, so one send is one message. The receiver checks
  * the version, the type, the exact length and whether an fd came with it;
- * anything else is a broken peer and the caller treats it as fatal.
+ * anything else is a broken peer. What the payloads may hold is checked
+ * by the pure parsers at the end (fuzz/ipc_*_fuzz.c), one for each
+ * direction; the parent's writes to the frontend go through a queue, so a
+ * full socket is back-pressure and never an error.
  */
 #include <sys/socket.h>
 #include <sys/uio.h>
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "oneportd.h"
@@ -78,6 +83,19 @@ ipc_send(int sock, enum ipc_type type, const void *data, size_t len, int fd)
 }
 
 /*
+ * Whether a header and the n bytes that came with it (header included)
+ * are one whole message of ours: the version, a known type, no flags and
+ * a length that agrees with what came. Pure, like the parsers below.
+ */
+int
+ipc_hdr_valid(const struct ipc_hdr *hdr, size_t n)
+{
+	return n >= sizeof(*hdr) && hdr->version == IPC_VERSION &&
+	    hdr->type != 0 && hdr->type < IPC_TYPE_MAX && hdr->flags == 0 &&
+	    hdr->len == n - sizeof(*hdr);
+}
+
+/*
  * Receive one message into hdr and buf. Returns the payload length, 0 with
  * hdr->type == 0 on EOF, -1 with errno EAGAIN when nothing is waiting, and
  * -1 with errno EBADMSG for a malformed message (wrong version, truncated,
@@ -137,9 +155,7 @@ ipc_recv(int sock, struct ipc_hdr *hdr, void *buf, size_t bufsz, int *fd)
 		return -1;
 	}
 	if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || nfds > 1 ||
-	    (size_t)n < sizeof(*hdr) || hdr->version != IPC_VERSION ||
-	    hdr->type == 0 || hdr->type >= IPC_TYPE_MAX || hdr->flags != 0 ||
-	    hdr->len != (size_t)n - sizeof(*hdr)) {
+	    !ipc_hdr_valid(hdr, n)) {
 		for (i = 0; i < nfds; i++)
 			close(fds[i]);
 		*fd = -1;
@@ -147,4 +163,196 @@ ipc_recv(int sock, struct ipc_hdr *hdr, void *buf, size_t bufsz, int *fd)
 		return -1;
 	}
 	return hdr->len;
+}
+
+/* ---- the queue of the parent's messages to the frontend ---- */
+
+struct ipc_qmsg {
+	struct ipc_qmsg	*next;
+	enum ipc_type	 type;
+	size_t		 len;
+	uint8_t		 data[];
+};
+
+/*
+ * Queue a message (no fd: the parent never sends the frontend one). With
+ * coalesce, a queued message of the same type not yet sent is replaced:
+ * only the latest matters. Returns -1 when out of memory.
+ */
+int
+ipc_queue_add(struct ipc_queue *q, enum ipc_type type, const void *data,
+    size_t len, int coalesce)
+{
+	struct ipc_qmsg	*m, **pp;
+
+	if (len > IPC_MAX - sizeof(struct ipc_hdr)) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	if ((m = malloc(sizeof(*m) + len)) == NULL)
+		return -1;
+	m->next = NULL;
+	m->type = type;
+	m->len = len;
+	if (len > 0)
+		memcpy(m->data, data, len);
+	for (pp = &q->head; *pp != NULL; ) {
+		if (coalesce && (*pp)->type == type) {
+			struct ipc_qmsg	*old = *pp;
+
+			*pp = old->next;
+			free(old);
+			q->n--;
+		} else
+			pp = &(*pp)->next;
+	}
+	*pp = m;
+	q->n++;
+	return 0;
+}
+
+/*
+ * Send what is queued, in order, until the socket is full. Returns 0 when
+ * all went, 1 when some wait for the socket to be writable, -1 when the
+ * peer is gone or broken (errno says why).
+ */
+int
+ipc_queue_flush(struct ipc_queue *q, int sock)
+{
+	struct ipc_qmsg	*m;
+
+	while ((m = q->head) != NULL) {
+		if (ipc_send(sock, m->type, m->data, m->len, -1) == -1) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK ||
+			    errno == ENOBUFS)
+				return 1;
+			return -1;
+		}
+		q->head = m->next;
+		q->n--;
+		free(m);
+	}
+	return 0;
+}
+
+void
+ipc_queue_clear(struct ipc_queue *q)
+{
+	struct ipc_qmsg	*m;
+
+	while ((m = q->head) != NULL) {
+		q->head = m->next;
+		free(m);
+	}
+	q->n = 0;
+}
+
+/* ---- parsers: pure functions over (buf, len), never past len ---- */
+
+/*
+ * The frontend's reading of IPC_CONFIG: settings in range, at most
+ * MAX_SERVICES names, each valid and NUL-terminated and in strictly
+ * ascending order (the parent sorts them: the sandbox has no qsort, which
+ * may call sysinfo, and bsearch needs the order), every answer inside the
+ * blob. v points into p. Returns 0, or -1 with *why set.
+ */
+int
+ipc_config_parse(const uint8_t *p, size_t len, struct ipc_config_view *v,
+    const char **why)
+{
+	struct ipc_service	 s;
+	char			 prev[SERVICE_NAME_MAX + 1] = "";
+	size_t			 arr;
+	uint32_t		 i;
+
+	memset(v, 0, sizeof(*v));
+	*why = "short config message";
+	if (len < sizeof(v->set))
+		return -1;
+	memcpy(&v->set, p, sizeof(v->set));
+	*why = "settings out of range";
+	if (v->set.max_line < 3 || v->set.max_line > MAX_LINE_LIMIT ||
+	    v->set.max_pending == 0 || v->set.timeout_ms == 0 ||
+	    v->set.max_pending_addr == 0 || v->set.help > 1)
+		return -1;
+	*why = "bad number of services";
+	if (v->set.nservices > MAX_SERVICES)
+		return -1;
+	arr = (size_t)v->set.nservices * sizeof(s);
+	if (len - sizeof(v->set) < arr)
+		return -1;
+	v->svcs = p + sizeof(v->set);
+	v->blob = v->svcs + arr;
+	v->bloblen = len - sizeof(v->set) - arr;
+	for (i = 0; i < v->set.nservices; i++) {
+		memcpy(&s, v->svcs + i * sizeof(s), sizeof(s));
+		*why = "bad service name";
+		if (s.name[SERVICE_NAME_MAX] != '\0' ||
+		    !service_name_valid(s.name, strlen(s.name)) ||
+		    s.visible > 1)
+			return -1;
+		*why = "names not in order";
+		if (i > 0 && strcmp(prev, s.name) >= 0)
+			return -1;
+		memcpy(prev, s.name, sizeof(prev));
+		*why = "bad answer";
+		if (s.answer_len > 0 && (s.answer_off > v->bloblen ||
+		    s.answer_len > v->bloblen - s.answer_off))
+			return -1;
+	}
+	*why = NULL;
+	return 0;
+}
+
+/*
+ * The parent's reading of a message from the frontend: a dispatch comes
+ * with exactly one fd and a valid name, a log line without one, at a
+ * priority it may use and with no control bytes, READY empty. Returns 0,
+ * or -1 with *why set; m->text points into p.
+ */
+int
+ipc_frontend_parse(enum ipc_type type, const uint8_t *p, size_t len,
+    int hasfd, struct ipc_fmsg *m, const char **why)
+{
+	size_t	i;
+
+	memset(m, 0, sizeof(*m));
+	m->type = type;
+	*why = "malformed dispatch";
+	switch (type) {
+	case IPC_DISPATCH:
+		if (!hasfd || len != sizeof(m->dispatch))
+			return -1;
+		memcpy(&m->dispatch, p, sizeof(m->dispatch));
+		if (m->dispatch.name[SERVICE_NAME_MAX] != '\0' ||
+		    !service_name_valid(m->dispatch.name,
+		    strlen(m->dispatch.name)) ||
+		    (m->dispatch.flags & ~IPC_QUERY) != 0)
+			return -1;
+		break;
+	case IPC_LOG:
+		*why = "malformed log";
+		if (hasfd || len < 4 || len - 4 > IPC_LOG_MAX)
+			return -1;
+		memcpy(&m->pri, p, 4);
+		/* It has no business raising alerts. */
+		if (m->pri < LOG_CRIT || m->pri > LOG_DEBUG)
+			return -1;
+		m->text = (const char *)p + 4;
+		m->textlen = len - 4;
+		for (i = 0; i < m->textlen; i++)
+			if ((uint8_t)m->text[i] < 0x20 || m->text[i] == 0x7f)
+				return -1;
+		break;
+	case IPC_READY:
+		*why = "malformed ready";
+		if (hasfd || len != 0)
+			return -1;
+		break;
+	default:
+		*why = "unexpected message";
+		return -1;
+	}
+	*why = NULL;
+	return 0;
 }

@@ -174,6 +174,13 @@ add_registered(const char *name, void *arg)
 	nl->s[nl->n++].visible = 1;
 }
 
+static int
+name_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct ipc_service *)a)->name,
+	    ((const struct ipc_service *)b)->name);
+}
+
 /* The frontend's view: settings, and every name, configured or
  * registered (each registration and its end sends this again). */
 static void
@@ -232,6 +239,9 @@ send_config(void)
 		s[i].answer_len = n;
 		len += n;
 	}
+	/* Sorted here: the frontend only checks the order (see ipc.c). */
+	s = (struct ipc_service *)(c + 1);
+	qsort(s, nl.n, sizeof(*s), name_cmp);
 	if (ipc_send(d.fesock, IPC_CONFIG, c, len, -1) == -1)
 		fatal("send config to frontend");
 	free(c);
@@ -396,14 +406,26 @@ reap(void)
 
 /* ---- the frontend ---- */
 
+/* A log line from the frontend, NUL-terminated for log_msg. */
+static const char *
+fe_text(const struct ipc_fmsg *m, char *line, size_t len)
+{
+	size_t	n = m->textlen < len - 1 ? m->textlen : len - 1;
+
+	memcpy(line, m->text, n);
+	line[n] = '\0';
+	return line;
+}
+
 static void
 frontend_read(void)
 {
 	static uint8_t		 buf[IPC_MAX];
 	struct ipc_hdr		 hdr;
-	struct ipc_dispatch	 req;
+	struct ipc_fmsg		 m;
+	const char		*why;
+	char			 line[IPC_LOG_MAX + 1];
 	ssize_t			 n;
-	uint32_t		 pri;
 	int			 fd, i;
 
 	for (i = 0; i < 64; i++) {
@@ -423,30 +445,18 @@ frontend_read(void)
 		}
 		if (n == -1)
 			fatal("message from frontend");
-		switch (hdr.type) {
+		if (ipc_frontend_parse(hdr.type, buf, n, fd != -1, &m,
+		    &why) == -1)
+			fatalx("%s from frontend", why);
+		switch (m.type) {
 		case IPC_DISPATCH:
-			if (fd == -1 || n != sizeof(req))
-				fatalx("malformed dispatch from frontend");
-			memcpy(&req, buf, sizeof(req));
-			if (
-			    req.name[SERVICE_NAME_MAX] != '\0' ||
-			    !service_name_valid(req.name, strlen(req.name)))
-				fatalx("malformed dispatch from frontend");
-			dispatch(d.cfg, &req, fd);
+			dispatch(d.cfg, &m.dispatch, fd);
 			break;
 		case IPC_LOG:
-			if (fd != -1 || n < 4)
-				fatalx("malformed log from frontend");
-			memcpy(&pri, buf, 4);
-			/* It has no business raising alerts. */
-			if (pri < LOG_CRIT || pri > LOG_DEBUG)
-				fatalx("malformed log from frontend");
-			buf[n < (ssize_t)sizeof(buf) ? n : n - 1] = '\0';
-			log_msg(pri, (char *)buf + 4);
+			log_msg(m.pri, fe_text(&m, line, sizeof(line)));
 			break;
 		default:
-			fatalx("unexpected message %u from frontend",
-			    hdr.type);
+			break;
 		}
 	}
 }
