@@ -115,6 +115,7 @@ load_config(void)
 		goto fail;
 	if (check_users(cfg) == -1)
 		goto fail;
+	redirect_check_ports(cfg);
 	return cfg;
 fail:
 	config_free(cfg);

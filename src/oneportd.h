@@ -72,7 +72,7 @@ struct service {
 enum { REDIRECT_NONE, REDIRECT_SHARED, REDIRECT_PER_REQUEST,
 	REDIRECT_STATIC };
 #define DEF_IDLE_S		60
-#define DEF_PORT_LO		49152
+#define DEF_PORT_LO		61000	/* above Linux's ephemeral 32768-60999 */
 #define DEF_PORT_HI		65535
 
 /* "register PATTERN user USER": USER may register names matching it. */
@@ -295,6 +295,7 @@ int	 redirect_exited(pid_t);
 void	 redirect_tick(uint64_t now, const struct config *);
 uint64_t redirect_next_deadline(const struct config *);
 void	 redirect_stop(void);
+void	 redirect_check_ports(const struct config *);
 
 /* handoff.c: pass services and registrations */
 struct channel;

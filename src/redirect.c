@@ -124,7 +124,12 @@ instance_start(struct service *svc, const struct config *cfg, int client,
 	/* Blocking for the program, as systemd passes fds; not for us. */
 	if (shared && svc->token && (pipe2(tp, O_CLOEXEC) == -1 ||
 	    fcntl(tp[1], F_SETFL, O_NONBLOCK) == -1)) {
+		log_warn("%s: token pipe", svc->name);
 		close(lfd);
+		if (tp[0] != -1) {
+			close(tp[0]);
+			close(tp[1]);
+		}
 		*reason = "cannot start service";
 		return NULL;
 	}
@@ -343,4 +348,30 @@ redirect_stop(void)
 
 	for (in = instances; in != NULL; in = in->next)
 		kill(in->pid, SIGTERM);
+}
+
+/*
+ * A dynamic port the kernel may also pick as the local port of an
+ * outgoing connection is one that is sometimes not free: warn when the
+ * range meets the ephemeral one (read at each load; it can be changed).
+ */
+void
+redirect_check_ports(const struct config *cfg)
+{
+	FILE	*f;
+	int	 i, lo, hi, dynamic = 0;
+
+	for (i = 0; i < cfg->nservices; i++)
+		if (cfg->services[i].redirect == REDIRECT_SHARED ||
+		    cfg->services[i].redirect == REDIRECT_PER_REQUEST)
+			dynamic = 1;
+	if (!dynamic ||
+	    (f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "re")) == NULL)
+		return;
+	if (fscanf(f, "%d %d", &lo, &hi) == 2 && lo <= cfg->port_hi &&
+	    cfg->port_lo <= hi)
+		log_warnx("ports %d-%d overlap the ephemeral ports %d-%d "
+		    "(net.ipv4.ip_local_port_range): some may be taken by "
+		    "outgoing connections", cfg->port_lo, cfg->port_hi, lo, hi);
+	fclose(f);
 }

@@ -595,3 +595,39 @@ class Stopping(RedirectCase):
                    what="instances gone")
         for port in (pa, pb):
             self.assert_port_free(port)
+
+
+def ephemeral_range():
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        lo, hi = f.read().split()
+    return int(lo), int(hi)
+
+
+class Ports(RedirectCase):
+
+    def test_default_range_is_not_ephemeral(self):
+        # Linux's default ephemeral ports are 32768-60999: the default
+        # range starts above them.
+        d = self.start(config=self.dyn("b", "per-request"))
+        for _ in range(3):
+            port = int(DYN_RE.match(self.ask(d, b"b")).group(1))
+            self.assertTrue(61000 <= port <= 65535, port)
+        lo, hi = ephemeral_range()
+        if hi < 61000:
+            self.assertEqual(self.matching(d, r"ephemeral"), [])
+
+    def test_overlap_is_reported(self):
+        lo, hi = ephemeral_range()
+        d = self.start(config="ports %d-%d\n%s"
+                       % (lo, lo + 15, self.dyn("a", "shared")))
+        d.wait_log(r"^ports %d-%d overlap the ephemeral ports %d-%d "
+                   r"\(net\.ipv4\.ip_local_port_range\)" % (lo, lo + 15,
+                                                           lo, hi))
+        # Not for a range that does not meet it, nor without a program.
+        d2 = self.start(config=self.conf(self.dyn("a", "shared")))
+        d3 = self.start(config="ports %d-%d\n" % (lo, lo + 15) +
+                        'service "c" { redirect to "example.net" '
+                        'port 8080 }\n')
+        for x in (d2, d3):
+            x.stop()
+            self.assertEqual(self.matching(x, r"ephemeral"), [])

@@ -745,7 +745,7 @@ test_print(void)
 	    "max-line 64\n"
 	    "max pending 4096\n"
 	    "max pending per-address 32\n"
-	    "ports 49152-65535\n"
+	    "ports 61000-65535\n"
 	    "help on\n"
 	    "user \"oneportd\"\n"
 	    "chroot \"/var/empty\"\n"
