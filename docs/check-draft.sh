@@ -2,9 +2,12 @@
 # check-draft.sh: the idnits-style checks of an Internet-Draft in plain
 # text, in POSIX sh and awk: lines, characters, pages, the required
 # sections and boilerplate, the table of contents and the references.
+# Every file, the draft and the documents beside it (the IANA
+# application), is also checked for paths of a particular machine.
 # Prints FILE:LINE: message for each problem and exits 1 if there is one.
 #
-#   sh docs/check-draft.sh [FILE...]   (default: docs/draft-*.txt)
+#   sh docs/check-draft.sh [FILE...]
+#       (default: docs/draft-*.txt and docs/iana-port-application.md)
 
 set -u
 LC_ALL=C
@@ -14,7 +17,22 @@ if [ "$#" -eq 0 ]; then
 	dir=$(dirname "$0")
 	set -- "$dir"/draft-*.txt
 	[ -e "$1" ] || { echo "check-draft: no draft in $dir" >&2; exit 2; }
+	[ -e "$dir/iana-port-application.md" ] &&
+	    set -- "$@" "$dir/iana-port-application.md"
 fi
+
+# A path under a home or scratch directory, or any other place that
+# exists on one machine only, means nothing to a reader elsewhere.
+machine_paths() {
+	awk -v file="$1" '
+	match($0, /(^|[^A-Za-z0-9_.~-])\/(work|home|tmp|root|Users|mnt|scratch)\/[^ ]/) {
+		printf "%s:%d: names a path of a particular machine: %s\n",
+		    file, NR, substr($0, RSTART, RLENGTH + 20)
+		bad = 1
+	}
+	END { exit bad }
+	' "$1"
+}
 
 status=0
 for f in "$@"; do
@@ -23,6 +41,11 @@ for f in "$@"; do
 		status=1
 		continue
 	fi
+	machine_paths "$f" || status=1
+	case "$f" in
+	*.txt)	;;
+	*)	continue ;;
+	esac
 	awk -v file="$f" '
 function err(line, msg) {
 	printf "%s:%d: %s\n", file, line, msg

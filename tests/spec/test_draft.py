@@ -25,6 +25,22 @@ def check(path):
         p.stderr.decode("ascii", "replace")
 
 
+def registered_reasons(text):
+    """The first column of the registry's tables: a cell may wrap onto
+    the lines below it, up to the rule that ends its row."""
+    out, cell = [], []
+    for line in text.split("\n"):
+        if line.startswith("   +-"):
+            if cell and cell != ["Reason String"]:
+                out.append(" ".join(cell))
+            cell = []
+        elif line.startswith("   | "):
+            first = line.split("|")[1].strip()
+            if first:
+                cell.append(first)
+    return out
+
+
 class DraftPasses(unittest.TestCase):
 
     def test_checker_passes(self):
@@ -46,13 +62,34 @@ class DraftPasses(unittest.TestCase):
                     text.index("\n7.  State Machine")]
         listed = set(re.findall(r"^   ([a-z][a-z ]+[a-z])\n      \S",
                                 sec6, re.M))
-        table = text[text.index("| Reason String"):
-                     text.index("\n14.  References\n")]
-        registered = set(m.strip() for m in
-                         re.findall(r"^   \| ([a-z][a-z ]+[a-z]) +\|",
-                                    table, re.M))
+        iana = text[text.index("\n13.2.  "):text.index("\n14.  References\n")]
+        registered = set(registered_reasons(iana))
         self.assertEqual(listed, registered)
         self.assertGreaterEqual(len(listed), 19)
+
+
+class ApplicationPasses(unittest.TestCase):
+    """The IANA application beside the draft names no machine's paths."""
+
+    APP = os.path.join(DOCS, "iana-port-application.md")
+
+    def test_application_passes(self):
+        rc, out = check(self.APP)
+        self.assertEqual((rc, out), (0, ""))
+
+    def test_machine_path_found(self):
+        with open(self.APP, encoding="utf-8") as f:
+            text = f.read()
+        tmp = tempfile.mkdtemp(prefix="oneport-spec-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        path = os.path.join(tmp, "app.md")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text.replace("IANA's web form", "the form (kept at "
+                                 "`/home/someone/form.txt`)", 1))
+        rc, out = check(path)
+        self.assertEqual(rc, 1, out)
+        self.assertRegex(out, r"app\.md:\d+: names a path of a particular "
+                         r"machine")
 
 
 class CheckerFindsFaults(unittest.TestCase):
@@ -141,6 +178,10 @@ class CheckerFindsFaults(unittest.TestCase):
         self.fault("[RFC7805]", "[RFC9999]",
                    r"citation \[RFC9999\] has no entry")
 
+    def test_machine_path(self):
+        self.fault("needs a port\n", "needs a port in /home/me/x\n",
+                   "names a path of a particular machine")
+
     def test_unused_reference(self):
         self.fault("[RFC1833] is a rendezvous", "is a rendezvous",
                    r"reference \[RFC1833\] is never cited")
@@ -150,7 +191,7 @@ class NotationIsStrict(unittest.TestCase):
     """The example reader refuses what Section 2.3 does not define, so a
     typo in the draft fails the suite instead of testing nothing."""
 
-    def parse(self, body, head="   Example x (implemented):\n\n"):
+    def parse(self, body, head="   Example x:\n\n"):
         return spec_examples.parse_examples(head + body)
 
     def test_reads_a_good_example(self):
@@ -165,8 +206,9 @@ class NotationIsStrict(unittest.TestCase):
                            "      S1: @{port} token={token}<CRLF>\n"
                            "      C2: <connect {port}>\n"
                            "      C2: {token}<CRLF>\n      S2: <close>\n",
-                           head="   Example y (not yet implemented):\n\n")
-        self.assertFalse(ex.implemented)
+                           head="   Example y (one pending in all):\n\n")
+        self.assertTrue(ex.implemented)
+        self.assertEqual(ex.condition, "one pending in all")
         m = ex.steps[1].pattern({}).fullmatch(
             b"@49152 token=0123456789abcdef0123\r\n")
         self.assertEqual(m.group("port"), b"49152")
@@ -191,12 +233,23 @@ class NotationIsStrict(unittest.TestCase):
                     self.parse(body)
 
     def test_rejects_bad_heading(self):
-        with self.assertRaises(SpecError):
-            spec_examples.parse_examples(
-                "   Example x (done):\n\n      C: a<CRLF>\n      S: +\n")
+        for head in ("   Example x (done)\n", "   Example X:\n"):
+            with self.subTest(head=head):
+                with self.assertRaises(SpecError):
+                    spec_examples.parse_examples(
+                        head + "\n      C: a<CRLF>\n      S: +\n")
+
+    def test_pending_from_section_11(self):
+        text = ("11.  Implementation Status\n\n   oneportd does not yet "
+                "perform these\n   examples: x, y-z.\n\n12.  Security\n"
+                "   Example x:\n\n      C: a<CRLF>\n      S: +<CRLF>\n\n"
+                "   Example w:\n\n      C: a<CRLF>\n      S: +<CRLF>\n")
+        x, w = spec_examples.parse_examples("\n" + text)
+        self.assertFalse(x.implemented)
+        self.assertTrue(w.implemented)
 
     def test_rejects_duplicate_label(self):
-        one = "   Example x (implemented):\n\n      C: a<CRLF>\n" \
+        one = "   Example x:\n\n      C: a<CRLF>\n" \
               "      S: +<CRLF>\n\n"
         with self.assertRaises(SpecError):
             spec_examples.parse_examples(one + one)

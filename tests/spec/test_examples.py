@@ -1,9 +1,9 @@
 """
-The draft's examples, played against the real oneportd: every example the
-draft marks "implemented" is one test here, and the server's bytes must be
-exactly those the draft shows. Examples marked "not yet implemented" are
-skipped with the reason; ONEPORT_SPEC_PENDING=1 plays them too, to see
-whether the daemon is ready for the marker to change.
+The draft's examples, played against the real oneportd: every example of
+the draft is one test here, and the server's bytes must be exactly those
+the draft shows. Examples that the draft's Section 11 says oneportd does
+not yet perform are skipped with the reason; ONEPORT_SPEC_PENDING=1 plays
+them too, to see whether the daemon is ready for Section 11 to change.
 
 Each example gets a fresh daemon on 127.0.0.1 port 0 (tests/blackbox's
 harness), configured with the functions of the draft's Section 2.3 plus
@@ -51,7 +51,7 @@ service "board" { command "%(prog)s"; redirect shared; visible no }
 service "archive" { redirect to "archive.example" port 7002; visible no }
 """
 
-# What an example's heading may add to the setup, after "implemented; ".
+# What an example's heading may add to the setup, in its parentheses.
 CONDITIONS = {
     "HELP disabled": "help off\n",
     "one pending per address": "max pending per-address 1\n",
@@ -221,9 +221,10 @@ class ExampleTestCase(DaemonTestCase):
 
     def play(self, example):
         if not example.implemented and not RUN_PENDING:
-            self.skipTest("the draft marks Example %s (line %d) \"%s\"; "
-                          "set ONEPORT_SPEC_PENDING=1 to play it anyway"
-                          % (example.label, example.lineno, example.status))
+            self.skipTest("the draft's Section 11 lists Example %s (line "
+                          "%d) as not yet performed; set "
+                          "ONEPORT_SPEC_PENDING=1 to play it anyway"
+                          % (example.label, example.lineno))
         prog = self.script("redirected.py", REDIRECTED_PROGRAM)
         if harness.DAEMON not in _supported:
             _supported[harness.DAEMON] = _redirect_supported(self.tmp, prog)
@@ -287,9 +288,11 @@ class SetupMatchesDraft(unittest.TestCase):
         self.assertEqual(listed, configured)
 
     def test_line_limit_matches_section_2_3(self):
-        text = spec_examples.read_draft()
-        self.assertIn("line\n   limit is 64 octets", text)
+        text = " ".join(spec_examples.read_draft().split())
+        self.assertIn("whose line limit is 64 octets", text)
         self.assertIn("max-line 64\n", BASE_CONFIG)
+        self.assertIn("whose request deadline is 1 second", text)
+        self.assertIn("timeout 1s\n", BASE_CONFIG)
 
 
 if __name__ == "__main__":
