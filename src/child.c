@@ -1,6 +1,8 @@
 /*
  * child.c: the programs the parent started, from clone until reaped: a
- * client still waiting is told "+" (at the exec-stop) or "-", stderr is
+ * client still waiting is told "+" (at the exec-stop, or at exec for an
+ * untraced program) or "-" (when the status pipe or the exit says the
+ * program never ran; nothing here ever waits for a child), stderr is
  * logged line by line tagged with service and pid, and each exit gets one
  * log line. Supervised and redirect programs are passed on to their
  * owners (supervise.c, redirect.c) when they exit.
@@ -23,6 +25,7 @@
 /* A spawned service program, from fork until it is reaped. */
 struct child {
 	struct src	 stderr_src;
+	struct src	 status_src;
 	pid_t		 pid;
 	char		 name[SERVICE_NAME_MAX + 1];
 	struct service	*svc;		/* NULL once a reload removed it */
@@ -30,6 +33,9 @@ struct child {
 	int		 supervised;	/* a pass service's own program */
 	int		 traced;	/* "+" waits for the exec-stop */
 	int		 stderr_fd;
+	int		 status_fd;	/* exec status pipe, until the verdict */
+	int		 status_watched;	/* in epoll: untraced programs */
+	int		 exec_done;	/* the verdict: execve succeeded */
 	uint64_t	 akey;
 	char		 peer[ADDR_STRLEN];
 	uint64_t	 accepted_ns, started_ns;
@@ -113,6 +119,42 @@ child_stderr(struct child *c, int final)
 	}
 }
 
+static void
+status_close(struct child *c)
+{
+	if (c->status_watched)
+		parent_unwatch(c->status_fd);
+	close(c->status_fd);
+	c->status_fd = -1;
+	c->status_watched = 0;
+}
+
+/*
+ * Did the program get to run? 1: execve succeeded; 0: it failed (logged
+ * here, with the step and the child's errno); -1: no verdict yet. Reads
+ * the status pipe without waiting, and once there is a verdict, keeps it.
+ */
+static int
+child_verdict(struct child *c)
+{
+	const char	*step, *what;
+	int		 r, chdir_failed;
+
+	if (c->status_fd == -1)
+		return c->exec_done;
+	if ((r = spawn_status(c->status_fd, &step, &chdir_failed)) == -1)
+		return -1;
+	if (r == 0) {
+		what = c->svc == NULL ? "program" : chdir_failed ?
+		    c->svc->chdir : c->svc->argv[0];
+		log_warn("%s[%d]: %s: cannot %s", c->name, (int)c->pid, what,
+		    step);
+	}
+	c->exec_done = r;
+	status_close(c);
+	return r;
+}
+
 static struct child *
 child_find(pid_t pid)
 {
@@ -140,6 +182,8 @@ child_free(struct child *c)
 		close(c->client);
 	if (c->stderr_fd != -1)
 		stderr_close(c);
+	if (c->status_fd != -1)
+		status_close(c);
 	c->client = c->stderr_fd = -1;
 	/* Events for it may still be in this epoll batch. */
 	c->next = dead;
@@ -151,8 +195,12 @@ child_exited(struct child *c, int st)
 {
 	char	status[32];
 
-	/* Killed between execve and its stop: it never ran. */
-	child_started(c, 0);
+	/*
+	 * Whatever the pipe says now is final. A program that ran but was
+	 * never told to go was killed at its exec-stop: it never ran either,
+	 * except an untraced one, whose "+" is merely late.
+	 */
+	child_started(c, child_verdict(c) == 1 && !c->traced);
 	if (c->stderr_fd != -1)
 		child_stderr(c, 1);
 	if (WIFSIGNALED(st))
@@ -166,46 +214,55 @@ child_exited(struct child *c, int st)
 	child_free(c);
 }
 
-/* Track a started program until it is reaped, and log its stderr. */
+/*
+ * Track a started program until it is reaped, and log its stderr. The
+ * status pipe is watched for untraced programs; a traced one's verdict is
+ * read at its stop or exit, which saves the parent two epoll calls.
+ */
 struct child *
-child_add(struct service *svc, pid_t pid, int stderr_fd, int supervised)
+child_add(struct service *svc, const struct spawn *sp, int supervised)
 {
 	struct child	*c;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		fatal("calloc");
-	c->pid = pid;
+	c->pid = sp->pid;
 	memcpy(c->name, svc->name, sizeof(c->name));
 	c->svc = svc;
 	c->client = -1;
-	c->stderr_fd = stderr_fd;
+	c->stderr_fd = sp->stderr_fd;
+	c->status_fd = sp->status_fd;
+	c->traced = sp->traced;
 	c->supervised = supervised;
 	snprintf(c->peer, sizeof(c->peer), "-");
 	c->started_ns = c->accepted_ns = now_ns();
 	c->stderr_src.kind = SRC_STDERR;
 	c->stderr_src.ptr = c;
+	c->status_src.kind = SRC_STATUS;
+	c->status_src.ptr = c;
 	c->next = children;
 	children = c;
 	/* Instance limits count client sessions, not supervised daemons. */
 	if (!supervised)
 		svc->running++;
-	if (stderr_fd != -1)
-		parent_watch(stderr_fd, &c->stderr_src);
+	if (c->stderr_fd != -1)
+		parent_watch(c->stderr_fd, &c->stderr_src);
+	if (c->status_fd != -1 && !c->traced) {
+		parent_watch(c->status_fd, &c->status_src);
+		c->status_watched = 1;
+	}
 	return c;
 }
 
-/* A client waits for this program's "+": the exec-stop will say when. */
+/* A client waits for this program's "+": its exec-stop or exec says when. */
 void
-child_set_client(struct child *c, int client, int traced, uint64_t akey,
+child_set_client(struct child *c, int client, uint64_t akey,
     const char *peer, uint64_t accepted_ns)
 {
 	c->client = client;
-	c->traced = traced;
 	c->akey = akey;
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	c->accepted_ns = accepted_ns;
-	if (!traced)
-		child_started(c, 1);
 }
 
 /* Sessions of svc from the client address akey, for max per-address. */
@@ -246,7 +303,8 @@ child_waited(pid_t pid, int st)
 		/* At the exec-stop the program is loaded and frozen before
 		 * its first instruction: "+" goes out now, before any byte
 		 * of its own. */
-		if (c->traced && spawn_stopped(pid, WSTOPSIG(st))) {
+		if (c->traced && spawn_stopped(pid, WSTOPSIG(st),
+		    child_verdict(c) == 1)) {
 			c->traced = 0;
 			child_started(c, 1);
 			spawn_release(pid);
@@ -255,6 +313,16 @@ child_waited(pid_t pid, int st)
 	}
 	child_exited(c, st);
 	return 1;
+}
+
+/* An untraced program's status pipe: EOF at exec, or why it failed. */
+void
+child_status_event(struct child *c)
+{
+	int	r;
+
+	if (c->status_fd != -1 && (r = child_verdict(c)) != -1)
+		child_started(c, r);
 }
 
 void

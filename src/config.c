@@ -6,6 +6,7 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <netinet/in.h>
 
 #include <ctype.h>
@@ -586,6 +587,23 @@ service_cmp(const void *a, const void *b)
 }
 
 /*
+ * Tracing a setuid, setgid or file-capability program makes the kernel
+ * run it without what those bits give; such a program is started
+ * untraced instead (spawn.c), and said so.
+ */
+static int
+program_privileged(const char *path)
+{
+	struct stat	st;
+
+	if (stat(path, &st) == -1)
+		return 0;
+	if (st.st_mode & (S_ISUID | S_ISGID))
+		return 1;
+	return getxattr(path, "security.capability", NULL, 0) >= 0;
+}
+
+/*
  * Names to ids. As root a service without "user" runs as nobody: root
  * must be asked for by name (xinetd ran such services as root,
  * CVE-2013-4342). gids is what setgroups() gets: the primary group first.
@@ -619,6 +637,14 @@ service_resolve(struct service *s, int root)
 		log_warnx("%s: redirect and socket exclude each other", where);
 		errors++;
 	}
+	s->untraced = s->argv != NULL && s->argv[0] != NULL &&
+	    s->socket == NULL && s->redirect == REDIRECT_NONE &&
+	    program_privileged(s->argv[0]);
+	if (s->untraced)
+		log_warnx("%s: %s is setuid, setgid or has file capabilities, "
+		    "which tracing would take away: it is started untraced, "
+		    "so \"+\" is sent at exec and may race its first bytes",
+		    where, s->argv[0]);
 	/* Only its owner (root by default) may sit on a hand-off socket. */
 	s->owner_uid = 0;
 	if (s->owner != NULL) {

@@ -110,25 +110,19 @@ dispatch(struct config *cfg, const struct ipc_dispatch *req, int fd)
 	else if (svc->max_per_addr > 0 &&
 	    child_count(svc, key) >= svc->max_per_addr)
 		reason = REASON_ADDR_INST;
-	sp.pid = -1;
 	if (reason == NULL && spawn_service(svc, fd, &sp) == -1) {
 		reason = REASON_NOSTART;
-		log_warn("%s[%d]: %s: cannot %s", svc->name, (int)sp.pid,
-		    sp.chdir_failed ? svc->chdir : svc->argv[0], sp.failed);
+		log_warn("%s: %s: cannot %s", svc->name, svc->argv[0],
+		    sp.failed);
 	}
 	if (reason != NULL) {
 		parent_reply(fd, reason);
 		close(fd);
-		fd = -1;
 		snprintf(result, sizeof(result), "-%s", reason);
-		parent_log_conn(peer, req->name, result, sp.pid, req->accepted_ns);
-		/* A child that failed still exits, and is logged then. */
-		if (sp.pid <= 0)
-			return;
+		parent_log_conn(peer, req->name, result, 0, req->accepted_ns);
+		return;
 	}
-
-	c = child_add(svc, sp.pid, reason == NULL ? sp.stderr_fd : -1, 0);
-	/* Traced, "+" waits for the exec-stop (reap); else it goes now. */
-	child_set_client(c, fd, reason == NULL && sp.traced, key, peer,
-	    req->accepted_ns);
+	/* "+" waits for the program's exec-stop, or its exec (child.c). */
+	c = child_add(svc, &sp, 0);
+	child_set_client(c, fd, key, peer, req->accepted_ns);
 }

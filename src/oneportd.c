@@ -782,6 +782,9 @@ main(int argc, char *argv[])
 			case SRC_STDERR:
 				child_stderr_event(src->ptr);
 				break;
+			case SRC_STATUS:
+				child_status_event(src->ptr);
+				break;
 			case SRC_CHANNEL:
 				handoff_channel_event(src->ptr, d.cfg);
 				break;

@@ -49,6 +49,8 @@ struct service {
 	int		 max_per_addr;	/* 0: unlimited */
 	int		 visible;	/* listed by HELP */
 	int		 reply_self;	/* the program sends "+" itself */
+	int		 untraced;	/* setuid etc.: "+" at exec, not at
+					 * the exec-stop (config_finish) */
 	char		*socket;	/* pass: the service's hand-off socket */
 	char		*owner;		/* pass: who must be listening on it */
 	int		 redirect;	/* REDIRECT_* */
@@ -248,8 +250,8 @@ int	ipc_frontend_parse(enum ipc_type, const uint8_t *, size_t, int hasfd,
 /* ---- the parent (oneportd.c), for the files that serve it ---- */
 
 /* What an epoll event in the parent is about. */
-enum src_kind { SRC_SIGNAL, SRC_FRONTEND, SRC_STDERR, SRC_CHANNEL,
-	SRC_CONTROL };
+enum src_kind { SRC_SIGNAL, SRC_FRONTEND, SRC_STDERR, SRC_STATUS,
+	SRC_CHANNEL, SRC_CONTROL };
 struct src {
 	enum src_kind	 kind;
 	void		*ptr;
@@ -264,15 +266,17 @@ void	parent_defer_free(void *);
 
 /* child.c: programs the parent started, until reaped */
 struct child;
-struct child	*child_add(struct service *, pid_t, int stderr_fd,
+struct spawn;
+struct child	*child_add(struct service *, const struct spawn *,
 		    int supervised);
-void		 child_set_client(struct child *, int client, int traced,
-		    uint64_t akey, const char *peer, uint64_t accepted_ns);
+void		 child_set_client(struct child *, int client, uint64_t akey,
+		    const char *peer, uint64_t accepted_ns);
 void		 child_started(struct child *, int ok);
 int		 child_count(const struct service *, uint64_t akey);
 void		 child_remap(const struct config *);
 int		 child_waited(pid_t, int status);
 void		 child_stderr_event(struct child *);
+void		 child_status_event(struct child *);
 void		 child_free_dead(void);
 int		 child_stderr_open(void);
 void		 child_drain(int epfd);
@@ -330,9 +334,9 @@ void	sandbox_frontend(const struct config *);
 struct spawn {
 	pid_t	 pid;
 	int	 stderr_fd;	/* read end of the child's stderr */
+	int	 status_fd;	/* read end of the exec status pipe */
 	int	 traced;	/* "+" waits for the exec-stop */
-	const char *failed;	/* on failure: the step, for the log */
-	int	 chdir_failed;	/* the step was the service's chdir */
+	const char *failed;	/* no child: the step, for the log */
 };
 void	spawn_init(void);
 int	spawn_service(const struct service *, int client, struct spawn *);
@@ -340,7 +344,8 @@ int	spawn_supervised(const struct service *, int listenfd,
 	    struct spawn *);
 int	spawn_listener(const struct service *, int listenfd, int tokenfd,
 	    const char *token, struct spawn *);
-int	spawn_stopped(pid_t, int sig);
+int	spawn_stopped(pid_t, int sig, int exec_done);
+int	spawn_status(int fd, const char **step, int *chdir_failed);
 void	spawn_release(pid_t);
 
 /* addr.c */

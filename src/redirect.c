@@ -115,6 +115,15 @@ instance_start(struct service *svc, const struct config *cfg, int client,
 	struct spawn	 sp;
 	int		 lfd, port, tp[2] = { -1, -1 };
 
+	/*
+	 * The answer goes out before the program has run (the parent never
+	 * waits for a child), so refuse here what execve surely would.
+	 */
+	if (access(svc->argv[0], X_OK) == -1) {
+		log_warn("%s: %s: cannot execute", svc->name, svc->argv[0]);
+		*reason = "cannot start service";
+		return NULL;
+	}
 	if ((lfd = bind_port(cfg, client, &port)) == -1) {
 		log_warn("%s: no port in %d-%d", svc->name, cfg->port_lo,
 		    cfg->port_hi);
@@ -135,10 +144,8 @@ instance_start(struct service *svc, const struct config *cfg, int client,
 	}
 	if (spawn_listener(svc, lfd, tp[0], shared || !svc->token ? NULL :
 	    token, &sp) == -1) {
-		log_warn("%s[%d]: %s: cannot %s", svc->name, (int)sp.pid,
-		    svc->argv[0], sp.failed);
-		if (sp.pid > 0)
-			child_add(svc, sp.pid, -1, 1);
+		log_warn("%s: %s: cannot %s", svc->name, svc->argv[0],
+		    sp.failed);
 		close(lfd);
 		if (tp[0] != -1) {
 			close(tp[0]);
@@ -151,7 +158,7 @@ instance_start(struct service *svc, const struct config *cfg, int client,
 	close(lfd);
 	if (tp[0] != -1)
 		close(tp[0]);
-	child_add(svc, sp.pid, sp.stderr_fd, 1);
+	child_add(svc, &sp, 1);
 	if ((in = calloc(1, sizeof(*in))) == NULL)
 		fatal("calloc");
 	snprintf(in->name, sizeof(in->name), "%s", svc->name);

@@ -5,18 +5,21 @@
  * the parent logs, nothing else open, the service's user, a minimal UCSPI
  * environment, execve, _exit(127).
  *
- * The child is a vfork-style clone (shared memory, parent suspended until
- * execve or exit): on these machines fork's page-table copy costs more than
- * the exec of a small program. So the child touches only its own stack and
- * what it is given, and calls nothing that allocates or locks.
+ * The parent never waits for a child. The child is a fork-style clone (its
+ * own copy of memory), so the parent goes back to its loop at once and many
+ * programs can be on their way to execve together; on a busy machine each
+ * step of a child waits for a CPU, and a parent that waited with it (a
+ * vfork, a blocking read) would serialise every spawn behind those waits.
  *
- * "+" must be true. When the parent resumes, a close-on-exec pipe tells it
- * whether execve succeeded (EOF) or which step failed (and errno). The
+ * "+" must be true. A close-on-exec status pipe carries the verdict: EOF
+ * once execve has succeeded, or the step that failed and its errno. The
  * child is also traced (PTRACE_TRACEME), so it stops right after execve,
- * before the new program's first instruction: the parent sends "+" during
- * that stop, and "+" always precedes the program's own bytes. Where ptrace is not allowed,
- * "+" is sent at EOF on the pipe and a program that writes at once may
- * race it; the daemon says so once at start.
+ * before the new program's first instruction: at that stop the parent
+ * sends "+", and "+" always precedes the program's own bytes. A SIGTRAP
+ * sent by someone else before execve looks like that stop; the status
+ * pipe, still open then, tells them apart. Untraced programs (no ptrace
+ * here, or a setuid program, which tracing would strip) get "+" at EOF on
+ * the pipe, and a program that writes at once may race it.
  */
 #include <sys/ptrace.h>
 #include <sys/resource.h>
@@ -35,10 +38,6 @@
 #include <unistd.h>
 
 #include "oneportd.h"
-
-#ifdef ONEPORT_SANITIZE
-#include <sanitizer/asan_interface.h>
-#endif
 
 #define STATUS_FD	3	/* in the child, until execve closes it */
 #define LISTEN_FD	3	/* a supervised program's socket, systemd's */
@@ -272,20 +271,53 @@ spawn_init(void)
 }
 
 /*
- * The traced child stopped after execve (SIGTRAP) or for a signal that
- * came first. Returns 1 at the exec-stop, the moment to send "+"; the
- * caller then lets it go with spawn_release. Any other stop is passed on,
- * except a stop signal, which would only be reported to us again.
+ * The traced child stopped. Returns 1 at the exec-stop, the moment to send
+ * "+" (the caller then lets it go with spawn_release): a SIGTRAP after
+ * execve has closed the status pipe (execfd says it is closed). Any other
+ * stop is passed on, except a stop signal, which would only be reported
+ * to us again; a SIGTRAP from kill(2) before execve is passed on too.
  */
 int
-spawn_stopped(pid_t pid, int sig)
+spawn_stopped(pid_t pid, int sig, int exec_done)
 {
-	if (sig == SIGTRAP)
+	if (sig == SIGTRAP && exec_done)
 		return 1;
 	if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN ||
 	    sig == SIGTTOU)
 		sig = 0;
 	ptrace(PTRACE_CONT, pid, NULL, (void *)(long)sig);
+	return 0;
+}
+
+/*
+ * The verdict on the status pipe, read without waiting: 1 once execve
+ * has succeeded (EOF), 0 if the child failed (sp_failed names the step,
+ * errno is the child's), -1 if there is none yet. Never blocks: the read
+ * end is non-blocking.
+ */
+int
+spawn_status(int fd, const char **step, int *chdir_failed)
+{
+	int	msg[2];
+	ssize_t	n;
+
+	do {
+		n = read(fd, msg, sizeof(msg));
+	} while (n == -1 && errno == EINTR);
+	if (n == 0)
+		return 1;
+	if (n == -1 && errno == EAGAIN)
+		return -1;
+	*chdir_failed = 0;
+	if (n == (ssize_t)sizeof(msg) && msg[0] >= 0 && msg[0] <= ST_EXEC &&
+	    msg[1] > 0) {
+		*step = stages[msg[0]];
+		*chdir_failed = msg[0] == ST_CHDIR;
+		errno = msg[1];
+	} else {
+		*step = "start";
+		errno = EIO;
+	}
 	return 0;
 }
 
@@ -297,13 +329,13 @@ spawn_release(pid_t pid)
 }
 
 /*
- * Start svc's program on client. Returns 0 with sp filled in, or -1: then
- * sp->pid is the child to be reaped if one was started, and errno says why
- * (for an exec failure, execve's own errno). The parent holds client.
- * When sp->traced, the program will stop before its first instruction
- * (reported through SIGCHLD, see spawn_stopped): the moment to send "+".
- * Waiting for it here instead was measured slower: the parent idles while
- * the kernel maps the image, when it could take the next request.
+ * Start svc's program on client. Returns 0 with sp filled in once the
+ * child exists, or -1 (no child; errno and sp->failed say why). Whether
+ * the program really runs is told later and never waited for: when
+ * sp->traced, by the stop before its first instruction (SIGCHLD, see
+ * spawn_stopped), the moment to send "+"; else by EOF on sp->status_fd;
+ * a failure by the status message and the child's exit (spawn_status).
+ * The parent holds client.
  */
 static int	spawn(const struct service *, int, int, int, const char *,
 		    struct spawn *);
@@ -344,14 +376,14 @@ spawn(const struct service *svc, int client, int listenfd, int tokenfd,
 	struct child_args	 a;
 	sigset_t		 all, old;
 	int			 status[2] = { -1, -1 }, errp[2] = { -1, -1 };
-	int			 err = 0, msg[2];
-	ssize_t			 n;
+	int			 err;
 
 	memset(sp, 0, sizeof(*sp));
 	sp->pid = -1;
-	sp->stderr_fd = -1;
+	sp->stderr_fd = sp->status_fd = -1;
 	sp->failed = "create pipes";
-	if (pipe2(status, O_CLOEXEC) == -1 || pipe2(errp, O_CLOEXEC) == -1)
+	if (pipe2(status, O_CLOEXEC | O_NONBLOCK) == -1 ||
+	    pipe2(errp, O_CLOEXEC) == -1)
 		goto fail;
 
 	sp->failed = "fork";
@@ -359,19 +391,18 @@ spawn(const struct service *svc, int client, int listenfd, int tokenfd,
 	a.client = client;
 	a.errw = errp[1];
 	a.statusw = status[1];
-	a.trace = can_trace == 1 && listenfd < 0;
+	a.trace = can_trace == 1 && listenfd < 0 && !svc->untraced;
 	a.listenfd = listenfd;
 	a.tokenfd = tokenfd;
 	a.token = token;
-#ifdef ONEPORT_SANITIZE
-	/* Earlier children never returned: their frames' redzones are
-	 * still poisoned in the shadow of this stack. */
-	ASAN_UNPOISON_MEMORY_REGION(child_stack, STACK_SIZE);
-#endif
+	/*
+	 * No CLONE_VM: the child works on its own copy of this stack and of
+	 * a, so the parent may reuse both at once. The pipe's write end
+	 * stays non-blocking in the child; 8 bytes always fit.
+	 */
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
-	sp->pid = clone(child_main, child_stack + STACK_SIZE,
-	    CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+	sp->pid = clone(child_main, child_stack + STACK_SIZE, SIGCHLD, &a);
 	err = errno;
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(status[1]);
@@ -381,32 +412,10 @@ spawn(const struct service *svc, int client, int listenfd, int tokenfd,
 		errno = err;
 		goto fail;
 	}
-
-	/*
-	 * The child has passed execve's point of no return or exited. Its
-	 * close-on-exec descriptors close a moment after we resume, so this
-	 * blocking read returns at once: EOF, or the errno it failed with.
-	 */
-	do {
-		n = read(status[0], msg, sizeof(msg));
-	} while (n == -1 && errno == EINTR);
-	close(status[0]);
-	status[0] = -1;
-	if (n != 0) {
-		if (n == (ssize_t)sizeof(msg) && msg[0] >= 0 &&
-		    msg[0] <= ST_EXEC && msg[1] > 0) {
-			sp->failed = stages[msg[0]];
-			sp->chdir_failed = msg[0] == ST_CHDIR;
-			errno = msg[1];
-		} else {
-			sp->failed = "start";
-			errno = EIO;
-		}
-		goto fail;
-	}
 	sp->failed = NULL;
 	fcntl(errp[0], F_SETFL, O_NONBLOCK);
 	sp->stderr_fd = errp[0];
+	sp->status_fd = status[0];
 	sp->traced = a.trace;
 	return 0;
 

@@ -95,17 +95,15 @@ sup_start(struct sup *s, const struct config *cfg)
 	if (svc == NULL || stopping)
 		return;
 	if (spawn_supervised(svc, s->listenfd, &sp) == -1) {
-		log_warn("%s[%d]: %s: cannot %s", s->name, (int)sp.pid,
-		    svc->argv[0], sp.failed);
-		if (sp.pid > 0)
-			child_add(svc, sp.pid, -1, 1);
+		log_warn("%s: %s: cannot %s", s->name, svc->argv[0],
+		    sp.failed);
 		s->started_ns = now_ns();
 		sup_schedule(s);
 		return;
 	}
 	s->pid = sp.pid;
 	s->started_ns = now_ns();
-	child_add(svc, sp.pid, sp.stderr_fd, 1);
+	child_add(svc, &sp, 1);
 	log_info("%s: started pid %d on %s", s->name, (int)s->pid, s->path);
 }
 

@@ -6,9 +6,12 @@ the log see when the program cannot be started.
 """
 import os
 import re
+import shutil
+import subprocess
 import unittest
 
-from harness import (IS_ROOT, DaemonTestCase, recv_exact, recv_until_eof)
+from harness import (IS_ROOT, DaemonTestCase, recv_exact, recv_until_eof,
+                     run_daemon_n)
 
 
 def parse_env(data):
@@ -352,3 +355,68 @@ class ExecFailureStress(DaemonTestCase):
                     break
         self.assertEqual(wrong, [])
         self.assertIsNone(d.proc.poll())
+
+
+@unittest.skipUnless(IS_ROOT, "needs root to start programs as nobody")
+class ParentNeverWaits(DaemonTestCase):
+    """A program's own user can stop it at any moment before execve; that
+    must hold up that client only, never the parent and everyone else."""
+
+    def test_stopped_children_do_not_stall_others(self):
+        d = self.start(config=(
+            'service "victim" {\n\tcommand "/bin/true"\n'
+            '\tuser "nobody"\n}\n'
+            'service "other" {\n\tcommand "/bin/echo" "alive"\n'
+            '\tuser "root"\n}\n'))
+        # As nobody: SIGSTOP every process of nobody's, without a pause.
+        stopper = subprocess.Popen(
+            ["setpriv", "--reuid=nobody", "--regid=nogroup",
+             "--clear-groups", "sh", "-c",
+             "while :; do kill -STOP -1 2>/dev/null; done"])
+        held = []
+        try:
+            for _ in range(24):
+                s = d.connect()
+                s.sendall(b"victim\r\n")
+                held.append(s)
+            # Whatever the stopper caught, the parent still serves.
+            for _ in range(20):
+                self.assertEqual(d.exchange(b"other\r\n"),
+                                 b"+\r\nalive\n")
+        finally:
+            stopper.kill()
+            stopper.wait()
+            subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup",
+                            "--clear-groups", "kill", "-CONT", "-1"],
+                           stderr=subprocess.DEVNULL)
+        for s in held:
+            got = recv_until_eof(s)
+            self.assertIn(got, (b"+\r\n", b"-cannot start service\r\n"))
+            s.close()
+
+
+@unittest.skipUnless(IS_ROOT, "needs root to make a setuid program")
+class Setuid(DaemonTestCase):
+    """Tracing strips a setuid program of its privileges: such a program
+    is said to be started untraced, and really runs with them."""
+
+    def test_setuid_program_runs_untraced(self):
+        prog = os.path.join(self.tmp, "whoami-euid")
+        shutil.copy("/usr/bin/id", prog)
+        os.chown(prog, 0, 0)
+        os.chmod(prog, 0o4755)
+        conf = 'service "suid" {\n\tcommand "%s" "-u"\n\tuser "nobody"\n}\n' \
+            % prog
+        rc, _, err = run_daemon_n(["-n", "-f", self.conf(conf)])
+        self.assertEqual(rc, 0, err)
+        self.assertIn("started untraced", err)
+        d = self.start(config=conf)
+        d.wait_log(r"started untraced")
+        # The euid the setuid bit gives (root), not nobody's.
+        self.assertEqual(d.exchange(b"suid\r\n"), b"+\r\n0\n")
+
+    def conf(self, text):
+        path = os.path.join(self.tmp, "suid.conf")
+        with open(path, "w") as f:
+            f.write(text)
+        return path
