@@ -815,8 +815,9 @@ class Supervised(PassCase):
         d = self.start(config=self.conf())
         pid = self.started(d, "sup")
         if IS_ROOT:
-            self.assertEqual(proc_status(pid)["Uid"].split()[0],
-                             str(NOBODY))
+            # "started" is logged at the fork; the user switch follows.
+            poll_until(lambda: proc_status(pid)["Uid"].split()[0] ==
+                       str(NOBODY), what="the program running as nobody")
         self.served(d)
         for n, backoff in ((2, 0.25), (3, 0.5)):
             t0 = time.monotonic()
