@@ -32,6 +32,7 @@
 #define REASON_SHUTDOWN		"shutting down"
 
 #define ACCEPT_BATCH		64
+#define GRACE_NS		(1000 * 1000000ull)	/* a newcomer's time to speak */
 #define EMFILE_PAUSE_NS		(100 * 1000000ull)
 #define NBUCKETS		4096	/* power of two */
 
@@ -48,6 +49,7 @@ struct conn {
 	uint64_t		 accepted_ns;
 	uint64_t		 deadline_ns;
 	uint64_t		 akey;		/* client address, v6 as /64 */
+	int			 spoke;		/* sent bytes, not yet a line */
 	struct sockaddr_in6	 peer;		/* or sockaddr_in */
 	struct conn		*prev, *next;	/* deadline FIFO, or free list */
 	struct conn		*hnext;		/* same address bucket */
@@ -93,15 +95,26 @@ bucket_of(uint64_t key)
 	return z & (NBUCKETS - 1);
 }
 
+/*
+ * The connections of one address that count against its limit, and the
+ * oldest of them. A silent newcomer gets GRACE_NS to send its line before
+ * it counts, so a burst accepted in one wake-up, before any of it could
+ * be read, does not make its address look abusive; one that has sent part
+ * of a line counts at once.
+ */
 static int
-addr_pending(uint64_t key)
+addr_pending(uint64_t key, uint64_t now, struct conn **oldest)
 {
 	struct conn	*c;
 	int		 n = 0;
 
+	*oldest = NULL;
 	for (c = fe.buckets[bucket_of(key)]; c != NULL; c = c->hnext)
-		if (c->akey == key)
+		if (c->akey == key && (c->spoke ||
+		    now - c->accepted_ns >= GRACE_NS)) {
 			n++;
+			*oldest = c;	/* the chain is newest first */
+		}
 	return n;
 }
 
@@ -338,6 +351,8 @@ conn_read(struct conn *c, uint32_t events)
 		/* The peer has shut down its side: no end of line will come. */
 		if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 			conn_reject(c, "-", REASON_INCOMPLETE);
+		else
+			c->spoke = 1;
 		return;
 	case REQ_REJECT:
 		conn_reject(c, "-", req.reason);
@@ -364,6 +379,19 @@ conn_read(struct conn *c, uint32_t events)
 }
 
 /* ---- accepting ---- */
+
+/* Reads what one address's connections have sent; may free any of them. */
+static void
+addr_settle(uint64_t key)
+{
+	struct conn	*c, *next;
+
+	for (c = fe.buckets[bucket_of(key)]; c != NULL; c = next) {
+		next = c->hnext;	/* conn_read frees c at most */
+		if (c->akey == key)
+			conn_read(c, 0);
+	}
+}
 
 static void
 listeners_enable(int on)
@@ -413,11 +441,10 @@ accept_one(int lfd)
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen = sizeof(ss);
 	struct epoll_event	 ev;
-	struct conn		*c;
-	uint64_t		 key;
+	struct conn		*c, *old;
+	uint64_t		 key, now;
 	uint32_t		 b;
 	int			 fd;
-	char			 peer[ADDR_STRLEN];
 
 	fd = accept4(lfd, (struct sockaddr *)&ss, &sslen,
 	    SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -436,13 +463,17 @@ accept_one(int lfd)
 		return 0;
 	}
 	key = addr_key((struct sockaddr *)&ss);
-	if (addr_pending(key) >= (int)fe.set.max_pending_addr) {
-		reply_fd(fd, REASON_ADDR_LIMIT);
-		log_info("conn peer=%s service=- result=-%s pid=- "
-		    "dispatch=0.000ms", addr_ntop((struct sockaddr *)&ss,
-		    peer, sizeof(peer)), REASON_ADDR_LIMIT);
-		close(fd);
-		return 0;
+	now = now_ns();
+	/*
+	 * At its address's limit the oldest of that address goes, as at the
+	 * global limit, so a client is not locked out by silent neighbours
+	 * behind the same NAT. Lines that came in since the last wake-up are
+	 * read first: a client that has spoken is never judged as silent.
+	 */
+	if (addr_pending(key, now, &old) >= (int)fe.set.max_pending_addr) {
+		addr_settle(key);
+		if (addr_pending(key, now, &old) >= (int)fe.set.max_pending_addr)
+			conn_reject(old, "-", REASON_ADDR_LIMIT);
 	}
 	/*
 	 * Full: the oldest waiting client goes, not the newcomer. Silent
@@ -463,7 +494,7 @@ accept_one(int lfd)
 	c->akey = key;
 	memcpy(&c->peer, &ss, sslen < sizeof(c->peer) ? sslen :
 	    sizeof(c->peer));
-	c->accepted_ns = now_ns();
+	c->accepted_ns = now;
 	c->deadline_ns = c->accepted_ns + fe.set.timeout_ms * 1000000ull;
 	c->prev = fe.tail;
 	if (fe.tail != NULL)

@@ -3,8 +3,10 @@ Limits: instances per service and per client address, pending connections
 per address and in total (the oldest silent one is evicted, never the
 newcomer), and fairness: many silent clients must not slow a normal one.
 """
+import concurrent.futures
 import os
 import signal
+import threading
 import time
 
 from harness import (DaemonTestCase, poll_until, readable, recv_exact,
@@ -77,23 +79,92 @@ class Pending(DaemonTestCase):
     def test_pending_per_address(self):
         d = self.start(config='timeout 20\nmax pending per-address 3\n'
                               'service "echo" {\n\tcommand "/bin/cat"\n}\n')
-        silent = [self.sock(d, src="127.0.0.1") for _ in range(3)]
+        fe = d.frontend_pid()
+        base = self.sockets(fe)
+        # Three that have each sent part of a line count at once.
+        slow = []
+        for i in range(3):
+            slow.append(self.sock(d, src="127.0.0.1"))
+            slow[-1].sendall(b"ec")
+            poll_until(lambda: self.sockets(fe) >= base + i + 1,
+                       what="slow client %d accepted" % i)
+        # The fourth from that address is served; the oldest makes room.
         t0 = time.monotonic()
-        self.assertEqual(d.exchange(b"", src="127.0.0.1"),
-                         b"-too many connections from your address\r\n")
+        s = session(self, d, "127.0.0.1")
         self.assertLess(time.monotonic() - t0, 2.0)
-        # Another address is served.
+        self.assertEqual(recv_until_eof(slow[0]),
+                         b"-too many connections from your address\r\n")
+        d.wait_log(r"^conn peer=127\.0\.0\.1:\d+ service=- "
+                   r"result=-too many connections from your address ")
+        # Another address is not affected, nor are the newer two.
         session(self, d, "127.0.0.2")
-        # The waiting three are untouched, and one leaving frees a place.
-        for s in silent:
-            self.assertFalse(readable(s))
-        silent[0].close()
-        poll_until(lambda: d.answers(b"echo\r\n", b"+\r\n", src="127.0.0.1",
-                                     half_close=True),
-                   what="a pending place to be freed")
-        # The others are still waiting and still served when they speak.
-        silent[1].sendall(b"echo\r\nstill\n")
-        self.assertEqual(recv_exact(silent[1], 9), b"+\r\nstill\n")
+        for x in slow[1:]:
+            self.assertFalse(readable(x))
+        slow[1].sendall(b"ho\r\nstill\n")
+        self.assertEqual(recv_exact(slow[1], 9), b"+\r\nstill\n")
+        s.close()
+
+    def test_silent_neighbours_do_not_lock_out(self):
+        # 40 silent connections from one address (over the default 32),
+        # then normal clients from the same address: each is served.
+        d = self.start(config='timeout 20\n'
+                              'service "echo" {\n\tcommand "/bin/cat"\n}\n')
+        fe = d.frontend_pid()
+        base = self.sockets(fe)
+        silent = [self.sock(d, src="127.0.0.7") for _ in range(40)]
+        poll_until(lambda: self.sockets(fe) >= base + 40,
+                   what="40 silent clients accepted")
+        for i in range(10):
+            self.assertEqual(d.exchange(b"help\r\n", src="127.0.0.7"),
+                             b"echo\r\n", "client %d" % i)
+        # Once they have had their time to speak they count, and a
+        # newcomer from their address pushes out the oldest of them.
+        def evicted():
+            s = d.connect(src="127.0.0.7")
+            s.sendall(b"help\r\n")
+            self.assertEqual(recv_until_eof(s), b"echo\r\n")
+            s.close()
+            return readable(silent[0])
+        poll_until(evicted, timeout=10, interval=0.1,
+                   what="the oldest silent client to be pushed out")
+        self.assertEqual(recv_until_eof(silent[0]),
+                         b"-too many connections from your address\r\n")
+
+    def test_burst_from_one_address(self):
+        # 20 bursts of 50 clients from one address, each sending its line
+        # as soon as it is connected: none is refused for its address.
+        d = self.start(config='service "hi" {\n\tcommand "/bin/echo" "hi"\n'
+                              '\tmax per-address 0\n}\n')
+        n = 50
+
+        def client(i, barrier):
+            barrier.wait()
+            line = b"hi\r\n" if i % 2 else b"help\r\n"
+            want = b"+\r\nhi\n" if i % 2 else b"hi\r\n"
+            return d.exchange(line, src="127.0.0.9", timeout=10) == want
+
+        with concurrent.futures.ThreadPoolExecutor(n) as pool:
+            for burst in range(20):
+                barrier = threading.Barrier(n)
+                ok = list(pool.map(lambda i: client(i, barrier), range(n)))
+                self.assertEqual(ok.count(False), 0, "burst %d" % burst)
+        self.assertNotIn("too many connections", d.log_text())
+
+    def test_sequential_clients_from_one_address(self):
+        # Clients that send their line and read the answer later pile up
+        # in the listen queue and are accepted many at once.
+        d = self.start(config='service "echo" {\n\tcommand "/bin/cat"\n}\n')
+        for rnd in range(15):
+            socks = []
+            for _ in range(200):
+                s = d.connect(src="127.0.0.11")
+                s.sendall(b"help\r\n")
+                socks.append(s)
+            for s in socks:
+                self.assertEqual(recv_until_eof(s), b"echo\r\n",
+                                 "round %d" % rnd)
+                s.close()
+        self.assertNotIn("too many connections", d.log_text())
 
     def test_oldest_silent_is_evicted(self):
         d = self.start(config='timeout 20\nmax pending 4\n'
