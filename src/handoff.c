@@ -33,6 +33,8 @@
 
 #define HANDOFF_TIMEOUT_NS	(2000ull * 1000000)	/* ACK within */
 #define REGISTER_TIMEOUT_NS	(5000ull * 1000000)	/* REGISTER within */
+/* Out of descriptors or memory here: the client hears it, we go on. */
+#define REASON_NORES		"busy"
 
 /* A client handed over, waiting for the service's ACK. */
 struct pending {
@@ -74,8 +76,10 @@ channel_new(int fd, const char *name, int registered, uid_t uid)
 {
 	struct channel	*ch;
 
-	if ((ch = calloc(1, sizeof(*ch))) == NULL)
-		fatal("calloc");
+	if ((ch = calloc(1, sizeof(*ch))) == NULL) {
+		log_warn("channel");
+		return NULL;
+	}
 	ch->src.kind = SRC_CHANNEL;
 	ch->src.ptr = ch;
 	ch->fd = fd;
@@ -153,6 +157,7 @@ channel_connect(const struct service *svc, const char **reason)
 {
 	struct sockaddr_un	 sun;
 	struct channel		*ch;
+	char			*path;
 	uid_t			 uid = (uid_t)-1;
 	int			 fd;
 
@@ -164,8 +169,12 @@ channel_connect(const struct service *svc, const char **reason)
 	}
 	memcpy(sun.sun_path, svc->socket, strlen(svc->socket));
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd == -1)
-		fatal("socket");
+	if (fd == -1) {
+		/* EMFILE, ENFILE, ENOBUFS: ours, not the service's. */
+		log_warn("%s: socket", svc->name);
+		*reason = REASON_NORES;
+		return NULL;
+	}
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
 		log_warn("%s: connect %s", svc->name, svc->socket);
 		close(fd);
@@ -181,9 +190,14 @@ channel_connect(const struct service *svc, const char **reason)
 		*reason = "service unavailable";
 		return NULL;
 	}
-	ch = channel_new(fd, svc->name, 0, uid);
-	if ((ch->path = strdup(svc->socket)) == NULL)
-		fatal("strdup");
+	if ((path = strdup(svc->socket)) == NULL ||
+	    (ch = channel_new(fd, svc->name, 0, uid)) == NULL) {
+		free(path);
+		close(fd);
+		*reason = REASON_NORES;
+		return NULL;
+	}
+	ch->path = path;
 	ch->owner = svc->owner_uid;
 	return ch;
 }
@@ -253,6 +267,12 @@ handoff_pass(const struct service *svc, const char *name, int client,
 			return -1;
 	}
 
+	/* Before the send: once sent, the service may take the client. */
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		log_warn("%s: hand-off", name);
+		*reason = REASON_NORES;
+		return -1;
+	}
 	memset(&m, 0, sizeof(m));
 	m.type = WIRE_HANDOFF;
 	m.id = ++h.next_id;
@@ -270,12 +290,11 @@ handoff_pass(const struct service *svc, const char *name, int client,
 	if (wire_send(ch->fd, &m, client) == -1) {
 		/* Gone, or not reading: a fresh connection next time. */
 		log_warn("%s: hand-off", name);
+		free(p);
 		channel_close(ch, "service unavailable");
 		return -1;
 	}
 
-	if ((p = calloc(1, sizeof(*p))) == NULL)
-		fatal("calloc");
 	p->id = m.id;
 	p->client = client;
 	p->accepted_ns = accepted_ns;
@@ -464,7 +483,9 @@ handoff_channel_event(struct channel *ch, const struct config *cfg)
 void
 handoff_adopt(int fd, uid_t uid)
 {
-	(void)channel_new(fd, "", 1, uid);
+	/* Out of memory: the connection goes, the daemon stays. */
+	if (channel_new(fd, "", 1, uid) == NULL)
+		close(fd);
 }
 
 /*

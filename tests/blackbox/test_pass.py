@@ -8,6 +8,7 @@ fail gives its own "-reason", costs no descriptor, and never the daemon.
 import hashlib
 import os
 import re
+import resource
 import select
 import signal
 import socket
@@ -475,6 +476,40 @@ class Failures(PassCase):
         d = self.start(config='service "nb" { socket "%s"; owner nobody }\n'
                        % path)
         self.assertEqual(self.ask(d, b"nb"), b"-owner reached\r\n")
+
+    def test_out_of_descriptors_is_a_refusal(self):
+        # Local users can fill the parent's descriptor table with idle
+        # control connections; a pass client then finds no descriptor
+        # for the channel. The daemon must answer "-busy" and go on.
+        own = self.path("own.sock")
+        self.echo(own, wait_path=own)
+        d = self.start(config='control "%s"\nservice "own" { socket "%s" }\n'
+                       % (self.ctl, own))
+        poll_until(lambda: os.path.exists(self.ctl), what="control socket")
+        base = count_fds(d.pid)
+        _, hard = resource.prlimit(d.pid, resource.RLIMIT_NOFILE)
+        # Room for three control connections and the client itself.
+        resource.prlimit(d.pid, resource.RLIMIT_NOFILE, (base + 4, hard))
+        idle = []
+        for _ in range(3):
+            c = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            c.connect(self.ctl)
+            idle.append(c)
+        poll_until(lambda: count_fds(d.pid) == base + 3,
+                   what="three control connections held")
+        self.assertEqual(self.ask(d, b"own"), b"-busy\r\n")
+        self.conn_line(d, "own", "-busy")
+        d.wait_log(r"^own: socket: Too many open files$")
+        self.assertIsNone(d.proc.poll())
+        for c in idle:
+            c.close()
+        poll_until(lambda: count_fds(d.pid) == base,
+                   what="control connections gone")
+        s = self.sock(d)
+        s.sendall(b"own\r\nabc")
+        s.shutdown(socket.SHUT_WR)
+        self.assertEqual(recv_until_eof(s), b"+\r\nabc")
+        resource.prlimit(d.pid, resource.RLIMIT_NOFILE, (hard, hard))
 
     def test_service_that_does_not_acknowledge(self):
         path = self.path("late.sock")
