@@ -1,9 +1,12 @@
 #!/bin/sh
 # check-draft.sh: the idnits-style checks of an Internet-Draft in plain
 # text, in POSIX sh and awk: lines, characters, pages, the required
-# sections and boilerplate, the table of contents and the references.
-# Every file, the draft and the documents beside it (the IANA
-# application), is also checked for paths of a particular machine.
+# sections and boilerplate, the table of contents, the references (each
+# cited one listed, each listed one cited), the ABNF (each rule used is
+# defined, each defined is used but the first), and implementation notes
+# outside the Implementation Status section. Every file, the draft and
+# the documents beside it (the IANA application), is also checked for
+# paths of a particular machine.
 # Prints FILE:LINE: message for each problem and exits 1 if there is one.
 #
 #   sh docs/check-draft.sh [FILE...]
@@ -80,6 +83,27 @@ function end_page(   last, i) {
 	plines = 0
 }
 
+# The rule names an ABNF right-hand side refers to: quoted strings,
+# prose values, comments and numeric values are not names, and a
+# repetition count is not part of the name that follows it.
+function abnf_refs(s, nr,   n, i, w) {
+	gsub(/(%[sSiI])?"[^"]*"/, " ", s)
+	gsub(/<[^>]*>/, " ", s)
+	sub(/;.*/, "", s)
+	gsub(/%[xXdDbB][0-9A-Fa-f.-]+/, " ", s)
+	gsub(/[^A-Za-z0-9-]/, " ", s)
+	n = split(s, words, " ")
+	for (i = 1; i <= n; i++) {
+		w = words[i]
+		sub(/^[0-9]+/, "", w)
+		if (w !~ /^[A-Za-z]/)
+			continue
+		w = tolower(w)
+		if (!(w in ruleref))
+			ruleref[w] = nr
+	}
+}
+
 # Strip indentation and leaders from a table-of-contents line.
 function toc_title(s) {
 	sub(/^ +/, "", s)
@@ -152,6 +176,11 @@ BEGIN {
 			headline[nhead] = NR
 			headpage[line] = page
 		}
+		# Implementation notes belong in the Implementation Status
+		# section, which the RFC Editor removes ([RFC7942]), and in
+		# the appendix that describes the channel of one implementation.
+		impl_ok = (line ~ /^[0-9]+\.  Implementation Status$/ ||
+		    line ~ /^Appendix [A-Z]\./ || line ~ /^[A-Z]\.[0-9]/)
 		if (line ~ /^[0-9]+\.  / && line ~ /References$/)
 			in_refs = 1
 		else if (line ~ /^Appendix / || line ~ /^Author/)
@@ -166,6 +195,31 @@ BEGIN {
 		tocline[ntoc] = NR
 		next
 	}
+
+	if (toc_done && !impl_ok && !in_refs && match(line, /oneportd|liboneport|\((not yet )?implemented|test suite|Section 11[^.0-9]/))
+		err(NR, "implementation note outside the Implementation Status section: " substr(line, RSTART, RLENGTH))
+
+	# ABNF: a rule starts at column 3 with "name =" (or "=/") and goes
+	# on over the lines indented further, up to a blank line.
+	if (line ~ /^   [A-Za-z][A-Za-z0-9-]* *=\/?( |$)/) {
+		in_rule = 1
+		rname = line
+		sub(/^   /, "", rname)
+		sub(/ *=.*/, "", rname)
+		rname = tolower(rname)
+		if (!(rname in ruledef)) {
+			ruledef[rname] = NR
+			nrules++
+			if (nrules == 1)
+				startrule = rname
+		}
+		rhs = line
+		sub(/^[^=]*=\/?/, "", rhs)
+		abnf_refs(rhs, NR)
+	} else if (in_rule && line ~ /^    +[^ ]/)
+		abnf_refs(line, NR)
+	else
+		in_rule = 0
 
 	# References: definitions in the reference sections, citations
 	# everywhere else.
@@ -265,6 +319,19 @@ END {
 	for (bare in defined)
 		if (!(("[" bare "]") in cited))
 			err(defined[bare], "reference [" bare "] is never cited")
+
+	# ABNF: every rule referred to is defined here or is a core rule of
+	# RFC 5234; every rule defined is used, but the first, which is
+	# where the grammar starts.
+	ncore = split("alpha bit char cr crlf ctl digit dquote hexdig htab lf lwsp octet sp vchar wsp", core, " ")
+	for (i = 1; i <= ncore; i++)
+		iscore[core[i]] = 1
+	for (r in ruleref)
+		if (!(r in ruledef) && !(r in iscore))
+			err(ruleref[r], "ABNF rule " r " is used but not defined")
+	for (r in ruledef)
+		if (r != startrule && !(r in ruleref))
+			err(ruledef[r], "ABNF rule " r " is defined but never used")
 
 	# BCP 14: key words in capitals need the boilerplate and both RFCs.
 	if (kwline) {

@@ -10,7 +10,7 @@
 
 #include <stddef.h>
 
-#define REPLY_MAX		512	/* the spec: a client MUST accept 512 */
+#define REPLY_MAX		512	/* the spec: 338 at least, 512 recommended */
 #define REPLY_HOST_MAX		253	/* a dns-name; an address is shorter */
 #define REPLY_TOKEN_MIN		16
 #define REPLY_TOKEN_MAX		64

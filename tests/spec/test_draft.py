@@ -178,6 +178,24 @@ class CheckerFindsFaults(unittest.TestCase):
         self.fault("[RFC7805]", "[RFC9999]",
                    r"citation \[RFC9999\] has no entry")
 
+    def test_abnf_undefined_rule(self):
+        self.fault('*( "-" name-part )', '*( "-" name-piece )',
+                   "ABNF rule name-piece is used but not defined")
+
+    def test_abnf_unused_rule(self):
+        self.fault("( service-request / help-request / query )",
+                   "( service-name / help-request / query )",
+                   "ABNF rule service-request is defined but never used")
+
+    def test_implementation_note(self):
+        self.fault("   Example help:\n", "   Example help (implemented):\n",
+                   "implementation note outside the Implementation Status")
+
+    def test_implementation_named(self):
+        self.fault("   The octets after the LF are not part",
+                   "   oneportd: the octets after the LF are not part",
+                   "implementation note outside the Implementation Status")
+
     def test_machine_path(self):
         self.fault("needs a port\n", "needs a port in /home/me/x\n",
                    "names a path of a particular machine")
