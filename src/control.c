@@ -1,9 +1,17 @@
 /*
  * control.c: the control socket, where running services connect to
- * register a name at run time. Anyone may connect; what they may register
- * is the config's "register" rules, matched against the uid the kernel
+ * register a name at run time, and the unix sockets the parent listens
+ * on. Anyone may connect to the control socket; what they may register is
+ * the config's "register" rules, matched against the uid the kernel
  * reports. Each accepted connection becomes a channel in handoff.c.
+ *
+ * Every local user can reach this socket, so what it costs the root
+ * parent is bounded: connections are capped in total and per peer uid,
+ * accepting pauses (the listener leaves the loop) at the cap and when the
+ * parent is out of descriptors, and what anyone can make happen at will
+ * is logged at most once a second.
  */
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -15,10 +23,28 @@
 
 #include "oneportd.h"
 
+#define CONTROL_MAX		1024	/* connections, at most */
+#define CONTROL_MAX_UID		64	/* per peer uid */
+#define CONTROL_PAUSE_NS	(1000ull * 1000000)	/* out of fds */
+#define CONTROL_LOG_NS		(1000ull * 1000000)	/* a line at most */
+
+struct user {
+	uid_t		 uid;
+	int		 n;
+};
+
 static struct {
 	int		 fd;
 	char		*path;
 	struct src	 src;
+	int		 watched;	/* the listener is in the loop */
+	uint64_t	 resume_ns;	/* out of fds: accept again then */
+	int		 max;		/* CONTROL_MAX, or less by RLIMIT */
+	int		 nconn;
+	struct user	 users[CONTROL_MAX];	/* nconn > 0 each */
+	int		 nusers;
+	uint64_t	 logged_ns;
+	unsigned int	 unlogged;	/* refusals since that line */
 } c = { .fd = -1 };
 
 /* The uid the kernel reports for a unix socket's peer. */
@@ -34,16 +60,83 @@ control_peer_uid(int fd, uid_t *uid)
 	return 0;
 }
 
+/* Control connections may take a quarter of our descriptors at most:
+ * clients in flight and programs' pipes need the rest. */
+static int
+control_max(void)
+{
+	struct rlimit	rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur / 4 < CONTROL_MAX)
+		return rl.rlim_cur / 4 > 0 ? (int)(rl.rlim_cur / 4) : 1;
+	return CONTROL_MAX;
+}
+
+/* Watch the listener exactly when we may accept on it. */
+static void
+control_update(void)
+{
+	int	want;
+
+	want = c.fd != -1 && c.resume_ns == 0 && c.nconn < c.max;
+	if (want == c.watched)
+		return;
+	if (want)
+		parent_watch(c.fd, &c.src);
+	else
+		parent_unwatch(c.fd);
+	c.watched = want;
+}
+
+static struct user *
+user_find(uid_t uid)
+{
+	int	i;
+
+	for (i = 0; i < c.nusers; i++)
+		if (c.users[i].uid == uid)
+			return &c.users[i];
+	return NULL;
+}
+
+/*
+ * What a local user can make happen at will is logged once a second at
+ * most; the line that is logged says how many it stands for.
+ */
+static int
+control_log_due(unsigned int *held)
+{
+	uint64_t	now = now_ns();
+
+	if (c.logged_ns != 0 && now - c.logged_ns < CONTROL_LOG_NS) {
+		c.unlogged++;
+		return 0;
+	}
+	*held = c.unlogged;
+	c.logged_ns = now;
+	c.unlogged = 0;
+	return 1;
+}
+
 void
 control_event(void)
 {
-	int	fd, i;
-	uid_t	uid;
+	struct user	*u;
+	unsigned int	 held;
+	int		 fd, i;
+	uid_t		 uid;
 
-	for (i = 0; i < 16; i++) {
+	for (i = 0; i < 16 && c.watched; i++) {
 		fd = accept4(c.fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd == -1) {
-			if (errno != EAGAIN && errno != EINTR &&
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM) {
+				/* Retrying at once would spin: pause. */
+				log_warn("control: accept paused for 1s");
+				c.resume_ns = now_ns() + CONTROL_PAUSE_NS;
+				control_update();
+			} else if (errno != EAGAIN && errno != EINTR &&
 			    errno != ECONNABORTED)
 				log_warn("accept control");
 			return;
@@ -52,67 +145,217 @@ control_event(void)
 			close(fd);
 			continue;
 		}
+		if ((u = user_find(uid)) == NULL) {
+			u = &c.users[c.nusers++];
+			u->uid = uid;
+			u->n = 0;
+		}
+		if (u->n >= CONTROL_MAX_UID) {
+			close(fd);
+			if (control_log_due(&held))
+				log_warnx("control: a connection of uid %d "
+				    "refused: %d per uid at most (and %u more "
+				    "not logged)", (int)uid, CONTROL_MAX_UID,
+				    held);
+			continue;
+		}
+		u->n++;
+		c.nconn++;
 		handoff_adopt(fd, uid);
+		if (c.nconn >= c.max && control_log_due(&held))
+			log_warnx("control: %d connections, the most allowed: "
+			    "not accepting until one ends (and %u more not "
+			    "logged)", c.max, held);
+		control_update();
 	}
+}
+
+/* A control connection of uid's ended (handoff.c closed its channel). */
+void
+control_closed(uid_t uid)
+{
+	struct user	*u;
+
+	if ((u = user_find(uid)) == NULL)
+		return;
+	c.nconn--;
+	if (--u->n == 0)
+		*u = c.users[--c.nusers];
+	control_update();
+}
+
+/*
+ * Is something listening at path? A stale socket refuses the connect; a
+ * live one accepts it, has its queue full, or is of another type. Any
+ * other answer counts as live: replacing it is not ours to decide.
+ */
+static int
+path_live(const struct sockaddr_un *sun)
+{
+	int	fd, r, e;
+
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd == -1)
+		return 1;
+	r = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
+	e = errno;
+	close(fd);
+	return r == 0 || (e != ECONNREFUSED && e != ENOENT);
+}
+
+static int
+path_sun(const char *what, const char *path, struct sockaddr_un *sun)
+{
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun->sun_path)) {
+		log_warnx("%s %s: path too long", what, path);
+		return -1;
+	}
+	memcpy(sun->sun_path, path, strlen(path));
+	return 0;
+}
+
+/* Is path free for us: nothing there, or a stale socket? Logs if not. */
+static int
+path_free(const char *what, const char *path, struct sockaddr_un *sun)
+{
+	struct stat	st;
+
+	if (path_sun(what, path, sun) == -1)
+		return -1;
+	if (lstat(path, &st) == -1)
+		return 0;
+	if (!S_ISSOCK(st.st_mode)) {
+		log_warnx("%s %s: exists and is not a socket: not replaced",
+		    what, path);
+		return -1;
+	}
+	if (path_live(sun)) {
+		log_warnx("%s %s: a running process listens there (another "
+		    "oneportd?): not replaced", what, path);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A listening SOCK_SEQPACKET socket at path, made with umask mask. A
+ * socket already there is replaced only when stale. Returns the fd, or -1
+ * after logging "what path: why".
+ */
+int
+control_listen(const char *what, const char *path, mode_t mask,
+    int backlog, int flags)
+{
+	struct sockaddr_un	 sun;
+	mode_t			 old;
+	int			 fd;
+
+	if (path_free(what, path, &sun) == -1)
+		return -1;
+	(void)unlink(path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | flags, 0);
+	if (fd == -1) {
+		log_warn("%s %s", what, path);
+		return -1;
+	}
+	old = umask(mask);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
+	    listen(fd, backlog) == -1) {
+		umask(old);
+		log_warn("%s %s", what, path);
+		close(fd);
+		return -1;
+	}
+	umask(old);
+	return fd;
+}
+
+/*
+ * At start-up, before anything is bound: every path we would replace is
+ * free, or we refuse to start (returns -1, having said why).
+ */
+int
+control_check(const struct config *cfg)
+{
+	const struct service	*svc;
+	struct sockaddr_un	 sun;
+	int			 i, ret = 0;
+
+	if (cfg->control != NULL && path_free("control", cfg->control,
+	    &sun) == -1)
+		ret = -1;
+	for (i = 0; i < cfg->nservices; i++) {
+		svc = &cfg->services[i];
+		if (svc->socket != NULL && svc->argv != NULL &&
+		    path_free("socket", svc->socket, &sun) == -1)
+			ret = -1;
+	}
+	return ret;
 }
 
 static void
 control_close(void)
 {
 	if (c.fd != -1) {
-		parent_unwatch(c.fd);
+		if (c.watched)
+			parent_unwatch(c.fd);
 		close(c.fd);
 		unlink(c.path);
 		c.fd = -1;
+		c.watched = 0;
 	}
 	free(c.path);
 	c.path = NULL;
 }
 
-/* Open (or move, or close) the control socket as the config says. */
+/*
+ * Open (or move, or close) the control socket as the config says. A move
+ * that fails keeps the old socket. Connections made on the old one stay.
+ */
 void
 control_configure(const struct config *cfg)
 {
-	struct sockaddr_un	 sun;
-	struct stat		 st;
-	mode_t			 old;
-	int			 fd;
+	int	fd;
 
+	c.max = control_max();
 	if (c.path != NULL && cfg->control != NULL &&
 	    strcmp(c.path, cfg->control) == 0)
 		return;
+	if (cfg->control == NULL) {
+		control_close();
+		return;
+	}
+	if ((fd = control_listen("control", cfg->control, 0111, 64,
+	    SOCK_NONBLOCK)) == -1) {
+		if (c.path != NULL)
+			log_warnx("control stays at %s", c.path);
+		return;
+	}
 	control_close();
-	if (cfg->control == NULL)
-		return;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(cfg->control) >= sizeof(sun.sun_path)) {
-		log_warnx("control %s: path too long", cfg->control);
-		return;
-	}
-	memcpy(sun.sun_path, cfg->control, strlen(cfg->control));
-	/* Replace a stale socket, never anything else. */
-	if (lstat(cfg->control, &st) == 0 && S_ISSOCK(st.st_mode))
-		unlink(cfg->control);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd == -1)
-		fatal("socket");
-	old = umask(0111);
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
-	    listen(fd, 64) == -1) {
-		umask(old);
-		log_warn("control %s", cfg->control);
-		close(fd);
-		return;
-	}
-	umask(old);
 	c.fd = fd;
 	if ((c.path = strdup(cfg->control)) == NULL)
 		fatal("strdup");
 	c.src.kind = SRC_CONTROL;
 	c.src.ptr = NULL;
-	parent_watch(fd, &c.src);
+	control_update();
+}
+
+/* Out of descriptors a moment ago: try accepting again. */
+void
+control_tick(uint64_t now)
+{
+	if (c.resume_ns != 0 && c.resume_ns <= now) {
+		c.resume_ns = 0;
+		control_update();
+	}
+}
+
+uint64_t
+control_next_deadline(void)
+{
+	return c.resume_ns;
 }
 
 /* Stopping: the control socket goes. */
@@ -123,5 +366,6 @@ control_shutdown(void)
 		close(c.fd);
 		unlink(c.path);
 		c.fd = -1;
+		c.watched = 0;
 	}
 }

@@ -56,10 +56,12 @@ static void
 dispatch_pass(const struct service *svc, const struct ipc_dispatch *req,
     int fd, const struct sockaddr_storage *ss, const char *peer)
 {
-	const char	*reason;
+	const char	*reason = "service unavailable";
 	char		 result[64];
 
-	if (handoff_pass(svc, req->name, fd, ss, peer, req->accepted_ns,
+	/* A supervised program that is down for longer than the wait. */
+	if ((svc == NULL || !supervise_down(svc->name)) &&
+	    handoff_pass(svc, req->name, fd, ss, peer, req->accepted_ns,
 	    &reason) == 0)
 		return;
 	parent_reply(fd, reason);

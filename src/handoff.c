@@ -31,7 +31,6 @@
 #include "oneportd.h"
 #include "wire.h"
 
-#define HANDOFF_TIMEOUT_NS	(2000ull * 1000000)	/* ACK within */
 #define REGISTER_TIMEOUT_NS	(5000ull * 1000000)	/* REGISTER within */
 /* Out of descriptors or memory here: the client hears it, we go on. */
 #define REASON_NORES		"busy"
@@ -65,6 +64,7 @@ struct channel {
 static struct {
 	struct channel	*channels;
 	uint32_t	 next_id;
+	int		 quiet;		/* the caller sends the names itself */
 } h;
 
 static uint8_t	msgbuf[WIRE_MSG_MAX];
@@ -125,11 +125,14 @@ channel_close(struct channel *ch, const char *reason)
 	parent_unwatch(ch->fd);
 	close(ch->fd);
 	ch->fd = -1;
+	if (ch->registered)
+		control_closed(ch->uid);
 	free(ch->path);
 	ch->path = NULL;
 	if (was_name) {
 		log_info("unregistered %s (uid %d)", ch->name, (int)ch->uid);
-		parent_names_changed();
+		if (!h.quiet)
+			parent_names_changed();
 	}
 	/* Events for it may still be in this epoll batch. */
 	parent_defer_free(ch);
@@ -489,9 +492,11 @@ handoff_adopt(int fd, uid_t uid)
 }
 
 /*
- * A channel to a configured service whose socket or owner a reload
+ * A reload: a channel to a configured service whose socket or owner it
  * changed (or removed) takes no new clients; it closes once those it
- * already has are answered.
+ * already has are answered. A registered name that no "register" rule
+ * allows any more is revoked: its connection is closed. The caller sends
+ * the frontend the names that are left.
  */
 void
 handoff_configure(const struct config *cfg)
@@ -499,8 +504,16 @@ handoff_configure(const struct config *cfg)
 	struct channel		*ch, *next;
 	const struct service	*svc;
 
+	h.quiet = 1;
 	for (ch = h.channels; ch != NULL; ch = next) {
 		next = ch->next;
+		if (ch->registered && ch->active &&
+		    !may_register(cfg, ch->name, ch->uid)) {
+			log_info("revoked %s (uid %d): no register rule "
+			    "allows it", ch->name, (int)ch->uid);
+			channel_close(ch, "service unavailable");
+			continue;
+		}
 		if (ch->registered || ch->stale)
 			continue;
 		svc = config_find(cfg, ch->name);
@@ -510,6 +523,23 @@ handoff_configure(const struct config *cfg)
 			continue;
 		ch->stale = 1;
 		if (ch->pending == NULL)
+			channel_close(ch, "service unavailable");
+	}
+	h.quiet = 0;
+}
+
+/*
+ * name's supervised program is down, and its next start is later than a
+ * client would wait: those waiting on its channel are told now.
+ */
+void
+handoff_down(const char *name)
+{
+	struct channel	*ch, *next;
+
+	for (ch = h.channels; ch != NULL; ch = next) {
+		next = ch->next;
+		if (!ch->registered && strcmp(ch->name, name) == 0)
 			channel_close(ch, "service unavailable");
 	}
 }
@@ -584,7 +614,11 @@ handoff_registered_port(const char *name)
 	return ch != NULL ? ch->port : 0;
 }
 
-/* Stopping: clients still waiting are told. */
+/*
+ * Stopping: clients still waiting are told, and every channel closes now,
+ * so that a registered service learns at once that its name is gone
+ * (sessions already handed over are the service's and go on).
+ */
 void
 handoff_shutdown(void)
 {
@@ -596,4 +630,7 @@ handoff_shutdown(void)
 			ch->pending = p->next;
 			pending_fail(p, ch->name, "shutting down");
 		}
+	h.quiet = 1;
+	while (h.channels != NULL)
+		channel_close(h.channels, "shutting down");
 }

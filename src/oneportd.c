@@ -674,9 +674,12 @@ loop_timeout(void)
 	uint64_t	when = handoff_next_deadline(), now;
 	uint64_t	sup = supervise_next_deadline();
 	uint64_t	red = redirect_next_deadline(d.cfg);
+	uint64_t	ctl = control_next_deadline();
 
 	if (sup != 0 && (when == 0 || sup < when))
 		when = sup;
+	if (ctl != 0 && (when == 0 || ctl < when))
+		when = ctl;
 	if (red != 0 && (when == 0 || red < when))
 		when = red;
 	if (when == 0)
@@ -740,6 +743,8 @@ main(int argc, char *argv[])
 	}
 
 	setup();
+	if (control_check(d.cfg) == -1)
+		exit(1);
 	bind_listeners(d.cfg);
 	if (!d.debug)
 		daemonize();
@@ -794,6 +799,7 @@ main(int argc, char *argv[])
 			}
 		}
 		handoff_expire(now_ns());
+		control_tick(now_ns());
 		supervise_tick(now_ns(), d.cfg);
 		redirect_tick(now_ns(), d.cfg);
 		while (d.ndeferred > 0)

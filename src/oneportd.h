@@ -284,6 +284,7 @@ void		 child_drain(int epfd);
 /* supervise.c: pass services whose program oneportd runs */
 void	 supervise_configure(const struct config *);
 int	 supervise_exited(pid_t);
+int	 supervise_down(const char *name);
 void	 supervise_tick(uint64_t now, const struct config *);
 uint64_t supervise_next_deadline(void);
 void	 supervise_stop(void);
@@ -302,6 +303,7 @@ void	 redirect_stop(void);
 void	 redirect_check_ports(const struct config *);
 
 /* handoff.c: pass services and registrations */
+#define HANDOFF_TIMEOUT_NS	(2000ull * 1000000)	/* ACK within */
 struct channel;
 int	handoff_pass(const struct service *, const char *name, int client,
 	    const struct sockaddr_storage *peer_ss, const char *peer,
@@ -309,6 +311,7 @@ int	handoff_pass(const struct service *, const char *name, int client,
 void	handoff_channel_event(struct channel *, const struct config *);
 void	handoff_adopt(int fd, uid_t);
 void	handoff_configure(const struct config *);
+void	handoff_down(const char *name);
 void	handoff_expire(uint64_t now);
 uint64_t handoff_next_deadline(void);
 void	handoff_names(void (*)(const char *, void *), void *);
@@ -317,10 +320,16 @@ int	handoff_registered_port(const char *name);
 void	handoff_shutdown(void);
 
 /* control.c: the control socket, where services register names */
-void	control_configure(const struct config *);
-void	control_event(void);
-void	control_shutdown(void);
-int	control_peer_uid(int fd, uid_t *);
+int	 control_check(const struct config *);
+void	 control_configure(const struct config *);
+void	 control_event(void);
+void	 control_closed(uid_t);
+void	 control_tick(uint64_t now);
+uint64_t control_next_deadline(void);
+void	 control_shutdown(void);
+int	 control_peer_uid(int fd, uid_t *);
+int	 control_listen(const char *what, const char *path, mode_t mask,
+	    int backlog, int flags);
 
 /* ---- processes ---- */
 

@@ -9,8 +9,6 @@
  * it, so a restart within the hand-off timeout costs clients nothing.
  */
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 
 #include <errno.h>
 #include <signal.h>
@@ -39,38 +37,6 @@ struct sup {
 
 static struct sup	*sups;
 static int		 stopping;
-
-static int
-sup_socket(const char *path)
-{
-	struct sockaddr_un	 sun;
-	struct stat		 st;
-	mode_t			 old;
-	int			 fd;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		log_warnx("socket %s: path too long", path);
-		return -1;
-	}
-	memcpy(sun.sun_path, path, strlen(path));
-	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
-		unlink(path);
-	if ((fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) == -1)
-		fatal("socket");
-	/* Only we connect to it: no one else may hand it connections. */
-	old = umask(0177);
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
-	    listen(fd, 128) == -1) {
-		umask(old);
-		log_warn("socket %s", path);
-		close(fd);
-		return -1;
-	}
-	umask(old);
-	return fd;
-}
 
 static void
 sup_schedule(struct sup *s)
@@ -154,7 +120,10 @@ supervise_configure(const struct config *cfg)
 		s->pid = -1;
 		s->seen = 1;
 		s->backoff_ms = BACKOFF_MIN_MS;
-		if ((s->listenfd = sup_socket(s->path)) == -1) {
+		/* Only we connect to it: no one else may hand it
+		 * connections. */
+		if ((s->listenfd = control_listen("socket", s->path, 0177,
+		    128, 0)) == -1) {
 			free(s->path);
 			free(s);
 			continue;
@@ -179,10 +148,31 @@ supervise_exited(pid_t pid)
 	for (s = sups; s != NULL; s = s->next)
 		if (s->pid == pid) {
 			s->pid = -1;
-			if (!stopping)
-				sup_schedule(s);
+			if (stopping)
+				return 1;
+			sup_schedule(s);
+			if (supervise_down(s->name))
+				handoff_down(s->name);
 			return 1;
 		}
+	return 0;
+}
+
+/*
+ * Is name's program down, with no start due before a client handed to it
+ * now would give up? Waiting would only end in "-service not
+ * responding": such a client is refused at once.
+ */
+int
+supervise_down(const char *name)
+{
+	struct sup	*s;
+	uint64_t	 by = now_ns() + HANDOFF_TIMEOUT_NS;
+
+	for (s = sups; s != NULL; s = s->next)
+		if (strcmp(s->name, name) == 0)
+			return s->pid == -1 && (s->restart_at_ns == 0 ||
+			    s->restart_at_ns > by);
 	return 0;
 }
 
