@@ -26,6 +26,7 @@ endif
 
 DAEMON_OBJS = oneportd.o child.o dispatch.o frontend.o sandbox.o spawn.o handoff.o control.o supervise.o \
 	      redirect.o \
+	      linger.o \
 	      request.o ipc.o \
 	      config.o parse.o printconf.o addr.o log.o
 OBJS	= $(addprefix $(B)/,$(DAEMON_OBJS)) $(B)/lib/wire.o

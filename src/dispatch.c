@@ -39,8 +39,7 @@ dispatch_redirect(struct config *cfg, struct service *svc,
 		    (req->flags & IPC_QUERY) != 0, line, sizeof(line),
 		    &reason);
 	if (ok == 0) {
-		(void)send(fd, line, strlen(line), MSG_DONTWAIT | MSG_NOSIGNAL);
-		shutdown(fd, SHUT_WR);
+		linger_reply(fd, line, strlen(line));
 		snprintf(result, sizeof(result), "%.*s",
 		    (int)strcspn(line, " \r"), line);
 	} else {

@@ -33,10 +33,11 @@
 
 #define ACCEPT_BATCH		64
 #define GRACE_NS		(1000 * 1000000ull)	/* a newcomer's time to speak */
+#define HELP_SNDBUF_MIN		4096	/* any fresh socket takes this */
 #define EMFILE_PAUSE_NS		(100 * 1000000ull)
 #define NBUCKETS		4096	/* power of two */
 
-enum watch_kind { W_PARENT, W_LISTENER, W_CONN };
+enum watch_kind { W_PARENT, W_LISTENER, W_CONN, W_LINGER };
 
 struct watch {
 	enum watch_kind	 kind;
@@ -64,6 +65,7 @@ static struct {
 	int			 configured;
 
 	struct watch		 parent;
+	struct watch		 linger;	/* replied, awaiting FIN */
 	struct watch		*listeners;
 	int			 nlisteners;
 	int			 epfd;
@@ -180,45 +182,14 @@ conn_free(struct conn *c)
 
 /* ---- replies ---- */
 
-/*
- * Send a whole short reply without blocking. A fresh socket's send buffer
- * always has room for a few hundred bytes; if it does not, the client is
- * not reading and loses the reply, never the daemon its time.
- */
-static void
-send_all(int fd, const void *buf, size_t len)
-{
-	ssize_t	n;
-
-	do {
-		n = send(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-	} while (n == -1 && errno == EINTR);
-}
-
-/*
- * Unread bytes at close make the kernel send RST, which can destroy the
- * reply before the client reads it: consume what is queued first.
- */
-static void
-drain(int fd)
-{
-	int	i;
-
-	for (i = 0; i < 4; i++)
-		if (recv(fd, iobuf, MAX_LINE_LIMIT, MSG_DONTWAIT) <= 0)
-			break;
-}
-
 static void
 reply_fd(int fd, const char *reason)
 {
 	char	line[128];
 	int	n;
 
-	drain(fd);
 	n = snprintf(line, sizeof(line), "-%s\r\n", reason);
-	send_all(fd, line, n);
-	shutdown(fd, SHUT_WR);
+	linger_reply(fd, line, n);
 }
 
 static void
@@ -268,6 +239,7 @@ conn_help(struct conn *c)
 	char		*p = (char *)iobuf;
 	size_t		 len = 0;
 	uint32_t	 i;
+	int		 sz;
 
 	if (!fe.set.help) {
 		conn_reject(c, "help", REASON_HELP_OFF);
@@ -280,9 +252,21 @@ conn_help(struct conn *c)
 		len += snprintf(p + len, sizeof(iobuf) - len, "%s\r\n",
 		    fe.svcs[i].name);
 	}
-	send_all(c->w.fd, p, len);
-	shutdown(c->w.fd, SHUT_WR);
-	log_outcome(c, "help", "help");
+	/*
+	 * One send that does not block. A fresh socket's buffer takes a
+	 * few KiB; a longer listing gets a buffer that holds all of it,
+	 * read or not. One that still does not go whole is reset, never
+	 * cut short where it would look complete.
+	 */
+	if (len > HELP_SNDBUF_MIN) {
+		sz = 2 * len + HELP_SNDBUF_MIN;
+		(void)setsockopt(c->w.fd, SOL_SOCKET, SO_SNDBUF, &sz,
+		    sizeof(sz));
+	}
+	if (linger_reply(c->w.fd, p, len) == -1)
+		log_outcome(c, "help", "-listing does not fit: reset");
+	else
+		log_outcome(c, "help", "help");
 	conn_free(c);
 }
 
@@ -293,9 +277,7 @@ conn_answer(struct conn *c, const char *name, const uint8_t *line,
 {
 	char	result[16];
 
-	drain(c->w.fd);
-	send_all(c->w.fd, line, len);
-	shutdown(c->w.fd, SHUT_WR);
+	linger_reply(c->w.fd, line, len);
 	snprintf(result, sizeof(result), "%.*s",
 	    (int)strcspn((const char *)line, " \r"), (const char *)line);
 	log_outcome(c, name, result);
@@ -635,6 +617,9 @@ next_timeout(uint64_t now)
 		when = fe.head->deadline_ns;
 	if (fe.paused_until != 0 && (when == 0 || fe.paused_until < when))
 		when = fe.paused_until;
+	if (linger_next_deadline() != 0 &&
+	    (when == 0 || linger_next_deadline() < when))
+		when = linger_next_deadline();
 	if (when == 0)
 		return -1;
 	if (when <= now)
@@ -669,6 +654,11 @@ frontend_main(const struct config *cfg, int sock, int debug)
 	ev.data.ptr = &fe.parent;
 	if (epoll_ctl(fe.epfd, EPOLL_CTL_ADD, sock, &ev) == -1)
 		fatal("frontend: epoll_ctl");
+	fe.linger.kind = W_LINGER;
+	fe.linger.fd = linger_init();
+	ev.data.ptr = &fe.linger;
+	if (epoll_ctl(fe.epfd, EPOLL_CTL_ADD, fe.linger.fd, &ev) == -1)
+		fatal("frontend: epoll_ctl");
 	/* Listeners wait, disabled, until the first config has arrived. */
 	fe.nlisteners = cfg->nlisteners;
 	if ((fe.listeners = calloc(cfg->nlisteners, sizeof(*w))) == NULL)
@@ -697,6 +687,8 @@ frontend_main(const struct config *cfg, int sock, int debug)
 			w = evs[i].data.ptr;
 			if (w->kind == W_PARENT)
 				parent_read();
+			else if (w->kind == W_LINGER)
+				linger_event();
 			else if (w->kind == W_CONN)
 				conn_read((struct conn *)w, evs[i].events);
 		}
@@ -712,6 +704,7 @@ frontend_main(const struct config *cfg, int sock, int debug)
 		now = now_ns();
 		while (fe.head != NULL && fe.head->deadline_ns <= now)
 			conn_reject(fe.head, "-", REASON_TIMEOUT);
+		linger_expire(now);
 		if (fe.paused_until != 0 && fe.paused_until <= now) {
 			fe.paused_until = 0;
 			listeners_enable(1);

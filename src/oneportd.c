@@ -43,7 +43,7 @@ static struct {
 	int		 stopping;
 	void		**deferred;	/* other things freed then */
 	size_t		 ndeferred, maxdeferred;
-	struct src	 sig_src, fe_src;
+	struct src	 sig_src, fe_src, linger_src;
 } d;
 
 static void __attribute__((noreturn))
@@ -308,8 +308,14 @@ parent_reply(int fd, const char *reason)
 	int	n;
 
 	n = snprintf(line, sizeof(line), "-%s\r\n", reason);
-	(void)send(fd, line, n, MSG_DONTWAIT | MSG_NOSIGNAL);
-	shutdown(fd, SHUT_WR);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(line)) {
+		/* A program's own long reason, cut, still ends its line. */
+		n = sizeof(line) - 1;
+		memcpy(line + n - 2, "\r\n", 2);
+	}
+	linger_reply(fd, line, n);
 }
 
 void
@@ -383,6 +389,7 @@ drain_and_exit(void)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	epoll_ctl(d.epfd, EPOLL_CTL_DEL, d.sigfd, NULL);
+	linger_close_all();
 	child_drain(d.epfd);
 	exit(0);
 }
@@ -675,6 +682,7 @@ loop_timeout(void)
 	uint64_t	sup = supervise_next_deadline();
 	uint64_t	red = redirect_next_deadline(d.cfg);
 	uint64_t	ctl = control_next_deadline();
+	uint64_t	lin = linger_next_deadline();
 
 	if (sup != 0 && (when == 0 || sup < when))
 		when = sup;
@@ -682,6 +690,8 @@ loop_timeout(void)
 		when = ctl;
 	if (red != 0 && (when == 0 || red < when))
 		when = red;
+	if (lin != 0 && (when == 0 || lin < when))
+		when = lin;
 	if (when == 0)
 		return -1;
 	now = now_ns();
@@ -754,7 +764,9 @@ main(int argc, char *argv[])
 		fatal("epoll_create1");
 	d.sig_src.kind = SRC_SIGNAL;
 	d.fe_src.kind = SRC_FRONTEND;
+	d.linger_src.kind = SRC_LINGER;
 	parent_watch(d.sigfd, &d.sig_src);
+	parent_watch(linger_init(), &d.linger_src);
 	parent_watch(d.fesock, &d.fe_src);
 	handoff_configure(d.cfg);
 	control_configure(d.cfg);
@@ -796,12 +808,16 @@ main(int argc, char *argv[])
 			case SRC_CONTROL:
 				control_event();
 				break;
+			case SRC_LINGER:
+				linger_event();
+				break;
 			}
 		}
 		handoff_expire(now_ns());
 		control_tick(now_ns());
 		supervise_tick(now_ns(), d.cfg);
 		redirect_tick(now_ns(), d.cfg);
+		linger_expire(now_ns());
 		while (d.ndeferred > 0)
 			free(d.deferred[--d.ndeferred]);
 		child_free_dead();

@@ -251,7 +251,7 @@ int	ipc_frontend_parse(enum ipc_type, const uint8_t *, size_t, int hasfd,
 
 /* What an epoll event in the parent is about. */
 enum src_kind { SRC_SIGNAL, SRC_FRONTEND, SRC_STDERR, SRC_STATUS,
-	SRC_CHANNEL, SRC_CONTROL };
+	SRC_CHANNEL, SRC_CONTROL, SRC_LINGER };
 struct src {
 	enum src_kind	 kind;
 	void		*ptr;
@@ -356,6 +356,14 @@ int	spawn_listener(const struct service *, int listenfd, int tokenfd,
 int	spawn_stopped(pid_t, int sig, int exec_done);
 int	spawn_status(int fd, const char **step, int *chdir_failed);
 void	spawn_release(pid_t);
+
+/* linger.c: reply, half-close, discard unread until the client's FIN */
+int	 linger_init(void);
+int	 linger_reply(int fd, const void *, size_t);
+void	 linger_event(void);
+void	 linger_expire(uint64_t now);
+uint64_t linger_next_deadline(void);
+void	 linger_close_all(void);
 
 /* addr.c */
 #define ADDR_STRLEN	64	/* "[v6]:port" fits */

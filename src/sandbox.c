@@ -6,6 +6,7 @@
  * list kills the process; the parent then stops the daemon.
  */
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <linux/landlock.h>
@@ -136,6 +137,15 @@ seccomp(void)
 	for (i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
 		if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 0) < 0)
 			fatalx("frontend: seccomp_rule_add %d", allowed[i]);
+	/* setsockopt only to size a HELP listing's send buffer and to
+	 * reset a reply cut short (linger.c). */
+	if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(setsockopt), 2,
+	    SCMP_A1(SCMP_CMP_EQ, SOL_SOCKET),
+	    SCMP_A2(SCMP_CMP_EQ, SO_SNDBUF)) < 0 ||
+	    seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(setsockopt), 2,
+	    SCMP_A1(SCMP_CMP_EQ, SOL_SOCKET),
+	    SCMP_A2(SCMP_CMP_EQ, SO_LINGER)) < 0)
+		fatalx("frontend: seccomp_rule_add setsockopt");
 	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
 		if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), refused[i],
 		    0) < 0)
