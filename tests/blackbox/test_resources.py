@@ -110,6 +110,7 @@ service "one" {
                          % len(bad))
         for s in silent:
             self.assertEqual(recv_until_eof(s), b"-timeout\r\n")
+            s.close()       # the frontend holds a reply until our FIN
         d.wait_log(r"reloaded", count=10)
         try:
             parent, front = at_rest()
