@@ -152,6 +152,7 @@ child_verdict(struct child *c)
 	}
 	c->exec_done = r;
 	status_close(c);
+	spawn_settled(c->pid);
 	return r;
 }
 
@@ -184,6 +185,7 @@ child_free(struct child *c)
 		stderr_close(c);
 	if (c->status_fd != -1)
 		status_close(c);
+	spawn_settled(c->pid);
 	c->client = c->stderr_fd = -1;
 	/* Events for it may still be in this epoll batch. */
 	c->next = dead;

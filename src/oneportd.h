@@ -355,6 +355,7 @@ int	spawn_listener(const struct service *, int listenfd, int tokenfd,
 	    const char *token, struct spawn *);
 int	spawn_stopped(pid_t, int sig, int exec_done);
 int	spawn_status(int fd, const char **step, int *chdir_failed);
+void	spawn_settled(pid_t);
 void	spawn_release(pid_t);
 
 /* linger.c: reply, half-close, discard unread until the client's FIN */

@@ -5,11 +5,24 @@
  * the parent logs, nothing else open, the service's user, a minimal UCSPI
  * environment, execve, _exit(127).
  *
- * The parent never waits for a child. The child is a fork-style clone (its
- * own copy of memory), so the parent goes back to its loop at once and many
- * programs can be on their way to execve together; on a busy machine each
- * step of a child waits for a CPU, and a parent that waited with it (a
- * vfork, a blocking read) would serialise every spawn behind those waits.
+ * The parent never waits for a child: it clones and goes back to its loop,
+ * and many programs can be on their way to execve together. On a busy
+ * machine each step of a child waits for a CPU; a parent that waited with
+ * it (a vfork, a blocking read) would serialise every spawn behind those
+ * waits, and a stop signal from the service's own user, who may signal
+ * the child once it runs as that user, would freeze the parent.
+ *
+ * The clone shares the parent's memory (CLONE_VM, no CLONE_VFORK): no
+ * page tables to copy, no copy-on-write faults after it, which is most of
+ * what fork costs here. So the child must not write anything the parent
+ * uses. It runs on a slot of its own (a stack, and a copy of everything it
+ * reads: argv, environment, groups, directory), so a reload may free the
+ * configuration under it; it makes only raw system calls (no libc, whose
+ * wrappers write errno in the parent's thread block); the slot is the
+ * parent's again once the child has exec'd or died. Where raw calls are
+ * not written for the architecture, or no slot is free (children stopped
+ * before execve hold theirs), the same child runs as a fork-style clone
+ * on a copy instead.
  *
  * "+" must be true. A close-on-exec status pipe carries the verdict: EOF
  * once execve has succeeded, or the step that failed and its errno. The
@@ -21,15 +34,16 @@
  * here, or a setuid program, which tracing would strip) get "+" at EOF on
  * the pipe, and a program that writes at once may race it.
  */
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -39,20 +53,81 @@
 
 #include "oneportd.h"
 
+#ifdef ONEPORT_SANITIZE
+#include <sanitizer/asan_interface.h>
+#define STACK_SIZE	(256 * 1024)	/* sanitizer frames are large */
+#else
+#define STACK_SIZE	(64 * 1024)
+#endif
+#define ARENA_SIZE	(64 * 1024)	/* what the child reads */
+#define NSLOTS		64		/* children sharing memory at once */
 #define STATUS_FD	3	/* in the child, until execve closes it */
 #define LISTEN_FD	3	/* a supervised program's socket, systemd's */
-#define STACK_SIZE	(256 * 1024)	/* sanitizer frames are large */
 
+#if defined(__x86_64__)
+#define SHARE_VM	1
+/* A system call that touches no memory but its arguments: -errno on error. */
+static inline long
+sys(long n, long a, long b, long c, long d)
+{
+	register long	r10 __asm__("r10") = d;
+	long		ret;
+
+	__asm__ volatile ("syscall" : "=a"(ret)
+	    : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10)
+	    : "rcx", "r11", "memory");
+	return ret;
+}
+#else
+#define SHARE_VM	0
+/* The child has its own copy of memory here: errno is its own. */
+static long
+sys(long n, long a, long b, long c, long d)
+{
+	long	ret = syscall(n, a, b, c, d);
+
+	return ret == -1 ? -errno : ret;
+}
+#endif
+#define SYS1(n, a)		sys((n), (long)(a), 0, 0, 0)
+#define SYS2(n, a, b)		sys((n), (long)(a), (long)(b), 0, 0)
+#define SYS3(n, a, b, c)	sys((n), (long)(a), (long)(b), (long)(c), 0)
+#define SYS4(n, a, b, c, d)	sys((n), (long)(a), (long)(b), (long)(c), \
+				    (long)(d))
+
+/* Everything the child reads, built by the parent in the child's slot. */
 struct child_args {
-	const struct service	*svc;
-	int			 client, errw, statusw, trace;
-	int			 listenfd;	/* >= 0: supervised, no client */
-	int			 tokenfd;	/* >= 0: token pipe at fd 4 */
-	const char		*token;		/* ONEPORT_TOKEN, or NULL */
+	int		 client, errw, statusw, trace;
+	int		 listenfd;	/* >= 0: supervised, no client */
+	int		 tokenfd;	/* >= 0: token pipe at fd 4 */
+	pid_t		 parent;	/* to notice the parent gone */
+	uid_t		 uid;
+	gid_t		 gid;
+	int		 setuser;	/* switch to uid, gid and gids */
+	int		 ngids;
+	gid_t		*gids;
+	const char	*dir;
+	const char	*path;
+	char		**argv;
+	char		**envp;
+	char		*listen_pid;	/* "LISTEN_PID=" and room for digits */
+	struct rlimit	 nofile;
 };
 
-static int	 can_trace = -1;
-static char	*child_stack;
+/* A child's stack and its copy of what it reads; pid 0 when free. */
+struct slot {
+	pid_t	 pid;
+	char	*base;		/* ARENA_SIZE, then STACK_SIZE */
+};
+
+/* Where the parent builds a child's arguments, bump-allocated. */
+struct arena {
+	char	*p, *end;
+};
+
+static int		 can_trace = -1;
+static struct slot	 slots[NSLOTS];
+static struct rlimit	 orig_nofile;	/* before the parent raised it */
 
 /* What the child was doing when it failed, for the log. */
 static const char *const stages[] = {
@@ -62,50 +137,42 @@ static const char *const stages[] = {
 enum stage { ST_FDS, ST_RLIMIT, ST_USER, ST_CHDIR, ST_ADDR, ST_TRACE,
 	ST_EXEC };
 
-static struct rlimit	orig_nofile;	/* before the parent raised it */
+/* ---- the child: raw system calls only, writes only to its slot ---- */
 
-/* In the child only: report the step and errno, and go. */
+/* Report the step and errno, and go. */
 static void __attribute__((noreturn))
-child_fail_fd(int fd, enum stage st)
+child_fail(int fd, enum stage st, long err)
 {
-	int	msg[2] = { st, errno };
+	int	msg[2] = { st, (int)-err };
 
-	(void)write(fd, msg, sizeof(msg));
-	_exit(127);
-}
-
-static char *
-env_fmt(char *buf, size_t len, const char *name, const char *val)
-{
-	snprintf(buf, len, "%s=%s", name, val);
-	return buf;
+	(void)SYS3(SYS_write, fd, msg, sizeof(msg));
+	for (;;)
+		(void)SYS1(SYS_exit_group, 127);
 }
 
 static int
 child_main(void *arg)
 {
 	const struct child_args	*a = arg;
-	const struct service	*svc = a->svc;
-	struct sockaddr_storage	 peer, local;
-	socklen_t		 plen = sizeof(peer), llen = sizeof(local);
-	char			 ebuf[6][80], host[ADDR_STRLEN], port[8];
-	char			 fds1[] = "LISTEN_FDS=1";
-	char			 names[] = "LISTEN_FDNAMES=oneport";
-	char			 tokfd[] = "ONEPORT_TOKEN_FD=4";
-	int			 statusfd = STATUS_FD;
-	char			 proto[] = "PROTO=TCP";
-	char			 path[] = "PATH=/usr/local/bin:/usr/bin:/bin";
-	char			*envp[ENV_MAX + 8];
-	sigset_t		 none;
-	int			 n = 0, i, fl, has_path = 0;
+	struct {
+		void		*handler;
+		unsigned long	 flags;
+		void		*restorer;
+		uint64_t	 mask;
+	}			 dfl = { 0 };	/* SIG_DFL */
+	uint64_t		 none = 0;
+	long			 r, fl;
+	int			 statusfd = STATUS_FD, lf, sw, ew, tf = -1;
+	char			*d;
+	pid_t			 pid;
 
 	/*
 	 * execve resets caught signals to default but keeps ignored ones
 	 * ignored; the parent ignores only SIGPIPE (spawn_init cleared what
 	 * it inherited), so that is the one to undo.
 	 */
-	signal(SIGPIPE, SIG_DFL);
-	setsid();
+	(void)SYS4(SYS_rt_sigaction, SIGPIPE, &dfl, NULL, sizeof(none));
+	(void)SYS1(SYS_setsid, 0);
 
 	/*
 	 * fds 0-2 are always open in the parent, so the pipes and sockets
@@ -115,110 +182,212 @@ child_main(void *arg)
 	 */
 	if (a->listenfd >= 0) {
 		/* A supervised program: stdin from nowhere, output logged,
-		 * its hand-off socket at 3, as systemd passes it. */
-		int	lf, sw, ew, tf = -1;
-
-		/* Out of the way first: any of them may sit at 3 to 5. */
+		 * its socket at 3, as systemd passes it. Out of the way
+		 * first: any of the fds may sit at 3 to 5. */
 		statusfd = LISTEN_FD + (a->tokenfd >= 0 ? 2 : 1);
-		if ((lf = fcntl(a->listenfd, F_DUPFD, 16)) == -1 ||
-		    (sw = fcntl(a->statusw, F_DUPFD, 16)) == -1 ||
-		    (ew = fcntl(a->errw, F_DUPFD, 16)) == -1 ||
+		if ((r = lf = SYS3(SYS_fcntl, a->listenfd, F_DUPFD, 16)) < 0 ||
+		    (r = sw = SYS3(SYS_fcntl, a->statusw, F_DUPFD, 16)) < 0 ||
+		    (r = ew = SYS3(SYS_fcntl, a->errw, F_DUPFD, 16)) < 0 ||
 		    (a->tokenfd >= 0 &&
-		    (tf = fcntl(a->tokenfd, F_DUPFD, 16)) == -1))
-			child_fail_fd(a->statusw, ST_FDS);
-		if (dup2(lf, LISTEN_FD) == -1 ||
-		    (tf >= 0 && dup2(tf, LISTEN_FD + 1) == -1) ||
-		    dup3(sw, statusfd, O_CLOEXEC) == -1)
-			child_fail_fd(sw, ST_FDS);
-		if ((fl = open("/dev/null", O_RDONLY)) == -1 ||
-		    dup2(fl, 0) == -1 || dup2(ew, 1) == -1 ||
-		    dup2(ew, 2) == -1)
-			child_fail_fd(statusfd, ST_FDS);
+		    (r = tf = SYS3(SYS_fcntl, a->tokenfd, F_DUPFD, 16)) < 0))
+			child_fail(a->statusw, ST_FDS, r);
+		if ((r = SYS3(SYS_dup3, lf, LISTEN_FD, 0)) < 0 ||
+		    (tf >= 0 && (r = SYS3(SYS_dup3, tf, LISTEN_FD + 1, 0)) < 0) ||
+		    (r = SYS3(SYS_dup3, sw, statusfd, O_CLOEXEC)) < 0)
+			child_fail(sw, ST_FDS, r);
+		if ((r = SYS4(SYS_openat, AT_FDCWD, "/dev/null", O_RDONLY,
+		    0)) < 0 || (r = SYS3(SYS_dup3, r, 0, 0)) < 0 ||
+		    (r = SYS3(SYS_dup3, ew, 1, 0)) < 0 ||
+		    (r = SYS3(SYS_dup3, ew, 2, 0)) < 0)
+			child_fail(statusfd, ST_FDS, r);
 	} else {
-		if (dup2(a->client, 0) == -1 || dup2(a->client, 1) == -1 ||
-		    dup2(a->errw, 2) == -1)
-			child_fail_fd(a->statusw, ST_FDS);
-		if (a->statusw != STATUS_FD) {
-			if (dup3(a->statusw, STATUS_FD, O_CLOEXEC) == -1)
-				child_fail_fd(a->statusw, ST_FDS);
-		} else if (fcntl(STATUS_FD, F_SETFD, FD_CLOEXEC) == -1)
-			child_fail_fd(a->statusw, ST_FDS);
+		if ((r = SYS3(SYS_dup3, a->client, 0, 0)) < 0 ||
+		    (r = SYS3(SYS_dup3, a->client, 1, 0)) < 0 ||
+		    (r = SYS3(SYS_dup3, a->errw, 2, 0)) < 0)
+			child_fail(a->statusw, ST_FDS, r);
+		if (a->statusw != STATUS_FD)
+			r = SYS3(SYS_dup3, a->statusw, STATUS_FD, O_CLOEXEC);
+		else
+			r = SYS3(SYS_fcntl, STATUS_FD, F_SETFD, FD_CLOEXEC);
+		if (r < 0)
+			child_fail(a->statusw, ST_FDS, r);
 	}
-	if (close_range(statusfd + 1, ~0U, 0) == -1)
-		child_fail_fd(statusfd, ST_FDS);
-	if (a->listenfd < 0 && ((fl = fcntl(0, F_GETFL)) == -1 ||
-	    fcntl(0, F_SETFL, fl & ~O_NONBLOCK) == -1))
-		child_fail_fd(statusfd, ST_FDS);
-	if (setrlimit(RLIMIT_NOFILE, &orig_nofile) == -1)
-		child_fail_fd(statusfd, ST_RLIMIT);
+	if ((r = SYS3(SYS_close_range, statusfd + 1, ~0U, 0)) < 0)
+		child_fail(statusfd, ST_FDS, r);
+	if (a->listenfd < 0 && ((fl = SYS2(SYS_fcntl, 0, F_GETFL)) < 0 ||
+	    (r = SYS3(SYS_fcntl, 0, F_SETFL, fl & ~O_NONBLOCK)) < 0))
+		child_fail(statusfd, ST_FDS, fl < 0 ? fl : r);
+	if ((r = SYS4(SYS_prlimit64, 0, RLIMIT_NOFILE, &a->nofile, NULL)) < 0)
+		child_fail(statusfd, ST_RLIMIT, r);
 
-	if (geteuid() == 0) {
-		if (setgroups(svc->ngids, svc->gids) == -1 ||
-		    setresgid(svc->gid, svc->gid, svc->gid) == -1 ||
-		    setresuid(svc->uid, svc->uid, svc->uid) == -1)
-			child_fail_fd(statusfd, ST_USER);
-		if (svc->uid != 0 && (geteuid() != svc->uid ||
-		    getegid() != svc->gid)) {
-			errno = EPERM;
-			child_fail_fd(statusfd, ST_USER);
-		}
+	if (a->setuser) {
+		if ((r = SYS2(SYS_setgroups, a->ngids, a->gids)) < 0 ||
+		    (r = SYS3(SYS_setresgid, a->gid, a->gid, a->gid)) < 0 ||
+		    (r = SYS3(SYS_setresuid, a->uid, a->uid, a->uid)) < 0)
+			child_fail(statusfd, ST_USER, r);
+		if (a->uid != 0 && (SYS1(SYS_geteuid, 0) != (long)a->uid ||
+		    SYS1(SYS_getegid, 0) != (long)a->gid))
+			child_fail(statusfd, ST_USER, -EPERM);
 	}
-	if (chdir(svc->chdir != NULL ? svc->chdir : "/") == -1)
-		child_fail_fd(statusfd, ST_CHDIR);
+	/*
+	 * A program the parent runs for itself (supervised, redirect) goes
+	 * with the parent, even one killed with SIGKILL, or each restart
+	 * would leave one more. Set after the user switch, which clears it;
+	 * the parent may be gone already. A client's session outlives a
+	 * stop, as under inetd: it ends with its client.
+	 */
+	if (a->listenfd >= 0 && (SYS2(SYS_prctl, PR_SET_PDEATHSIG,
+	    SIGKILL) < 0 || SYS1(SYS_getppid, 0) != a->parent))
+		child_fail(statusfd, ST_USER, -ESRCH);
+	if ((r = SYS1(SYS_chdir, a->dir)) < 0)
+		child_fail(statusfd, ST_CHDIR, r);
 
-	if (a->listenfd >= 0) {
-		envp[n++] = fds1;
-		snprintf(port, sizeof(port), "%d", (int)getpid());
-		envp[n++] = env_fmt(ebuf[0], sizeof(ebuf[0]), "LISTEN_PID",
-		    port);
-		envp[n++] = names;
-		envp[n++] = env_fmt(ebuf[4], sizeof(ebuf[4]),
-		    "ONEPORT_SERVICE", svc->name);
-		if (a->tokenfd >= 0)
-			envp[n++] = tokfd;
-		if (a->token != NULL)
-			envp[n++] = env_fmt(ebuf[5], sizeof(ebuf[5]),
-			    "ONEPORT_TOKEN", a->token);
-		goto extra;
+	if (a->listen_pid != NULL) {
+		/* Its own pid, known only here: digits into the slot. */
+		char	digits[16];
+		int	n = 0;
+
+		pid = (pid_t)SYS1(SYS_getpid, 0);
+		do {
+			digits[n++] = (char)('0' + pid % 10);
+			pid /= 10;
+		} while (pid > 0);
+		for (d = a->listen_pid + sizeof("LISTEN_PID=") - 1; n > 0; )
+			*d++ = digits[--n];
+		*d = '\0';
 	}
-	if (getpeername(0, (struct sockaddr *)&peer, &plen) == -1 ||
-	    getsockname(0, (struct sockaddr *)&local, &llen) == -1)
-		child_fail_fd(statusfd, ST_ADDR);
-	envp[n++] = proto;
-	envp[n++] = env_fmt(ebuf[0], sizeof(ebuf[0]), "TCPREMOTEIP",
+
+	/*
+	 * Unblock first, trace last: a signal pending now is delivered before
+	 * we are traced; after TRACEME only execve runs.
+	 */
+	(void)SYS4(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof(none));
+	if (a->trace && (r = SYS4(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0)) < 0)
+		child_fail(statusfd, ST_TRACE, r);
+	r = SYS3(SYS_execve, a->path, a->argv, a->envp);
+	child_fail(statusfd, ST_EXEC, r);
+	return 127;
+}
+
+/* ---- the parent: what the child will read, in its slot ---- */
+
+static void *
+arena_alloc(struct arena *ar, size_t len)
+{
+	char	*p = ar->p;
+
+	/* Keep pointers aligned for the arrays that follow strings. */
+	len = (len + 15) & ~(size_t)15;
+	if (len > (size_t)(ar->end - ar->p))
+		return NULL;
+	ar->p += len;
+	return p;
+}
+
+static char *
+arena_str(struct arena *ar, const char *a, const char *b)
+{
+	size_t	 la = strlen(a), lb = b != NULL ? strlen(b) : 0;
+	char	*p;
+
+	if ((p = arena_alloc(ar, la + lb + 1)) == NULL)
+		return NULL;
+	memcpy(p, a, la);
+	if (lb > 0)
+		memcpy(p + la, b, lb);
+	p[la + lb] = '\0';
+	return p;
+}
+
+/* The environment of a client program: UCSPI's, then the service's. */
+static int
+env_client(struct arena *ar, char **envp, int *n, int client)
+{
+	struct sockaddr_storage	 peer, local;
+	socklen_t		 plen = sizeof(peer), llen = sizeof(local);
+	char			 host[ADDR_STRLEN], port[8];
+
+	if (getpeername(client, (struct sockaddr *)&peer, &plen) == -1 ||
+	    getsockname(client, (struct sockaddr *)&local, &llen) == -1)
+		return -1;
+	envp[(*n)++] = arena_str(ar, "PROTO=TCP", NULL);
+	envp[(*n)++] = arena_str(ar, "TCPREMOTEIP=",
 	    addr_host((struct sockaddr *)&peer, host, sizeof(host)));
 	snprintf(port, sizeof(port), "%d", addr_port((struct sockaddr *)&peer));
-	envp[n++] = env_fmt(ebuf[1], sizeof(ebuf[1]), "TCPREMOTEPORT", port);
-	envp[n++] = env_fmt(ebuf[2], sizeof(ebuf[2]), "TCPLOCALIP",
+	envp[(*n)++] = arena_str(ar, "TCPREMOTEPORT=", port);
+	envp[(*n)++] = arena_str(ar, "TCPLOCALIP=",
 	    addr_host((struct sockaddr *)&local, host, sizeof(host)));
-	snprintf(port, sizeof(port), "%d", addr_port((struct sockaddr *)&local));
-	envp[n++] = env_fmt(ebuf[3], sizeof(ebuf[3]), "TCPLOCALPORT", port);
-	envp[n++] = env_fmt(ebuf[4], sizeof(ebuf[4]), "ONEPORT_SERVICE",
-	    svc->name);
-extra:
-	/* config.c refuses the UCSPI names in env and caps its length. */
+	snprintf(port, sizeof(port), "%d",
+	    addr_port((struct sockaddr *)&local));
+	envp[(*n)++] = arena_str(ar, "TCPLOCALPORT=", port);
+	return 0;
+}
+
+/*
+ * Fill a from svc and the request into ar. -1 if it does not fit (errno
+ * ENOMEM) or the client is gone. config.c refuses the UCSPI names in env
+ * and caps its count.
+ */
+static int
+args_build(struct arena *ar, struct child_args *a, const struct service *svc,
+    int client, const char *token)
+{
+	char	**envp;
+	int	  n = 0, i, argc, has_path = 0;
+
+	for (argc = 0; svc->argv[argc] != NULL; argc++)
+		;
+	if ((envp = arena_alloc(ar, (ENV_MAX + 8) * sizeof(*envp))) == NULL ||
+	    (a->argv = arena_alloc(ar, (argc + 1) * sizeof(*a->argv))) ==
+	    NULL || (a->gids = arena_alloc(ar, (svc->ngids + 1) *
+	    sizeof(*a->gids))) == NULL)
+		goto full;
+	for (i = 0; i < argc; i++)
+		if ((a->argv[i] = arena_str(ar, svc->argv[i], NULL)) == NULL)
+			goto full;
+	a->argv[argc] = NULL;
+	a->path = a->argv[0];
+	if (svc->ngids > 0)
+		memcpy(a->gids, svc->gids, svc->ngids * sizeof(*a->gids));
+	a->ngids = svc->ngids;
+	a->uid = svc->uid;
+	a->gid = svc->gid;
+	a->setuser = geteuid() == 0;
+	if ((a->dir = arena_str(ar, svc->chdir != NULL ? svc->chdir : "/",
+	    NULL)) == NULL)
+		goto full;
+
+	a->listen_pid = NULL;
+	if (a->listenfd >= 0) {
+		envp[n++] = arena_str(ar, "LISTEN_FDS=1", NULL);
+		envp[n++] = a->listen_pid = arena_str(ar,
+		    "LISTEN_PID=0123456789", NULL);
+		envp[n++] = arena_str(ar, "LISTEN_FDNAMES=oneport", NULL);
+		if (a->tokenfd >= 0)
+			envp[n++] = arena_str(ar, "ONEPORT_TOKEN_FD=4", NULL);
+		if (token != NULL)
+			envp[n++] = arena_str(ar, "ONEPORT_TOKEN=", token);
+	} else if (env_client(ar, envp, &n, client) == -1)
+		return -1;
+	envp[n++] = arena_str(ar, "ONEPORT_SERVICE=", svc->name);
 	for (i = 0; svc->env != NULL && svc->env[i] != NULL && i < ENV_MAX;
 	    i++) {
 		if (strncmp(svc->env[i], "PATH=", 5) == 0)
 			has_path = 1;
-		envp[n++] = svc->env[i];
+		envp[n++] = arena_str(ar, svc->env[i], NULL);
 	}
 	if (!has_path)
-		envp[n++] = path;
+		envp[n++] = arena_str(ar, "PATH=/usr/local/bin:/usr/bin:/bin",
+		    NULL);
 	envp[n] = NULL;
-
-	/*
-	 * Unblock first, trace last: a signal pending now is delivered before
-	 * we are traced, so no stop can hold the suspended parent; after
-	 * TRACEME only execve runs, and signals wait for its return.
-	 */
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (a->trace && ptrace(PTRACE_TRACEME, 0, NULL, NULL) == -1)
-		child_fail_fd(statusfd, ST_TRACE);
-	execve(svc->argv[0], svc->argv, envp);
-	child_fail_fd(statusfd, ST_EXEC);
-	return 127;
+	for (i = 0; i < n; i++)
+		if (envp[i] == NULL)
+			goto full;
+	a->envp = envp;
+	return 0;
+full:
+	errno = ENOMEM;
+	return -1;
 }
 
 /*
@@ -264,10 +433,57 @@ spawn_init(void)
 		fatal("getrlimit");
 	if (can_trace == -1)
 		can_trace = trace_probe();
-	child_stack = mmap(NULL, STACK_SIZE, PROT_READ | PROT_WRITE,
+}
+
+/*
+ * A slot for the next child: a free one of the shared slots, or (none
+ * free, or no raw calls here) a private mapping the child gets a copy of,
+ * unmapped by the caller right after the clone. Slots are mapped when
+ * first needed: most daemons never have many children starting at once.
+ */
+static struct slot *
+slot_get(int *shared)
+{
+	static struct slot	 priv;
+	int			 i;
+
+	*shared = 0;
+	for (i = 0; SHARE_VM && i < NSLOTS; i++) {
+		if (slots[i].pid != 0)
+			continue;
+		if (slots[i].base == NULL && (slots[i].base = mmap(NULL,
+		    ARENA_SIZE + STACK_SIZE, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0)) ==
+		    MAP_FAILED) {
+			slots[i].base = NULL;
+			break;
+		}
+		*shared = 1;
+		return &slots[i];
+	}
+	priv.base = mmap(NULL, ARENA_SIZE + STACK_SIZE, PROT_READ | PROT_WRITE,
 	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-	if (child_stack == MAP_FAILED)
-		fatal("mmap");
+	if (priv.base == MAP_FAILED) {
+		priv.base = NULL;
+		return NULL;
+	}
+	return &priv;
+}
+
+/*
+ * The child pid has exec'd or is gone: its slot is ours again. Called for
+ * every child at its verdict and at its reaping; idempotent.
+ */
+void
+spawn_settled(pid_t pid)
+{
+	int	i;
+
+	for (i = 0; i < NSLOTS; i++)
+		if (slots[i].pid == pid) {
+			slots[i].pid = 0;
+			return;
+		}
 }
 
 /*
@@ -373,36 +589,48 @@ static int
 spawn(const struct service *svc, int client, int listenfd, int tokenfd,
     const char *token, struct spawn *sp)
 {
-	struct child_args	 a;
+	struct child_args	*a;
+	struct arena		 ar;
+	struct slot		*sl;
 	sigset_t		 all, old;
 	int			 status[2] = { -1, -1 }, errp[2] = { -1, -1 };
-	int			 err;
+	int			 err, shared, trace;
 
 	memset(sp, 0, sizeof(*sp));
 	sp->pid = -1;
 	sp->stderr_fd = sp->status_fd = -1;
+	sp->failed = "find memory";
+	if ((sl = slot_get(&shared)) == NULL)
+		return -1;
+#ifdef ONEPORT_SANITIZE
+	/* Earlier children's frames are still poisoned in the shadow. */
+	ASAN_UNPOISON_MEMORY_REGION(sl->base, ARENA_SIZE + STACK_SIZE);
+#endif
+	ar.p = sl->base;
+	ar.end = sl->base + ARENA_SIZE;
+	a = arena_alloc(&ar, sizeof(*a));
+	a->client = client;
+	a->listenfd = listenfd;
+	a->tokenfd = tokenfd;
+	a->trace = trace = can_trace == 1 && listenfd < 0 && !svc->untraced;
+	a->parent = getpid();
+	a->nofile = orig_nofile;
+	sp->failed = listenfd < 0 ? "read addresses" : "build arguments";
+	if (args_build(&ar, a, svc, client, token) == -1)
+		goto fail;
+
 	sp->failed = "create pipes";
 	if (pipe2(status, O_CLOEXEC | O_NONBLOCK) == -1 ||
 	    pipe2(errp, O_CLOEXEC) == -1)
 		goto fail;
+	a->errw = errp[1];
+	a->statusw = status[1];	/* 8 bytes always fit: never blocks */
 
 	sp->failed = "fork";
-	a.svc = svc;
-	a.client = client;
-	a.errw = errp[1];
-	a.statusw = status[1];
-	a.trace = can_trace == 1 && listenfd < 0 && !svc->untraced;
-	a.listenfd = listenfd;
-	a.tokenfd = tokenfd;
-	a.token = token;
-	/*
-	 * No CLONE_VM: the child works on its own copy of this stack and of
-	 * a, so the parent may reuse both at once. The pipe's write end
-	 * stays non-blocking in the child; 8 bytes always fit.
-	 */
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
-	sp->pid = clone(child_main, child_stack + STACK_SIZE, SIGCHLD, &a);
+	sp->pid = clone(child_main, sl->base + ARENA_SIZE + STACK_SIZE,
+	    (shared ? CLONE_VM : 0) | SIGCHLD, a);
 	err = errno;
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(status[1]);
@@ -412,15 +640,21 @@ spawn(const struct service *svc, int client, int listenfd, int tokenfd,
 		errno = err;
 		goto fail;
 	}
+	if (shared)
+		sl->pid = sp->pid;
+	else
+		munmap(sl->base, ARENA_SIZE + STACK_SIZE);
 	sp->failed = NULL;
 	fcntl(errp[0], F_SETFL, O_NONBLOCK);
 	sp->stderr_fd = errp[0];
 	sp->status_fd = status[0];
-	sp->traced = a.trace;
+	sp->traced = trace;
 	return 0;
 
 fail:
 	err = errno;
+	if (!shared)
+		munmap(sl->base, ARENA_SIZE + STACK_SIZE);
 	if (status[0] != -1)
 		close(status[0]);
 	if (errp[0] != -1)
