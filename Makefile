@@ -24,7 +24,7 @@ else
 B	 = build
 endif
 
-DAEMON_OBJS = oneportd.o child.o dispatch.o frontend.o sandbox.o spawn.o handoff.o control.o supervise.o \
+DAEMON_OBJS = oneportd.o child.o dispatch.o frontend.o source.o sandbox.o spawn.o handoff.o control.o supervise.o \
 	      redirect.o \
 	      linger.o \
 	      request.o ipc.o \

@@ -89,6 +89,8 @@ config_new(void)
 	cfg->max_line = DEF_MAX_LINE;
 	cfg->max_pending = DEF_MAX_PENDING;
 	cfg->max_pending_addr = DEF_MAX_PENDING_ADDR;
+	cfg->drop_start = DEF_MAX_PENDING / 2;
+	cfg->drop_rate = DEF_DROP_RATE;
 	cfg->help = 1;
 	cfg->user = xstrdup(ONEPORTD_USER);
 	cfg->chroot = xstrdup(ONEPORTD_CHROOT);

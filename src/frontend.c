@@ -78,6 +78,7 @@ static struct {
 	struct conn		*head, *tail;	/* oldest first */
 	struct conn		*buckets[NBUCKETS];
 	uint64_t		 seed;
+	uint64_t		 draws;		/* early drop's random sequence */
 	int			 debug;
 } fe;
 
@@ -85,58 +86,90 @@ static uint8_t	iobuf[IPC_MAX];		/* peeks and messages; one at a time */
 
 /* ---- bookkeeping ---- */
 
+/* Keyed, so clients cannot aim at one bucket. */
 static uint32_t
 bucket_of(uint64_t key)
 {
-	uint64_t	z = key ^ fe.seed;
-
-	/* splitmix64 finaliser: keyed so clients cannot aim at one bucket. */
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	z ^= z >> 31;
-	return z & (NBUCKETS - 1);
+	return source_mix(key ^ fe.seed) & (NBUCKETS - 1);
 }
 
 /*
- * The connections of one address that count against its limit, and the
- * oldest of them. A silent newcomer gets GRACE_NS to send its line before
- * it counts, so a burst accepted in one wake-up, before any of it could
- * be read, does not make its address look abusive; one that has sent part
- * of a line counts at once.
+ * A source's score: connections it left without a line. It may leave a
+ * burst of twice its pending limit, then an eighth of that limit a second
+ * (64 and 4 by default); a refused attempt counts too, so a source that
+ * keeps it up gets just that rate.
  */
-static int
-addr_pending(uint64_t key, uint64_t now, struct conn **oldest)
+static uint32_t
+src_burst(void)
 {
-	struct conn	*c;
-	int		 n = 0;
-
-	*oldest = NULL;
-	for (c = fe.buckets[bucket_of(key)]; c != NULL; c = c->hnext)
-		if (c->akey == key && (c->spoke ||
-		    now - c->accepted_ns >= GRACE_NS)) {
-			n++;
-			*oldest = c;	/* the chain is newest first */
-		}
-	return n;
+	return 2 * fe.set.max_pending_addr;
 }
 
+static uint32_t
+src_leak(void)		/* milli-connections a second */
+{
+	return fe.set.max_pending_addr * 1000 / 8;
+}
+
+static void
+conn_waste(const struct conn *c)
+{
+	source_charge(c->akey, now_ns(), src_leak(), src_burst());
+}
+
+/* What one address holds of the pending set. */
+struct addr_view {
+	uint32_t	 counted;	/* against max pending per-address */
+	uint32_t	 silent;	/* not a byte yet, young or not */
+	struct conn	*oldest;	/* of the counted ones */
+};
+
+/*
+ * A silent newcomer gets GRACE_NS to send its line before it counts
+ * against its address's limit, so a burst accepted in one wake-up, before
+ * any of it could be read, does not make its address look abusive; one
+ * that has sent part of a line counts at once.
+ */
+static void
+addr_look(uint64_t key, uint64_t now, struct addr_view *v)
+{
+	struct conn	*c;
+
+	memset(v, 0, sizeof(*v));
+	/* The chain is newest first: the last match is the oldest. */
+	for (c = fe.buckets[bucket_of(key)]; c != NULL; c = c->hnext) {
+		if (c->akey != key)
+			continue;
+		v->silent += !c->spoke;
+		if (c->spoke || now - c->accepted_ns >= GRACE_NS) {
+			v->counted++;
+			v->oldest = c;
+		}
+	}
+}
+
+/*
+ * Grows the pool to want, or as near as memory allows: a limit too big
+ * for this process leaves the most that fits, never a pool of nothing.
+ * Returns -1 if it fell short.
+ */
 static int
 pool_grow(uint32_t want)
 {
-	struct conn	*chunk;
+	struct conn	*chunk = NULL;
 	uint32_t	 i, n;
 
 	if (want <= fe.capacity)
 		return 0;
-	n = want - fe.capacity;
-	if ((chunk = calloc(n, sizeof(*chunk))) == NULL)
-		return -1;
+	for (n = want - fe.capacity; n > 0; n /= 2)
+		if ((chunk = calloc(n, sizeof(*chunk))) != NULL)
+			break;
 	for (i = 0; i < n; i++) {
 		chunk[i].next = fe.free;
 		fe.free = &chunk[i];
 	}
-	fe.capacity = want;
-	return 0;
+	fe.capacity += n;
+	return fe.capacity < want ? -1 : 0;
 }
 
 static void
@@ -319,10 +352,13 @@ conn_read(struct conn *c, uint32_t events)
 		return;
 	if (n == 0) {
 		/* Half-closed before a byte: it may still read why. */
+		conn_waste(c);
 		conn_reject(c, "-", REASON_INCOMPLETE);
 		return;
 	}
 	if (n < 0) {
+		if (!c->spoke)
+			conn_waste(c);
 		log_outcome(c, "-", "reset");
 		conn_free(c);
 		return;
@@ -416,6 +452,40 @@ accept_emfile(int lfd)
 	fe.paused_until = now_ns() + EMFILE_PAUSE_NS;
 }
 
+static void
+refuse(int fd, const struct sockaddr_storage *ss, const char *reason)
+{
+	char	peer[ADDR_STRLEN];
+
+	reply_fd(fd, reason);
+	close(fd);
+	log_info("conn peer=%s service=- result=-%s pid=- dispatch=0.000ms",
+	    addr_ntop((const struct sockaddr *)ss, peer, sizeof(peer)),
+	    reason);
+}
+
+/*
+ * OpenSSH's MaxStartups for a source that has recently left connections
+ * without a line: from drop_start pending on, its newcomer is refused
+ * with a chance that grows from drop_rate percent there to all at
+ * max_pending. A source with a clean record is never dropped, and at
+ * max_pending it pushes out the oldest instead.
+ */
+static int
+early_drop(void)
+{
+	uint64_t	span, n, r;
+
+	if (fe.npending < fe.set.drop_start)
+		return 0;
+	if (fe.npending >= fe.set.max_pending)
+		return 1;
+	span = fe.set.max_pending - fe.set.drop_start;
+	n = fe.npending - fe.set.drop_start;
+	r = source_mix(fe.seed + ++fe.draws) % (100 * span);
+	return r < fe.set.drop_rate * span + (100 - fe.set.drop_rate) * n;
+}
+
 /* Returns -1 when the listener has nothing more to give this round. */
 static int
 accept_one(int lfd)
@@ -423,9 +493,10 @@ accept_one(int lfd)
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen = sizeof(ss);
 	struct epoll_event	 ev;
-	struct conn		*c, *old;
+	struct addr_view	 v;
+	struct conn		*c;
 	uint64_t		 key, now;
-	uint32_t		 b;
+	uint32_t		 b, score;
 	int			 fd;
 
 	fd = accept4(lfd, (struct sockaddr *)&ss, &sslen,
@@ -447,23 +518,47 @@ accept_one(int lfd)
 	key = addr_key((struct sockaddr *)&ss);
 	now = now_ns();
 	/*
+	 * A source's silent connections count with what it has wasted, so
+	 * that the part of a flood that is not read yet counts too. Near a
+	 * limit, what the address has sent since the last wake-up is read
+	 * first: a client that has spoken is never judged as silent.
+	 */
+	score = source_score(key, now, src_leak());
+	addr_look(key, now, &v);
+	if (score + v.silent >= src_burst() ||
+	    v.counted >= fe.set.max_pending_addr) {
+		addr_settle(key);
+		score = source_score(key, now, src_leak());
+		addr_look(key, now, &v);
+	}
+	if (score + v.silent >= src_burst()) {
+		/* Still trying counts: a flood gets only the leak's rate. */
+		source_charge(key, now, src_leak(), src_burst());
+		refuse(fd, &ss, REASON_ADDR_LIMIT);
+		return 0;
+	}
+	/*
 	 * At its address's limit the oldest of that address goes, as at the
 	 * global limit, so a client is not locked out by silent neighbours
-	 * behind the same NAT. Lines that came in since the last wake-up are
-	 * read first: a client that has spoken is never judged as silent.
+	 * behind the same NAT.
 	 */
-	if (addr_pending(key, now, &old) >= (int)fe.set.max_pending_addr) {
-		addr_settle(key);
-		if (addr_pending(key, now, &old) >= (int)fe.set.max_pending_addr)
-			conn_reject(old, "-", REASON_ADDR_LIMIT);
+	if (v.counted >= fe.set.max_pending_addr) {
+		conn_waste(v.oldest);
+		conn_reject(v.oldest, "-", REASON_ADDR_LIMIT);
+	}
+	if (score > 0 && early_drop()) {
+		refuse(fd, &ss, REASON_BUSY);
+		return 0;
 	}
 	/*
 	 * Full: the oldest waiting client goes, not the newcomer. Silent
 	 * clients are the oldest; a normal client sends its line at once and
 	 * so is never the one evicted by a flood.
 	 */
-	if (fe.npending >= fe.set.max_pending && fe.head != NULL)
+	if (fe.npending >= fe.set.max_pending && fe.head != NULL) {
+		conn_waste(fe.head);
 		conn_reject(fe.head, "-", REASON_BUSY);
+	}
 	if ((c = fe.free) == NULL) {
 		reply_fd(fd, REASON_BUSY);
 		close(fd);
@@ -497,7 +592,10 @@ accept_one(int lfd)
 	if (epoll_ctl(fe.epfd, EPOLL_CTL_ADD, fd, &ev) == -1) {
 		log_warn("epoll_ctl");
 		conn_reject(c, "-", REASON_BUSY);
+		return 0;
 	}
+	/* A line that came with the connection is served at once. */
+	conn_read(c, 0);
 	return 0;
 }
 
@@ -528,10 +626,13 @@ parent_config(const uint8_t *p, size_t len)
 	if (blen > 0)
 		memcpy(blob, v.blob, blen);
 	if (pool_grow(set.max_pending) == -1) {
-		/* Keep the old limit rather than die over a reload. */
-		log_warn("frontend: cannot grow to %u pending",
-		    set.max_pending);
+		if (fe.capacity == 0)
+			fatalx("frontend: no memory for any pending connection");
+		log_warnx("frontend: max pending %u does not fit in memory; "
+		    "using %u", set.max_pending, fe.capacity);
 		set.max_pending = fe.capacity;
+		if (set.drop_start > set.max_pending)
+			set.drop_start = set.max_pending / 2;
 	}
 	/*
 	 * A shorter deadline applies to those already waiting too, so the
@@ -643,6 +744,7 @@ frontend_main(const struct config *cfg, int sock, int debug)
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getrandom(&fe.seed, sizeof(fe.seed), 0) != sizeof(fe.seed))
 		fe.seed = now_ns() ^ (uint64_t)getpid() << 32;
+	source_init(source_mix(fe.seed + 1));
 	if (!debug)
 		log_set_sink(log_to_parent);
 
@@ -702,8 +804,10 @@ frontend_main(const struct config *cfg, int sock, int debug)
 					break;
 		}
 		now = now_ns();
-		while (fe.head != NULL && fe.head->deadline_ns <= now)
+		while (fe.head != NULL && fe.head->deadline_ns <= now) {
+			conn_waste(fe.head);
 			conn_reject(fe.head, "-", REASON_TIMEOUT);
+		}
 		linger_expire(now);
 		if (fe.paused_until != 0 && fe.paused_until <= now) {
 			fe.paused_until = 0;

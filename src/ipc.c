@@ -273,7 +273,8 @@ ipc_config_parse(const uint8_t *p, size_t len, struct ipc_config_view *v,
 	*why = "settings out of range";
 	if (v->set.max_line < 3 || v->set.max_line > MAX_LINE_LIMIT ||
 	    v->set.max_pending == 0 || v->set.timeout_ms == 0 ||
-	    v->set.max_pending_addr == 0 || v->set.help > 1)
+	    v->set.max_pending_addr == 0 || v->set.help > 1 ||
+	    v->set.drop_start > v->set.max_pending || v->set.drop_rate > 100)
 		return -1;
 	*why = "bad number of services";
 	if (v->set.nservices > MAX_SERVICES)

@@ -201,6 +201,8 @@ send_config(void)
 	c->max_line = d.cfg->max_line;
 	c->max_pending = d.cfg->max_pending;
 	c->max_pending_addr = d.cfg->max_pending_addr;
+	c->drop_start = d.cfg->drop_start;
+	c->drop_rate = d.cfg->drop_rate;
 	c->help = d.cfg->help;
 	s = (struct ipc_service *)(c + 1);
 	for (i = 0; i < d.cfg->nservices && i < MAX_SERVICES; i++) {

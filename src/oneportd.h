@@ -24,6 +24,7 @@
 #define DEF_MAX_LINE		64	/* bytes, CRLF included */
 #define DEF_MAX_PENDING		4096	/* connections without a first line */
 #define DEF_MAX_PENDING_ADDR	32	/* same, per client address (/64) */
+#define DEF_DROP_RATE		30	/* early drop: percent at its start */
 #define DEF_MAX_INSTANCES	256	/* per service */
 #define MAX_LINE_LIMIT		1024	/* largest max-line accepted */
 #define MAX_SERVICES		4096
@@ -93,6 +94,8 @@ struct config {
 	int		 max_line;
 	int		 max_pending;
 	int		 max_pending_addr;
+	int		 drop_start;	/* early drop from here; max_pending/2 */
+	int		 drop_rate;	/* percent at drop_start */
 	int		 help;		/* HELP answered at all */
 	int		 port_lo, port_hi;	/* dynamic redirect ports */
 	char		*user;		/* frontend's user */
@@ -186,6 +189,8 @@ struct ipc_config {
 	uint32_t	 max_pending_addr;
 	uint32_t	 help;
 	uint32_t	 nservices;
+	uint32_t	 drop_start;	/* early drop from here, <= max_pending */
+	uint32_t	 drop_rate;	/* percent there, <= 100 */
 };
 
 struct ipc_service {
@@ -335,6 +340,13 @@ int	 control_listen(const char *what, const char *path, mode_t mask,
 
 /* frontend.c: never returns. */
 void	frontend_main(const struct config *, int sock, int debug);
+
+/* source.c: the frontend's scores of client addresses */
+uint64_t source_mix(uint64_t);
+void	 source_init(uint64_t seed);
+uint32_t source_score(uint64_t key, uint64_t now, uint32_t leak);
+void	 source_charge(uint64_t key, uint64_t now, uint32_t leak,
+	    uint32_t cap);
 
 /* sandbox.c */
 void	sandbox_frontend(const struct config *);

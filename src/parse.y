@@ -68,6 +68,7 @@ static char	*include_path(const char *, const char *);
 static int	 number(const YYLTYPE *, const char *, const char *,
 		    long long, long long, int *);
 static int	 timeout(const YYLTYPE *, const char *, int *);
+static void	 pending(const YYLTYPE *, char *);
 static int	 flag(const YYLTYPE *, const char *, const char *,
 		    const char *, const char *, int, int *);
 static void	 printable(char *, size_t, const char *);
@@ -160,11 +161,7 @@ global		: LISTEN ON STRING PORT STRING	{
 			free($2);
 		}
 		| MAX PENDING STRING		{
-			int	n;
-
-			if (number(&@3, "max pending", $3, 1, MAX_COUNT,
-			    &n) == 0)
-				conf->max_pending = n;
+			pending(&@3, $3);
 			free($3);
 		}
 		| MAX PENDING PERADDRESS STRING	{
@@ -808,6 +805,40 @@ number(const YYLTYPE *loc, const char *what, const char *s, long long min,
 	}
 	*out = (int)v;
 	return 0;
+}
+
+/*
+ * "FULL", or OpenSSH's "START:RATE:FULL": early drop from START pending on,
+ * RATE percent there; FULL alone starts at half of it, at 30 percent.
+ */
+static void
+pending(const YYLTYPE *loc, char *s)
+{
+	char	*rate, *full;
+	int	 st, r, f;
+
+	if ((rate = strchr(s, ':')) == NULL) {
+		if (number(loc, "max pending", s, 1, MAX_COUNT, &f) == 0) {
+			conf->max_pending = f;
+			conf->drop_start = f / 2;
+			conf->drop_rate = DEF_DROP_RATE;
+		}
+		return;
+	}
+	if ((full = strchr(rate + 1, ':')) == NULL) {
+		perr(loc, "max pending %s: want FULL or START:RATE:FULL",
+		    safe(s));
+		return;
+	}
+	*rate++ = '\0';
+	*full++ = '\0';
+	if (number(loc, "max pending", full, 1, MAX_COUNT, &f) == -1 ||
+	    number(loc, "max pending start", s, 0, f, &st) == -1 ||
+	    number(loc, "max pending rate", rate, 0, 100, &r) == -1)
+		return;
+	conf->max_pending = f;
+	conf->drop_start = st;
+	conf->drop_rate = r;
 }
 
 /* Seconds, "Ns" or "Nms"; the whole first line must arrive within it. */

@@ -135,7 +135,12 @@ print_config(const struct config *cfg)
 	else
 		printf("timeout %dms\n", cfg->timeout_ms);
 	printf("max-line %d\n", cfg->max_line);
-	printf("max pending %d\n", cfg->max_pending);
+	if (cfg->drop_start == cfg->max_pending / 2 &&
+	    cfg->drop_rate == DEF_DROP_RATE)
+		printf("max pending %d\n", cfg->max_pending);
+	else
+		printf("max pending %d:%d:%d\n", cfg->drop_start,
+		    cfg->drop_rate, cfg->max_pending);
 	printf("max pending per-address %d\n", cfg->max_pending_addr);
 	printf("ports %d-%d\n", cfg->port_lo, cfg->port_hi);
 	printf("help %s\n", cfg->help ? "on" : "off");

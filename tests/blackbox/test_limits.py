@@ -8,7 +8,9 @@ import os
 import signal
 import threading
 import time
+from unittest import mock
 
+import harness
 from harness import (DaemonTestCase, poll_until, readable, recv_exact,
                      recv_until_eof)
 
@@ -235,3 +237,105 @@ class Pending(DaemonTestCase):
         self.assertLess(took2, base + 0.3,
                         "session beside 500 silent clients took %.3fs "
                         "(alone %.3fs)" % (took2, base))
+
+
+class Floods(DaemonTestCase):
+    """A source that opens connections and drops them loses its rate;
+    others, and slow clients, are still served."""
+
+    def flood(self, d, src, stop, count):
+        while not stop.is_set():
+            try:
+                d.connect(src=src).close()
+                count[0] += 1
+            except OSError:
+                pass
+
+    def test_slow_client_through_reconnect_flood(self):
+        # One address's limit as large as the pool: before, its flood
+        # cycled every place, and a client 0.2 s slow to speak was pushed
+        # out. Now the flood's source is refused once it has dropped a
+        # burst, and stays so while it keeps at it.
+        d = self.start(config='timeout 20\nmax pending 64\n'
+                              'max pending per-address 64\n'
+                              'service "echo" {\n\tcommand "/bin/cat"\n}\n')
+        stop, count = threading.Event(), [0]
+        flooders = [threading.Thread(target=self.flood,
+                                     args=(d, "127.0.0.2", stop, count))
+                    for _ in range(2)]
+        for t in flooders:
+            t.start()
+        try:
+            poll_until(lambda: count[0] >= 2000, timeout=30,
+                       what="2000 flood connections")
+            for i in range(5):
+                s = d.connect(src="127.0.0.3")
+                try:
+                    time.sleep(0.2)     # the slow client, not a wait
+                    s.sendall(b"echo\r\nping\n")
+                    self.assertEqual(recv_exact(s, 8), b"+\r\nping\n",
+                                     "slow client %d" % i)
+                finally:
+                    s.close()
+        finally:
+            stop.set()
+            for t in flooders:
+                t.join()
+        d.wait_log(r"^conn peer=127\.0\.0\.2:\d+ service=- "
+                   r"result=-too many connections from your address ")
+
+    def test_early_drop(self):
+        # 10 pending of 20 is the start: from there, a source that has
+        # just dropped a connection has its newcomers refused at random
+        # (50% there, all at 20); the clean sources already waiting are
+        # kept, and a clean newcomer is served.
+        d = self.start(config='timeout 20\nmax pending 10:50:20\n'
+                              'max pending per-address 8\n'
+                              'service "echo" {\n\tcommand "/bin/cat"\n}\n')
+        # Three dropped connections stay on the record for 3 s at the
+        # rate of this per-address limit, 8: an eighth of it a second.
+        for _ in range(3):
+            d.connect(src="127.0.0.5").close()
+        d.wait_log(r"^conn peer=127\.0\.0\.5:\d+ service=- "
+                   r"result=-incomplete request ", count=3)
+        fe = d.frontend_pid()
+        base = Pending.sockets(fe)
+        clean = [self.sock(d, src="127.0.2.%d" % (1 + i)) for i in range(10)]
+        poll_until(lambda: Pending.sockets(fe) >= base + 10,
+                   what="10 silent clients accepted")
+        tries = [self.sock(d, src="127.0.0.5") for _ in range(15)]
+        refused = poll_until(
+            lambda: [s for s in tries if readable(s)], what="a refusal")
+        for s in refused:
+            self.assertEqual(recv_until_eof(s), b"-busy\r\n")
+        for s in clean:
+            self.assertFalse(readable(s), "a clean waiter was dropped")
+        session(self, d, "127.0.3.1")
+        self.assertLess(len(refused), 15)
+
+
+class Memory(DaemonTestCase):
+
+    def test_max_pending_beyond_memory(self):
+        # A pool that cannot be had in full is sized down, and said so;
+        # never a pool of nothing with every client "-busy".
+        conf = 'max pending 1000000\nservice "echo" {\n' \
+               '\tcommand "/bin/cat"\n}\n'
+        with open(harness.DAEMON, "rb") as f:
+            asan = b"__asan_init" in f.read()
+        if asan:
+            # ASan needs its address space; cap each allocation instead.
+            d = self.start(config=conf, env={
+                "ASAN_OPTIONS": "detect_leaks=1:allocator_may_return_null=1:"
+                                "max_allocation_size_mb=32"})
+        else:
+            wrapper = self.script("limited.sh", "#!/bin/sh\nexec prlimit "
+                                  "--as=40000000 -- %s \"$@\"\n"
+                                  % harness.DAEMON)
+            with mock.patch.object(harness, "DAEMON", wrapper):
+                d = self.start(config=conf)
+        m = d.wait_log(r"max pending 1000000 does not fit in memory; "
+                       r"using (\d+)$")[0]
+        self.assertGreater(int(m.group(1)), 1000)
+        for i in range(3):
+            session(self, d, "127.0.0.%d" % (1 + i))

@@ -301,6 +301,14 @@ static const struct {
 		"@:5: max pending per-address 0: out of range (1..1000000)",
 		"@:6: max pending 123456789012345678901234567890: "
 		"out of range (1..1000000)" } },
+	{ "max pending 10:50\nmax pending 2000:30:1000\n"
+	  "max pending 10:101:100\nmax pending 10:x:100\nmax pending ::\n"
+	  "max pending 0:0:1\nmax pending 7\n", {
+		"@:1: max pending 10:50: want FULL or START:RATE:FULL",
+		"@:2: max pending start 2000: out of range (0..1000)",
+		"@:3: max pending rate 101: out of range (0..100)",
+		"@:4: max pending rate \"x\": not a number",
+		"@:5: max pending \"\": not a number" } },
 	{ "max-line 16\nmax-line 1025\nmax-line \"\"\n", {
 		"@:1: max-line 16: out of range (18..1024)",
 		"@:2: max-line 1025: out of range (18..1024)",
@@ -526,6 +534,8 @@ test_good(void)
 	CHECK(cfg->timeout_ms == 3000);		/* inc/last.conf's */
 	CHECK(cfg->max_line == 128);
 	CHECK(cfg->max_pending == 1000);
+	CHECK(cfg->drop_start == 100);
+	CHECK(cfg->drop_rate == 20);
 	CHECK(cfg->max_pending_addr == 8);
 	CHECK(cfg->help == 0);
 	CHECK_STR(cfg->user, "_oneport");
