@@ -55,14 +55,15 @@ class DraftPasses(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stdout.decode())
 
     def test_every_reason_is_registered(self):
-        # Every reason of Section 6 is in the IANA table of Section 13.2,
+        # Every reason of Section 6 is in the IANA tables of Section 14.2,
         # and the other way round.
         text = spec_examples.read_draft()
         sec6 = text[text.index("\n6.  Reason Strings\n"):
                     text.index("\n7.  State Machine")]
         listed = set(re.findall(r"^   ([a-z][a-z ]+[a-z])\n      \S",
                                 sec6, re.M))
-        iana = text[text.index("\n13.2.  "):text.index("\n14.  References\n")]
+        iana = text[text.index("\n14.2.  "):
+                    text.index("\n15.  References\n")]
         registered = set(registered_reasons(iana))
         self.assertEqual(listed, registered)
         self.assertGreaterEqual(len(listed), 19)
@@ -163,7 +164,7 @@ class CheckerFindsFaults(unittest.TestCase):
                    "boilerplate is missing")
 
     def test_toc_entry_without_heading(self):
-        self.fault("\n9.4.  Examples\n", "\n9.4.  Sample Exchanges\n",
+        self.fault("\n9.5.  Examples\n", "\n9.5.  Sample Exchanges\n",
                    "is not a heading in the body")
 
     def test_toc_page_number(self):
