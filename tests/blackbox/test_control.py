@@ -144,6 +144,27 @@ service "own" { socket "%s" }
                    what="descriptors back to %d" % before)
         self.assertIsNone(d.proc.poll())
 
+    def test_total_cap_waits_in_the_queue(self):
+        # A quarter of 128 descriptors: 32 control connections at most.
+        d = self.start(nofile=128, config='control "%s"\n'
+                       'register "dyn-*" user root\n' % self.ctl)
+        before = count_fds(d.pid)
+        held = [self.register("dyn-%d" % i) for i in range(32)]
+        d.wait_log(r"^control: 32 connections, the most allowed: not "
+                   r"accepting until one ends")
+        # The 33rd waits in the socket's queue, unanswered, until one
+        # of the 32 ends.
+        late = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.addCleanup(late.close)
+        late.connect(self.ctl)
+        late.send(wire(4, 0, b"\x08dyn-late"))
+        self.assertEqual(count_fds(d.pid), before + 32)
+        held.pop().close()
+        late.settimeout(IO_TIMEOUT)
+        ans = late.recv(4096)
+        self.assertTrue(len(ans) >= 14 and ans[12] == 0, ans)
+        d.wait_log(r"^registered dyn-late \(uid 0\)$")
+
     @unittest.skipUnless(IS_ROOT, "needs root to change the limit")
     def test_out_of_descriptors_pauses_accepting(self):
         d = self.start(nofile=1024, config='control "%s"\n'
@@ -208,13 +229,24 @@ class Ends(ControlCase):
         d = self.start("-s", "talk=" + sh, config='control "%s"\n'
                        'register "dyn-*" user root\n' % self.ctl)
         f = self.fake("noack", self.ctl, register="dyn-a")
+        e = self.registrant("dyn-e", tell_peer=False)
         d.wait_log(r"^registered dyn-a \(uid 0\)$")
+        d.wait_log(r"^registered dyn-e \(uid 0\)$")
+        poll_until(lambda: b"dyn-e" in self.help(d), what="dyn-e listed")
+        # A spawned session, and one handed to a registered service.
         s = self.sock(d)
         s.sendall(b"talk\r\n")
         self.assertEqual(recv_until(s, b"+\r\n"), b"+\r\n")
+        t = self.sock(d)
+        t.sendall(b"dyn-e\r\none")
+        self.assertEqual(recv_until(t, b"one"), b"+\r\none")
         d.signal(signal.SIGTERM)
-        # The registrant sees its channel end while the session runs.
+        # The registrants see their channels end while the sessions run.
         self.assertEqual(f.wait(IO_TIMEOUT), 0)
+        self.assertEqual(e.wait(IO_TIMEOUT), 1)
+        t.sendall(b"two")
+        t.shutdown(socket.SHUT_WR)
+        self.assertEqual(recv_until_eof(t), b"two")
         s.sendall(b"still\n")
         s.shutdown(socket.SHUT_WR)
         self.assertEqual(recv_until_eof(s), b"got still\n")
