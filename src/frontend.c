@@ -658,6 +658,9 @@ parent_config(const uint8_t *p, size_t len)
 	if (!fe.configured) {
 		fe.configured = 1;
 		listeners_enable(1);
+		/* The parent declares the daemon ready on this, not before. */
+		if (ipc_send(fe.parent.fd, IPC_READY, NULL, 0, -1) == -1)
+			fatal("frontend: ready");
 	}
 	log_debug("frontend: config generation %u, %u services",
 	    set.generation, set.nservices);
@@ -728,24 +731,57 @@ next_timeout(uint64_t now)
 	return (when - now + 999999) / 1000000;
 }
 
+/*
+ * The frontend is a fresh exec of oneportd (see start_frontend in
+ * oneportd.c), so it holds nothing of the parent's memory: no argv or env
+ * of any service, only what its messages give it. Its command line:
+ *	oneportd-front -F NLISTENERS USER CHROOT DEBUG VERBOSE
+ * with the channel to the parent at fd 3 and the listeners from fd 4 up.
+ */
+#define FE_CHANNEL_FD	3
+
+static int
+number(const char *s, int max)
+{
+	char	*end;
+	long	 v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || *s == '\0' || *end != '\0' || v < 0 || v > max)
+		fatalx("frontend: bad argument %s", s);
+	return v;
+}
+
 void
-frontend_main(const struct config *cfg, int sock, int debug)
+frontend_run(int argc, char *argv[])
 {
 	struct epoll_event	 evs[64], ev;
 	struct watch		*w;
+	struct ucred		 cr;
+	socklen_t		 len = sizeof(cr);
 	uint64_t		 now;
-	int			 i, n, k;
+	int			 i, n, k, type;
 
-	fe.debug = debug;
+	len = sizeof(type);
+	if (argc != 7 || getsockopt(FE_CHANNEL_FD, SOL_SOCKET, SO_TYPE, &type,
+	    &len) == -1 || type != SOCK_SEQPACKET)
+		fatalx("-F: for oneportd's own use (its frontend)");
+	len = sizeof(cr);
+	if (getsockopt(FE_CHANNEL_FD, SOL_SOCKET, SO_PEERCRED, &cr,
+	    &len) == -1)
+		fatal("frontend: SO_PEERCRED");
+	fe.nlisteners = number(argv[2], 65536);
+	fe.debug = number(argv[5], 1);
+	log_verbose = number(argv[6], 100);
 	fe.parent.kind = W_PARENT;
-	fe.parent.fd = sock;
+	fe.parent.fd = FE_CHANNEL_FD;
 	fe.reserve_fd = -1;
 	prctl(PR_SET_NAME, "oneportd-front");
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getrandom(&fe.seed, sizeof(fe.seed), 0) != sizeof(fe.seed))
 		fe.seed = now_ns() ^ (uint64_t)getpid() << 32;
 	source_init(source_mix(fe.seed + 1));
-	if (!debug)
+	if (!fe.debug)
 		log_set_sink(log_to_parent);
 
 	if ((fe.epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
@@ -754,7 +790,7 @@ frontend_main(const struct config *cfg, int sock, int debug)
 	memset(&ev, 0, sizeof(ev));
 	ev.events = EPOLLIN;
 	ev.data.ptr = &fe.parent;
-	if (epoll_ctl(fe.epfd, EPOLL_CTL_ADD, sock, &ev) == -1)
+	if (epoll_ctl(fe.epfd, EPOLL_CTL_ADD, fe.parent.fd, &ev) == -1)
 		fatal("frontend: epoll_ctl");
 	fe.linger.kind = W_LINGER;
 	fe.linger.fd = linger_init();
@@ -762,20 +798,21 @@ frontend_main(const struct config *cfg, int sock, int debug)
 	if (epoll_ctl(fe.epfd, EPOLL_CTL_ADD, fe.linger.fd, &ev) == -1)
 		fatal("frontend: epoll_ctl");
 	/* Listeners wait, disabled, until the first config has arrived. */
-	fe.nlisteners = cfg->nlisteners;
-	if ((fe.listeners = calloc(cfg->nlisteners, sizeof(*w))) == NULL)
+	if ((fe.listeners = calloc(fe.nlisteners + 1, sizeof(*w))) == NULL)
 		fatal("frontend: calloc");
-	for (i = 0; i < cfg->nlisteners; i++) {
+	for (i = 0; i < fe.nlisteners; i++) {
 		fe.listeners[i].kind = W_LISTENER;
-		fe.listeners[i].fd = cfg->listeners[i].fd;
+		fe.listeners[i].fd = FE_CHANNEL_FD + 1 + i;
 		ev.events = 0;
 		ev.data.ptr = &fe.listeners[i];
-		if (epoll_ctl(fe.epfd, EPOLL_CTL_ADD, fe.listeners[i].fd,
+		if (fcntl(fe.listeners[i].fd, F_SETFD, FD_CLOEXEC) == -1 ||
+		    epoll_ctl(fe.epfd, EPOLL_CTL_ADD, fe.listeners[i].fd,
 		    &ev) == -1)
-			fatal("frontend: epoll_ctl");
+			fatal("frontend: listener %d", i);
 	}
+	fcntl(fe.parent.fd, F_SETFD, FD_CLOEXEC);
 
-	sandbox_frontend(cfg);
+	sandbox_frontend(argv[3], argv[4], cr.pid);
 
 	for (;;) {
 		n = epoll_wait(fe.epfd, evs, 64, next_timeout(now_ns()));

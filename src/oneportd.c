@@ -38,13 +38,35 @@ static struct {
 	int		 debug;
 	int		 epfd;
 	int		 sigfd;
-	int		 fesock;
-	pid_t		 fepid;
+	int		 fesock;	/* -1: no frontend */
+	pid_t		 fepid;		/* -1: none running */
+	int		 exefd;		/* ourselves, for the frontend */
+	struct ipc_queue feq;		/* messages the socket did not take */
+	uint32_t	 fe_events;	/* what epoll watches on fesock */
+	int		 config_due;	/* the frontend's names are stale */
+	int		 announced;	/* readiness told, at the first READY */
+	int		 fe_ready;	/* the running one has said READY */
+	uint64_t	 fe_started_ns;
+	uint64_t	 fe_restart_ns;	/* 0: no restart due */
+	unsigned int	 fe_backoff_ms;
 	int		 stopping;
 	void		**deferred;	/* other things freed then */
 	size_t		 ndeferred, maxdeferred;
 	struct src	 sig_src, fe_src, linger_src;
 } d;
+
+/* A frontend that dies is restarted after this, doubling each time, and
+ * back to the minimum once one has run this long. */
+#define FE_BACKOFF_MIN_MS	100
+#define FE_BACKOFF_MAX_MS	5000
+#define FE_STABLE_NS		(10000ull * 1000000)
+
+static void	frontend_lost(const char *);
+static void	frontend_write(void);
+static void	frontend_exited(int);
+static void	frontend_ready(void);
+static void	notify_ready(void);
+static void	daemonize_done(void);
 
 static void __attribute__((noreturn))
 usage(void)
@@ -183,9 +205,10 @@ name_cmp(const void *a, const void *b)
 }
 
 /* The frontend's view: settings, and every name, configured or
- * registered (each registration and its end sends this again). */
+ * registered (each registration and its end sends this again), queued
+ * in place of any older one the socket has not taken yet. */
 static void
-send_config(void)
+queue_config(void)
 {
 	struct ipc_config	*c;
 	struct ipc_service	*s;
@@ -245,8 +268,8 @@ send_config(void)
 	/* Sorted here: the frontend only checks the order (see ipc.c). */
 	s = (struct ipc_service *)(c + 1);
 	qsort(s, nl.n, sizeof(*s), name_cmp);
-	if (ipc_send(d.fesock, IPC_CONFIG, c, len, -1) == -1)
-		fatal("send config to frontend");
+	if (ipc_queue_add(&d.feq, IPC_CONFIG, c, len, 1) == -1)
+		fatal("queue config for the frontend");
 	free(c);
 }
 
@@ -297,7 +320,8 @@ reload(void)
 	handoff_configure(cfg);
 	control_configure(cfg);
 	supervise_configure(cfg);
-	send_config();
+	d.config_due = 1;
+	frontend_write();
 	log_info("configuration reloaded: %d services", cfg->nservices);
 }
 
@@ -342,8 +366,10 @@ void
 parent_names_changed(void)
 {
 	d.generation++;
-	if (d.fesock != -1)
-		send_config();
+	/* Now, so a name is served once its registration is answered;
+	 * while the socket is full, only the latest goes, later. */
+	d.config_due = 1;
+	frontend_write();
 }
 
 /* Freed after the current epoll batch, whose events may name it. */
@@ -382,12 +408,13 @@ drain_and_exit(void)
 	sigset_t	none;
 	int		i;
 
+	/* The port closes with the daemon: before the fork, so that no
+	 * client gets through once our exit is seen. */
+	for (i = 0; i < d.cfg->nlisteners; i++)
+		close(d.cfg->listeners[i].fd);
 	if (child_stderr_open() == 0 || fork() != 0)
 		exit(0);
 	prctl(PR_SET_NAME, "oneportd-drain");
-	/* The port must close with the daemon, not linger here. */
-	for (i = 0; i < d.cfg->nlisteners; i++)
-		close(d.cfg->listeners[i].fd);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	epoll_ctl(d.epfd, EPOLL_CTL_DEL, d.sigfd, NULL);
@@ -404,11 +431,8 @@ reap(void)
 
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
 		if (pid == d.fepid) {
-			if (d.stopping) {
-				log_info("stopped");
-				drain_and_exit();
-			}
-			fatalx("frontend exited (status %d)", st);
+			frontend_exited(st);
+			continue;
 		}
 		(void)child_waited(pid, st);
 	}
@@ -449,15 +473,22 @@ frontend_read(void)
 			continue;
 		}
 		if (n == 0 && hdr.type == 0) {
-			if (d.stopping)
-				return;
-			fatalx("frontend closed its channel");
+			frontend_lost("closed its channel");
+			return;
 		}
-		if (n == -1)
-			fatal("message from frontend");
+		if (n == -1) {
+			frontend_lost("sent a broken message");
+			return;
+		}
 		if (ipc_frontend_parse(hdr.type, buf, n, fd != -1, &m,
-		    &why) == -1)
-			fatalx("%s from frontend", why);
+		    &why) == -1 || (m.type == IPC_READY && d.fe_ready)) {
+			if (fd != -1)
+				close(fd);
+			log_warnx("%s from frontend", why != NULL ? why :
+			    "second ready");
+			frontend_lost("is broken");
+			return;
+		}
 		switch (m.type) {
 		case IPC_DISPATCH:
 			dispatch(d.cfg, &m.dispatch, fd);
@@ -465,53 +496,83 @@ frontend_read(void)
 		case IPC_LOG:
 			log_msg(m.pri, fe_text(&m, line, sizeof(line)));
 			break;
+		case IPC_READY:
+			frontend_ready();
+			break;
 		default:
 			break;
 		}
 	}
 }
 
-static int
-int_cmp(const void *a, const void *b)
-{
-	return *(const int *)a - *(const int *)b;
-}
-
-/* Close every inherited fd from 3 up, but those in keep (sorted here). */
-static void
-close_all_but(int *keep, int nkeep)
-{
-	unsigned int	lo = 3;
-	int		i;
-
-	qsort(keep, nkeep, sizeof(int), int_cmp);
-	for (i = 0; i < nkeep; i++) {
-		if (keep[i] < (int)lo)
-			continue;
-		if ((unsigned int)keep[i] > lo)
-			close_range(lo, keep[i] - 1, 0);
-		lo = keep[i] + 1;
-	}
-	close_range(lo, ~0U, 0);
-}
-
+/*
+ * A fresh exec of ourselves (frontend_run), so that it holds only what its
+ * messages give it: the names and limits, never a service's argv or env.
+ * The channel goes to fd 3 and the listeners after it; nothing else stays
+ * open. It dies with us: PR_SET_PDEATHSIG now, and again after its user
+ * switch, which clears it.
+ */
 static void
 start_frontend(void)
 {
-	int	sv[2], *keep, i, bufsz = 4 * IPC_MAX;
+	char		 nl[16], dbg[4], verb[16];
+	char		*argv[8], *envp[8];
+	extern char	**environ;
+	pid_t		 parent = getpid();
+	int		 sv[2], *fds, nfds, exe, i, n = 0;
+	int		 bufsz = 4 * IPC_MAX;
 
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1)
-		fatal("socketpair");
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
+		log_warn("frontend: socketpair");
+		return;
+	}
 	for (i = 0; i < 2; i++) {
 		setsockopt(sv[i], SOL_SOCKET, SO_SNDBUF, &bufsz,
 		    sizeof(bufsz));
 		setsockopt(sv[i], SOL_SOCKET, SO_RCVBUF, &bufsz,
 		    sizeof(bufsz));
 	}
-	if ((d.fepid = fork()) == -1)
-		fatal("fork");
-	if (d.fepid == 0) {
+	nfds = 1 + d.cfg->nlisteners;
+	if ((fds = calloc(nfds, sizeof(int))) == NULL)
+		fatal("calloc");
+	fds[0] = sv[1];
+	for (i = 0; i < d.cfg->nlisteners; i++)
+		fds[i + 1] = d.cfg->listeners[i].fd;
+	snprintf(nl, sizeof(nl), "%d", d.cfg->nlisteners);
+	snprintf(dbg, sizeof(dbg), "%d", d.debug);
+	snprintf(verb, sizeof(verb), "%d", log_verbose);
+	argv[0] = (char *)"oneportd-front";
+	argv[1] = (char *)"-F";
+	argv[2] = nl;
+	argv[3] = d.cfg->user;
+	argv[4] = d.cfg->chroot;
+	argv[5] = dbg;
+	argv[6] = verb;
+	argv[7] = NULL;
+#ifdef ONEPORT_SANITIZE
+	/* The sanitizers' settings; no other variable of ours goes. */
+	for (i = 0; environ[i] != NULL && n < 7; i++)
+		if (strncmp(environ[i], "ASAN_OPTIONS=", 13) == 0 ||
+		    strncmp(environ[i], "UBSAN_OPTIONS=", 14) == 0 ||
+		    strncmp(environ[i], "LSAN_OPTIONS=", 13) == 0)
+			envp[n++] = environ[i];
+#else
+	(void)environ;
+#endif
+	envp[n] = NULL;
+
+	if ((d.fepid = fork()) == -1) {
+		log_warn("frontend: fork");
+		d.fepid = -1;
 		close(sv[0]);
+		close(sv[1]);
+		free(fds);
+		return;
+	}
+	if (d.fepid == 0) {
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
+		    getppid() != parent)
+			_exit(1);
 		/* Detached, it logs through us: keep no terminal or pipe of
 		 * whoever started the daemon open. */
 		if (!d.debug && (i = open("/dev/null", O_RDWR)) != -1) {
@@ -521,18 +582,151 @@ start_frontend(void)
 			if (i > 2)
 				close(i);
 		}
-		if ((keep = calloc(d.cfg->nlisteners + 1, sizeof(int))) == NULL)
-			fatal("calloc");
-		keep[0] = sv[1];
-		for (i = 0; i < d.cfg->nlisteners; i++)
-			keep[i + 1] = d.cfg->listeners[i].fd;
-		close_all_but(keep, d.cfg->nlisteners + 1);
-		free(keep);
-		frontend_main(d.cfg, sv[1], d.debug);
+		/* Above the targets first, so no move overwrites another;
+		 * all but the targets close at exec. */
+		if ((exe = fcntl(d.exefd, F_DUPFD_CLOEXEC, 3 + nfds)) == -1)
+			_exit(1);
+		for (i = 0; i < nfds; i++)
+			if ((fds[i] = fcntl(fds[i], F_DUPFD, 3 + nfds)) == -1)
+				_exit(1);
+		for (i = 0; i < nfds; i++)
+			if (dup2(fds[i], 3 + i) == -1)
+				_exit(1);
+		if (close_range(3 + nfds, ~0U, CLOSE_RANGE_CLOEXEC) == -1)
+			_exit(1);
+		fexecve(exe, argv, envp);
+		_exit(127);
 	}
+	free(fds);
 	close(sv[1]);
 	d.fesock = sv[0];
 	fcntl(d.fesock, F_SETFL, O_NONBLOCK);
+	d.fe_started_ns = now_ns();
+	d.fe_ready = 0;
+	d.fe_events = EPOLLIN;
+	parent_watch(d.fesock, &d.fe_src);
+	d.config_due = 1;
+}
+
+/*
+ * Send what is queued, then the latest names if they changed; a full
+ * socket leaves them queued and epoll tells us when it has room.
+ */
+static void
+frontend_write(void)
+{
+	struct epoll_event	ev;
+	int			r;
+
+	if (d.fesock == -1)
+		return;
+	r = ipc_queue_flush(&d.feq, d.fesock);
+	if (r == 0 && d.config_due) {
+		d.config_due = 0;
+		queue_config();
+		r = ipc_queue_flush(&d.feq, d.fesock);
+	}
+	if (r == -1) {
+		log_warn("frontend: send");
+		frontend_lost("cannot be written to");
+		return;
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN | (r == 1 ? EPOLLOUT : 0);
+	ev.data.ptr = &d.fe_src;
+	if (ev.events != d.fe_events &&
+	    epoll_ctl(d.epfd, EPOLL_CTL_MOD, d.fesock, &ev) == 0)
+		d.fe_events = ev.events;
+}
+
+/* The link is broken: close it, and make sure the process goes too;
+ * its exit (reap) schedules the next one. */
+static void
+frontend_lost(const char *why)
+{
+	if (d.fesock == -1)
+		return;
+	parent_unwatch(d.fesock);
+	close(d.fesock);
+	d.fesock = -1;
+	ipc_queue_clear(&d.feq);
+	d.fe_ready = 0;
+	if (d.stopping)
+		return;
+	log_warnx("frontend %s", why);
+	if (d.fepid > 0)
+		kill(d.fepid, SIGKILL);
+}
+
+static void
+frontend_ready(void)
+{
+	char	a[ADDR_STRLEN];
+	int	i;
+
+	d.fe_ready = 1;
+	if (d.announced) {
+		log_info("frontend ready, pid %d", (int)d.fepid);
+		return;
+	}
+	/* Ready means everything: listeners, control socket, programs,
+	 * and a frontend that is sandboxed and accepting. */
+	d.announced = 1;
+	for (i = 0; i < d.cfg->nlisteners; i++)
+		printf("listening on %s\n", addr_ntop((struct sockaddr *)
+		    &d.cfg->listeners[i].ss, a, sizeof(a)));
+	fflush(stdout);
+	notify_ready();
+	if (!d.debug)
+		daemonize_done();
+	log_info("started, %d services", d.cfg->nservices);
+}
+
+/*
+ * The frontend exited. Stopping, that was expected; before it ever was
+ * ready, it is a start-up failure; otherwise another one starts after a
+ * backoff, while the listen queues hold the new clients.
+ */
+static void
+frontend_exited(int st)
+{
+	uint64_t	now = now_ns();
+
+	d.fepid = -1;
+	frontend_lost("exited");
+	if (d.stopping) {
+		log_info("stopped");
+		drain_and_exit();
+	}
+	if (!d.announced)
+		fatalx("frontend exited before it was ready (status %d)", st);
+	if (now - d.fe_started_ns >= FE_STABLE_NS)
+		d.fe_backoff_ms = 0;
+	d.fe_backoff_ms = d.fe_backoff_ms == 0 ? FE_BACKOFF_MIN_MS :
+	    d.fe_backoff_ms * 2 > FE_BACKOFF_MAX_MS ? FE_BACKOFF_MAX_MS :
+	    d.fe_backoff_ms * 2;
+	if (WIFSIGNALED(st))
+		log_warnx("frontend killed by signal %d; restarting in %ums",
+		    WTERMSIG(st), d.fe_backoff_ms);
+	else
+		log_warnx("frontend exited with status %d; restarting in %ums",
+		    WEXITSTATUS(st), d.fe_backoff_ms);
+	d.fe_restart_ns = now + d.fe_backoff_ms * 1000000ull;
+}
+
+static void
+frontend_tick(uint64_t now)
+{
+	if (d.fe_restart_ns == 0 || now < d.fe_restart_ns || d.stopping)
+		return;
+	d.fe_restart_ns = 0;
+	start_frontend();
+	if (d.fepid == -1) {
+		/* No fork or socket now: try again later. */
+		d.fe_restart_ns = now + FE_BACKOFF_MAX_MS * 1000000ull;
+		return;
+	}
+	log_info("frontend restarted, pid %d", (int)d.fepid);
 }
 
 /* ---- start-up ---- */
@@ -623,6 +817,9 @@ setup(void)
 		;
 	if (fd > 2)
 		close(fd);
+	/* The frontend is this binary again, even once it is replaced. */
+	if ((d.exefd = open("/proc/self/exe", O_PATH | O_CLOEXEC)) == -1)
+		fatal("open /proc/self/exe");
 	/* First: it records the limits and dispositions programs get. */
 	spawn_init();
 	/* Pending clients and children each hold descriptors. */
@@ -667,9 +864,12 @@ on_signal(void)
 			control_shutdown();
 			supervise_stop();
 			redirect_stop();
-			epoll_ctl(d.epfd, EPOLL_CTL_DEL, d.fesock, NULL);
-			close(d.fesock);
-			d.fesock = -1;
+			frontend_lost("told to stop");
+			if (d.fepid == -1) {
+				/* Between two frontends. */
+				log_info("stopped");
+				drain_and_exit();
+			}
 			break;
 		}
 	}
@@ -686,6 +886,8 @@ loop_timeout(void)
 	uint64_t	ctl = control_next_deadline();
 	uint64_t	lin = linger_next_deadline();
 
+	if (d.fe_restart_ns != 0 && (when == 0 || d.fe_restart_ns < when))
+		when = d.fe_restart_ns;
 	if (sup != 0 && (when == 0 || sup < when))
 		when = sup;
 	if (ctl != 0 && (when == 0 || ctl < when))
@@ -705,9 +907,11 @@ main(int argc, char *argv[])
 {
 	struct epoll_event	 evs[64];
 	struct src		*src;
-	char			 a[ADDR_STRLEN];
 	int			 ch, noaction = 0, i, n;
 
+	/* Our frontend, exec'd by start_frontend. */
+	if (argc > 1 && strcmp(argv[1], "-F") == 0)
+		frontend_run(argc, argv);
 	log_init(1, "oneportd");
 	while ((ch = getopt(argc, argv, "df:l:ns:v")) != -1) {
 		switch (ch) {
@@ -760,8 +964,6 @@ main(int argc, char *argv[])
 	bind_listeners(d.cfg);
 	if (!d.debug)
 		daemonize();
-	start_frontend();
-	send_config();
 	if ((d.epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
 		fatal("epoll_create1");
 	d.sig_src.kind = SRC_SIGNAL;
@@ -769,22 +971,18 @@ main(int argc, char *argv[])
 	d.linger_src.kind = SRC_LINGER;
 	parent_watch(d.sigfd, &d.sig_src);
 	parent_watch(linger_init(), &d.linger_src);
-	parent_watch(d.fesock, &d.fe_src);
+	start_frontend();
+	if (d.fepid == -1)
+		fatalx("cannot start the frontend");
 	handoff_configure(d.cfg);
 	control_configure(d.cfg);
 	supervise_configure(d.cfg);
-
-	/* Ready means everything: listeners, control socket, programs. */
-	for (i = 0; i < d.cfg->nlisteners; i++)
-		printf("listening on %s\n", addr_ntop((struct sockaddr *)
-		    &d.cfg->listeners[i].ss, a, sizeof(a)));
-	fflush(stdout);
-	notify_ready();
-	if (!d.debug)
-		daemonize_done();
-	log_info("started, %d services", d.cfg->nservices);
+	/* Readiness is told when the frontend says READY (frontend_ready). */
 
 	for (;;) {
+		/* Names changed in the last batch go out once, coalesced. */
+		frontend_tick(now_ns());
+		frontend_write();
 		n = epoll_wait(d.epfd, evs, 64, loop_timeout());
 		if (n == -1 && errno != EINTR)
 			fatal("epoll_wait");

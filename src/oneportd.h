@@ -339,7 +339,7 @@ int	 control_listen(const char *what, const char *path, mode_t mask,
 /* ---- processes ---- */
 
 /* frontend.c: never returns. */
-void	frontend_main(const struct config *, int sock, int debug);
+void	frontend_run(int argc, char *argv[]);
 
 /* source.c: the frontend's scores of client addresses */
 uint64_t source_mix(uint64_t);
@@ -349,7 +349,8 @@ void	 source_charge(uint64_t key, uint64_t now, uint32_t leak,
 	    uint32_t cap);
 
 /* sandbox.c */
-void	sandbox_frontend(const struct config *);
+void	sandbox_frontend(const char *user, const char *root, pid_t parent);
+void	sandbox_seccomp(void);
 
 /* spawn.c: start a service's program with the client socket. */
 struct spawn {
