@@ -216,8 +216,8 @@ queue_config(void)
 	size_t			 len;
 	int			 i;
 
-	len = sizeof(*c) + MAX_SERVICES * sizeof(*s);
-	if ((c = calloc(1, len)) == NULL)
+	/* The largest message: names and answers are written in place. */
+	if ((c = calloc(1, IPC_MAX)) == NULL)
 		fatal("calloc");
 	c->generation = d.generation;
 	c->timeout_ms = d.cfg->timeout_ms;
@@ -256,17 +256,12 @@ queue_config(void)
 		if (n <= 0 || (size_t)n >= sizeof(line) ||
 		    len + n > IPC_MAX - sizeof(struct ipc_hdr))
 			continue;
-		c = realloc(c, len + n);
-		if (c == NULL)
-			fatal("realloc");
-		s = (struct ipc_service *)(c + 1);
 		memcpy((char *)c + len, line, n);
 		s[i].answer_off = len - sizeof(*c) - nl.n * sizeof(*s);
 		s[i].answer_len = n;
 		len += n;
 	}
 	/* Sorted here: the frontend only checks the order (see ipc.c). */
-	s = (struct ipc_service *)(c + 1);
 	qsort(s, nl.n, sizeof(*s), name_cmp);
 	if (ipc_queue_add(&d.feq, IPC_CONFIG, c, len, 1) == -1)
 		fatal("queue config for the frontend");
