@@ -63,8 +63,13 @@ $(TEST_REQUEST): tests/unit/request_test.c $(B)/request.o $(B)/config.o \
 		 $(B)/log.o $(B)/addr.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
-check: all $(TEST_REQUEST) lib-check
+TEST_SANDBOX = $(B)/sandbox_test
+$(TEST_SANDBOX): tests/unit/sandbox_test.c $(B)/sandbox.o $(B)/log.o
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+check: all $(TEST_REQUEST) $(TEST_SANDBOX) lib-check
 	$(TEST_REQUEST)
+	$(TEST_SANDBOX)
 	sh tests/config/run.sh $(CURDIR)/$(B)/config-test
 	sh fuzz/replay.sh $(B)
 	sh man/lint.sh
@@ -77,12 +82,19 @@ check: all $(TEST_REQUEST) lib-check
 # ---- fuzzing (clang) ----
 FUZZ_CFLAGS = -g -O1 -std=c11 -D_GNU_SOURCE -Isrc \
 	      -fsanitize=fuzzer,address,undefined
-fuzz: build-fuzz/request_fuzz build-fuzz/wire_fuzz build-fuzz/reply_fuzz
+fuzz: build-fuzz/request_fuzz build-fuzz/wire_fuzz build-fuzz/reply_fuzz \
+      build-fuzz/ipc_config_fuzz build-fuzz/ipc_frontend_fuzz
 build-fuzz/request_fuzz: fuzz/request_fuzz.c src/request.c src/config.c \
 		src/log.c src/addr.c build/parse.c src/oneportd.h
 	mkdir -p build-fuzz
 	clang $(FUZZ_CFLAGS) -o $@ fuzz/request_fuzz.c src/request.c \
 	    src/config.c src/log.c src/addr.c
+# The messages between the frontend and the parent, each direction.
+build-fuzz/ipc_%_fuzz: fuzz/ipc_%_fuzz.c src/ipc.c src/config.c src/log.c \
+		src/addr.c src/oneportd.h
+	mkdir -p build-fuzz
+	clang $(FUZZ_CFLAGS) -o $@ $< src/ipc.c src/config.c src/log.c \
+	    src/addr.c
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(MANDIR)/man5 \
