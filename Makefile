@@ -25,7 +25,7 @@ B	 = build
 endif
 
 DAEMON_OBJS = oneportd.o child.o dispatch.o frontend.o source.o sandbox.o spawn.o handoff.o control.o supervise.o \
-	      redirect.o \
+	      redirect.o sockdiag.o \
 	      linger.o \
 	      request.o ipc.o \
 	      config.o parse.o printconf.o addr.o log.o

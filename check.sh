@@ -21,7 +21,7 @@ make WERROR=1
 ONEPORTD=$(pwd)/build/oneportd python3 -m unittest discover \
     -s tests/blackbox -p 'test_*.py'
 make fuzz
-for t in request wire reply ipc_config ipc_frontend; do
+for t in request wire reply ipc_config ipc_frontend tokpipe; do
 	mkdir -p build-fuzz/corpus-$t
 	build-fuzz/${t}_fuzz -max_total_time=${FUZZ_SECONDS:-20} \
 	    -dict=fuzz/$t.dict -artifact_prefix=fuzz/crashes/$t/ \

@@ -16,7 +16,8 @@ INCLUDEDIR	?= $(PREFIX)/include
 LIB_CFLAGS	 = $(CFLAGS) -fPIC -fvisibility=hidden -Ilib
 LIB_OBJS	 = $(B)/lib/wire.o $(B)/lib/service.o
 # The client side (lib/client.c, lib/reply.c) and the oneport command.
-LIB_OBJS	+= $(B)/lib/client.o $(B)/lib/reply.o $(B)/lib/token.o
+LIB_OBJS	+= $(B)/lib/client.o $(B)/lib/reply.o $(B)/lib/token.o \
+		   $(B)/lib/tokpipe.o
 LIB_ALL		 = $(B)/liboneport.a $(B)/$(LIB_SONAME) $(B)/liboneport.so \
 		   $(B)/liboneport.pc $(B)/echo-service
 LIB_TESTS	 = $(B)/wire_test $(B)/lib_test
@@ -29,6 +30,7 @@ $(B)/lib/%.o: lib/%.c lib/wire.h lib/oneport.h lib/internal.h | $(B)/lib
 	$(CC) $(LIB_CFLAGS) -c -o $@ $<
 
 $(B)/lib/client.o $(B)/lib/reply.o: lib/reply.h
+$(B)/lib/token.o $(B)/lib/tokpipe.o: lib/reply.h lib/tokpipe.h
 
 $(B)/lib:
 	mkdir -p $@
@@ -94,7 +96,12 @@ build-fuzz/wire_fuzz: fuzz/wire_fuzz.c lib/wire.c lib/wire.h
 	mkdir -p build-fuzz
 	clang $(FUZZ_CFLAGS) -Ilib -o $@ fuzz/wire_fuzz.c lib/wire.c
 
-fuzz: build-fuzz/reply_fuzz
+fuzz: build-fuzz/reply_fuzz build-fuzz/tokpipe_fuzz
+build-fuzz/tokpipe_fuzz: fuzz/tokpipe_fuzz.c lib/tokpipe.c lib/reply.c \
+		lib/tokpipe.h lib/reply.h
+	mkdir -p build-fuzz
+	clang $(FUZZ_CFLAGS) -Ilib -o $@ fuzz/tokpipe_fuzz.c lib/tokpipe.c \
+	    lib/reply.c
 build-fuzz/reply_fuzz: fuzz/reply_fuzz.c lib/reply.c lib/reply.h
 	mkdir -p build-fuzz
 	clang $(FUZZ_CFLAGS) -Ilib -o $@ fuzz/reply_fuzz.c lib/reply.c

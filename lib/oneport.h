@@ -98,7 +98,8 @@ const char	*oneport_strerror(void);
  * "@PORT token=TOKEN" reads the client's first line, exactly that line,
  * and checks it. token NULL: the tokens oneportd gave the program, each
  * accepted once (ONEPORT_TOKEN; lines on the pipe at ONEPORT_TOKEN_FD,
- * forgotten after 30 s). timeout_ms <= 0: 5 s. Returns 0 if accepted;
+ * each forgotten when it expires, 30 s after oneportd gave it).
+ * timeout_ms <= 0: 5 s. Returns 0 if accepted;
  * otherwise -1 and the caller closes the connection without a word.
  */
 int	oneport_token_check(int fd, const char *token, int timeout_ms);

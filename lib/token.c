@@ -2,7 +2,8 @@
  * token.c: the program's side of a redirect with "token yes": read the
  * client's first line, exactly, and accept the token once if oneportd
  * gave it to this process (ONEPORT_TOKEN, or a line of the pipe at
- * ONEPORT_TOKEN_FD). The reader is lib/reply.c's token-line parser.
+ * ONEPORT_TOKEN_FD). The readers are lib/reply.c's token-line parser
+ * and lib/tokpipe.c's pipe-line parser.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,13 +19,14 @@
 
 #include "oneport.h"
 #include "reply.h"
+#include "tokpipe.h"
 #include "internal.h"
 
 #define EXPORT		__attribute__((visibility("default")))
 
 #define TOKEN_WAIT_MS	5000		/* for a redirected client's line */
-#define TOKEN_TTL_MS	30000		/* a token not used by then is gone */
-#define TOKENS_MAX	64		/* held from ONEPORT_TOKEN_FD */
+#define TOKEN_TTL_MS	30000		/* the longest a token is kept */
+#define TOKENS_MAX	4096		/* held from ONEPORT_TOKEN_FD */
 #define TOKEN_DRAIN_MAX	64		/* reads of the token pipe per check */
 
 static int64_t
@@ -40,9 +42,11 @@ now_ms(void)
 
 /*
  * Tokens oneportd gave this process: ONEPORT_TOKEN, once; and each line
- * read from the pipe at ONEPORT_TOKEN_FD, once, for TOKEN_TTL_MS. The
- * pipe is read only here, so a token's age counts from the check that
- * first saw it.
+ * read from the pipe at ONEPORT_TOKEN_FD, once, until the time the line
+ * says it expires (CLOCK_MONOTONIC, as oneportd's clock): a token's life
+ * runs from when it was issued, not from when this process read it.
+ * oneportd keeps at most TOKENS_MAX unexpired tokens per program, so one
+ * that is waiting for its client is never pushed out by others.
  */
 static struct {
 	pthread_mutex_t	 lock;
@@ -52,12 +56,10 @@ static struct {
 	int		 pipefd;			/* -1: none */
 	struct {
 		char	 tok[REPLY_TOKEN_MAX + 1];
-		int64_t	 since;
+		int64_t	 expires;
 	}		 t[TOKENS_MAX];
 	int		 n;
-	unsigned char	 part[REPLY_TOKEN_MAX + 2];	/* a line so far */
-	size_t		 plen;
-	int		 skip;		/* inside a line too long to be one */
+	struct tokpipe	 part;
 } tokens = { .lock = PTHREAD_MUTEX_INITIALIZER, .pipefd = -1 };
 
 /* Equal, in a time that does not depend on where they differ. */
@@ -79,20 +81,45 @@ token_equal(const char *a, const char *b)
 }
 
 static void
-tokens_add(const unsigned char *line, size_t len, int64_t now)
+tokens_drop(int i)
 {
-	char	tok[REPLY_TOKEN_MAX + 1];
-	size_t	used;
+	tokens.t[i] = tokens.t[--tokens.n];
+}
 
-	if (oneport_reply_token(line, len, tok, &used) != REPLY_OK)
+/* Forgets what has expired. */
+static void
+tokens_expire(int64_t now)
+{
+	int	i;
+
+	for (i = tokens.n - 1; i >= 0; i--)
+		if (tokens.t[i].expires <= now)
+			tokens_drop(i);
+}
+
+/* A line from the pipe; arg is the time it was read. */
+static void
+tokens_add(void *arg, const char *tok, int64_t expires)
+{
+	int64_t	now = *(const int64_t *)arg;
+	int	i, old = 0;
+
+	/* No later than TOKEN_TTL_MS from now, whatever the line says. */
+	if (expires < 0 || expires > now + TOKEN_TTL_MS)
+		expires = now + TOKEN_TTL_MS;
+	if (expires <= now)
 		return;
+	if (tokens.n == TOKENS_MAX)
+		tokens_expire(now);
 	if (tokens.n == TOKENS_MAX) {
-		memmove(&tokens.t[0], &tokens.t[1],
-		    (TOKENS_MAX - 1) * sizeof(tokens.t[0]));
-		tokens.n--;
+		/* More than oneportd gives: the one closest to its end. */
+		for (i = 1; i < tokens.n; i++)
+			if (tokens.t[i].expires < tokens.t[old].expires)
+				old = i;
+		tokens_drop(old);
 	}
-	memcpy(tokens.t[tokens.n].tok, tok, sizeof(tok));
-	tokens.t[tokens.n++].since = now;
+	memcpy(tokens.t[tokens.n].tok, tok, sizeof(tokens.t[0].tok));
+	tokens.t[tokens.n++].expires = expires;
 }
 
 /* Takes the lines waiting in the pipe, without blocking. */
@@ -100,9 +127,8 @@ static void
 tokens_drain(int64_t now)
 {
 	struct pollfd	pfd = { .fd = tokens.pipefd, .events = POLLIN };
-	unsigned char	buf[1024];
+	unsigned char	buf[4096];
 	ssize_t		n;
-	size_t		i;
 	int		rounds;
 
 	for (rounds = 0; rounds < TOKEN_DRAIN_MAX; rounds++) {
@@ -110,21 +136,7 @@ tokens_drain(int64_t now)
 			return;
 		if ((n = read(tokens.pipefd, buf, sizeof(buf))) <= 0)
 			return;
-		for (i = 0; i < (size_t)n; i++) {
-			if (buf[i] == '\n') {
-				if (!tokens.skip && tokens.plen <
-				    sizeof(tokens.part)) {
-					tokens.part[tokens.plen++] = '\n';
-					tokens_add(tokens.part, tokens.plen,
-					    now);
-				}
-				tokens.plen = 0;
-				tokens.skip = 0;
-			} else if (tokens.plen + 1 < sizeof(tokens.part))
-				tokens.part[tokens.plen++] = buf[i];
-			else
-				tokens.skip = 1;
-		}
+		tokpipe_feed(&tokens.part, buf, (size_t)n, tokens_add, &now);
 	}
 }
 
@@ -169,11 +181,7 @@ tokens_take(const char *tok)
 
 	if (tokens.pipefd != -1)
 		tokens_drain(now);
-	while (tokens.n > 0 && now - tokens.t[0].since > TOKEN_TTL_MS) {
-		memmove(&tokens.t[0], &tokens.t[1],
-		    (size_t)(tokens.n - 1) * sizeof(tokens.t[0]));
-		tokens.n--;
-	}
+	tokens_expire(now);
 	/* Every entry is compared, matched or not. */
 	if (tokens.env[0] != '\0' && token_equal(tokens.env, tok))
 		env = 1;
@@ -186,9 +194,7 @@ tokens_take(const char *tok)
 	}
 	if (hit == -1)
 		return 0;
-	memmove(&tokens.t[hit], &tokens.t[hit + 1],
-	    (size_t)(tokens.n - hit - 1) * sizeof(tokens.t[0]));
-	tokens.n--;
+	tokens_drop(hit);
 	return 1;
 }
 

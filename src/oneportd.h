@@ -297,6 +297,17 @@ void	 supervise_stop(void);
 /* dispatch.c: a request the frontend passed on, with its client fd */
 void	 dispatch(struct config *, const struct ipc_dispatch *, int fd);
 
+/* sockdiag.c: a redirect program's port, as the kernel sees it */
+struct portuse {
+	int		 port;		/* asked about */
+	unsigned long	 ino;		/* the listening socket's inode */
+	int		 listening;	/* the socket bound for it listens */
+	int		 queued;	/* connections it has not accepted */
+	int		 conns;		/* connections on the port, queued too */
+	int		 closed_ms;	/* last one closed this long ago; -1 */
+};
+int	 sockdiag_ports(int family, struct portuse *, int n, int all);
+
 /* redirect.c: mode B */
 int	 redirect_answer(struct service *, const struct config *, int client,
 	    uint64_t akey, int query, char *buf, size_t len,

@@ -11,9 +11,10 @@ import random
 import re
 import signal
 import socket
+import subprocess
 import time
 
-from harness import (IO_TIMEOUT, IS_ROOT, DaemonTestCase, alive,
+from harness import (DAEMON, IO_TIMEOUT, IS_ROOT, DaemonTestCase, alive,
                      children_of, poll_until, proc_status, recv_until_eof,
                      run_daemon_n)
 
@@ -21,11 +22,13 @@ from harness import (IO_TIMEOUT, IS_ROOT, DaemonTestCase, alive,
 # serves anyone (exit 3 otherwise), then answers each connection's first
 # line with "ok PID" and a JSON line of what it found at start, or closes
 # without a byte when a token was wanted and the line is not one it holds.
-# argv: shared|per-request [token] [linger]. A per-request program exits
-# after its one good connection; with linger, after the connection that
-# follows it (so a replay reaches it).
+# argv: shared|per-request [token] [linger] [deaf] [closes]. A
+# per-request program exits after its one good connection; with linger,
+# after the connection that follows it (so a replay reaches it). deaf:
+# it never accepts; closes: it closes its socket after one connection
+# and lives on.
 PROG = r'''#!/usr/bin/python3
-import fcntl, json, os, select, socket, sys
+import fcntl, json, os, select, socket, sys, time
 
 def say(msg):
     sys.stderr.write(msg + "\n")
@@ -56,11 +59,11 @@ ls = socket.socket(fileno=3)
 if ls.type != socket.SOCK_STREAM or \
         not ls.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
     die("fd 3 is not a listening stream socket")
-info = json.dumps({"env": env, "fds": fds, "nonblock": nonblock,
-                   "addr": list(ls.getsockname()[:2])})
-pending, tbuf = set(), b""
+info = {"env": env, "fds": fds, "nonblock": nonblock,
+        "addr": list(ls.getsockname()[:2])}
+pending, tbuf, lines_seen = {}, b"", []
 if want_token and mode == "per-request":
-    pending.add(env.get("ONEPORT_TOKEN") or die("no ONEPORT_TOKEN"))
+    pending[env.get("ONEPORT_TOKEN") or die("no ONEPORT_TOKEN")] = None
 if want_token and mode == "shared" and env.get("ONEPORT_TOKEN_FD") != "4":
     die("ONEPORT_TOKEN_FD=%r" % env.get("ONEPORT_TOKEN_FD"))
 say("ready port=%d" % ls.getsockname()[1])
@@ -74,9 +77,16 @@ def new_tokens():
             break
         tbuf += chunk
     *lines, tbuf = tbuf.split(b"\n")
-    pending.update(l.decode() for l in lines)
+    for l in lines:
+        # "TOKEN EXPIRES": CLOCK_MONOTONIC milliseconds, as ours.
+        lines_seen.append(l.decode())
+        tok, expires = l.decode().split(" ")
+        pending[tok] = int(expires)
 
 good_seen = False
+if "deaf" in opts:
+    while True:             # listens, never accepts
+        time.sleep(3600)
 while True:
     c, _ = ls.accept()
     c.settimeout(5)
@@ -94,16 +104,23 @@ while True:
     if want_token:
         if mode == "shared":
             new_tokens()
-        good = word in pending
-        pending.discard(word)       # each token once
+        expires = pending.pop(word, 0)  # each token once
+        good = expires != 0 and (expires is None or
+                                 time.monotonic() * 1000 < expires)
     try:
         if good:
-            c.sendall(b"ok %d\r\n%s\r\n" % (os.getpid(), info.encode()))
+            c.sendall(b"ok %d\r\n%s\r\n" % (os.getpid(), json.dumps(
+                dict(info, lines=lines_seen)).encode()))
         else:
             say("refused %r" % word)
     except OSError:
         pass
     c.close()
+    if "closes" in opts:
+        ls.close()          # and lives on, listening nowhere
+        say("closed its socket")
+        while True:
+            time.sleep(3600)
     if mode == "per-request":
         if good_seen or (good and not linger):
             sys.exit(0)
@@ -344,7 +361,30 @@ class Shared(RedirectCase):
         port2 = self.ask_port(d, b"a")
         self.assertNotEqual(self.served(port2)[0], pid)
 
-    def test_bound_on_the_address_called(self):
+    def test_on_every_listen_address(self):
+        # The draft's 9.1: "@PORT" is on the address the client called,
+        # whichever that was; started from one, it serves from all.
+        d = self.start(config=self.conf(self.dyn("a", "shared")),
+                       listen=("127.0.0.1:0", "[::1]:0", "127.0.0.3:0"))
+        port = self.ask_port(d, b"a")
+        self.assertEqual(d.exchange(b"a\r\n", index=1), b"@%d\r\n" % port)
+        self.assertEqual(d.exchange(b"a\r\n", index=2), b"@%d\r\n" % port)
+        pid = self.served(port, host="127.0.0.1")[0]
+        self.assertEqual(self.served(port, host="::1")[0], pid)
+        self.assertEqual(self.served(port, host="127.0.0.3")[0], pid)
+        self.assertEqual(len(self.matching(d, r"^a: started ")), 1)
+        # Not where oneportd does not listen: nothing answers there.
+        with socket.socket() as s:
+            s.settimeout(1.0)
+            with self.assertRaises(OSError):
+                s.connect(("127.0.0.2", port))
+                s.sendall(b"hello\r\n")
+                if not recv_until_eof(s, timeout=1.0):
+                    raise ConnectionResetError
+        self.assertEqual(self.served(port)[0], pid)
+
+    def test_wildcard_listener(self):
+        # Listening on 0.0.0.0, every address is a listen address.
         d = self.start(config=self.conf(self.dyn("a", "shared")),
                        listen=("0.0.0.0:0",))
         with socket.create_connection(("127.0.0.5", d.port),
@@ -352,11 +392,43 @@ class Shared(RedirectCase):
             s.sendall(b"a\r\n")
             port = int(DYN_RE.match(recv_until_eof(s)).group(1))
         pid, info = self.served(port, host="127.0.0.5")
-        self.assertEqual(info["addr"], ["127.0.0.5", port])
-        with socket.socket() as s:
-            s.settimeout(IO_TIMEOUT)
-            with self.assertRaises(ConnectionRefusedError):
-                s.connect(("127.0.0.1", port))
+        self.assertEqual(info["addr"], ["0.0.0.0", port])
+        self.assertEqual(self.served(port, host="127.0.0.1")[0], pid)
+
+    def test_program_that_closed_its_socket(self):
+        # It lives on, listening nowhere: an answer naming its port would
+        # be a lie. 12 clients over a few seconds: each is served.
+        d = self.start(config=self.conf(self.dyn("a", "shared", "closes")))
+        port = self.ask_port(d, b"a")
+        pid = self.served(port)[0]
+        d.wait_log(r"^a\[%d\]: closed its socket$" % pid)
+        pids = set()
+        for i in range(12):
+            p = self.ask_port(d, b"a")
+            self.assertNotEqual(p, port)
+            pids.add(self.served(p)[0])
+            port = p
+            time.sleep(0.25)
+        self.assertNotIn(pid, pids)
+        d.wait_log(r"^a: pid %d no longer listens: no more clients for it$"
+                   % pid)
+        d.wait_log(r"^a: retired, stopping pid %d$" % pid)
+
+    def test_answers_alone_do_not_keep_it(self):
+        # Asked often, called never: stopped idle after it was last used
+        # (here, started), with the last one asked given time to call.
+        d = self.start(config=self.conf(self.dyn("a", "shared",
+                                                 opts="\tidle 2\n")))
+        port = self.ask_port(d, b"a")
+        pid = self.started_pid(d, "a", port, "shared")
+        for _ in range(8):
+            if self.matching(d, r"^a: idle, stopping pid %d$" % pid):
+                break
+            self.ask(d, b"a")
+            time.sleep(1.5)     # less than idle: each answer would renew
+        else:
+            self.fail("still running, asked every 1.5 s for 12 s")
+        self.wait_gone(d, "a", pid, port, "signal:%d" % signal.SIGTERM)
 
     def test_ipv6(self):
         d = self.start(config=self.conf(self.dyn("a", "shared")),
@@ -404,6 +476,60 @@ class PerRequest(RedirectCase):
                          b"-service busy\r\n")
         for p in (p2, p3):
             self.served(p)
+
+    def test_bound_on_the_address_called(self):
+        # One client's program: on the address that client called only.
+        d = self.start(config=self.conf(self.dyn("b", "per-request")),
+                       listen=("0.0.0.0:0",))
+        with socket.create_connection(("127.0.0.5", d.port),
+                                      IO_TIMEOUT) as s:
+            s.sendall(b"b\r\n")
+            port = int(DYN_RE.match(recv_until_eof(s)).group(1))
+        with socket.socket() as s:
+            s.settimeout(IO_TIMEOUT)
+            with self.assertRaises(ConnectionRefusedError):
+                s.connect(("127.0.0.1", port))
+        pid, info = self.served(port, host="127.0.0.5")
+        self.assertEqual(info["addr"], ["127.0.0.5", port])
+
+    def test_programs_that_never_accept_are_stopped(self):
+        # 20 programs that listen and never accept, each called: they
+        # would hold every instance the service may have for good.
+        self.hi = self.lo + 31
+        d = self.start(config=self.conf(self.dyn(
+            "b", "per-request", "deaf", opts="\tmax instances 20\n"
+            "\tidle 1\n")))
+        held = []
+        for i in range(20):
+            port = self.ask_port(d, b"b")
+            s = socket.create_connection(("127.0.0.1", port), IO_TIMEOUT)
+            self.addCleanup(s.close)
+            held.append(s)
+        self.assertEqual(self.ask(d, b"b"), b"-service busy\r\n")
+        d.wait_log(r"^b: no connection accepted, stopping pid \d+$",
+                   count=20, timeout=10)
+        port = self.ask_port(d, b"b")
+        d.wait_log(r"^b: started pid \d+ on port %d " % port)
+
+    def test_program_that_serves_is_not_stopped(self):
+        # Its client's connection open, a program is in use however long.
+        d = self.start(config=self.conf(self.dyn(
+            "b", "per-request", opts="\tidle 1\n")))
+        port = self.ask_port(d, b"b")
+        pid = self.started_pid(d, "b", port, "per request")
+        d.wait_log(r"^b\[%d\]: ready " % pid)
+        s = socket.create_connection(("127.0.0.1", port), IO_TIMEOUT)
+        self.addCleanup(s.close)
+        # Two of its idle periods, and more, pass with the call open.
+        port2 = self.ask_port(d, b"b")
+        pid2 = self.started_pid(d, "b", port2, "per request")
+        d.wait_log(r"^b: no connection accepted, stopping pid %d$" % pid2,
+                   timeout=10)
+        time.sleep(1.0)
+        self.assertTrue(alive(pid))
+        self.assertEqual(self.matching(d, r"stopping pid %d$" % pid), [])
+        s.sendall(b"hello\r\n")
+        self.assertRegex(recv_until_eof(s), rb"^ok %d\r\n" % pid)
 
     def test_port_free_after_program_exits(self):
         d = self.start(config=self.conf(self.dyn("b", "per-request")))
@@ -461,6 +587,21 @@ class Tokens(RedirectCase):
         self.assertEqual(port3, port)
         self.assertEqual(self.served(port, t3)[0], pid)
         self.assertEqual(len(self.matching(d, r"^a: started ")), 1)
+
+
+    def test_the_line_says_when(self):
+        # oneportd writes "TOKEN EXPIRES", 30 s from the answer.
+        d = self.start(config=self.conf(self.dyn(
+            "a", "shared", "token", opts="\ttoken yes\n")))
+        before = now_ms()
+        port, token = self.ask_token(d, b"a")
+        after = now_ms()
+        lines = self.served(port, token)[1]["lines"]
+        self.assertEqual(len(lines), 1, lines)
+        tok, expires = lines[0].split(" ")
+        self.assertEqual(tok, token.decode())
+        self.assertTrue(before + 30000 <= int(expires) <= after + 30000,
+                        (before, expires, after))
 
 
 class Queries(RedirectCase):
@@ -633,3 +774,100 @@ class Ports(RedirectCase):
         for x in (d2, d3):
             x.stop()
             self.assertEqual(self.matching(x, r"ephemeral"), [])
+
+
+TOKEN_SERVICE = os.path.join(os.path.dirname(DAEMON), "token-service")
+
+
+def now_ms():
+    """CLOCK_MONOTONIC in milliseconds: the clock of the token lines."""
+    return int(time.clock_gettime(time.CLOCK_MONOTONIC) * 1000)
+
+
+class LibraryTokens(RedirectCase):
+    """A shared program that checks tokens with liboneport's
+    oneport_token_check (tests/client/token_service.c), which reads the
+    pipe only when a client comes: tokens wait there unread."""
+
+    def setUp(self):
+        super().setUp()
+        if not os.access(TOKEN_SERVICE, os.X_OK):
+            self.skipTest("no %s" % TOKEN_SERVICE)
+
+    def daemon(self):
+        return self.start(config=self.conf(
+            'service "t" {\n\tcommand "%s"\n\tredirect shared\n'
+            '\ttoken yes\n}\n' % TOKEN_SERVICE))
+
+    def call_ts(self, port, token):
+        """What the program answers a client sending its token and ping:
+        ping back once the token is good, nothing if it is not."""
+        with socket.create_connection(("127.0.0.1", port), IO_TIMEOUT) as s:
+            try:
+                s.sendall(token + b"\r\nping\n")
+                s.shutdown(socket.SHUT_WR)
+            except OSError:
+                return b""  # refused and closed before the ping
+            return recv_until_eof(s)
+
+    def test_waiting_token_outlives_others(self):
+        # A client slow to call keeps its token while 70 others are given
+        # (the library once kept the last 64 only); 64 unused tokens is
+        # also all one address may hold.
+        d = self.daemon()
+        port, first = self.ask_token(d, b"t")
+        for i in range(64):
+            self.assertEqual(self.ask_token(d, b"t", src="127.0.0.2")[0],
+                             port)
+        self.assertEqual(self.ask(d, b"t", src="127.0.0.2"),
+                         b"-too many tokens for your address\r\n")
+        for i in range(6):
+            self.assertEqual(self.ask_token(d, b"t", src="127.0.0.3")[0],
+                             port)
+        self.assertEqual(self.call_ts(port, first), b"ping\n")
+        self.assertEqual(self.call_ts(port, first), b"")
+
+    def test_tokens_never_used_lock_no_one_out(self):
+        # 2,000 answers whose clients never call: once, the pipe was full
+        # after 1,985 and everyone was told "-service busy".
+        d = self.daemon()
+        port, _ = self.ask_token(d, b"t")
+        for i in range(2000):
+            self.assertEqual(self.ask_token(
+                d, b"t", src="127.0.1.%d" % (1 + i % 40))[0], port)
+        p, token = self.ask_token(d, b"t")
+        self.assertEqual(p, port)
+        self.assertEqual(self.call_ts(port, token), b"ping\n")
+        self.assertEqual(len(self.matching(d, r"^t: started ")), 1)
+
+    def run_program(self, lines):
+        """The token service on its own, with lines already on its pipe."""
+        ls = socket.socket()
+        self.addCleanup(ls.close)
+        ls.bind(("127.0.0.1", 0))
+        ls.listen(8)
+        r, w = os.pipe()
+        os.write(w, b"".join(lines))
+        p = subprocess.Popen(
+            ["/bin/sh", "-c", 'exec "$0" 3<&%d 4<&%d' % (ls.fileno(), r),
+             TOKEN_SERVICE], pass_fds=(ls.fileno(), r),
+            env={"LISTEN_FDS": "1", "ONEPORT_TOKEN_FD": "4"},
+            stderr=subprocess.DEVNULL)
+        os.close(r)
+        self.addCleanup(os.close, w)
+        self.addCleanup(p.wait)
+        self.addCleanup(p.kill)
+        return ls.getsockname()[1]
+
+    def test_life_counts_from_issue(self):
+        # The line says when the token expires: read late, a token past
+        # that is refused, however fresh it is to the program.
+        now = now_ms()
+        old, new, bare = b"a" * 32, b"b" * 32, b"c" * 32
+        port = self.run_program([old + b" %d\n" % (now - 1),
+                                 new + b" %d\n" % (now + 20000),
+                                 bare + b"\n"])
+        self.assertEqual(self.call_ts(port, old), b"")
+        self.assertEqual(self.call_ts(port, new), b"ping\n")
+        self.assertEqual(self.call_ts(port, bare), b"ping\n")
+        self.assertEqual(self.call_ts(port, new), b"")
