@@ -4,7 +4,8 @@
  * says whether an fd came with the message (bit 0); the rest is the
  * message as received, header first, parsed from an exact-size heap copy,
  * as it is and again with a header made valid. What is accepted must be
- * what dispatch and the log rely on.
+ * what dispatch and the log rely on: a log line comes out whole, with no
+ * control byte.
  */
 #include <syslog.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@ check(const uint8_t *msg, size_t n, int hasfd)
 	struct ipc_hdr	 hdr;
 	struct ipc_fmsg	 m;
 	const char	*why;
+	char		 line[IPC_LOG_MAX + 1];
 	size_t		 i;
 
 	if (n < sizeof(hdr))
@@ -52,8 +54,11 @@ check(const uint8_t *msg, size_t n, int hasfd)
 		    (const uint8_t *)m.text != msg + sizeof(hdr) + 4 ||
 		    m.textlen != hdr.len - 4)
 			abort();
-		for (i = 0; i < m.textlen; i++)
-			if ((uint8_t)m.text[i] < 0x20 || m.text[i] == 0x7f)
+		ipc_log_text(&m, line, sizeof(line));
+		if (strlen(line) != m.textlen)
+			abort();
+		for (i = 0; line[i] != '\0'; i++)
+			if ((uint8_t)line[i] < 0x20 || line[i] == 0x7f)
 				abort();
 		break;
 	case IPC_READY:

@@ -307,16 +307,14 @@ ipc_config_parse(const uint8_t *p, size_t len, struct ipc_config_view *v,
 
 /*
  * The parent's reading of a message from the frontend: a dispatch comes
- * with exactly one fd and a valid name, a log line without one, at a
- * priority it may use and with no control bytes, READY empty. Returns 0,
- * or -1 with *why set; m->text points into p.
+ * with exactly one fd and a valid name, a log line without one and at a
+ * priority it may use, READY empty. Returns 0, or -1 with *why set;
+ * m->text points into p and is any bytes: see ipc_log_text.
  */
 int
 ipc_frontend_parse(enum ipc_type type, const uint8_t *p, size_t len,
     int hasfd, struct ipc_fmsg *m, const char **why)
 {
-	size_t	i;
-
 	memset(m, 0, sizeof(*m));
 	m->type = type;
 	*why = "malformed dispatch";
@@ -341,9 +339,6 @@ ipc_frontend_parse(enum ipc_type type, const uint8_t *p, size_t len,
 			return -1;
 		m->text = (const char *)p + 4;
 		m->textlen = len - 4;
-		for (i = 0; i < m->textlen; i++)
-			if ((uint8_t)m->text[i] < 0x20 || m->text[i] == 0x7f)
-				return -1;
 		break;
 	case IPC_READY:
 		*why = "malformed ready";
@@ -356,4 +351,21 @@ ipc_frontend_parse(enum ipc_type type, const uint8_t *p, size_t len,
 	}
 	*why = NULL;
 	return 0;
+}
+
+/*
+ * An IPC_LOG line as it may be logged: NUL-terminated in buf, with control
+ * bytes (a forged newline, a NUL) shown as '?', never refused: a frontend
+ * that logs something odd is not worth an outage.
+ */
+const char *
+ipc_log_text(const struct ipc_fmsg *m, char *buf, size_t len)
+{
+	size_t	n = m->textlen < len - 1 ? m->textlen : len - 1, i;
+
+	for (i = 0; i < n; i++)
+		buf[i] = (uint8_t)m->text[i] < 0x20 || m->text[i] == 0x7f ?
+		    '?' : m->text[i];
+	buf[n] = '\0';
+	return buf;
 }

@@ -435,17 +435,6 @@ reap(void)
 
 /* ---- the frontend ---- */
 
-/* A log line from the frontend, NUL-terminated for log_msg. */
-static const char *
-fe_text(const struct ipc_fmsg *m, char *line, size_t len)
-{
-	size_t	n = m->textlen < len - 1 ? m->textlen : len - 1;
-
-	memcpy(line, m->text, n);
-	line[n] = '\0';
-	return line;
-}
-
 static void
 frontend_read(void)
 {
@@ -489,7 +478,7 @@ frontend_read(void)
 			dispatch(d.cfg, &m.dispatch, fd);
 			break;
 		case IPC_LOG:
-			log_msg(m.pri, fe_text(&m, line, sizeof(line)));
+			log_msg(m.pri, ipc_log_text(&m, line, sizeof(line)));
 			break;
 		case IPC_READY:
 			frontend_ready();

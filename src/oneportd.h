@@ -251,6 +251,7 @@ int	ipc_config_parse(const uint8_t *, size_t, struct ipc_config_view *,
 	    const char **why);
 int	ipc_frontend_parse(enum ipc_type, const uint8_t *, size_t, int hasfd,
 	    struct ipc_fmsg *, const char **why);
+const char *ipc_log_text(const struct ipc_fmsg *, char *, size_t);
 
 /* ---- the parent (oneportd.c), for the files that serve it ---- */
 
