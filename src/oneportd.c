@@ -41,6 +41,7 @@ static struct {
 	int		 fesock;	/* -1: no frontend */
 	pid_t		 fepid;		/* -1: none running */
 	int		 exefd;		/* ourselves, for the frontend */
+	char		*fe_user, *fe_chroot;	/* its, as at start */
 	struct ipc_queue feq;		/* messages the socket did not take */
 	uint32_t	 fe_events;	/* what epoll watches on fesock */
 	int		 config_due;	/* the frontend's names are stale */
@@ -297,9 +298,9 @@ reload(void)
 	}
 	if (!same)
 		log_warnx("listen changes take effect at restart");
-	/* The frontend dropped to these once, at start. */
-	if (strcmp(cfg->user, d.cfg->user) != 0 ||
-	    strcmp(cfg->chroot, d.cfg->chroot) != 0)
+	/* Every frontend drops to those of the start, restarted or not. */
+	if (strcmp(cfg->user, d.fe_user) != 0 ||
+	    strcmp(cfg->chroot, d.fe_chroot) != 0)
 		log_warnx("user and chroot changes take effect at restart");
 	/* The bound sockets stay; the new config inherits them. */
 	free(cfg->listeners);
@@ -456,11 +457,14 @@ frontend_read(void)
 			log_warnx("out of descriptors: a connection was lost");
 			continue;
 		}
-		if (n == 0 && hdr.type == 0) {
+		/* A reset: it went with messages of ours unread. */
+		if ((n == 0 && hdr.type == 0) ||
+		    (n == -1 && errno == ECONNRESET)) {
 			frontend_lost("closed its channel");
 			return;
 		}
 		if (n == -1) {
+			log_warn("frontend: receive");
 			frontend_lost("sent a broken message");
 			return;
 		}
@@ -528,8 +532,8 @@ start_frontend(void)
 	argv[0] = (char *)"oneportd-front";
 	argv[1] = (char *)"-F";
 	argv[2] = nl;
-	argv[3] = d.cfg->user;
-	argv[4] = d.cfg->chroot;
+	argv[3] = d.fe_user;
+	argv[4] = d.fe_chroot;
 	argv[5] = dbg;
 	argv[6] = verb;
 	argv[7] = NULL;
@@ -935,6 +939,9 @@ main(int argc, char *argv[])
 
 	if ((d.cfg = load_config()) == NULL)
 		exit(1);
+	if ((d.fe_user = strdup(d.cfg->user)) == NULL ||
+	    (d.fe_chroot = strdup(d.cfg->chroot)) == NULL)
+		fatal("strdup");
 	if (noaction) {
 		if (log_verbose)
 			print_config(d.cfg);

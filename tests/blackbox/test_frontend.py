@@ -251,6 +251,19 @@ class Restart(DaemonTestCase):
         self.assertEqual(len(d.wait_log(r"^sup: started pid ")), 1)
 
 
+    @unittest.skipUnless(IS_ROOT, "needs root")
+    def test_restarted_frontend_keeps_the_user_of_the_start(self):
+        d = self.start(config=services(1))
+        uid = proc_status(d.frontend_pid())["Uid"].split()
+        with open(d.conffile, "w") as f:
+            f.write('user "root"\n' + services(1))
+        d.signal(signal.SIGHUP)
+        d.wait_log(r"^user and chroot changes take effect at restart$")
+        self.kill_frontend(d, 1)
+        self.assertEqual(proc_status(d.frontend_pid())["Uid"].split(), uid)
+        self.assertNotIn("0", uid)
+
+
 class ParentDeath(DaemonTestCase):
     """When the parent goes, even by SIGKILL, the frontend and the
     supervised and redirect programs go with it."""
