@@ -159,9 +159,13 @@ control_event(void)
 				    held);
 			continue;
 		}
+		if (handoff_adopt(fd, uid) == -1) {
+			if (u->n == 0)
+				*u = c.users[--c.nusers];
+			continue;
+		}
 		u->n++;
 		c.nconn++;
-		handoff_adopt(fd, uid);
 		if (c.nconn >= c.max && control_log_due(&held))
 			log_warnx("control: %d connections, the most allowed: "
 			    "not accepting until one ends (and %u more not "
@@ -317,7 +321,8 @@ control_close(void)
 void
 control_configure(const struct config *cfg)
 {
-	int	fd;
+	char	*path;
+	int	 fd;
 
 	c.max = control_max();
 	if (c.path != NULL && cfg->control != NULL &&
@@ -333,10 +338,15 @@ control_configure(const struct config *cfg)
 			log_warnx("control stays at %s", c.path);
 		return;
 	}
+	if ((path = strdup(cfg->control)) == NULL) {
+		log_warn("control %s", cfg->control);
+		close(fd);
+		unlink(cfg->control);
+		return;
+	}
 	control_close();
 	c.fd = fd;
-	if ((c.path = strdup(cfg->control)) == NULL)
-		fatal("strdup");
+	c.path = path;
 	c.src.kind = SRC_CONTROL;
 	c.src.ptr = NULL;
 	control_update();

@@ -482,13 +482,16 @@ handoff_channel_event(struct channel *ch, const struct config *cfg)
 
 /* ---- registrations ---- */
 
-/* A connection control.c accepted: it may REGISTER a name. */
-void
+/* A connection control.c accepted: it may REGISTER a name. Returns -1
+ * (fd closed) when out of memory: the connection goes, the daemon stays. */
+int
 handoff_adopt(int fd, uid_t uid)
 {
-	/* Out of memory: the connection goes, the daemon stays. */
-	if (channel_new(fd, "", 1, uid) == NULL)
+	if (channel_new(fd, "", 1, uid) == NULL) {
 		close(fd);
+		return -1;
+	}
+	return 0;
 }
 
 /*

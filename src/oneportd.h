@@ -326,7 +326,7 @@ int	handoff_pass(const struct service *, const char *name, int client,
 	    const struct sockaddr_storage *peer_ss, const char *peer,
 	    uint64_t accepted_ns, const char **reason);
 void	handoff_channel_event(struct channel *, const struct config *);
-void	handoff_adopt(int fd, uid_t);
+int	handoff_adopt(int fd, uid_t);
 void	handoff_configure(const struct config *);
 void	handoff_down(const char *name);
 void	handoff_expire(uint64_t now);

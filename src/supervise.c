@@ -114,8 +114,12 @@ supervise_configure(const struct config *cfg)
 			continue;
 		}
 		if ((s = calloc(1, sizeof(*s))) == NULL ||
-		    (s->path = strdup(svc->socket)) == NULL)
-			fatal("calloc");
+		    (s->path = strdup(svc->socket)) == NULL) {
+			/* Tried again at the next reload. */
+			log_warn("%s", svc->name);
+			free(s);
+			continue;
+		}
 		snprintf(s->name, sizeof(s->name), "%s", svc->name);
 		s->pid = -1;
 		s->seen = 1;
