@@ -307,7 +307,8 @@ struct portuse {
 	int		 conns;		/* connections on the port, queued too */
 	int		 closed_ms;	/* last one closed this long ago; -1 */
 };
-int	 sockdiag_ports(int family, struct portuse *, int n, int all);
+int	 sockdiag_listening(const struct sockaddr *, unsigned long ino);
+int	 sockdiag_ports(int family, struct portuse *, int n);
 
 /* redirect.c: mode B */
 int	 redirect_answer(struct service *, const struct config *, int client,

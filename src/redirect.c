@@ -73,6 +73,7 @@ struct instance {
 	pid_t		 pid;
 	int		 port;
 	int		 family;	/* of the socket bound for it */
+	struct sockaddr_storage bound;	/* its address */
 	unsigned long	 ino;		/* and its inode */
 	uint64_t	 where;		/* shared: listen addresses it serves */
 	int		 shared;
@@ -412,6 +413,7 @@ instance_start(struct service *svc, const struct config *cfg, int client,
 	in->pid = sp.pid;
 	in->port = port;
 	in->family = family;
+	in->bound = ss;
 	in->ino = (unsigned long)st.st_ino;
 	in->shared = shared;
 	in->where = listen_where(cfg);
@@ -466,12 +468,8 @@ instance_port_look(struct instance *in, const struct portuse *u,
 static int
 instance_listens(struct instance *in, uint64_t now)
 {
-	struct portuse	u = { .port = in->port, .ino = in->ino };
-
 	instance_pipe_look(in, now);
-	if (sockdiag_ports(in->family, &u, 1, 0) == -1)
-		return 1;
-	return u.listening;
+	return sockdiag_listening((struct sockaddr *)&in->bound, in->ino) != 0;
 }
 
 /* Its clients go to a new one; it stops once no one uses it. */
@@ -728,7 +726,7 @@ redirect_tick(uint64_t now, const struct config *cfg)
 				u[n].ino = in->ino;
 				due[n++] = in;
 			}
-		if (sockdiag_ports(fam ? AF_INET6 : AF_INET, u, n, 1) == -1)
+		if (sockdiag_ports(fam ? AF_INET6 : AF_INET, u, n) == -1)
 			for (i = 0; i < n; i++) {
 				/* Unknown: as if in use, to be asked again. */
 				u[i].listening = 1;

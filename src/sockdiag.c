@@ -37,15 +37,78 @@ sockdiag_open(void)
 }
 
 /*
+ * Whether the TCP socket of inode ino, bound to sa, listens: one lookup
+ * by address, as the kernel finds a listener for an incoming SYN, not a
+ * walk of any table. Returns 1, 0 (nothing of that inode listens there),
+ * or -1 when the kernel could not be asked.
+ */
+int
+sockdiag_listening(const struct sockaddr *sa, unsigned long ino)
+{
+	struct {
+		struct nlmsghdr		nlh;
+		struct inet_diag_req_v2	r;
+	} req;
+	union {
+		struct nlmsghdr		nlh;
+		char			buf[1024];
+	} ans;
+	struct inet_diag_msg	*m;
+	struct nlmsgerr		*e;
+	ssize_t			 got;
+
+	if (sockdiag_open() == -1)
+		return -1;
+	memset(&req, 0, sizeof(req));
+	req.nlh.nlmsg_len = sizeof(req);
+	req.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	req.nlh.nlmsg_flags = NLM_F_REQUEST;
+	req.r.sdiag_family = sa->sa_family;
+	req.r.sdiag_protocol = IPPROTO_TCP;
+	req.r.idiag_states = 1U << TCP_LISTEN;
+	req.r.id.idiag_cookie[0] = req.r.id.idiag_cookie[1] =
+	    INET_DIAG_NOCOOKIE;
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const void *)sa;
+
+		req.r.id.idiag_sport = sin6->sin6_port;
+		memcpy(req.r.id.idiag_src, &sin6->sin6_addr, 16);
+	} else {
+		const struct sockaddr_in *sin = (const void *)sa;
+
+		req.r.id.idiag_sport = sin->sin_port;
+		memcpy(req.r.id.idiag_src, &sin->sin_addr, 4);
+	}
+	if (send(diagfd, &req, sizeof(req), 0) != (ssize_t)sizeof(req) ||
+	    (got = recv(diagfd, ans.buf, sizeof(ans.buf), 0)) <
+	    (ssize_t)sizeof(ans.nlh) || !NLMSG_OK(&ans.nlh, (int)got))
+		goto fail;
+	if (ans.nlh.nlmsg_type == NLMSG_ERROR) {
+		if (ans.nlh.nlmsg_len < NLMSG_LENGTH(sizeof(*e)))
+			goto fail;
+		e = NLMSG_DATA(&ans.nlh);
+		return e->error == -ENOENT ? 0 : -1;
+	}
+	if (ans.nlh.nlmsg_type != SOCK_DIAG_BY_FAMILY ||
+	    ans.nlh.nlmsg_len < NLMSG_LENGTH(sizeof(*m)))
+		goto fail;
+	m = NLMSG_DATA(&ans.nlh);
+	return m->idiag_state == TCP_LISTEN && m->idiag_inode == ino;
+fail:
+	close(diagfd);
+	diagfd = -1;
+	return -1;
+}
+
+/*
  * Fills u[0..n-1] (port and ino set by the caller) from the TCP sockets
- * of family on those ports. With all 0, listening sockets only: the
- * kernel then walks only its table of listeners, which is quick; with
- * all 1 it walks every connection of the host, a few milliseconds on a
- * large one, so callers ask for many ports at once, rarely. Returns 0,
+ * of family on those ports: the kernel walks every connection of the
+ * host, a few milliseconds on a large one, so callers ask for many
+ * ports at once, rarely. Returns 0,
  * or -1 when the kernel could not be asked (then nothing is known).
  */
 int
-sockdiag_ports(int family, struct portuse *u, int n, int all)
+sockdiag_ports(int family, struct portuse *u, int n)
 {
 	struct {
 		struct nlmsghdr		nlh;
@@ -80,8 +143,7 @@ sockdiag_ports(int family, struct portuse *u, int n, int all)
 	req.r.sdiag_family = family;
 	req.r.sdiag_protocol = IPPROTO_TCP;
 	/* Not the half-open: a SYN is no one the program has taken. */
-	req.r.idiag_states = !all ? 1U << TCP_LISTEN :
-	    ~0U & ~(1U << TCP_SYN_RECV) & ~(1U << 12);
+	req.r.idiag_states = ~0U & ~(1U << TCP_SYN_RECV) & ~(1U << 12);
 	req.nla.nla_len = sizeof(req.nla) + sizeof(req.bc);
 	req.nla.nla_type = INET_DIAG_REQ_BYTECODE;
 	/* sport >= lo, then sport <= hi; a "no" jumps past the end. */

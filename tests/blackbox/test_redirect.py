@@ -22,11 +22,11 @@ from harness import (DAEMON, IO_TIMEOUT, IS_ROOT, DaemonTestCase, alive,
 # serves anyone (exit 3 otherwise), then answers each connection's first
 # line with "ok PID" and a JSON line of what it found at start, or closes
 # without a byte when a token was wanted and the line is not one it holds.
-# argv: shared|per-request [token] [linger] [deaf] [closes]. A
+# argv: shared|per-request [token] [linger] [deaf] [closes] [nopipe]. A
 # per-request program exits after its one good connection; with linger,
 # after the connection that follows it (so a replay reaches it). deaf:
 # it never accepts; closes: it closes its socket after one connection
-# and lives on.
+# and lives on; nopipe: it closes its token pipe at start.
 PROG = r'''#!/usr/bin/python3
 import fcntl, json, os, select, socket, sys, time
 
@@ -66,6 +66,8 @@ if want_token and mode == "per-request":
     pending[env.get("ONEPORT_TOKEN") or die("no ONEPORT_TOKEN")] = None
 if want_token and mode == "shared" and env.get("ONEPORT_TOKEN_FD") != "4":
     die("ONEPORT_TOKEN_FD=%r" % env.get("ONEPORT_TOKEN_FD"))
+if "nopipe" in opts:
+    os.close(4)             # will never read a token
 say("ready port=%d" % ls.getsockname()[1])
 
 def new_tokens():
@@ -394,6 +396,8 @@ class Shared(RedirectCase):
         pid, info = self.served(port, host="127.0.0.5")
         self.assertEqual(info["addr"], ["0.0.0.0", port])
         self.assertEqual(self.served(port, host="127.0.0.1")[0], pid)
+        self.assertEqual(self.ask_port(d, b"a"), port)
+        self.assertEqual(len(self.matching(d, r"^a: started ")), 1)
 
     def test_program_that_closed_its_socket(self):
         # It lives on, listening nowhere: an answer naming its port would
@@ -588,6 +592,20 @@ class Tokens(RedirectCase):
         self.assertEqual(self.served(port, t3)[0], pid)
         self.assertEqual(len(self.matching(d, r"^a: started ")), 1)
 
+
+    def test_a_pipe_that_takes_no_token_locks_no_one_out(self):
+        # A token that cannot be written (the pipe is full, or here
+        # closed): a new program takes the client, not "-service busy".
+        d = self.start(config=self.conf(self.dyn(
+            "a", "shared", "token", "nopipe", opts="\ttoken yes\n")))
+        port, _ = self.ask_token(d, b"a")
+        pid = self.started_pid(d, "a", port, "shared")
+        d.wait_log(r"^a\[%d\]: ready " % pid)
+        port2, _ = self.ask_token(d, b"a")
+        self.assertNotEqual(port2, port)
+        d.wait_log(r"^a: pid %d reads no tokens: no more clients for it$"
+                   % pid)
+        d.wait_log(r"^a: retired, stopping pid %d$" % pid)
 
     def test_the_line_says_when(self):
         # oneportd writes "TOKEN EXPIRES", 30 s from the answer.
