@@ -207,8 +207,9 @@ name_cmp(const void *a, const void *b)
 
 /* The frontend's view: settings, and every name, configured or
  * registered (each registration and its end sends this again), queued
- * in place of any older one the socket has not taken yet. */
-static void
+ * in place of any older one the socket has not taken yet. -1 when out
+ * of memory: then they are due still, and tried again soon. */
+static int
 queue_config(void)
 {
 	struct ipc_config	*c;
@@ -219,7 +220,7 @@ queue_config(void)
 
 	/* The largest message: names and answers are written in place. */
 	if ((c = calloc(1, IPC_MAX)) == NULL)
-		fatal("calloc");
+		goto fail;
 	c->generation = d.generation;
 	c->timeout_ms = d.cfg->timeout_ms;
 	c->max_line = d.cfg->max_line;
@@ -265,8 +266,13 @@ queue_config(void)
 	/* Sorted here: the frontend only checks the order (see ipc.c). */
 	qsort(s, nl.n, sizeof(*s), name_cmp);
 	if (ipc_queue_add(&d.feq, IPC_CONFIG, c, len, 1) == -1)
-		fatal("queue config for the frontend");
+		goto fail;
 	free(c);
+	return 0;
+fail:
+	log_warn("the frontend's names");
+	free(c);
+	return -1;
 }
 
 /*
@@ -447,7 +453,8 @@ frontend_read(void)
 	ssize_t			 n;
 	int			 fd, i;
 
-	for (i = 0; i < 64; i++) {
+	/* A dispatch may lose the link (frontend_write): stop then. */
+	for (i = 0; i < 64 && d.fesock != -1; i++) {
 		n = ipc_recv(d.fesock, &hdr, buf, sizeof(buf), &fd);
 		if (n == -1 && errno == EAGAIN)
 			return;
@@ -609,9 +616,8 @@ frontend_write(void)
 	if (d.fesock == -1)
 		return;
 	r = ipc_queue_flush(&d.feq, d.fesock);
-	if (r == 0 && d.config_due) {
+	if (r == 0 && d.config_due && queue_config() == 0) {
 		d.config_due = 0;
-		queue_config();
 		r = ipc_queue_flush(&d.feq, d.fesock);
 	}
 	if (r == -1) {
@@ -876,6 +882,12 @@ loop_timeout(void)
 
 	if (d.fe_restart_ns != 0 && (when == 0 || d.fe_restart_ns < when))
 		when = d.fe_restart_ns;
+	/* Names that could not be queued for want of memory: soon again. */
+	if (d.config_due && d.fesock != -1 && d.feq.n == 0) {
+		now = now_ns() + FE_BACKOFF_MIN_MS * 1000000ull;
+		if (when == 0 || now < when)
+			when = now;
+	}
 	if (sup != 0 && (when == 0 || sup < when))
 		when = sup;
 	if (ctl != 0 && (when == 0 || ctl < when))
