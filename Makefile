@@ -26,7 +26,7 @@ endif
 
 DAEMON_OBJS = oneportd.o child.o dispatch.o frontend.o source.o sandbox.o spawn.o handoff.o control.o supervise.o \
 	      redirect.o sockdiag.o \
-	      linger.o \
+	      linger.o errline.o \
 	      request.o ipc.o \
 	      config.o parse.o printconf.o addr.o log.o
 OBJS	= $(addprefix $(B)/,$(DAEMON_OBJS)) $(B)/lib/wire.o
@@ -83,7 +83,8 @@ check: all $(TEST_REQUEST) $(TEST_SANDBOX) lib-check
 FUZZ_CFLAGS = -g -O1 -std=c11 -D_GNU_SOURCE -Isrc \
 	      -fsanitize=fuzzer,address,undefined
 fuzz: build-fuzz/request_fuzz build-fuzz/wire_fuzz build-fuzz/reply_fuzz \
-      build-fuzz/ipc_config_fuzz build-fuzz/ipc_frontend_fuzz
+      build-fuzz/ipc_config_fuzz build-fuzz/ipc_frontend_fuzz \
+      build-fuzz/errline_fuzz
 build-fuzz/request_fuzz: fuzz/request_fuzz.c src/request.c src/config.c \
 		src/log.c src/addr.c build/parse.c src/oneportd.h
 	mkdir -p build-fuzz
@@ -95,6 +96,9 @@ build-fuzz/ipc_%_fuzz: fuzz/ipc_%_fuzz.c src/ipc.c src/config.c src/log.c \
 	mkdir -p build-fuzz
 	clang $(FUZZ_CFLAGS) -o $@ $< src/ipc.c src/config.c src/log.c \
 	    src/addr.c
+build-fuzz/errline_fuzz: fuzz/errline_fuzz.c src/errline.c src/oneportd.h
+	mkdir -p build-fuzz
+	clang $(FUZZ_CFLAGS) -o $@ fuzz/errline_fuzz.c src/errline.c
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(MANDIR)/man5 \

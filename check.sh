@@ -21,7 +21,8 @@ make WERROR=1
 ONEPORTD=$(pwd)/build/oneportd python3 -m unittest discover \
     -s tests/blackbox -p 'test_*.py'
 make fuzz
-for t in request wire reply ipc_config ipc_frontend tokpipe; do
+# Every target: fuzz/NAME.srcs names what NAME_fuzz.c is built with.
+for t in $(ls fuzz/*.srcs | sed 's|fuzz/||; s|\.srcs$||'); do
 	mkdir -p build-fuzz/corpus-$t
 	build-fuzz/${t}_fuzz -max_total_time=${FUZZ_SECONDS:-20} \
 	    -dict=fuzz/$t.dict -artifact_prefix=fuzz/crashes/$t/ \

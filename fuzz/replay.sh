@@ -6,7 +6,8 @@ B=${1:-build}
 CC=${CC:-cc}
 FLAGS="-g -std=c11 -D_GNU_SOURCE -Isrc"
 case "$B" in *san*) FLAGS="$FLAGS -fsanitize=address,undefined -fno-sanitize-recover=undefined";; esac
-for t in request wire reply ipc_config ipc_frontend tokpipe; do
+# Every target: fuzz/NAME.srcs names what NAME_fuzz.c is built with.
+for t in $(ls fuzz/*.srcs | sed 's|fuzz/||; s|\.srcs$||'); do
 	$CC $FLAGS -o "$B/${t}_replay" fuzz/replay.c fuzz/${t}_fuzz.c \
 	    $(cat fuzz/${t}.srcs)
 	find fuzz/corpus/$t fuzz/crashes/$t -type f -print0 |

@@ -84,31 +84,30 @@ stderr_close(struct child *c)
 	c->stderr_fd = -1;
 }
 
-/* Log the child's stderr line by line, tagged with service and pid. */
+/*
+ * Log the child's stderr line by line, tagged with service and pid, with
+ * control bytes escaped (errline.c). A last line without newline is
+ * logged at EOF or exit.
+ */
 static void
 child_stderr(struct child *c, int final)
 {
+	char	 safe[800];
+	size_t	 used, len;
 	ssize_t	 n;
-	char	*nl;
 
 	for (;;) {
 		n = read(c->stderr_fd, c->errbuf + c->errlen,
-		    sizeof(c->errbuf) - 1 - c->errlen);
+		    sizeof(c->errbuf) - c->errlen);
 		if (n > 0)
 			c->errlen += n;
-		/* A last line without newline is logged at EOF or exit. */
-		while ((nl = memchr(c->errbuf, '\n', c->errlen)) != NULL ||
-		    c->errlen == sizeof(c->errbuf) - 1 ||
-		    ((final || n == 0) && n <= 0 && c->errlen > 0)) {
-			size_t	len = nl != NULL ? (size_t)(nl - c->errbuf) :
-			    c->errlen;
-
-			log_info("%s[%d]: %.*s", c->name, (int)c->pid,
-			    (int)len, c->errbuf);
-			if (nl != NULL)
-				len++;
-			memmove(c->errbuf, c->errbuf + len, c->errlen - len);
-			c->errlen -= len;
+		while ((used = errline_next(c->errbuf, c->errlen,
+		    sizeof(c->errbuf), n == 0 || (final && n < 0),
+		    &len)) > 0) {
+			errline_escape(safe, sizeof(safe), c->errbuf, len);
+			log_info("%s[%d]: %s", c->name, (int)c->pid, safe);
+			memmove(c->errbuf, c->errbuf + used, c->errlen - used);
+			c->errlen -= used;
 		}
 		if (n <= 0)
 			break;

@@ -2,27 +2,103 @@
  * log.c: one log vocabulary for every oneportd process. In -d (and -n) mode
  * lines go to stderr; otherwise to syslog, or, in the sandboxed frontend, to
  * a sink that hands them to the parent (the frontend cannot reach /dev/log).
- * log_warn appends strerror(errno); log_warnx does not.
+ * log_warn appends strerror(errno); log_warnx does not. No call blocks.
  */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "oneportd.h"
 
+#ifndef _PATH_LOG
+#define _PATH_LOG	"/dev/log"
+#endif
+
 int		 log_verbose;
 static int	 log_debug_mode = 1;
 static void	(*log_sink)(int, const char *);
+static const char *log_ident = "oneportd";
+static int	 log_sock = -1;		/* to syslogd, non-blocking */
+static int	 log_sock_stream;	/* /dev/log is SOCK_STREAM */
+static int	 log_stderr_sock;	/* stderr is a socket (journald) */
+static unsigned long long log_dropped;	/* since the last line written */
+
+/*
+ * Logging never blocks: a log reader that stalls (syslogd, a pipe nobody
+ * reads) costs lines, counted and reported with the next line that goes
+ * out, never the daemon's time. Our syslog client is non-blocking, which
+ * syslog(3) is not. A pipe or terminal on stderr is reopened into a file
+ * description of our own with O_NONBLOCK, so the flag never reaches the
+ * shell or whoever else shares the original one.
+ */
+static void
+stderr_nonblock(void)
+{
+	struct stat	st;
+	int		fd;
+
+	if (fstat(STDERR_FILENO, &st) == -1)
+		return;
+	if (S_ISSOCK(st.st_mode)) {
+		log_stderr_sock = 1;	/* send(2) takes MSG_DONTWAIT */
+		return;
+	}
+	if (!S_ISFIFO(st.st_mode) && !S_ISCHR(st.st_mode))
+		return;			/* a file: writes do not wait */
+	if ((fd = open("/proc/self/fd/2", O_WRONLY | O_NONBLOCK |
+	    O_NOCTTY | O_CLOEXEC)) == -1)
+		return;
+	if (fd != STDERR_FILENO) {
+		dup2(fd, STDERR_FILENO);	/* without FD_CLOEXEC */
+		close(fd);
+	}
+}
+
+static void
+syslog_connect(void)
+{
+	struct sockaddr_un	sun;
+	int			type;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	strncpy(sun.sun_path, _PATH_LOG, sizeof(sun.sun_path) - 1);
+	for (type = SOCK_DGRAM; ; type = SOCK_STREAM) {
+		log_sock = socket(AF_UNIX, type | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, 0);
+		if (log_sock == -1)
+			return;
+		if (connect(log_sock, (struct sockaddr *)&sun,
+		    sizeof(sun)) == 0) {
+			log_sock_stream = type == SOCK_STREAM;
+			return;
+		}
+		close(log_sock);
+		log_sock = -1;
+		if (errno != EPROTOTYPE || type == SOCK_STREAM)
+			return;
+	}
+}
 
 void
 log_init(int debug, const char *ident)
 {
 	log_debug_mode = debug;
-	if (!debug)
-		openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	log_ident = ident;
+	if (debug)
+		stderr_nonblock();
+	else if (log_sock == -1)
+		syslog_connect();
 }
 
 void
@@ -31,30 +107,94 @@ log_set_sink(void (*sink)(int, const char *))
 	log_sink = sink;
 }
 
-/* Write one finished line; stderr writes are one write(2) so lines from
- * several processes never interleave mid-line. */
+/* One whole datagram or write, or nothing: 0, or -1 with nothing sent. */
+static int
+put(const char *buf, size_t len)
+{
+	ssize_t	n;
+
+	if (!log_debug_mode) {
+		if (log_sock == -1)
+			syslog_connect();	/* syslogd was restarted */
+		if (log_sock == -1)
+			return -1;
+		n = send(log_sock, buf, len + log_sock_stream,
+		    MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n == (ssize_t)(len + log_sock_stream))
+			return 0;
+		/* Gone, or a stream cut mid-line: start afresh next time. */
+		if (n >= 0 || (errno != EAGAIN && errno != ENOBUFS)) {
+			close(log_sock);
+			log_sock = -1;
+		}
+		return -1;
+	}
+	if (log_stderr_sock)
+		n = send(STDERR_FILENO, buf, len, MSG_DONTWAIT |
+		    MSG_NOSIGNAL);
+	else
+		n = write(STDERR_FILENO, buf, len);
+	return n == (ssize_t)len ? 0 : -1;
+}
+
+/* Format one line for syslogd (RFC 3164, as syslog(3) does) or stderr. */
+static int
+format(char *buf, size_t size, int pri, const char *msg)
+{
+	char		stamp[32];
+	time_t		t;
+	struct tm	tm;
+	int		n;
+
+	if (log_debug_mode) {
+		n = snprintf(buf, size, "%s\n", msg);
+	} else {
+		t = time(NULL);
+		if (localtime_r(&t, &tm) == NULL ||
+		    strftime(stamp, sizeof(stamp), "%b %e %T", &tm) == 0)
+			stamp[0] = '\0';
+		n = snprintf(buf, size, "<%d>%s %s[%d]: %s",
+		    LOG_DAEMON | LOG_PRI(pri), stamp, log_ident,
+		    (int)getpid(), msg);
+	}
+	if (n < 0)
+		return -1;
+	if ((size_t)n >= size) {
+		n = size - 1;
+		if (log_debug_mode)
+			buf[n - 1] = '\n';
+	}
+	/* A stream to syslogd ends each message with its NUL. */
+	buf[n] = '\0';
+	return n;
+}
+
+/* Write one finished line; each is one write(2) or datagram, so lines
+ * from several processes never interleave mid-line. */
 void
 log_msg(int pri, const char *msg)
 {
-	char	 line[1024];
-	int	 n;
+	char	line[1100], note[96];
+	int	n;
 
 	if (log_sink != NULL) {
 		log_sink(pri, msg);
 		return;
 	}
-	if (!log_debug_mode) {
-		syslog(pri, "%s", msg);
-		return;
+	if (log_dropped > 0) {
+		snprintf(note, sizeof(note), "log: %llu lines dropped: "
+		    "the log reader was not keeping up", log_dropped);
+		if ((n = format(line, sizeof(line), LOG_WARNING, note)) < 0 ||
+		    put(line, n) == -1) {
+			log_dropped++;
+			return;
+		}
+		log_dropped = 0;
 	}
-	n = snprintf(line, sizeof(line), "%s\n", msg);
-	if (n < 0)
+	if ((n = format(line, sizeof(line), pri, msg)) < 0)
 		return;
-	if ((size_t)n >= sizeof(line)) {
-		n = sizeof(line) - 1;
-		line[n - 1] = '\n';
-	}
-	(void)write(STDERR_FILENO, line, n);
+	if (put(line, n) == -1)
+		log_dropped++;
 }
 
 static void __attribute__((format(printf, 2, 0)))

@@ -392,6 +392,11 @@ void	 linger_expire(uint64_t now);
 uint64_t linger_next_deadline(void);
 void	 linger_close_all(void);
 
+/* errline.c: a program's stderr into log lines; pure */
+size_t	 errline_next(const char *buf, size_t len, size_t max, int final,
+	    size_t *linelen);
+size_t	 errline_escape(char *dst, size_t size, const char *src, size_t len);
+
 /* addr.c */
 #define ADDR_STRLEN	64	/* "[v6]:port" fits */
 const char	*addr_ntop(const struct sockaddr *, char *, size_t);
