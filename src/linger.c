@@ -1,11 +1,12 @@
 /*
  * linger.c: how a process lets go of a client it answered itself. Closing
  * a socket with unread bytes makes the kernel send RST, which can destroy
- * the reply; so the reply is followed by a half-close, and the socket is
- * kept, what the client still sends discarded unread (MSG_TRUNC on TCP
- * drops it in the kernel, no byte reaches us), until the client's FIN, a
- * short deadline or a byte budget. The parent and the frontend each keep
- * their own bounded set, watched by their loop as one epoll fd.
+ * the reply; so the reply is followed by a half-close, and the socket of a
+ * client that sent more than its line is kept, what it still sends
+ * discarded unread (MSG_TRUNC on TCP drops it in the kernel, no byte
+ * reaches us), until the client's FIN, a short deadline or a byte budget.
+ * The parent and the frontend each keep their own bounded set, watched by
+ * their loop as one epoll fd.
  */
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -122,7 +123,12 @@ linger_reply(int fd, const void *buf, size_t len)
 		return -1;
 	}
 	shutdown(fd, SHUT_WR);
-	if (discard(fd, &total) || linger_epfd == -1)
+	/*
+	 * A client that sent nothing after its line has nothing to lose to
+	 * a reset: it is let go at once. One that did (pipelined data, a
+	 * TLS hello) may still be sending: it lingers.
+	 */
+	if (discard(fd, &total) || total == 0 || linger_epfd == -1)
 		return 0;
 	l = slot_get();
 	if ((l->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1)
