@@ -95,6 +95,7 @@ config_new(void)
 	cfg->user = xstrdup(ONEPORTD_USER);
 	cfg->chroot = xstrdup(ONEPORTD_CHROOT);
 	cfg->defaults.max_instances = DEF_MAX_INSTANCES;
+	cfg->defaults.max_per_addr = DEF_MAX_PER_ADDR;
 	cfg->defaults.visible = 1;
 	cfg->defaults.idle_s = DEF_IDLE_S;
 	cfg->port_lo = DEF_PORT_LO;

@@ -26,6 +26,7 @@
 #define DEF_MAX_PENDING_ADDR	32	/* same, per client address (/64) */
 #define DEF_DROP_RATE		30	/* early drop: percent at its start */
 #define DEF_MAX_INSTANCES	256	/* per service */
+#define DEF_MAX_PER_ADDR	32	/* same, per client address: an eighth */
 #define MAX_LINE_LIMIT		1024	/* largest max-line accepted */
 #define MAX_SERVICES		4096
 #define ENV_MAX			64	/* env lines per service */

@@ -12,7 +12,7 @@ from unittest import mock
 
 import harness
 from harness import (DaemonTestCase, poll_until, readable, recv_exact,
-                     recv_until_eof)
+                     recv_until, recv_until_eof)
 
 
 def session(t, d, src=None):
@@ -65,6 +65,27 @@ service "other" {
         poll_until(lambda: d.answers(b"echo\r\n", b"+\r\n", src="127.0.0.4",
                                      half_close=True),
                    what="the instance slot to come back")
+
+    def test_one_address_cannot_take_a_service(self):
+        # With the defaults (256 instances, 32 per address), 256 idle
+        # sessions from one address hold 32; another address is served.
+        d = self.start(config='service "echo" {\n\tcommand "/bin/cat"\n}\n')
+        held, refused = [], 0
+        for i in range(256):
+            s = self.sock(d, src="127.0.0.20")
+            s.sendall(b"echo\r\nlive\n")
+            got = recv_until(s, b"\n")
+            if got.startswith(b"+\r\n"):
+                got += recv_exact(s, 8 - len(got)) if len(got) < 8 else b""
+                self.assertEqual(got, b"+\r\nlive\n")
+                held.append(s)
+            else:
+                self.assertEqual(got, b"-too many instances for your "
+                                 b"address\r\n", "session %d" % i)
+                s.close()
+                refused += 1
+        self.assertEqual((len(held), refused), (32, 224))
+        session(self, d, "127.0.0.21")
 
     def test_busy_with_pipelined_bytes(self):
         # The refused client's extra bytes must not cost it the reply.

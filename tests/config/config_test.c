@@ -572,7 +572,7 @@ test_good(void)
 		CHECK_STR(s->argv[0], "/bin/true");
 		CHECK(s->argv[1] == NULL);
 		CHECK(s->max_instances == DEF_MAX_INSTANCES);
-		CHECK(s->max_per_addr == 0);
+		CHECK(s->max_per_addr == DEF_MAX_PER_ADDR);
 		CHECK(s->visible == 1);
 		CHECK(s->reply_self == 0);
 		CHECK(s->env == NULL);
@@ -765,7 +765,7 @@ test_print(void)
 	    "\tcommand \"/bin/cat\"\n"
 	    "\tenv \"Q=\\\"\\\\\"\n"
 	    "\tmax instances 256\n"
-	    "\tmax per-address 0\n"
+	    "\tmax per-address 32\n"
 	    "\tvisible no\n"
 	    "\treply daemon\n"
 	    "}\n");
