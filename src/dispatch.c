@@ -6,6 +6,7 @@
  * "@" or "-reason") or leaves that to the one who now holds the fd.
  */
 #include <sys/socket.h>
+#include <netinet/in.h>
 
 #include <stdio.h>
 #include <string.h>
@@ -69,6 +70,29 @@ dispatch_pass(const struct service *svc, const struct ipc_dispatch *req,
 	parent_log_conn(peer, req->name, result, 0, req->accepted_ns);
 }
 
+/*
+ * The frontend meets clients and so is not trusted: what it passes
+ * becomes a program's stdin and stdout only if it is a connected TCP
+ * socket. 1: it is; 0: a TCP socket whose client is gone; -1: not one.
+ */
+static int
+client_fd_check(int fd, struct sockaddr_storage *ss, socklen_t *sslen)
+{
+	socklen_t	len = sizeof(int);
+	int		type, proto;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == -1 ||
+	    type != SOCK_STREAM)
+		return -1;
+	len = sizeof(int);
+	if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) == -1 ||
+	    proto != IPPROTO_TCP)
+		return -1;
+	if (getpeername(fd, (struct sockaddr *)ss, sslen) == -1)
+		return 0;
+	return ss->ss_family == AF_INET || ss->ss_family == AF_INET6 ? 1 : -1;
+}
+
 void
 dispatch(struct config *cfg, const struct ipc_dispatch *req, int fd)
 {
@@ -80,9 +104,12 @@ dispatch(struct config *cfg, const struct ipc_dispatch *req, int fd)
 	const char		*reason = NULL;
 	char			 peer[ADDR_STRLEN], result[64];
 	uint64_t		 key;
+	int			 i;
 
-	if (getpeername(fd, (struct sockaddr *)&ss, &sslen) == -1) {
-		/* Gone already, or not a connected socket at all. */
+	if ((i = client_fd_check(fd, &ss, &sslen)) != 1) {
+		if (i == -1)
+			log_warnx("frontend passed a descriptor that is not "
+			    "a TCP connection, for %s: dropped", req->name);
 		close(fd);
 		return;
 	}
