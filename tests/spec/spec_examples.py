@@ -44,7 +44,7 @@ HEAD_RE = re.compile(r"^   Example ([a-z0-9][a-z0-9-]*)"
 LOOSE_HEAD_RE = re.compile(r"^\s*Example \S+(?: \(.*|:)$")
 PENDING_RE = re.compile(r"does not yet perform these examples:\s+"
                         r"([a-z0-9,\s-]+)\.")
-STEP_RE = re.compile(r"^      ([CS])([0-9]*): (.*)$")
+STEP_RE = re.compile(r"^      ([CSPR])([0-9]*): (.*)$")
 TOKEN_RE = re.compile(r"<CRLF>|<CR>|<LF>|<%x([0-9A-Fa-f]{2})>|\{([a-z]+)\}"
                       r"|<[^>]*>|[^<{]+|[<{]")
 
@@ -53,7 +53,24 @@ TOKEN_RE = re.compile(r"<CRLF>|<CR>|<LF>|<%x([0-9A-Fa-f]{2})>|\{([a-z]+)\}"
 VARIABLE_RE = {
     "port": rb"[1-9][0-9]{0,4}",
     "token": rb"[A-Za-z0-9_-]{16,64}",
+    "id": rb"[0-9]+",
+    "id2": rb"[0-9]+",
 }
+
+# Appendix A.6: "P: MESSAGE field=value ..." (the program sends it on
+# its channel) and "R: MESSAGE field=value ..." (it receives it). A
+# value is a bare word, a quoted string or a {variable}.
+MESSAGES = {
+    "HANDOFF": ("id", "name", "family", "peer-port", "local-port",
+                "preread"),
+    "ACK": ("id", "status", "reason"),
+    "GO": ("id",),
+    "REGISTER": ("id", "name"),
+    "REGISTERED": ("id", "status", "reason"),
+    "REGISTER_PORT": ("id", "name", "port"),
+}
+FIELD_RE = re.compile(r' ([a-z-]+)=(?:"([ !#-~]*)"|\{([a-z0-9]+)\}'
+                      r'|([A-Za-z0-9-]+))')
 
 EVENTS = ("connect", "half-close", "wait", "close")
 
@@ -82,6 +99,9 @@ class Step:
         self._parse()
 
     def _parse(self):
+        if self.who in "PR":
+            self._parse_message()
+            return
         m = re.fullmatch(r"<(connect|half-close|wait|close)"
                          r"(?: \{([a-z]+)\})?>", self.text)
         if m:
@@ -122,6 +142,62 @@ class Step:
         if pos != len(self.text) or not self.parts:
             raise SpecError("line %d: empty or unreadable step %r"
                             % (self.lineno, self.text))
+
+    def _parse_message(self):
+        """A message of the local channel, or <close> (P: and R:) or
+        <wait> (P: only)."""
+        self.message = None
+        self.fields = {}
+        m = re.fullmatch(r"<(close|wait)>", self.text)
+        if m:
+            if self.who == "R" and m.group(1) != "close":
+                raise SpecError("line %d: R: <%s> is not an event of the "
+                                "server" % (self.lineno, m.group(1)))
+            self.event = m.group(1)
+            return
+        m = re.match(r"([A-Z_]+)", self.text)
+        if not m or m.group(1) not in MESSAGES:
+            raise SpecError("line %d: unknown message %r"
+                            % (self.lineno, self.text))
+        self.message = m.group(1)
+        rest = self.text[m.end():]
+        pos = 0
+        for f in FIELD_RE.finditer(rest):
+            if f.start() != pos:
+                break
+            pos = f.end()
+            name = f.group(1)
+            if name not in MESSAGES[self.message] or name in self.fields:
+                raise SpecError("line %d: %s has no field %s, or has it "
+                                "twice" % (self.lineno, self.message, name))
+            if f.group(3) is not None:
+                if f.group(3) not in VARIABLE_RE:
+                    raise SpecError("line %d: unknown variable {%s}"
+                                    % (self.lineno, f.group(3)))
+                self.fields[name] = ("var", f.group(3))
+                self.parts.append(("var", f.group(3)))
+            elif f.group(2) is not None:
+                self.fields[name] = f.group(2)
+            else:
+                self.fields[name] = f.group(4)
+        if pos != len(rest):
+            raise SpecError("line %d: cannot read %r"
+                            % (self.lineno, rest[pos:]))
+        if self.who == "P" and set(self.fields) != \
+                set(MESSAGES[self.message]):
+            raise SpecError("line %d: the program's %s needs every field: "
+                            "%s" % (self.lineno, self.message,
+                                    ", ".join(MESSAGES[self.message])))
+
+    def value(self, field, values):
+        """A field of a message, its variable filled in: a str."""
+        v = self.fields[field]
+        if isinstance(v, tuple):
+            if v[1] not in values:
+                raise SpecError("line %d: {%s} used before the server "
+                                "chose it" % (self.lineno, v[1]))
+            return values[v[1]].decode("ascii")
+        return v
 
     def _add(self, b):
         if self.parts and isinstance(self.parts[-1], bytes):
@@ -224,7 +300,7 @@ def parse_examples(text):
         if not ex.steps:
             raise SpecError("line %d: example %s has no steps"
                             % (ex.lineno, ex.label))
-        if not any(s.who == "S" for s in ex.steps):
+        if not any(s.who in "SR" for s in ex.steps):
             raise SpecError("line %d: example %s expects nothing of the "
                             "server" % (ex.lineno, ex.label))
         _check_connections(ex)
@@ -246,17 +322,19 @@ def pending_labels(text):
 
 
 def _check_connections(ex):
-    """Connection labels: all bare or all numbered; a server line refers
-    to a connection the client has opened; variables bound before use."""
-    conns = {s.conn for s in ex.steps}
-    if "" in conns and len(conns) > 1:
-        raise SpecError("line %d: example %s mixes C: and C1: lines"
-                        % (ex.lineno, ex.label))
+    """Connection labels: all bare or all numbered, the clients' and the
+    program's channels each; a server line refers to a connection the
+    client (or program) has opened; variables bound before use."""
+    for kind in ("CS", "PR"):
+        conns = {s.conn for s in ex.steps if s.who in kind}
+        if "" in conns and len(conns) > 1:
+            raise SpecError("line %d: example %s mixes %s: and %s1: lines"
+                            % (ex.lineno, ex.label, kind[0], kind[0]))
     opened = set()
     bound = set()
     for s in ex.steps:
-        if s.who == "C":
-            opened.add(s.conn)
+        if s.who in "CP":
+            opened.add(s.who + s.conn)
             if s.target is not None and s.target not in bound:
                 raise SpecError("line %d: {%s} used before the server "
                                 "chose it" % (s.lineno, s.target))
@@ -266,10 +344,12 @@ def _check_connections(ex):
                         raise SpecError("line %d: {%s} used before the "
                                         "server chose it" % (s.lineno, v))
         else:
-            if s.conn not in opened:
-                raise SpecError("line %d: S%s: before C%s: opened it"
-                                % (s.lineno, s.conn, s.conn))
-            if s.event is None and s.variables:
+            opener = "C" if s.who == "S" else "P"
+            if opener + s.conn not in opened:
+                raise SpecError("line %d: %s%s: before %s%s: opened it"
+                                % (s.lineno, s.who, s.conn, opener,
+                                   s.conn))
+            if s.who == "S" and s.event is None and s.variables:
                 tail = s.parts[-1]
                 if not isinstance(tail, bytes) or not tail.endswith(b"\n"):
                     raise SpecError("line %d: a server line with a "

@@ -213,6 +213,13 @@ class NotationIsStrict(unittest.TestCase):
     def parse(self, body, head="   Example x:\n\n"):
         return spec_examples.parse_examples(head + body)
 
+    def rejects_all(self, bad):
+        """Each {what: body} is refused."""
+        for what, body in bad.items():
+            with self.subTest(what=what):
+                with self.assertRaises(SpecError):
+                    self.parse(body)
+
     def test_reads_a_good_example(self):
         (ex,) = self.parse("      C: echo<CRLF><%x00>\n      S: +<CRLF>\n"
                            "      C: <half-close>\n      S: <close>\n")
@@ -246,10 +253,37 @@ class NotationIsStrict(unittest.TestCase):
             "client closes": "      C: echo<CRLF>\n      C: <close>\n"
                              "      S: +<CRLF>\n",
         }
-        for what, body in bad.items():
-            with self.subTest(what=what):
-                with self.assertRaises(SpecError):
-                    self.parse(body)
+        self.rejects_all(bad)
+
+    def test_reads_a_channel_example(self):
+        (ex,) = self.parse('      P: REGISTER id=7 name=chat\n'
+                           '      R: REGISTERED id=7 status=1 '
+                           'reason="name taken"\n'
+                           '      C: chat<CRLF>\n'
+                           '      R: HANDOFF id={id} name=chat\n'
+                           '      P: ACK id={id} status=0 reason=""\n'
+                           '      P: <close>\n      R: <close>\n')
+        reg, answer, _, handoff, ack, close, end = ex.steps
+        self.assertEqual((reg.message, reg.fields),
+                         ("REGISTER", {"id": "7", "name": "chat"}))
+        self.assertEqual(answer.fields["reason"], "name taken")
+        self.assertEqual(handoff.variables, ["id"])
+        self.assertEqual(ack.value("id", {"id": b"12"}), "12")
+        self.assertEqual((close.event, end.event), ("close", "close"))
+
+    def test_rejects_bad_channel_lines(self):
+        bad = {
+            "unknown message": "      P: HELLO id=1\n      R: <close>\n",
+            "unknown field": "      P: REGISTER id=1 name=a port=2\n"
+                             "      R: <close>\n",
+            "field missing": "      P: REGISTER id=1\n      R: <close>\n",
+            "server waits": "      P: REGISTER id=1 name=a\n"
+                            "      R: <wait>\n",
+            "server first": "      R: GO id=1\n      P: <close>\n",
+            "unbound id": "      P: ACK id={id} status=0 reason=\"\"\n"
+                          "      R: <close>\n",
+        }
+        self.rejects_all(bad)
 
     def test_rejects_bad_heading(self):
         for head in ("   Example x (done)\n", "   Example X:\n"):

@@ -7,9 +7,12 @@ them too, to see whether the daemon is ready for Section 11 to change.
 
 Each example gets a fresh daemon on 127.0.0.1 port 0 (tests/blackbox's
 harness), configured with the functions of the draft's Section 2.3 plus
-what the example's heading asks for.
+what the example's heading asks for. The examples of the draft's
+Appendix A.6 also play a running program on the control socket, with
+the messages as local_channel.py encodes them from Appendix A.2.
 """
 import os
+import pwd
 import select
 import socket
 import sys
@@ -22,6 +25,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "blackbox"))
 import harness  # noqa: E402
 from harness import (DaemonTestCase, recv_exact, recv_until,  # noqa: E402
                      recv_until_eof, run_daemon_n)
+import local_channel  # noqa: E402
 import spec_examples  # noqa: E402
 from spec_examples import SpecError  # noqa: E402
 
@@ -50,6 +54,14 @@ visible no }
 service "board" { command "%(prog)s"; redirect shared; visible no }
 service "archive" { redirect to "archive.example" port 7002; visible no }
 """
+
+# Appendix A.6: programs register on the control socket, "chat" and
+# names that begin with it, as the user that runs the tests.
+CONTROL_CONFIG = """\
+control "%(path)s"
+register "chat*" user "%(user)s"
+"""
+USER = pwd.getpwuid(os.geteuid()).pw_name
 
 # What an example's heading may add to the setup, in its parentheses.
 CONDITIONS = {
@@ -135,10 +147,11 @@ _supported = {}
 class Player:
     """Plays one example's steps against one daemon."""
 
-    def __init__(self, case, daemon, example):
+    def __init__(self, case, daemon, example, control):
         self.case = case
         self.d = daemon
         self.ex = example
+        self.control = control
         self.socks = {}
         self.values = {}
 
@@ -181,14 +194,19 @@ class Player:
             # notation allows; a verdict must not depend on it.
             time.sleep(0.01)
 
-    def server(self, step):
-        s = self.socks.get(step.conn)
+    def expect(self, socks, step, check):
+        """check(sock, step) on the step's connection; a failure names
+        the example and the draft's line."""
+        s = socks.get(step.conn)
         if s is None:
             raise AssertionError("%s: no such connection" % self.where(step))
         try:
-            self._server(s, step)
-        except AssertionError as e:
+            check(s, step)
+        except (AssertionError, ValueError, OSError) as e:
             raise AssertionError("%s: %s" % (self.where(step), e)) from None
+
+    def server(self, step):
+        self.expect(self.socks, step, self._server)
 
     def _server(self, s, step):
         if step.event == "close":
@@ -208,10 +226,98 @@ class Player:
         for k, v in m.groupdict().items():
             self.values[k] = v
 
+    # ---- the program's side of the local channel (Appendix A) ----
+
+    def channel(self, conn):
+        ch = self.chans.get(conn)
+        if ch is None:
+            ch = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            ch.settimeout(harness.IO_TIMEOUT)
+            ch.connect(self.control)
+            self.case.addCleanup(ch.close)
+            self.chans[conn] = ch
+        return ch
+
+    def program(self, step):
+        ch = self.channel(step.conn)
+        if step.event == "close":
+            ch.close()
+            return
+        if step.event == "wait":
+            return
+        fields = {f: step.value(f, self.values) for f in step.fields}
+        ch.send(local_channel.encode(step.message, fields))
+        if step.message in ("REGISTER", "REGISTER_PORT"):
+            self.registering = fields["name"]
+        if step.message == "ACK" and fields["status"] != "0":
+            # Appendix A.6: a refused connection is closed at once.
+            self.drop(fields["id"])
+
+    def drop(self, mid):
+        fd = self.handed.pop(mid, None)
+        if fd is not None:
+            fd.close()
+
+    def from_server(self, step):
+        self.expect(self.chans, step, self._from_server)
+
+    def _from_server(self, ch, step):
+        try:
+            data, fds, _, _ = socket.recv_fds(ch, 65536, 4)
+        except ConnectionResetError:
+            data, fds = b"", []
+        socks = [socket.socket(fileno=fd) for fd in fds]
+        for sk in socks:
+            self.case.addCleanup(sk.close)
+        if step.event == "close":
+            self.case.assertEqual((data, fds), (b"", []),
+                                  "wanted the end of the channel")
+            return
+        message, got = local_channel.decode(data)
+        self.case.assertEqual(message, step.message, "got %r" % (got,))
+        self.case.assertEqual(len(fds), 1 if message == "HANDOFF" else 0,
+                              "descriptors with %s" % message)
+        for f, want in step.fields.items():
+            if isinstance(want, tuple):
+                if want[1] in self.values:
+                    self.case.assertEqual(got[f],
+                                          self.values[want[1]].decode())
+                else:
+                    self.values[want[1]] = got[f].encode()
+            else:
+                self.case.assertEqual(got[f], want, "field %s" % f)
+        if message == "HANDOFF":
+            self.handed[got["id"]] = socks[0]
+        elif message == "GO":
+            # Appendix A.6: the connection is closed once GO came.
+            self.drop(got["id"])
+        elif message == "REGISTERED" and got["status"] == "0":
+            self.live = self.registering
+
+    def await_name(self):
+        """Appendix A.4: a name is offered shortly after REGISTERED,
+        once the process that reads requests knows it. HELP lists it
+        from that moment on: wait for that, never for a guessed time."""
+        line = b"\n" + self.live.encode() + b"\r\n"
+        harness.poll_until(
+            lambda: line in b"\n" + self.d.exchange(b"HELP\r\n"),
+            what="%s to be offered" % self.live)
+        self.live = None
+
     def play(self):
+        self.chans = {}
+        self.handed = {}
+        self.registering = None
+        self.live = None
         for step in self.ex.steps:
             if step.who == "C":
+                if self.live is not None:
+                    self.await_name()
                 self.client(step)
+            elif step.who == "P":
+                self.program(step)
+            elif step.who == "R":
+                self.from_server(step)
             else:
                 self.server(step)
 
@@ -238,8 +344,10 @@ class ExampleTestCase(DaemonTestCase):
                               "not one this test knows: add it to "
                               "CONDITIONS" % (example.label, cond))
                 config = CONDITIONS[cond] + config
+        control = os.path.join(self.tmp, "ctl.sock")
+        config += CONTROL_CONFIG % {"path": control, "user": USER}
         d = self.start(config=config)
-        Player(self, d, example).play()
+        Player(self, d, example, control).play()
 
 
 def _load():
@@ -276,6 +384,12 @@ class SetupMatchesDraft(unittest.TestCase):
             self.fail("cannot read the draft's examples: %s" % LOAD_ERROR)
         self.assertGreaterEqual(len(EXAMPLES), 20)
         self.assertTrue(any(e.implemented for e in EXAMPLES))
+
+    def test_appendix_examples_were_read(self):
+        # The local channel's cases (Appendix A.6) are played too.
+        channel = [e for e in EXAMPLES
+                   if any(s.who in "PR" for s in e.steps)]
+        self.assertGreaterEqual(len(channel), 10)
 
     def test_functions_match_section_2_3(self):
         text = spec_examples.read_draft()
