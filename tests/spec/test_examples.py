@@ -72,7 +72,7 @@ CONDITIONS = {
 
 # The program a redirect points to: the listening socket at fd 3 (as
 # oneportd passes it), the token in ONEPORT_TOKEN (one per program) or as
-# lines on the pipe at ONEPORT_TOKEN_FD (a shared program). It reads the
+# lines on the pipe at ONEPORT_TOKEN_FD (a shared program, Appendix A.5). It reads the
 # token line and no byte more, accepts each token once, closes without a
 # word otherwise, and then echoes like "echo" (draft Section 9.2).
 REDIRECTED_PROGRAM = r'''#!/usr/bin/python3
@@ -99,8 +99,10 @@ def more_tokens():
             pending += chunk
     except BlockingIOError:
         pass
+    # Appendix A.5: "TOKEN EXPIRY-MS" and LF; the expiry is not needed
+    # here, where every token is used at once.
     *lines, pending = pending.split(b"\n")
-    tokens.update(l for l in lines if l)
+    tokens.update(l.split(b" ")[0] for l in lines if l)
 
 while True:
     conn, _ = listener.accept()
