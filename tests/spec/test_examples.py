@@ -72,9 +72,10 @@ CONDITIONS = {
 
 # The program a redirect points to: the listening socket at fd 3 (as
 # oneportd passes it), the token in ONEPORT_TOKEN (one per program) or as
-# lines on the pipe at ONEPORT_TOKEN_FD (a shared program, Appendix A.5). It reads the
-# token line and no byte more, accepts each token once, closes without a
-# word otherwise, and then echoes like "echo" (draft Section 9.2).
+# lines on the pipe at ONEPORT_TOKEN_FD (a shared program, Appendix A.5).
+# It reads the token line and no byte more, accepts each token once,
+# closes without a word otherwise, and then echoes like "echo" (draft
+# Section 9.2).
 REDIRECTED_PROGRAM = r'''#!/usr/bin/python3
 import os, socket
 
