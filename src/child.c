@@ -151,7 +151,10 @@ child_verdict(struct child *c)
 	}
 	c->exec_done = r;
 	status_close(c);
-	spawn_settled(c->pid);
+	/* A child that wrote why it failed may still be running on its
+	 * slot, until it is reaped. */
+	if (r == 1)
+		spawn_settled(c->pid);
 	return r;
 }
 

@@ -591,8 +591,10 @@ service_cmp(const void *a, const void *b)
 
 /*
  * Tracing a setuid, setgid or file-capability program makes the kernel
- * run it without what those bits give; such a program is started
- * untraced instead (spawn.c), and said so.
+ * run it without what those bits give, unless the tracer may trace any
+ * process: root may (spawn.c asks to be traced while still root). Not
+ * running as root, such a program is started untraced instead, and said
+ * so.
  */
 static int
 program_privileged(const char *path)
@@ -640,7 +642,7 @@ service_resolve(struct service *s, int root)
 		log_warnx("%s: redirect and socket exclude each other", where);
 		errors++;
 	}
-	s->untraced = s->argv != NULL && s->argv[0] != NULL &&
+	s->untraced = !root && s->argv != NULL && s->argv[0] != NULL &&
 	    s->socket == NULL && s->redirect == REDIRECT_NONE &&
 	    program_privileged(s->argv[0]);
 	if (s->untraced)

@@ -18,11 +18,11 @@
  * uses. It runs on a slot of its own (a stack, and a copy of everything it
  * reads: argv, environment, groups, directory), so a reload may free the
  * configuration under it; it makes only raw system calls (no libc, whose
- * wrappers write errno in the parent's thread block); the slot is the
- * parent's again once the child has exec'd or died. Where raw calls are
- * not written for the architecture, or no slot is free (children stopped
- * before execve hold theirs), the same child runs as a fork-style clone
- * on a copy instead.
+ * wrappers write errno in the parent's thread block) and is built without
+ * sanitizers; the slot is the parent's again once the child has exec'd or
+ * died. Where raw calls are not written for the architecture, no slot is
+ * free (children slow to reach execve hold theirs), or the arguments do
+ * not fit in one, the same child runs as a fork-style clone on a copy.
  *
  * "+" must be true. A close-on-exec status pipe carries the verdict: EOF
  * once execve has succeeded, or the step that failed and its errno. The
@@ -31,8 +31,9 @@
  * sends "+", and "+" always precedes the program's own bytes. A SIGTRAP
  * sent by someone else before execve looks like that stop; the status
  * pipe, still open then, tells them apart. Untraced programs (no ptrace
- * here, or a setuid program, which tracing would strip) get "+" at EOF on
- * the pipe, and a program that writes at once may race it.
+ * here, or a setuid program under a daemon that is not root, which
+ * tracing would strip) get "+" at EOF on the pipe, and a program that
+ * writes at once may race it.
  */
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -53,21 +54,25 @@
 
 #include "oneportd.h"
 
-#ifdef ONEPORT_SANITIZE
-#include <sanitizer/asan_interface.h>
-#define STACK_SIZE	(256 * 1024)	/* sanitizer frames are large */
-#else
 #define STACK_SIZE	(64 * 1024)
-#endif
 #define ARENA_SIZE	(64 * 1024)	/* what the child reads */
+#define ARENA_MAX	(16 * 1024 * 1024)	/* more than execve takes */
+#define GUARD_SIZE	4096		/* between arena and stack */
 #define NSLOTS		64		/* children sharing memory at once */
 #define STATUS_FD	3	/* in the child, until execve closes it */
 #define LISTEN_FD	3	/* a supervised program's socket, systemd's */
 
+/*
+ * The child's code runs on the parent's memory and thread block: no
+ * sanitizer may instrument it, or its runtime would act there for the
+ * child (ASan's no-return hook, fake stacks, reports).
+ */
+#define CHILD	__attribute__((no_sanitize("address", "undefined")))
+
 #if defined(__x86_64__)
 #define SHARE_VM	1
 /* A system call that touches no memory but its arguments: -errno on error. */
-static inline long
+static inline CHILD long
 sys(long n, long a, long b, long c, long d)
 {
 	register long	r10 __asm__("r10") = d;
@@ -81,7 +86,7 @@ sys(long n, long a, long b, long c, long d)
 #else
 #define SHARE_VM	0
 /* The child has its own copy of memory here: errno is its own. */
-static long
+static CHILD long
 sys(long n, long a, long b, long c, long d)
 {
 	long	ret = syscall(n, a, b, c, d);
@@ -117,7 +122,8 @@ struct child_args {
 /* A child's stack and its copy of what it reads; pid 0 when free. */
 struct slot {
 	pid_t	 pid;
-	char	*base;		/* ARENA_SIZE, then STACK_SIZE */
+	char	*base;		/* arena, guard page, STACK_SIZE */
+	size_t	 arena;		/* ARENA_SIZE, more for a private one */
 };
 
 /* Where the parent builds a child's arguments, bump-allocated. */
@@ -131,16 +137,15 @@ static struct rlimit	 orig_nofile;	/* before the parent raised it */
 
 /* What the child was doing when it failed, for the log. */
 static const char *const stages[] = {
-	"set up descriptors", "restore limits", "switch user",
-	"change directory", "read addresses", "trace", "execute",
+	"set up descriptors", "restore limits", "trace", "switch user",
+	"change directory", "execute",
 };
-enum stage { ST_FDS, ST_RLIMIT, ST_USER, ST_CHDIR, ST_ADDR, ST_TRACE,
-	ST_EXEC };
+enum stage { ST_FDS, ST_RLIMIT, ST_TRACE, ST_USER, ST_CHDIR, ST_EXEC };
 
 /* ---- the child: raw system calls only, writes only to its slot ---- */
 
 /* Report the step and errno, and go. */
-static void __attribute__((noreturn))
+static void CHILD __attribute__((noreturn))
 child_fail(int fd, enum stage st, long err)
 {
 	int	msg[2] = { st, (int)-err };
@@ -150,7 +155,7 @@ child_fail(int fd, enum stage st, long err)
 		(void)SYS1(SYS_exit_group, 127);
 }
 
-static int
+static int CHILD
 child_main(void *arg)
 {
 	const struct child_args	*a = arg;
@@ -172,6 +177,13 @@ child_main(void *arg)
 	 * it inherited), so that is the one to undo.
 	 */
 	(void)SYS4(SYS_rt_sigaction, SIGPIPE, &dfl, NULL, sizeof(none));
+#ifdef ONEPORT_SANITIZE
+	/* The sanitizer's fault handlers would run on the parent's memory. */
+	(void)SYS4(SYS_rt_sigaction, SIGSEGV, &dfl, NULL, sizeof(none));
+	(void)SYS4(SYS_rt_sigaction, SIGBUS, &dfl, NULL, sizeof(none));
+	(void)SYS4(SYS_rt_sigaction, SIGFPE, &dfl, NULL, sizeof(none));
+	(void)SYS4(SYS_rt_sigaction, SIGILL, &dfl, NULL, sizeof(none));
+#endif
 	(void)SYS1(SYS_setsid, 0);
 
 	/*
@@ -220,6 +232,17 @@ child_main(void *arg)
 	if ((r = SYS4(SYS_prlimit64, 0, RLIMIT_NOFILE, &a->nofile, NULL)) < 0)
 		child_fail(statusfd, ST_RLIMIT, r);
 
+	/*
+	 * Traced before the user switch, while still root. The kernel takes
+	 * the tracer's credentials from this call, and a tracer with
+	 * CAP_SYS_PTRACE lets a setuid, setgid or file-capability program
+	 * keep what its bits give; traced as the user, it would lose them.
+	 * And from here on a signal from the service's user, who may send
+	 * one once we are that user, stops us for the parent, which passes
+	 * it on: none can freeze us before execve.
+	 */
+	if (a->trace && (r = SYS4(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0)) < 0)
+		child_fail(statusfd, ST_TRACE, r);
 	if (a->setuser) {
 		if ((r = SYS2(SYS_setgroups, a->ngids, a->gids)) < 0 ||
 		    (r = SYS3(SYS_setresgid, a->gid, a->gid, a->gid)) < 0 ||
@@ -228,6 +251,15 @@ child_main(void *arg)
 		if (a->uid != 0 && (SYS1(SYS_geteuid, 0) != (long)a->uid ||
 		    SYS1(SYS_getegid, 0) != (long)a->gid))
 			child_fail(statusfd, ST_USER, -EPERM);
+		/*
+		 * No core dump of the memory we share: it is the root
+		 * parent's (kernels before 5.16 also kill every process
+		 * sharing a dumping one's memory, the parent with it).
+		 * fs.suid_dumpable 2 would allow one after the switch. The
+		 * flag is the shared memory's, the parent's too, as the
+		 * switch itself sets it; execve sets the program's anew.
+		 */
+		(void)SYS2(SYS_prctl, PR_SET_DUMPABLE, 0);
 	}
 	/*
 	 * A program the parent runs for itself (supervised, redirect) goes
@@ -257,13 +289,8 @@ child_main(void *arg)
 		*d = '\0';
 	}
 
-	/*
-	 * Unblock first, trace last: a signal pending now is delivered before
-	 * we are traced; after TRACEME only execve runs.
-	 */
+	/* A signal pending now is a stop the parent passes on, if traced. */
 	(void)SYS4(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof(none));
-	if (a->trace && (r = SYS4(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0)) < 0)
-		child_fail(statusfd, ST_TRACE, r);
 	r = SYS3(SYS_execve, a->path, a->argv, a->envp);
 	child_fail(statusfd, ST_EXEC, r);
 	return 127;
@@ -324,10 +351,12 @@ env_client(struct arena *ar, char **envp, int *n, int client)
 }
 
 /*
- * Fill a from svc and the request into ar. -1 if it does not fit (errno
- * ENOMEM) or the client is gone. config.c refuses the UCSPI names in env
- * and caps its count.
+ * Fill a from svc and the request into ar: 0, ARGS_FULL if it does not
+ * fit, or -1 if the client is gone. config.c refuses the UCSPI names in
+ * env and caps its count.
  */
+#define ARGS_FULL	1
+
 static int
 args_build(struct arena *ar, struct child_args *a, const struct service *svc,
     int client, const char *token)
@@ -386,8 +415,7 @@ args_build(struct arena *ar, struct child_args *a, const struct service *svc,
 	a->envp = envp;
 	return 0;
 full:
-	errno = ENOMEM;
-	return -1;
+	return ARGS_FULL;
 }
 
 /*
@@ -435,44 +463,67 @@ spawn_init(void)
 		can_trace = trace_probe();
 }
 
+/* A slot's memory: the arena, a guard page, the stack above it. */
+static char *
+slot_map(size_t arena)
+{
+	char	*p;
+
+	p = mmap(NULL, arena + GUARD_SIZE + STACK_SIZE, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	/* A stack that overflows faults, and spoils no argument. */
+	if (mprotect(p + arena, GUARD_SIZE, PROT_NONE) == -1) {
+		munmap(p, arena + GUARD_SIZE + STACK_SIZE);
+		return NULL;
+	}
+	return p;
+}
+
 /*
- * A slot for the next child: a free one of the shared slots, or (none
- * free, or no raw calls here) a private mapping the child gets a copy of,
- * unmapped by the caller right after the clone. Slots are mapped when
+ * A slot for the next child with an arena of at least arena bytes: a
+ * free one of the shared slots, or (none free, arguments bigger than
+ * theirs, or no raw calls here) a private mapping the child gets a copy
+ * of, unmapped by slot_put right after the clone. Slots are mapped when
  * first needed: most daemons never have many children starting at once.
  */
 static struct slot *
-slot_get(int *shared)
+slot_get(size_t arena, int *shared)
 {
 	static struct slot	 priv;
 	int			 i;
 
 	*shared = 0;
-	for (i = 0; SHARE_VM && i < NSLOTS; i++) {
+	for (i = 0; SHARE_VM && arena <= ARENA_SIZE && i < NSLOTS; i++) {
 		if (slots[i].pid != 0)
 			continue;
-		if (slots[i].base == NULL && (slots[i].base = mmap(NULL,
-		    ARENA_SIZE + STACK_SIZE, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0)) ==
-		    MAP_FAILED) {
-			slots[i].base = NULL;
+		if (slots[i].base == NULL &&
+		    (slots[i].base = slot_map(ARENA_SIZE)) == NULL)
 			break;
-		}
+		slots[i].arena = ARENA_SIZE;
 		*shared = 1;
 		return &slots[i];
 	}
-	priv.base = mmap(NULL, ARENA_SIZE + STACK_SIZE, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-	if (priv.base == MAP_FAILED) {
-		priv.base = NULL;
+	if ((priv.base = slot_map(arena)) == NULL)
 		return NULL;
-	}
+	priv.arena = arena;
 	return &priv;
+}
+
+/* Done with a slot the parent keeps no child on. */
+static void
+slot_put(struct slot *sl, int shared)
+{
+	if (!shared)
+		munmap(sl->base, sl->arena + GUARD_SIZE + STACK_SIZE);
 }
 
 /*
  * The child pid has exec'd or is gone: its slot is ours again. Called for
- * every child at its verdict and at its reaping; idempotent.
+ * every child at the end of file on its status pipe (execve or death has
+ * left the memory) and at its reaping, never at a failure message, which
+ * the child writes still on its slot; idempotent.
  */
 void
 spawn_settled(pid_t pid)
@@ -593,30 +644,39 @@ spawn(const struct service *svc, int client, int listenfd, int tokenfd,
 	struct arena		 ar;
 	struct slot		*sl;
 	sigset_t		 all, old;
+	size_t			 size;
 	int			 status[2] = { -1, -1 }, errp[2] = { -1, -1 };
-	int			 err, shared, trace;
+	int			 err, r, shared, trace;
 
 	memset(sp, 0, sizeof(*sp));
 	sp->pid = -1;
 	sp->stderr_fd = sp->status_fd = -1;
-	sp->failed = "find memory";
-	if ((sl = slot_get(&shared)) == NULL)
-		return -1;
-#ifdef ONEPORT_SANITIZE
-	/* Earlier children's frames are still poisoned in the shadow. */
-	ASAN_UNPOISON_MEMORY_REGION(sl->base, ARENA_SIZE + STACK_SIZE);
-#endif
-	ar.p = sl->base;
-	ar.end = sl->base + ARENA_SIZE;
-	a = arena_alloc(&ar, sizeof(*a));
-	a->client = client;
-	a->listenfd = listenfd;
-	a->tokenfd = tokenfd;
-	a->trace = trace = can_trace == 1 && listenfd < 0 && !svc->untraced;
-	a->parent = getpid();
-	a->nofile = orig_nofile;
-	sp->failed = listenfd < 0 ? "read addresses" : "build arguments";
-	if (args_build(&ar, a, svc, client, token) == -1)
+	trace = can_trace == 1 && listenfd < 0 && !svc->untraced;
+	/* Arguments too big for a shared slot get a private one that fits. */
+	for (size = ARENA_SIZE; ; size *= 2) {
+		sp->failed = "find memory";
+		if ((sl = slot_get(size, &shared)) == NULL)
+			return -1;
+		ar.p = sl->base;
+		ar.end = sl->base + sl->arena;
+		a = arena_alloc(&ar, sizeof(*a));
+		a->client = client;
+		a->listenfd = listenfd;
+		a->tokenfd = tokenfd;
+		a->trace = trace;
+		a->parent = getpid();
+		a->nofile = orig_nofile;
+		if ((r = args_build(&ar, a, svc, client, token)) != ARGS_FULL)
+			break;
+		slot_put(sl, shared);
+		if (size >= ARENA_MAX) {
+			sp->failed = "build arguments";
+			errno = E2BIG;
+			return -1;
+		}
+	}
+	sp->failed = "read addresses";
+	if (r == -1)
 		goto fail;
 
 	sp->failed = "create pipes";
@@ -629,8 +689,8 @@ spawn(const struct service *svc, int client, int listenfd, int tokenfd,
 	sp->failed = "fork";
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
-	sp->pid = clone(child_main, sl->base + ARENA_SIZE + STACK_SIZE,
-	    (shared ? CLONE_VM : 0) | SIGCHLD, a);
+	sp->pid = clone(child_main, sl->base + sl->arena + GUARD_SIZE +
+	    STACK_SIZE, (shared ? CLONE_VM : 0) | SIGCHLD, a);
 	err = errno;
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(status[1]);
@@ -642,8 +702,7 @@ spawn(const struct service *svc, int client, int listenfd, int tokenfd,
 	}
 	if (shared)
 		sl->pid = sp->pid;
-	else
-		munmap(sl->base, ARENA_SIZE + STACK_SIZE);
+	slot_put(sl, shared);
 	sp->failed = NULL;
 	fcntl(errp[0], F_SETFL, O_NONBLOCK);
 	sp->stderr_fd = errp[0];
@@ -653,8 +712,7 @@ spawn(const struct service *svc, int client, int listenfd, int tokenfd,
 
 fail:
 	err = errno;
-	if (!shared)
-		munmap(sl->base, ARENA_SIZE + STACK_SIZE);
+	slot_put(sl, shared);
 	if (status[0] != -1)
 		close(status[0]);
 	if (errp[0] != -1)

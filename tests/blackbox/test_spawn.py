@@ -4,6 +4,7 @@ stderr piped into the daemon's log, no other descriptor, the UCSPI
 environment and nothing else, its user and group; and what the client and
 the log see when the program cannot be started.
 """
+import contextlib
 import os
 import re
 import shutil
@@ -12,6 +13,24 @@ import unittest
 
 from harness import (IS_ROOT, DaemonTestCase, recv_exact, recv_until_eof,
                      run_daemon_n)
+
+
+NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+
+
+@contextlib.contextmanager
+def nobody_stopping():
+    """As nobody, SIGSTOP every process of nobody's without a pause; at
+    the end, SIGCONT them all."""
+    stopper = subprocess.Popen(NOBODY + [
+        "sh", "-c", "while :; do kill -STOP -1 2>/dev/null; done"])
+    try:
+        yield
+    finally:
+        stopper.kill()
+        stopper.wait()
+        subprocess.run(NOBODY + ["kill", "-CONT", "-1"],
+                       stderr=subprocess.DEVNULL)
 
 
 def parse_env(data):
@@ -368,13 +387,8 @@ class ParentNeverWaits(DaemonTestCase):
             '\tuser "nobody"\n}\n'
             'service "other" {\n\tcommand "/bin/echo" "alive"\n'
             '\tuser "root"\n}\n'))
-        # As nobody: SIGSTOP every process of nobody's, without a pause.
-        stopper = subprocess.Popen(
-            ["setpriv", "--reuid=nobody", "--regid=nogroup",
-             "--clear-groups", "sh", "-c",
-             "while :; do kill -STOP -1 2>/dev/null; done"])
         held = []
-        try:
+        with nobody_stopping():
             for _ in range(24):
                 s = d.connect()
                 s.sendall(b"victim\r\n")
@@ -383,12 +397,6 @@ class ParentNeverWaits(DaemonTestCase):
             for _ in range(20):
                 self.assertEqual(d.exchange(b"other\r\n"),
                                  b"+\r\nalive\n")
-        finally:
-            stopper.kill()
-            stopper.wait()
-            subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup",
-                            "--clear-groups", "kill", "-CONT", "-1"],
-                           stderr=subprocess.DEVNULL)
         for s in held:
             got = recv_until_eof(s)
             self.assertIn(got, (b"+\r\n", b"-cannot start service\r\n"))
@@ -397,27 +405,106 @@ class ParentNeverWaits(DaemonTestCase):
 
 @unittest.skipUnless(IS_ROOT, "needs root to make a setuid program")
 class Setuid(DaemonTestCase):
-    """Tracing strips a setuid program of its privileges: such a program
-    is said to be started untraced, and really runs with them."""
+    """A setuid program runs with what its bit gives, and traced like any
+    other, so its "+" is as true: the child asks to be traced while still
+    root, and the kernel lets a root tracer's setuid program keep its
+    privileges. Whether the bit was there at load does not matter."""
 
-    def test_setuid_program_runs_untraced(self):
+    def setuid_id(self, mode):
         prog = os.path.join(self.tmp, "whoami-euid")
         shutil.copy("/usr/bin/id", prog)
         os.chown(prog, 0, 0)
-        os.chmod(prog, 0o4755)
-        conf = 'service "suid" {\n\tcommand "%s" "-u"\n\tuser "nobody"\n}\n' \
-            % prog
+        os.chmod(prog, mode)
+        return ('service "suid" {\n\tcommand "%s" "-u"\n'
+                '\tuser "nobody"\n}\n' % prog), prog
+
+    def test_setuid_program_runs_traced_with_its_privileges(self):
+        conf, _ = self.setuid_id(0o4755)
         rc, _, err = run_daemon_n(["-n", "-f", self.conf(conf)])
         self.assertEqual(rc, 0, err)
-        self.assertIn("started untraced", err)
+        self.assertNotIn("untraced", err)
         d = self.start(config=conf)
-        d.wait_log(r"started untraced")
-        # The euid the setuid bit gives (root), not nobody's. Untraced,
-        # "+" goes at exec and id(1) writes at once: either may be first.
-        self.assertIn(d.exchange(b"suid\r\n"), (b"+\r\n0\n", b"0\n+\r\n"))
+        # The euid the setuid bit gives (root), not nobody's; and traced,
+        # "+" goes out first, though id(1) writes at once.
+        for _ in range(20):
+            self.assertEqual(d.exchange(b"suid\r\n"), b"+\r\n0\n")
+        self.assertNotIn("untraced", d.log_text())
+
+    def test_made_setuid_after_load(self):
+        conf, prog = self.setuid_id(0o755)
+        d = self.start(config=conf)
+        self.assertEqual(d.exchange(b"suid\r\n"), b"+\r\n65534\n")
+        os.chmod(prog, 0o4755)
+        self.assertEqual(d.exchange(b"suid\r\n"), b"+\r\n0\n")
 
     def conf(self, text):
         path = os.path.join(self.tmp, "suid.conf")
         with open(path, "w") as f:
             f.write(text)
         return path
+
+
+@unittest.skipUnless(IS_ROOT, "needs root to start programs as nobody")
+class StopBeforeExec(DaemonTestCase):
+    """The service's user may signal its child from the user switch on.
+    The child is traced by then, so a stop signal only makes it stop for
+    the parent, which lets it go on: every client gets its program."""
+
+    def test_stop_signals_do_not_hold_a_client(self):
+        d = self.start(config='service "victim" {\n'
+                       '\tcommand "/bin/sleep" "600"\n'
+                       '\tuser "nobody"\n}\n')
+        with nobody_stopping():
+            for i in range(40):
+                s = self.sock(d, src="127.0.4.%d" % (1 + i % 8))
+                s.sendall(b"victim\r\n")
+                self.assertEqual(recv_exact(s, 3), b"+\r\n")
+
+
+class FailureLog(DaemonTestCase):
+    """A program that cannot start leaves one line in the log, its reason.
+    The child runs on the parent's memory until execve, with raw system
+    calls only: no sanitizer runtime may run in it (it would use the
+    parent's thread state, and speak up in the log)."""
+
+    def test_one_line_per_failed_start(self):
+        d = self.start(config='service "nodir" {\n\tcommand "/bin/true"\n'
+                       '\tchdir "/nonexistent/oneport-dir"\n}\n'
+                       'service "gone" {\n'
+                       '\tcommand "/nonexistent/oneport-prog"\n}\n')
+        want = []
+        for name, what, step in (
+                (b"nodir", "/nonexistent/oneport-dir", "change directory"),
+                (b"gone", "/nonexistent/oneport-prog", "execute")):
+            self.assertEqual(d.exchange(name + b"\r\n"),
+                             b"-cannot start service\r\n")
+            pid = d.wait_log(r"^exit service=%s pid=(\d+) "
+                             % name.decode())[0].group(1)
+            want.append("%s[%s]: %s: cannot %s: No such file or directory"
+                        % (name.decode(), pid, what, step))
+        # All a child wrote is logged by the time its exit is.
+        self.assertEqual([l for l in d.log_lines()
+                          if re.match(r"^[a-z]+\[\d+\]: ", l)], want)
+
+
+class BigArguments(DaemonTestCase):
+    """A command line or environment bigger than the memory set aside for
+    a starting child still starts: execve takes far more."""
+
+    def test_arguments_and_environment_over_64k(self):
+        words = ["w%02d%s" % (i, "x" * 3990) for i in range(24)]
+        env = ["V%02d=%s" % (i, chr(97 + i % 26) * 3990) for i in range(40)]
+        d = self.start(config=(
+            'service "argv" {\n\tcommand "/bin/echo" %s\n}\n'
+            'service "env" {\n\tcommand "/usr/bin/env"\n\tenv %s\n}\n'
+            % (" ".join('"%s"' % w for w in words),
+               " ".join('"%s"' % e for e in env))))
+        for _ in range(3):
+            self.assertEqual(d.exchange(b"argv\r\n"),
+                             b"+\r\n" + " ".join(words).encode() + b"\n")
+            out = d.exchange(b"env\r\n")
+            self.assertTrue(out.startswith(b"+\r\n"), out[:80])
+            got = parse_env(out[3:])
+            for e in env:
+                k, _, v = e.partition("=")
+                self.assertEqual(got.get(k), [v], k)
