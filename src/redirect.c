@@ -61,7 +61,7 @@
 #define GRACE_MAX_NS		(2000 * MS)
 #define FILTER_ADDRS		16	/* per family: jumps fit in 8 bits */
 #define REVIEW_MAX		256	/* instances looked at per tick */
-#define REVIEW_AHEAD_NS		(500 * MS)	/* looked at a bit early */
+#define REVIEW_GRID_NS		(1000 * MS)	/* one walk a second, at most */
 
 struct issued {
 	uint64_t	 until_ns;
@@ -107,6 +107,17 @@ static uint64_t
 grace_ns(uint64_t idle)
 {
 	return idle / 2 < GRACE_MAX_NS ? idle / 2 : GRACE_MAX_NS;
+}
+
+/*
+ * When to look at an instance that is due at t: on a grid, so that the
+ * instances due within one step are looked at in one walk of the
+ * kernel's connections; up to a step late.
+ */
+static uint64_t
+review_at(uint64_t t)
+{
+	return (t + REVIEW_GRID_NS - 1) / REVIEW_GRID_NS * REVIEW_GRID_NS;
 }
 
 static void
@@ -421,7 +432,7 @@ instance_start(struct service *svc, const struct config *cfg, int client,
 	in->akey = akey;
 	now = now_ns();
 	in->last_use_ns = in->last_answer_ns = now;
-	in->next_ns = now + (uint64_t)svc->idle_s * 1000 * MS;
+	in->next_ns = review_at(now + (uint64_t)svc->idle_s * 1000 * MS);
 	in->next = instances;
 	instances = in;
 	log_info("%s: started pid %d on port %d (%s)", svc->name,
@@ -479,7 +490,7 @@ instance_retire(struct instance *in, uint64_t now, const char *why)
 	log_info("%s: pid %d %s: no more clients for it", in->name,
 	    (int)in->pid, why);
 	in->retired = 1;
-	in->next_ns = now;
+	in->next_ns = review_at(now);
 }
 
 /*
@@ -498,7 +509,7 @@ instance_review(struct instance *in, const struct portuse *u, uint64_t now,
 	instance_port_look(in, u, now);
 	if (!in->shared && !u->listening) {
 		/* It took its client and closed the port: its own now. */
-		in->next_ns = now + idle;
+		in->next_ns = review_at(now + idle);
 		return;
 	}
 	due = in->last_answer_ns + grace_ns(idle);
@@ -510,7 +521,7 @@ instance_review(struct instance *in, const struct portuse *u, uint64_t now,
 		instance_stop(in, now, in->retired ? "retired" : !in->shared ?
 		    "no connection accepted" : "idle");
 	else
-		in->next_ns = due;
+		in->next_ns = review_at(due);
 }
 
 static int
@@ -702,14 +713,15 @@ redirect_exited(pid_t pid)
 }
 
 /*
- * Looks at the instances due now, and those due within REVIEW_AHEAD_NS,
- * in one walk of the kernel's connections per family (sockdiag.c).
+ * Looks at the instances due now in one walk of the kernel's connections
+ * per family (sockdiag.c).
  */
 void
 redirect_tick(uint64_t now, const struct config *cfg)
 {
 	static struct portuse	 u[REVIEW_MAX];
 	static struct instance	*due[REVIEW_MAX];
+	static int		 warned;
 	struct instance		*in;
 	int			 fam, n, i, any = 0;
 
@@ -721,18 +733,25 @@ redirect_tick(uint64_t now, const struct config *cfg)
 		for (in = instances; in != NULL && n < REVIEW_MAX;
 		    in = in->next)
 			if (!in->stopping && in->family == (fam ? AF_INET6 :
-			    AF_INET) && now + REVIEW_AHEAD_NS >= in->next_ns) {
+			    AF_INET) && now >= in->next_ns) {
 				u[n].port = in->port;
 				u[n].ino = in->ino;
 				due[n++] = in;
 			}
-		if (sockdiag_ports(fam ? AF_INET6 : AF_INET, u, n) == -1)
+		if (n > 0 && sockdiag_ports(fam ? AF_INET6 : AF_INET, u,
+		    n) == -1) {
+			if (!warned++)
+				log_warn("sock_diag");
+			/* Unknown: the answers are all there is to go by. */
 			for (i = 0; i < n; i++) {
-				/* Unknown: as if in use, to be asked again. */
 				u[i].listening = 1;
-				u[i].conns = 1;
-				u[i].queued = 0;
+				u[i].conns = u[i].queued = 0;
+				u[i].closed_ms = -1;
+				if (due[i]->last_answer_ns > due[i]->last_use_ns)
+					due[i]->last_use_ns =
+					    due[i]->last_answer_ns;
 			}
+		}
 		for (i = 0; i < n; i++)
 			instance_review(due[i], &u[i], now, cfg);
 	}
