@@ -120,7 +120,7 @@ conn_waste(const struct conn *c)
 /* What one address holds of the pending set. */
 struct addr_view {
 	uint32_t	 counted;	/* against max pending per-address */
-	uint32_t	 silent;	/* not a byte yet, young or not */
+	uint32_t	 young;		/* silent, within GRACE_NS */
 	struct conn	*oldest;	/* of the counted ones */
 };
 
@@ -140,11 +140,11 @@ addr_look(uint64_t key, uint64_t now, struct addr_view *v)
 	for (c = fe.buckets[bucket_of(key)]; c != NULL; c = c->hnext) {
 		if (c->akey != key)
 			continue;
-		v->silent += !c->spoke;
 		if (c->spoke || now - c->accepted_ns >= GRACE_NS) {
 			v->counted++;
 			v->oldest = c;
-		}
+		} else
+			v->young++;
 	}
 }
 
@@ -518,20 +518,21 @@ accept_one(int lfd)
 	key = addr_key((struct sockaddr *)&ss);
 	now = now_ns();
 	/*
-	 * A source's silent connections count with what it has wasted, so
-	 * that the part of a flood that is not read yet counts too. Near a
-	 * limit, what the address has sent since the last wake-up is read
+	 * What a source has wasted counts with its young silent connections,
+	 * which no per-address limit holds yet, so that the part of a flood
+	 * not read yet counts too; older ones make room below instead. Near
+	 * a limit, what the address has sent since the last wake-up is read
 	 * first: a client that has spoken is never judged as silent.
 	 */
 	score = source_score(key, now, src_leak());
 	addr_look(key, now, &v);
-	if (score + v.silent >= src_burst() ||
+	if (score + v.young >= src_burst() ||
 	    v.counted >= fe.set.max_pending_addr) {
 		addr_settle(key);
 		score = source_score(key, now, src_leak());
 		addr_look(key, now, &v);
 	}
-	if (score + v.silent >= src_burst()) {
+	if (score + v.young >= src_burst()) {
 		/* Still trying counts: a flood gets only the leak's rate. */
 		source_charge(key, now, src_leak(), src_burst());
 		refuse(fd, &ss, REASON_ADDR_LIMIT);
