@@ -29,7 +29,7 @@ DAEMON_OBJS = oneportd.o child.o dispatch.o frontend.o source.o sandbox.o spawn.
 	      linger.o errline.o \
 	      request.o ipc.o \
 	      config.o parse.o printconf.o addr.o log.o
-OBJS	= $(addprefix $(B)/,$(DAEMON_OBJS)) $(B)/lib/wire.o
+OBJS	= $(addprefix $(B)/,$(DAEMON_OBJS)) $(B)/lib/wire.o $(B)/lib/ancil.o
 
 # ./oneportd is the plain build; a sanitizer build stays in build-san/.
 ifeq ($(SANITIZE),1)
@@ -44,7 +44,7 @@ oneportd: $(B)/oneportd
 $(B)/oneportd: $(OBJS)
 	$(CC) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
 
-$(B)/%.o: src/%.c src/oneportd.h lib/wire.h | $(B)
+$(B)/%.o: src/%.c src/oneportd.h lib/wire.h lib/ancil.h | $(B)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 

@@ -1,7 +1,7 @@
 /*
  * handoff-svc: the running service of the hand-off bench, on liboneport.
  * For each connection oneportd passes it writes a greeting and closes,
- * in one process: oneport_accept already answers HANDOFF and waits for GO
+ * in one process: oneport_accept already takes each HANDOFF (lock, ACCEPT, "+")
  * on its own loop. With -b it writes that many bytes instead (bulk runs).
  *
  *	handoff-svc [-b bytes] [-g greeting] [path]	(no path: LISTEN_FDS)

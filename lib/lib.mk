@@ -3,7 +3,8 @@
 # the static and shared library, liboneport.pc and the example service;
 # `lib-check` runs the wire tables and the service tests; $(LIB_INSTALL)
 # is a recipe that installs the header, the libraries, the .pc and the
-# man page. wire.o is also what the daemon links for lib/wire.h.
+# man page. wire.o and ancil.o are also what the daemon links for
+# lib/wire.h and lib/ancil.h.
 
 LIB_GOAL	:= $(.DEFAULT_GOAL)
 
@@ -14,7 +15,7 @@ INCLUDEDIR	?= $(PREFIX)/include
 # Position-independent objects serve both libraries; only symbols marked
 # EXPORT in the sources (the oneport_* API) leave the shared one.
 LIB_CFLAGS	 = $(CFLAGS) -fPIC -fvisibility=hidden -Ilib
-LIB_OBJS	 = $(B)/lib/wire.o $(B)/lib/service.o
+LIB_OBJS	 = $(B)/lib/wire.o $(B)/lib/ancil.o $(B)/lib/service.o
 # The client side (lib/client.c, lib/reply.c) and the oneport command.
 LIB_OBJS	+= $(B)/lib/client.o $(B)/lib/reply.o $(B)/lib/token.o \
 		   $(B)/lib/tokpipe.o
@@ -26,7 +27,8 @@ LIB_TESTS	+= $(B)/reply_test $(B)/token-service
 
 lib: $(LIB_ALL)
 
-$(B)/lib/%.o: lib/%.c lib/wire.h lib/oneport.h lib/internal.h | $(B)/lib
+$(B)/lib/%.o: lib/%.c lib/wire.h lib/ancil.h lib/oneport.h lib/internal.h \
+		| $(B)/lib
 	$(CC) $(LIB_CFLAGS) -c -o $@ $<
 
 $(B)/lib/client.o $(B)/lib/reply.o: lib/reply.h

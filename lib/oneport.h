@@ -78,9 +78,12 @@ int	oneport_register_port(const char *ctlpath, const char *name,
 	    int port);
 
 /*
- * Wait for the next handed-over connection. On success the client has
- * been told "+" and c->fd is the service's alone. Connections from
- * anything but oneportd's uid (or root) are refused without a word.
+ * Wait for the next handed-over connection and take it: lock the client's
+ * socket (fcntl F_SETLK, released when it is closed), tell oneportd
+ * ACCEPT, send the client "+". On success "+" has gone out and c->fd is
+ * the service's alone; one oneportd answered already is closed without a
+ * word. Channels from anything but oneportd's uid (or root) are refused
+ * without a word. Needs an oneportd that knows ACCEPT.
  */
 int	oneport_accept(struct oneport_server *, struct oneport_conn *c);
 

@@ -1,8 +1,9 @@
 /*
  * service.c: the service side of liboneport (oneport.h). Accepts oneportd's
- * channels, answers each HANDOFF with an ACK, and returns the connection
- * once GO says "+" went out. A malformed message costs its channel, never
- * the server; wire.c alone decodes the bytes.
+ * channels and takes each HANDOFF in one step: lock the client's socket,
+ * ACCEPT, write "+" to the client, return the connection. A malformed
+ * message costs its channel, never the server; wire.c alone decodes the
+ * bytes.
  */
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -22,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ancil.h"
 #include "oneport.h"
 #include "wire.h"
 
@@ -29,22 +31,12 @@
 #define EXPORT		__attribute__((visibility("default")))
 
 #define CHANNELS_MAX	16	/* daemon connections held at once */
-#define PENDING_MAX	128	/* hand-offs acknowledged, awaiting GO */
-#define WAIT_MS		5000	/* for GO after ACK, for REGISTERED */
-#define FDS_MAX		4	/* taken per message; one is the most due */
+#define WAIT_MS		5000	/* for REGISTERED; bounds every send */
 #define CONTROL_PATH	"/run/oneportd.sock"
 #define LISTEN_FDS_START 3	/* sd_listen_fds(3) convention */
 
 _Static_assert(ONEPORT_NAME_MAX == WIRE_NAME_MAX, "name sizes differ");
 _Static_assert(ONEPORT_PREREAD_MAX == WIRE_PREREAD_MAX, "preread differs");
-
-/* A hand-off we said yes to; it is the caller's once GO arrives. */
-struct pending {
-	int			 chan;		/* -1: slot free */
-	uint32_t		 id;
-	int64_t			 deadline;	/* now_ms() clock */
-	struct oneport_conn	 conn;
-};
 
 struct oneport_server {
 	int		 epfd;
@@ -54,17 +46,14 @@ struct oneport_server {
 	char		 name[WIRE_NAME_MAX + 1];	/* registered, or "" */
 	int		 lost_errno;	/* why the registration ended */
 	const char	*lost_why;
-	struct pending	 pend[PENDING_MAX];
 };
 
-/* One received message: its bytes, and the descriptors that came along. */
+/* One received message, and the descriptor that came along. */
 struct inmsg {
 	uint8_t		 buf[WIRE_MSG_MAX];
 	size_t		 len;
-	int		 fds[FDS_MAX];
-	int		 nfds;
-	int		 cut_bytes;	/* longer than any valid message */
-	int		 cut_fds;	/* descriptors lost: too many, EMFILE */
+	int		 fd;		/* -1: none */
+	int		 lost;		/* one was sent, dropped: EMFILE here */
 };
 
 static _Thread_local char errbuf[256];
@@ -100,15 +89,6 @@ now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-close_fds(int *fds, int n)
-{
-	int	i;
-
-	for (i = 0; i < n; i++)
-		close(fds[i]);
 }
 
 /* A decimal number 0..max with nothing around it, or -1. */
@@ -194,123 +174,31 @@ send_status(int fd, enum wire_type type, uint32_t id, int status,
 
 /*
  * Receive one message without waiting. Returns 1 with im filled, 0 at end
- * of stream, -1 with errno (EAGAIN: nothing there). Every descriptor that
- * came along is in im->fds, close-on-exec; the caller owns them.
+ * of stream, -1 with errno (EAGAIN: nothing there; EBADMSG: control data
+ * other than at most one descriptor, or a message too long for any of
+ * ours, whose descriptors are closed). A descriptor that came along is
+ * in im->fd, close-on-exec; the caller owns it.
  */
 static int
 msg_recv(int fd, struct inmsg *im)
 {
-	struct iovec	 iov;
-	struct msghdr	 mh;
-	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(FDS_MAX * sizeof(int))];
-	} cbuf;
-	struct cmsghdr	*cm;
-	ssize_t		 n;
-	size_t		 i, k;
-	int		 sfd;
+	ssize_t	n;
 
 	im->len = 0;
-	im->nfds = 0;
-	im->cut_bytes = 0;
-	im->cut_fds = 0;
-	iov.iov_base = im->buf;
-	iov.iov_len = sizeof(im->buf);
-	memset(&mh, 0, sizeof(mh));
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	mh.msg_control = cbuf.buf;
-	mh.msg_controllen = sizeof(cbuf.buf);
-	do {
-		n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-	} while (n == -1 && errno == EINTR);
-	if (n == -1)
-		return -1;
-
-	for (cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm)) {
-		if (cm->cmsg_level != SOL_SOCKET ||
-		    cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len < CMSG_LEN(0))
-			continue;
-		k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (i = 0; i < k; i++) {
-			memcpy(&sfd, CMSG_DATA(cm) + i * sizeof(int),
-			    sizeof(int));
-			if (im->nfds < FDS_MAX)
-				im->fds[im->nfds++] = sfd;
-			else {
-				close(sfd);
-				im->cut_fds = 1;
-			}
-		}
-	}
-	if (mh.msg_flags & MSG_TRUNC)
-		im->cut_bytes = 1;
-	if (mh.msg_flags & MSG_CTRUNC)
-		im->cut_fds = 1;
-	if (n == 0 && im->nfds == 0 && !im->cut_fds)
-		return 0;
+	if ((n = ancil_recv(fd, im->buf, sizeof(im->buf), &im->fd,
+	    &im->lost)) <= 0)
+		return (int)n;
 	im->len = (size_t)n;
 	return 1;
 }
 
 /* ---- the server ---- */
 
-static struct pending *
-pending_find(struct oneport_server *srv, int chan, uint32_t id)
-{
-	int	i;
-
-	for (i = 0; i < PENDING_MAX; i++)
-		if (srv->pend[i].chan == chan && srv->pend[i].id == id)
-			return &srv->pend[i];
-	return NULL;
-}
-
-static void
-pending_free(struct pending *p)
-{
-	if (p->conn.fd != -1)
-		close(p->conn.fd);
-	p->conn.fd = -1;
-	p->chan = -1;
-}
-
-/* The daemon answered the client "-" and sent no GO: let go of it. */
-static void
-pending_expire(struct oneport_server *srv, int64_t now)
-{
-	int	i;
-
-	for (i = 0; i < PENDING_MAX; i++)
-		if (srv->pend[i].chan != -1 && srv->pend[i].deadline <= now)
-			pending_free(&srv->pend[i]);
-}
-
-/* Milliseconds until the first deadline, or -1 (none). */
-static int
-pending_timeout(const struct oneport_server *srv, int64_t now)
-{
-	int64_t	first = -1;
-	int	i;
-
-	for (i = 0; i < PENDING_MAX; i++)
-		if (srv->pend[i].chan != -1 &&
-		    (first == -1 || srv->pend[i].deadline < first))
-			first = srv->pend[i].deadline;
-	if (first == -1)
-		return -1;
-	return first <= now ? 0 : (int)(first - now);
-}
-
 static void
 channel_drop(struct oneport_server *srv, int chan, int err, const char *why)
 {
 	int	i;
 
-	for (i = 0; i < PENDING_MAX; i++)
-		if (srv->pend[i].chan == chan)
-			pending_free(&srv->pend[i]);
 	for (i = 0; i < srv->nchans; i++)
 		if (srv->chans[i] == chan)
 			break;
@@ -397,47 +285,65 @@ sockaddr_fill(struct sockaddr_storage *ss, socklen_t *len, uint8_t family,
 }
 
 /*
- * A decoded HANDOFF with its one descriptor: remember it and say yes, or
- * say no when we cannot take it. Takes fd. Returns 0, or the reason the
- * channel must go: HANDOFF_BAD (not a hand-off we take from anyone) or
- * HANDOFF_LOST (our answer could not be sent).
+ * A decoded HANDOFF with its one descriptor: take it, or say no when we
+ * cannot. Takes fd. Returns 1 with *c filled (the client has had "+"),
+ * 0 when there is nothing to return, or the reason the channel must go:
+ * HANDOFF_BAD (not a hand-off we take from anyone) or HANDOFF_LOST (our
+ * answer could not be sent).
+ *
+ * The order is what makes "+" truthful: the lock first, so that the
+ * daemon cannot be answering the client at the same time; then ACCEPT,
+ * which the daemon reads as "do not answer this client"; only once
+ * ACCEPT has been queued on the channel, "+"; only then the caller's
+ * bytes. If ACCEPT cannot be sent, the daemon still owns the answer and
+ * we write nothing.
  */
 #define HANDOFF_BAD	(-1)
 #define HANDOFF_LOST	(-2)
 
 static int
 handoff(struct oneport_server *srv, int chan, const struct wire_msg *m,
-    int fd)
+    int fd, struct oneport_conn *c)
 {
-	struct oneport_conn	*c;
-	struct pending		*p = NULL;
-	int			 i, type;
-	socklen_t		 tlen = sizeof(type);
+	struct wire_msg	 a;
+	int		 type;
+	socklen_t	 tlen = sizeof(type);
+	ssize_t		 n;
 
 	if ((srv->name[0] != '\0' && strcmp(m->name, srv->name) != 0) ||
-	    pending_find(srv, chan, m->id) != NULL ||
 	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) == -1 ||
 	    type != SOCK_STREAM) {
 		close(fd);
 		return HANDOFF_BAD;
 	}
-	for (i = 0; i < PENDING_MAX && p == NULL; i++)
-		if (srv->pend[i].chan == -1)
-			p = &srv->pend[i];
-	if (p == NULL) {
-		pending_expire(srv, now_ms());
-		for (i = 0; i < PENDING_MAX && p == NULL; i++)
-			if (srv->pend[i].chan == -1)
-				p = &srv->pend[i];
-	}
-	if (p == NULL) {
+	/* The daemon takes the same lock before it answers a hand-off it
+	 * gave up waiting for: whoever holds it decides what the client
+	 * hears. */
+	if (ancil_lock(fd) == -1) {
 		close(fd);
+		if (errno == EAGAIN || errno == EACCES)
+			return 0;	/* too late: the daemon answered */
 		if (send_status(chan, WIRE_ACK, m->id, 1, "service busy") == -1)
 			return HANDOFF_LOST;
 		return 0;
 	}
+	memset(&a, 0, sizeof(a));
+	a.type = WIRE_ACCEPT;
+	a.id = m->id;
+	if (msg_send(chan, &a) == -1) {
+		close(fd);
+		return HANDOFF_LOST;
+	}
+	/* The socket is fresh, so 3 bytes fit; failing, the client or the
+	 * daemon has shut it: there is no one to serve. */
+	do {
+		n = send(fd, "+\r\n", 3, MSG_NOSIGNAL | MSG_DONTWAIT);
+	} while (n == -1 && errno == EINTR);
+	if (n != 3 || make_blocking(fd) == -1) {
+		close(fd);
+		return 0;
+	}
 
-	c = &p->conn;
 	memset(c, 0, sizeof(*c));
 	c->fd = fd;
 	memcpy(c->service, m->name, sizeof(c->service));
@@ -448,31 +354,25 @@ handoff(struct oneport_server *srv, int chan, const struct wire_msg *m,
 	if (m->preread_len > 0)
 		memcpy(c->preread, m->preread, m->preread_len);
 	c->preread_len = m->preread_len;
-	p->chan = chan;
-	p->id = m->id;
-	p->deadline = now_ms() + WAIT_MS;
-	if (send_status(chan, WIRE_ACK, m->id, 0, "") == -1) {
-		pending_free(p);
-		return HANDOFF_LOST;
-	}
-	return 0;
+	return 1;
 }
 
 /*
- * Handle one message on chan. Returns 1 with *c filled when a GO completed
- * a hand-off, 0 otherwise (the channel may have been dropped).
+ * Handle one message on chan. Returns 1 with *c filled when a hand-off was
+ * taken, 0 otherwise (the channel may have been dropped).
  */
 static int
 channel_read(struct oneport_server *srv, int chan, struct oneport_conn *c)
 {
 	struct inmsg		 im;
 	struct wire_msg		 m;
-	struct pending		*p;
 	int			 r;
 
 	if ((r = msg_recv(chan, &im)) == -1) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			return 0;
+		if (errno == EBADMSG)
+			goto bad;
 		channel_drop(srv, chan, errno, "oneportd channel failed");
 		return 0;
 	}
@@ -481,47 +381,34 @@ channel_read(struct oneport_server *srv, int chan, struct oneport_conn *c)
 		    "connection");
 		return 0;
 	}
-	if (im.cut_bytes || wire_decode(im.buf, im.len, &m) == -1)
+	if (wire_decode(im.buf, im.len, &m) == -1)
 		goto bad;
 
 	switch (m.type) {
 	case WIRE_HANDOFF:
-		if (im.nfds == 0 && im.cut_fds) {
+		if (im.lost) {
 			/* Out of descriptors here: the client hears why. */
 			if (send_status(chan, WIRE_ACK, m.id, 1,
 			    "service out of descriptors") == -1)
 				goto lost;
 			return 0;
 		}
-		if (im.nfds != 1 || im.cut_fds)
+		if (im.fd == -1)
 			goto bad;
-		if ((r = handoff(srv, chan, &m, im.fds[0])) == HANDOFF_BAD) {
+		if ((r = handoff(srv, chan, &m, im.fd, c)) == HANDOFF_BAD) {
 			channel_drop(srv, chan, EPROTO, "malformed hand-off "
 			    "from oneportd");
 			return 0;
 		}
 		if (r == HANDOFF_LOST)
 			goto lost;
-		return 0;
-	case WIRE_GO:
-		if (im.nfds != 0 || im.cut_fds)
-			goto bad;
-		/* No match: a GO for a hand-off we already gave up on. */
-		if ((p = pending_find(srv, chan, m.id)) == NULL)
-			return 0;
-		if (make_blocking(p->conn.fd) == -1) {
-			pending_free(p);
-			return 0;
-		}
-		memcpy(c, &p->conn, sizeof(*c));
-		p->conn.fd = -1;
-		pending_free(p);
-		return 1;
+		return r;
 	default:
 		goto bad;
 	}
 bad:
-	close_fds(im.fds, im.nfds);
+	if (im.fd != -1)
+		close(im.fd);
 	channel_drop(srv, chan, EPROTO, "malformed message from oneportd");
 	return 0;
 lost:
@@ -542,10 +429,6 @@ server_new(int listenfd, int chan, const char *name)
 		goto fail;
 	}
 	srv->listenfd = -1;
-	for (i = 0; i < PENDING_MAX; i++) {
-		srv->pend[i].chan = -1;
-		srv->pend[i].conn.fd = -1;
-	}
 	if ((srv->epfd = epoll_create1(EPOLL_CLOEXEC)) == -1) {
 		syserr("epoll_create1");
 		free(srv);
@@ -720,13 +603,16 @@ register_wait(int fd, struct wire_msg *m)
 		if ((r = msg_recv(fd, &im)) == -1) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				continue;
-			return syserr("oneportd control socket");
+			if (errno != EBADMSG)
+				return syserr("oneportd control socket");
+			im.fd = -1;
 		}
 		if (r == 0)
 			return seterr(ECONNRESET, "oneportd closed the "
 			    "connection");
-		close_fds(im.fds, im.nfds);
-		if (im.cut_bytes || im.cut_fds || im.nfds != 0 ||
+		if (im.fd != -1)
+			close(im.fd);
+		if (r == -1 || im.fd != -1 || im.lost ||
 		    wire_decode(im.buf, im.len, m) == -1 ||
 		    m->type != WIRE_REGISTERED)
 			return seterr(EPROTO, "malformed answer from oneportd");
@@ -836,15 +722,10 @@ oneport_accept(struct oneport_server *srv, struct oneport_conn *c)
 			    ECONNRESET, "registration of %s ended: %s",
 			    srv->name, srv->lost_why ? srv->lost_why :
 			    "closed");
-		n = epoll_wait(srv->epfd, &ev, 1,
-		    pending_timeout(srv, now_ms()));
-		if (n == -1)
+		if ((n = epoll_wait(srv->epfd, &ev, 1, -1)) == -1)
 			return syserr("epoll_wait");
-		/* Nothing is ready, so no GO is waiting unread: expire. */
-		if (n == 0) {
-			pending_expire(srv, now_ms());
+		if (n == 0)
 			continue;
-		}
 		if (ev.data.fd == srv->listenfd) {
 			if (channel_accept(srv) == -1)
 				return -1;
@@ -877,9 +758,6 @@ oneport_close(struct oneport_server *srv)
 
 	if (srv == NULL)
 		return;
-	for (i = 0; i < PENDING_MAX; i++)
-		if (srv->pend[i].chan != -1)
-			pending_free(&srv->pend[i]);
 	for (i = 0; i < srv->nchans; i++)
 		close(srv->chans[i]);
 	if (srv->listenfd != -1)

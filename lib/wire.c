@@ -143,6 +143,7 @@ wire_encode(uint8_t *buf, size_t cap, const struct wire_msg *m)
 		body = STATUS_FIXED + rlen;
 		break;
 	case WIRE_GO:
+	case WIRE_ACCEPT:
 		body = 0;
 		break;
 	default:
@@ -270,6 +271,7 @@ wire_decode(const uint8_t *buf, size_t len, struct wire_msg *m)
 		left -= STATUS_FIXED + n;
 		break;
 	case WIRE_GO:
+	case WIRE_ACCEPT:
 		break;
 	default:
 		goto bad;

@@ -11,7 +11,8 @@
  *   0  "OP"        magic
  *   2  u8 version  WIRE_VERSION
  *   3  u8 type     enum wire_type
- *   4  u32 id      the daemon's number for one hand-off; echoed in ACK/GO
+ *   4  u32 id      the daemon's number for one hand-off; echoed in
+ *                  ACCEPT, ACK and GO
  *   8  u32 len     body length; header + len == the message length
  *
  * HANDOFF (daemon -> service), with exactly one fd, the client socket:
@@ -22,11 +23,21 @@
  *   u16 preread_len (0..WIRE_PREREAD_MAX), preread bytes: what the daemon
  *       already read of the client's stream after the request line, to be
  *       treated as if read from the socket first
- * ACK (service -> daemon): u8 status (0 accepted, 1 refused),
- *   u8 reason_len (0..WIRE_REASON_MAX), reason (printable ASCII; sent to
- *   the client as "-reason" when refused)
- * GO (daemon -> service): empty body. "+" has been sent to the client;
- *   the connection is the service's alone from now on.
+ * ACK (service -> daemon): u8 status (1 refused, 0 accepted by a service
+ *   of before ACCEPT, which then waits for GO), u8 reason_len
+ *   (0..WIRE_REASON_MAX), reason (printable ASCII; sent to the client as
+ *   "-reason" when refused)
+ * ACCEPT (service -> daemon): empty body. The service has taken the
+ *   client: it holds a POSIX write lock (fcntl F_SETLK) on the whole of
+ *   the client socket, taken before this message was sent, and sends "+"
+ *   to the client itself once the message is queued. The daemon then
+ *   answers nothing and closes its copy. A daemon that has waited too
+ *   long takes the same lock before it answers "-" (and shuts the
+ *   socket's sending side): the lock decides who answers.
+ * GO (daemon -> service): empty body. The answer to an ACK with status 0
+ *   from a service of before ACCEPT: "+" has been sent to the client; the
+ *   connection is the service's alone from now on. liboneport no longer
+ *   sends such ACKs; oneportd still serves services that do.
  * REGISTER (service -> daemon, on the control socket): u8 name_len, name.
  *   The connection then carries HANDOFFs for that name; the name lasts
  *   exactly as long as the connection.
@@ -58,6 +69,7 @@ enum wire_type {
 	WIRE_REGISTER,
 	WIRE_REGISTERED,
 	WIRE_REGISTER_PORT,
+	WIRE_ACCEPT,
 };
 
 struct wire_msg {

@@ -1,9 +1,16 @@
 /*
  * handoff.c: the parent's side of "pass" services. A client's socket is
  * sent, with a HANDOFF message (lib/wire.h), over a unix SOCK_SEQPACKET
- * channel to a service that is already running; the service ACKs, the
- * parent sends "+" and then GO, and from then on the client and the
- * service talk directly. No byte is proxied.
+ * channel to a service that is already running; the service locks the
+ * socket, ACCEPTs and writes "+" itself, and from then on the client and
+ * the service talk directly. No byte is proxied, and no message has to
+ * come back before the service may speak: one trip, not two.
+ *
+ * The parent still answers every refusal, failure and timeout with "-".
+ * Two fences keep those answers from crossing a "+": on a channel that
+ * closes, shutdown(2) first, so that no ACCEPT can be queued after the
+ * parent has read the last one; on a timeout, the client socket's POSIX
+ * lock, which the service holds from before its ACCEPT (lib/wire.h).
  *
  * The parent, not the frontend, talks to service sockets: connecting to
  * paths and checking peer credentials needs the filesystem and socket
@@ -28,19 +35,22 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ancil.h"
 #include "oneportd.h"
 #include "wire.h"
 
+#define DRAIN_MAX		4096	/* messages read to settle a channel */
 #define REGISTER_TIMEOUT_NS	(5000ull * 1000000)	/* REGISTER within */
 /* Out of descriptors or memory here: the client hears it, we go on. */
 #define REASON_NORES		"busy"
 
-/* A client handed over, waiting for the service's ACK. */
+/* A client handed over, waiting for the service's ACCEPT or ACK. */
 struct pending {
 	uint32_t	 id;
 	int		 client;
 	uint64_t	 deadline_ns;
 	uint64_t	 accepted_ns;
+	int		 locked;	/* we hold its lock: ours to answer */
 	char		 peer[ADDR_STRLEN];
 	struct pending	*next;
 };
@@ -62,9 +72,10 @@ struct channel {
 };
 
 static struct {
-	struct channel	*channels;
-	uint32_t	 next_id;
-	int		 quiet;		/* the caller sends the names itself */
+	struct channel		*channels;
+	uint32_t		 next_id;
+	int			 quiet;	/* the caller sends the names itself */
+	const struct config	*cfg;	/* the current one */
 } h;
 
 static uint8_t	msgbuf[WIRE_MSG_MAX];
@@ -105,7 +116,12 @@ pending_fail(struct pending *p, const char *name, const char *reason)
 	free(p);
 }
 
-/* Every client still waiting on it gets "-"; a registered name goes. */
+static void	channel_settle(struct channel *);
+
+/*
+ * Every client still waiting on it gets "-", unless the service had
+ * already taken it; a registered name goes.
+ */
 static void
 channel_close(struct channel *ch, const char *reason)
 {
@@ -113,6 +129,7 @@ channel_close(struct channel *ch, const char *reason)
 	struct pending	 *p;
 	int		  was_name = ch->registered && ch->active;
 
+	channel_settle(ch);
 	while ((p = ch->pending) != NULL) {
 		ch->pending = p->next;
 		pending_fail(p, ch->name, reason);
@@ -311,27 +328,45 @@ handoff_pass(const struct service *svc, const char *name, int client,
 
 /* ---- messages from services ---- */
 
-static void
-on_ack(struct channel *ch, const struct wire_msg *m)
+/* The hand-off id waits on ch: it is the caller's now. NULL if not. */
+static struct pending *
+pending_take(struct channel *ch, uint32_t id)
 {
 	struct pending	**pp, *p;
-	struct wire_msg	  go;
-	char		  result[WIRE_REASON_MAX + 2];
 
 	for (pp = &ch->pending; *pp != NULL; pp = &(*pp)->next)
-		if ((*pp)->id == m->id)
-			break;
-	if ((p = *pp) == NULL)
-		return;		/* timed out already: the client has "-" */
-	*pp = p->next;
+		if ((*pp)->id == id) {
+			p = *pp;
+			*pp = p->next;
+			return p;
+		}
+	return NULL;	/* answered already: the client has had "-" */
+}
+
+/* The service has taken the client and says "+" itself: let go. */
+static void
+pending_accepted(struct channel *ch, struct pending *p)
+{
+	parent_log_conn(p->peer, ch->name, "+", 0, p->accepted_ns);
+	close(p->client);
+	free(p);
+}
+
+/* status 1: "-reason". status 0 comes from a service of before ACCEPT,
+ * which waits for GO: then "+" goes first, then GO, so that nothing of
+ * the service's can come before it on the client's stream. */
+static void
+pending_acked(struct channel *ch, struct pending *p, const struct wire_msg *m)
+{
+	struct wire_msg	 go;
+	char		 result[WIRE_REASON_MAX + 2];
+
 	if (m->status != 0) {
 		snprintf(result, sizeof(result), "-%s",
 		    m->reason[0] != '\0' ? m->reason : "refused");
 		parent_reply(p->client, result + 1);
 		parent_log_conn(p->peer, ch->name, result, 0, p->accepted_ns);
 	} else {
-		/* "+" first, then GO: nothing of the service's can come
-		 * before it on the client's stream. */
 		(void)send(p->client, "+\r\n", 3, MSG_DONTWAIT | MSG_NOSIGNAL);
 		memset(&go, 0, sizeof(go));
 		go.type = WIRE_GO;
@@ -342,9 +377,82 @@ on_ack(struct channel *ch, const struct wire_msg *m)
 	}
 	close(p->client);
 	free(p);
+}
+
+static void
+on_answer(struct channel *ch, const struct wire_msg *m)
+{
+	struct pending	*p;
+
+	if ((p = pending_take(ch, m->id)) == NULL)
+		return;
+	if (m->type == WIRE_ACCEPT)
+		pending_accepted(ch, p);
+	else
+		pending_acked(ch, p, m);
 	/* Replaced by a reload and now idle: let it go. */
 	if (ch->stale && ch->pending == NULL)
 		channel_close(ch, "service unavailable");
+}
+
+/*
+ * One message from ch into m. Returns 1, 0 at end of stream or on a
+ * failed read, -1 when nothing is waiting, -2 for a malformed message:
+ * a descriptor came with it (closed), or anything wire_decode refuses.
+ */
+static int
+chan_recv(struct channel *ch, struct wire_msg *m)
+{
+	ssize_t	n;
+	int	fd, lost;
+
+	n = ancil_recv(ch->fd, msgbuf, sizeof(msgbuf), &fd, &lost);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return -1;
+	if (n == -1 && errno != EBADMSG)
+		return 0;
+	if (fd != -1)
+		close(fd);
+	if (n == -1 || fd != -1 || lost)
+		return -2;
+	if (n == 0)
+		return 0;
+	return wire_decode(msgbuf, n, m) == 0 ? 1 : -2;
+}
+
+/*
+ * Before the parent answers the clients still waiting on ch itself: shut
+ * the channel both ways, so that no ACCEPT can be queued from now on (the
+ * service's send fails, and it then writes nothing to the client), and
+ * read the answers already queued. An ACCEPT among them was sent before
+ * the service wrote "+": that client is the service's. A refusal still
+ * gives its reason; anything else is ignored now.
+ */
+static void
+channel_settle(struct channel *ch)
+{
+	struct wire_msg	 m;
+	struct pending	*p;
+	int		 i;
+
+	if (ch->pending == NULL)
+		return;
+	shutdown(ch->fd, SHUT_RDWR);
+	for (i = 0; i < DRAIN_MAX && ch->pending != NULL; i++) {
+		switch (chan_recv(ch, &m)) {
+		case 1:
+			break;
+		case -2:
+			continue;
+		default:
+			return;
+		}
+		if (m.type == WIRE_ACCEPT && (p = pending_take(ch, m.id)))
+			pending_accepted(ch, p);
+		else if (m.type == WIRE_ACK && m.status != 0 &&
+		    (p = pending_take(ch, m.id)))
+			pending_acked(ch, p, &m);
+	}
 }
 
 static int
@@ -405,69 +513,31 @@ on_register(struct channel *ch, const struct wire_msg *m,
 /*
  * A service's bytes are as untrusted as a client's: anything malformed,
  * any fd, or a message that is not ours to receive ends its channel (and
- * its registration), never the daemon.
+ * its registration), never the daemon. Reads at most max messages.
  */
-void
-handoff_channel_event(struct channel *ch, const struct config *cfg)
+static void
+channel_read(struct channel *ch, const struct config *cfg, int max)
 {
-	struct msghdr	 msg;
-	struct iovec	 iov;
-	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(4 * sizeof(int))];
-	} cmsgbuf;
-	struct cmsghdr	*cmsg;
 	struct wire_msg	 m;
-	ssize_t		 n;
-	int		 i, k, fd, stray;
+	int		 i;
 
-	if (ch->fd == -1)
-		return;		/* closed earlier in this epoll batch */
-	for (i = 0; i < 64; i++) {
-		iov.iov_base = msgbuf;
-		iov.iov_len = sizeof(msgbuf);
-		memset(&msg, 0, sizeof(msg));
-		msg.msg_iov = &iov;
-		msg.msg_iovlen = 1;
-		msg.msg_control = cmsgbuf.buf;
-		msg.msg_controllen = sizeof(cmsgbuf.buf);
-		n = recvmsg(ch->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+	for (i = 0; i < max && ch->fd != -1; i++) {
+		switch (chan_recv(ch, &m)) {
+		case -1:
 			return;
-		/* After a failed read the control buffer is stale: an fd
-		 * number in it may belong to someone else by now. */
-		if (n == -1)
-			msg.msg_controllen = 0;
-		stray = 0;
-		for (cmsg = CMSG_FIRSTHDR(&msg); cmsg != NULL;
-		    cmsg = CMSG_NXTHDR(&msg, cmsg)) {
-			if (cmsg->cmsg_level != SOL_SOCKET ||
-			    cmsg->cmsg_type != SCM_RIGHTS)
-				continue;
-			k = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-			while (k-- > 0) {
-				memcpy(&fd, CMSG_DATA(cmsg) + k * sizeof(int),
-				    sizeof(int));
-				close(fd);
-				stray = 1;
-			}
-		}
-		if (n <= 0) {
+		case 0:
 			channel_close(ch, "service failed");
 			return;
-		}
-		if (stray || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
-		    wire_decode(msgbuf, n, &m) == -1) {
+		case -2:
 			log_warnx("%s: malformed message from service",
 			    ch->name[0] ? ch->name : "control");
 			channel_close(ch, "service failed");
 			return;
 		}
-		if (m.type == WIRE_ACK && (!ch->registered || ch->active)) {
-			on_ack(ch, &m);
-			if (ch->fd == -1)
-				return;		/* stale and done */
-		} else if ((m.type == WIRE_REGISTER ||
+		if ((m.type == WIRE_ACK || m.type == WIRE_ACCEPT) &&
+		    (!ch->registered || ch->active))
+			on_answer(ch, &m);	/* may close a stale one */
+		else if ((m.type == WIRE_REGISTER ||
 		    m.type == WIRE_REGISTER_PORT) && ch->registered) {
 			if (on_register(ch, &m, cfg) == -1)
 				return;
@@ -478,6 +548,14 @@ handoff_channel_event(struct channel *ch, const struct config *cfg)
 			return;
 		}
 	}
+}
+
+void
+handoff_channel_event(struct channel *ch, const struct config *cfg)
+{
+	/* ch->fd is -1 if it closed earlier in this epoll batch. */
+	if (ch->fd != -1)
+		channel_read(ch, cfg, 64);
 }
 
 /* ---- registrations ---- */
@@ -507,6 +585,7 @@ handoff_configure(const struct config *cfg)
 	struct channel		*ch, *next;
 	const struct service	*svc;
 
+	h.cfg = cfg;
 	h.quiet = 1;
 	for (ch = h.channels; ch != NULL; ch = next) {
 		next = ch->next;
@@ -549,20 +628,67 @@ handoff_down(const char *name)
 
 /* ---- time ---- */
 
-/* Clients past their ACK deadline get "-"; silent registrants go. */
+/*
+ * Try the lock the service takes on a client before its ACCEPT. 1: the
+ * service holds it, so its ACCEPT is on the way or queued. 0: we hold it
+ * now (or the lock cannot be had at all), and until we close the client
+ * the service cannot take it: whatever it sent before is queued.
+ */
+static int
+client_taken(int fd)
+{
+	return ancil_lock(fd) == -1 && (errno == EAGAIN || errno == EACCES);
+}
+
+/*
+ * Clients on ch past their deadline: "-service not responding", unless the
+ * service is taking them. The lock says. Every overdue client whose lock
+ * we get is ours to answer, unless an answer for it was queued before:
+ * so one read of the channel after the locks, and not before. Returns -1
+ * if ch closed meanwhile.
+ */
+static int
+channel_expire(struct channel *ch, uint64_t now)
+{
+	struct pending	*p, **pp;
+	int		 mine = 0;
+
+	for (p = ch->pending; p != NULL && p->deadline_ns <= now; p = p->next)
+		if (p->locked || (p->locked = !client_taken(p->client)))
+			mine = 1;
+	if (mine) {
+		channel_read(ch, h.cfg, DRAIN_MAX);
+		if (ch->fd == -1)
+			return -1;
+	}
+	while ((p = ch->pending) != NULL && p->deadline_ns <= now) {
+		ch->pending = p->next;
+		if (p->locked) {
+			log_warnx("%s: no acknowledgement in time", ch->name);
+			pending_fail(p, ch->name, "service not responding");
+			continue;
+		}
+		/* The service holds it: its ACCEPT is on the way. To the
+		 * back, as if sent now, so the list stays in deadline order. */
+		p->deadline_ns = now + HANDOFF_TIMEOUT_NS;
+		p->next = NULL;
+		for (pp = &ch->pending; *pp != NULL; pp = &(*pp)->next)
+			;
+		*pp = p;
+	}
+	return 0;
+}
+
+/* Clients past their deadline get "-"; silent registrants go. */
 void
 handoff_expire(uint64_t now)
 {
 	struct channel	*ch, *next;
-	struct pending	*p;
 
 	for (ch = h.channels; ch != NULL; ch = next) {
 		next = ch->next;
-		while ((p = ch->pending) != NULL && p->deadline_ns <= now) {
-			ch->pending = p->next;
-			log_warnx("%s: no acknowledgement in time", ch->name);
-			pending_fail(p, ch->name, "service not responding");
-		}
+		if (channel_expire(ch, now) == -1)
+			continue;
 		if ((ch->registered && !ch->active &&
 		    now - ch->opened_ns >= REGISTER_TIMEOUT_NS) ||
 		    (ch->stale && ch->pending == NULL))
@@ -628,11 +754,13 @@ handoff_shutdown(void)
 	struct channel	*ch;
 	struct pending	*p;
 
-	for (ch = h.channels; ch != NULL; ch = ch->next)
+	for (ch = h.channels; ch != NULL; ch = ch->next) {
+		channel_settle(ch);
 		while ((p = ch->pending) != NULL) {
 			ch->pending = p->next;
 			pending_fail(p, ch->name, "shutting down");
 		}
+	}
 	h.quiet = 1;
 	while (h.channels != NULL)
 		channel_close(h.channels, "shutting down");

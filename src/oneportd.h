@@ -322,7 +322,7 @@ void	 redirect_stop(void);
 void	 redirect_check_ports(const struct config *);
 
 /* handoff.c: pass services and registrations */
-#define HANDOFF_TIMEOUT_NS	(2000ull * 1000000)	/* ACK within */
+#define HANDOFF_TIMEOUT_NS	(2000ull * 1000000)	/* ACCEPT within */
 struct channel;
 int	handoff_pass(const struct service *, const char *name, int client,
 	    const struct sockaddr_storage *peer_ss, const char *peer,

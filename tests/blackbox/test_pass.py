@@ -44,8 +44,14 @@ NOBODY = 65534
 #   garbage        answers a HANDOFF with bytes that are no message
 #   fdack          answers a HANDOFF with an ACK that carries a descriptor
 #   deaf           exits, reading nothing, once a HANDOFF is waiting
+#   legacy         as a service of before ACCEPT: ACK status 0, then
+#                  writes "legacy" once the GO has come
+#   slowtake       takes the client's lock at once, ACCEPTs 2.6 s later,
+#                  then writes "+" and "slow but mine"
+#   lateaccept     after 2.4 s, locks, ACCEPTs and tries to write "+";
+#                  says "plus refused" when the socket will not take it
 FAKE = r'''#!/usr/bin/python3
-import array, os, select, socket, struct, sys, time
+import array, fcntl, os, select, socket, struct, sys, time
 
 args = sys.argv[1:]
 uid = reg = None
@@ -122,6 +128,27 @@ while True:
         say("handoff %d fds=%d" % (mid, len(fds)))
         if mode == "die":
             os._exit(0)
+        if mode in ("legacy", "slowtake", "lateaccept") and fds:
+            cfd = fds.pop(0)
+            if mode == "legacy":
+                s.send(status(2, mid, 0, ""))
+                go = s.recv(4096)
+                say("go %d" % struct.unpack(">I", go[4:8])[0])
+                os.write(cfd, b"legacy")
+            else:
+                if mode == "lateaccept":
+                    time.sleep(2.4)
+                fcntl.lockf(cfd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                say("locked")
+                if mode == "slowtake":
+                    time.sleep(2.6)
+                s.send(msg(7, mid))
+                try:
+                    os.write(cfd, b"+\r\n" + (b"slow but mine"
+                             if mode == "slowtake" else b""))
+                except OSError:
+                    say("plus refused")
+            os.close(cfd)
         for fd in fds:
             os.close(fd)
         if mode == "refuse":
@@ -532,6 +559,47 @@ class Failures(PassCase):
         self.assertEqual(self.ask(d, b"late"), b"-go=0\r\n")
         self.assertEqual(len([l for l in d.log_lines()
                               if "service=late result=+" in l]), 0)
+
+    def test_service_of_before_accept_still_served(self):
+        # A service built on an older liboneport answers ACK and waits for
+        # GO: the daemon sends "+" itself, then GO.
+        path = self.path("old.sock")
+        f = self.fake("legacy", path)
+        d = self.start(config='service "old" { socket "%s" }\n' % path)
+        self.assertEqual(self.ask(d, b"old"), b"+\r\nlegacy")
+        f.out.wait(r"^go \d+$")
+        self.conn_line(d, "old", "+")
+
+    def test_service_holding_the_lock_is_waited_for(self):
+        # Past the 2 s the daemon finds the client locked by the service:
+        # it is taking the client, so no "-" may go out; its ACCEPT comes.
+        path = self.path("slow.sock")
+        f = self.fake("slowtake", path)
+        d = self.start(config='service "slow" { socket "%s" }\n' % path)
+        s = self.sock(d)
+        s.sendall(b"slow\r\n")
+        self.assertEqual(recv_until_eof(s, timeout=8),
+                         b"+\r\nslow but mine")
+        f.out.wait(r"^locked$")
+        self.conn_line(d, "slow", "+")
+        self.assertNotIn("no acknowledgement in time", d.log_text())
+
+    def test_late_accept_cannot_follow_the_minus(self):
+        # The daemon answered "-" at 2 s; a service that takes the client
+        # after that gets the lock (the daemon let go of it) and queues
+        # its ACCEPT, but its "+" cannot reach the client: the daemon shut
+        # the sending side first.
+        path = self.path("late.sock")
+        f = self.fake("lateaccept", path)
+        d = self.start(config='service "late" { socket "%s" }\n' % path)
+        s = self.sock(d)
+        s.sendall(b"late\r\n")
+        self.assertEqual(recv_until_eof(s, timeout=6),
+                         b"-service not responding\r\n")
+        f.out.wait(r"^plus refused$")
+        self.conn_line(d, "late", "-service not responding")
+        # The late ACCEPT is not a malformed message: the channel stays.
+        self.assertNotIn("malformed", d.log_text())
 
     def test_waiting_handoff_told_at_stop(self):
         path = self.path("noack.sock")

@@ -2,8 +2,8 @@
  * service_test: the service side of liboneport end to end, without the
  * daemon. The test plays oneportd: it connects to the hand-off socket (or
  * answers on a fake control socket), passes real loopback TCP sockets with
- * HANDOFF, reads the ACKs, sends GO, and checks what oneport_accept
- * returns and that bytes flow. Given the path of examples/echo-service,
+ * HANDOFF, reads the ACCEPTs, and checks what oneport_accept returns, that
+ * "+" came first and that bytes flow. Given the path of examples/echo-service,
  * it drives that program the same way.
  * Usage: lib_test [echo-service]
  */
@@ -30,7 +30,7 @@
 #include "oneport.h"
 #include "wire.h"
 
-#define WAIT_MS		5000	/* the library's GO and REGISTERED wait */
+#define WAIT_MS		5000	/* the library's REGISTERED wait */
 #define IO_MS		3000	/* this test's patience for one event */
 
 static int	 failed, checks;
@@ -217,6 +217,15 @@ recv_msg(int chan, struct wire_msg *m, int ms)
 }
 
 static int
+expect_accept(int chan, uint32_t id)
+{
+	struct wire_msg	m;
+
+	return recv_msg(chan, &m, IO_MS) == 1 && m.type == WIRE_ACCEPT &&
+	    m.id == id;
+}
+
+static int
 expect_ack(int chan, uint32_t id, int status, const char *reason)
 {
 	struct wire_msg	m;
@@ -351,6 +360,7 @@ check_conn(const struct oneport_conn *c, int client, const char *name,
 	    getpeername(client, (struct sockaddr *)&sv, &svlen) == -1)
 		die("getsockname");
 	CHECK(c->fd >= 0);
+	CHECK(read_is(client, "+\r\n", 3));	/* the library's, first */
 	CHECK(strcmp(c->service, name) == 0);
 	CHECK(c->peerlen == cllen && memcmp(&c->peer, &cl, cllen) == 0);
 	CHECK(c->locallen == svlen && memcmp(&c->local, &sv, svlen) == 0);
@@ -410,11 +420,10 @@ test_handoff(int family)
 		return;
 	chan = chan_connect(sock_path);
 	CHECK(send_handoff(chan, 1, "echo", server, "GET /\r\n") == 0);
-	CHECK(send_go(chan, 1) == 0);
 	close(server);
 	memset(&c, 0, sizeof(c));
 	CHECK(oneport_accept(srv, &c) == 0);
-	CHECK(expect_ack(chan, 1, 0, ""));
+	CHECK(expect_accept(chan, 1));
 	check_conn(&c, client, "echo", "GET /\r\n");
 	/* Once closed, the service's copy was the last one. */
 	oneport_conn_close(&c);
@@ -428,7 +437,7 @@ test_handoff(int family)
 	CHECK(count_fds() == fds);
 }
 
-/* Several hand-offs in flight on one channel, GOs in another order. */
+/* Several hand-offs in flight on one channel: taken in order. */
 static void
 test_pipelined(void)
 {
@@ -446,21 +455,12 @@ test_pipelined(void)
 		CHECK(send_handoff(chan, 10 + i, "multi", sv[i], "") == 0);
 		close(sv[i]);
 	}
-	CHECK(send_go(chan, 99) == 0);		/* unknown: ignored */
-	CHECK(send_go(chan, 12) == 0);
-	CHECK(send_go(chan, 10) == 0);
-	CHECK(oneport_accept(srv, &c) == 0);
-	check_conn(&c, cl[2], "multi", "");
-	oneport_conn_close(&c);
-	CHECK(oneport_accept(srv, &c) == 0);
-	check_conn(&c, cl[0], "multi", "");
-	oneport_conn_close(&c);
-	for (i = 0; i < 3; i++)
-		CHECK(expect_ack(chan, 10 + i, 0, ""));
-	CHECK(send_go(chan, 11) == 0);
-	CHECK(oneport_accept(srv, &c) == 0);
-	check_conn(&c, cl[1], "multi", "");
-	oneport_conn_close(&c);
+	for (i = 0; i < 3; i++) {
+		CHECK(oneport_accept(srv, &c) == 0);
+		CHECK(expect_accept(chan, 10 + i));
+		check_conn(&c, cl[i], "multi", "");
+		oneport_conn_close(&c);
+	}
 	for (i = 0; i < 3; i++)
 		close(cl[i]);
 	close(chan);
@@ -484,7 +484,6 @@ test_server_fd(void)
 	if (tcp_pair(AF_INET, &client, &server) == -1)
 		die("tcp_pair");
 	CHECK(send_handoff(chan, 5, "polled", server, "") == 0);
-	CHECK(send_go(chan, 5) == 0);
 	close(server);
 	CHECK(oneport_accept(srv, &c) == 0);
 	check_conn(&c, client, "polled", "");
@@ -541,21 +540,22 @@ struct bad {
 	int		 kind;
 };
 
-enum { B_GARBAGE, B_NO_FD, B_TWO_FDS, B_GO_FD, B_ACK, B_REGISTER,
-	B_REGISTERED, B_TOO_BIG, B_PIPE_FD, B_SAME_ID, B_HEADER_ONLY,
+enum { B_GARBAGE, B_NO_FD, B_TWO_FDS, B_GO, B_GO_FD, B_ACK, B_ACCEPT,
+	B_REGISTER, B_REGISTERED, B_TOO_BIG, B_PIPE_FD, B_HEADER_ONLY,
 	B_OTHER_VERSION };
 
 static const struct bad bads[] = {
 	{ "garbage", B_GARBAGE },
 	{ "handoff without fd", B_NO_FD },
 	{ "handoff with two fds", B_TWO_FDS },
+	{ "go: no longer due", B_GO },
 	{ "go with an fd", B_GO_FD },
 	{ "ack from the daemon", B_ACK },
+	{ "accept from the daemon", B_ACCEPT },
 	{ "register from the daemon", B_REGISTER },
 	{ "registered on a hand-off channel", B_REGISTERED },
 	{ "message too big, with fd", B_TOO_BIG },
 	{ "handoff with a pipe", B_PIPE_FD },
-	{ "handoff id already pending", B_SAME_ID },
 	{ "header only", B_HEADER_ONLY },
 	{ "version 2", B_OTHER_VERSION },
 };
@@ -584,15 +584,19 @@ send_bad(int chan, int kind, int tcp, int tcp2)
 		fds[1] = tcp2;
 		CHECK(send_msg(chan, &m, fds, 2) == 0);
 		break;
+	case B_GO:
 	case B_GO_FD:
 		memset(&m, 0, sizeof(m));
 		m.type = WIRE_GO;
-		CHECK(send_msg(chan, &m, &tcp, 1) == 0);
+		CHECK(send_msg(chan, &m, kind == B_GO_FD ? &tcp : NULL,
+		    kind == B_GO_FD) == 0);
 		break;
 	case B_ACK:
+	case B_ACCEPT:
 	case B_REGISTERED:
 		memset(&m, 0, sizeof(m));
-		m.type = kind == B_ACK ? WIRE_ACK : WIRE_REGISTERED;
+		m.type = kind == B_ACK ? WIRE_ACK : kind == B_ACCEPT ?
+		    WIRE_ACCEPT : WIRE_REGISTERED;
 		CHECK(send_msg(chan, &m, NULL, 0) == 0);
 		break;
 	case B_REGISTER:
@@ -614,10 +618,6 @@ send_bad(int chan, int kind, int tcp, int tcp2)
 		CHECK(send_msg(chan, &m, &p[0], 1) == 0);
 		close(p[0]);
 		close(p[1]);
-		break;
-	case B_SAME_ID:
-		CHECK(send_handoff(chan, 3, "echo", tcp, "") == 0);
-		CHECK(send_handoff(chan, 3, "echo", tcp2, "") == 0);
 		break;
 	case B_HEADER_ONLY:
 		memset(&m, 0, sizeof(m));
@@ -664,8 +664,7 @@ test_malformed(void)
 			/* Acknowledged hand-offs come first; then EOF. */
 			if (!wait_eof(bad, IO_MS))
 				_exit(1);
-			if (send_handoff(good, 7, "good", sv, "") == -1 ||
-			    send_go(good, 7) == -1)
+			if (send_handoff(good, 7, "good", sv, "") == -1)
 				_exit(2);
 			_exit(0);
 		}
@@ -700,15 +699,29 @@ test_malformed(void)
 	CHECK(count_fds() == fds);
 }
 
-/* The daemon sends no GO (it answered the client "-"), or goes away. */
+/* Nothing within ms on fd: no byte, no end of stream. */
+static int
+quiet(int fd, int ms)
+{
+	return !readable(fd, ms);
+}
+
+/*
+ * The two ways the daemon keeps the answer for itself. It holds the
+ * client's lock (it gave up waiting and answers "-" now): the library
+ * writes nothing and sends no ACCEPT. It shut the channel (closing it):
+ * ACCEPT cannot be sent, so the library writes nothing either.
+ */
 static void
-test_no_go(void)
+test_taken(void)
 {
 	struct oneport_server	*srv;
 	struct oneport_conn	 c;
-	struct timespec		 t0, t1;
+	struct flock		 fl;
+	struct wire_msg		 m;
 	pid_t			 pid;
-	int			 a, b, cl7, sv7, cl8, sv8, cl9, sv9, ms;
+	int			 a, b, p[2], cl7, sv7, cl8, sv8;
+	char			 x;
 
 	CHECK((srv = oneport_listen(sock_path)) != NULL);
 	if (srv == NULL)
@@ -716,108 +729,61 @@ test_no_go(void)
 	a = chan_connect(sock_path);
 	b = chan_connect(sock_path);
 	if (tcp_pair(AF_INET, &cl7, &sv7) == -1 ||
-	    tcp_pair(AF_INET, &cl8, &sv8) == -1 ||
-	    tcp_pair(AF_INET, &cl9, &sv9) == -1)
-		die("tcp_pair");
-	CHECK(send_handoff(a, 7, "slow", sv7, "") == 0);
-	close(sv7);
-	if ((pid = fork()) == -1)
-		die("fork");
-	if (pid == 0) {
-		/* No GO for 7; a while after the library's wait, 8. */
-		if (!expect_ack(a, 7, 0, ""))
-			_exit(1);
-		usleep((WAIT_MS + 700) * 1000);
-		if (send_handoff(b, 8, "slow", sv8, "") == -1 ||
-		    send_go(b, 8) == -1)
-			_exit(2);
-		_exit(0);
-	}
-	close(sv8);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	CHECK(oneport_accept(srv, &c) == 0);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) /
-	    1000000;
-	CHECK(ms >= WAIT_MS);
-	check_conn(&c, cl8, "slow", "");
-	oneport_conn_close(&c);
-	CHECK_CHILD(pid, 0);
-	/* 7 was let go of at the deadline, before 8 arrived. */
-	CHECK(wait_eof(cl7, 0));
-	/* A late GO for 7 is ignored; the channel keeps working. */
-	CHECK(send_go(a, 7) == 0);
-	CHECK(send_handoff(a, 9, "slow", sv9, "") == 0);
-	CHECK(send_go(a, 9) == 0);
-	close(sv9);
-	CHECK(oneport_accept(srv, &c) == 0);
-	check_conn(&c, cl9, "slow", "");
-	CHECK(expect_ack(a, 9, 0, ""));
-	oneport_conn_close(&c);
-	close(cl7);
-	close(cl8);
-	close(cl9);
-
-	/* The channel closes after the ACK: the client is let go of. */
-	if (tcp_pair(AF_INET, &cl7, &sv7) == -1 ||
 	    tcp_pair(AF_INET, &cl8, &sv8) == -1)
 		die("tcp_pair");
-	CHECK(send_handoff(a, 10, "gone", sv7, "") == 0);
-	close(sv7);
+	if (pipe2(p, O_CLOEXEC) == -1)
+		die("pipe");
+	/* The lock is a process's: another one must hold it. */
 	if ((pid = fork()) == -1)
 		die("fork");
 	if (pid == 0) {
-		if (!expect_ack(a, 10, 0, ""))
+		close(p[1]);
+		memset(&fl, 0, sizeof(fl));
+		fl.l_type = F_WRLCK;
+		fl.l_whence = SEEK_SET;
+		if (fcntl(sv7, F_SETLK, &fl) == -1 ||
+		    send_handoff(a, 7, "late", sv7, "") == -1 ||
+		    send_handoff(a, 8, "late", sv8, "") == -1)
 			_exit(1);
-		close(a);
-		usleep(100 * 1000);
-		if (send_handoff(b, 11, "gone", sv8, "") == -1 ||
-		    send_go(b, 11) == -1)
-			_exit(2);
+		/* Holds the lock until the parent has seen 8 through. */
+		(void)read(p[0], &x, 1);
 		_exit(0);
 	}
-	close(a);
+	close(p[0]);
+	close(sv7);
 	close(sv8);
 	CHECK(oneport_accept(srv, &c) == 0);
-	check_conn(&c, cl8, "gone", "");
+	check_conn(&c, cl8, "late", "");
 	oneport_conn_close(&c);
+	/* 7 came first on the channel and was let go of without a word. */
+	CHECK(expect_accept(a, 8));
+	CHECK(quiet(cl7, 100));
+	close(p[1]);
 	CHECK_CHILD(pid, 0);
 	CHECK(wait_eof(cl7, IO_MS));
 	close(cl7);
 	close(cl8);
-	close(b);
-	oneport_close(srv);
-}
 
-/* More hand-offs awaiting GO than the library holds: "service busy". */
-static void
-test_busy(void)
-{
-	struct oneport_server	*srv;
-	struct oneport_conn	 c;
-	int			 chan, cl[129], sv, i, n = 129;
-
-	CHECK((srv = oneport_listen(sock_path)) != NULL);
-	if (srv == NULL)
-		return;
-	chan = chan_connect(sock_path);
-	for (i = 0; i < n; i++) {
-		if (tcp_pair(AF_INET, &cl[i], &sv) == -1)
-			die("tcp_pair");
-		CHECK(send_handoff(chan, 100 + i, "busy", sv, "") == 0);
-		close(sv);
-	}
-	CHECK(send_go(chan, 100) == 0);
+	/* The daemon shut the channel after sending 9: no ACCEPT goes. */
+	if (tcp_pair(AF_INET, &cl7, &sv7) == -1 ||
+	    tcp_pair(AF_INET, &cl8, &sv8) == -1)
+		die("tcp_pair");
+	CHECK(send_handoff(a, 9, "gone", sv7, "") == 0);
+	CHECK(shutdown(a, SHUT_RDWR) == 0);
+	close(sv7);
+	CHECK(send_handoff(b, 10, "gone", sv8, "") == 0);
+	close(sv8);
 	CHECK(oneport_accept(srv, &c) == 0);
-	check_conn(&c, cl[0], "busy", "");
+	check_conn(&c, cl8, "gone", "");
 	oneport_conn_close(&c);
-	for (i = 0; i < n - 1; i++)
-		CHECK(expect_ack(chan, 100 + i, 0, ""));
-	CHECK(expect_ack(chan, 100 + n - 1, 1, "service busy"));
-	CHECK(wait_eof(cl[n - 1], IO_MS));
-	for (i = 0; i < n; i++)
-		close(cl[i]);
-	close(chan);
+	CHECK(expect_accept(b, 10));
+	CHECK(recv_msg(a, &m, 0) == 0);		/* nothing came on a */
+	close(a);
+	/* Let go of without a byte: the end of the stream comes first. */
+	CHECK(readable(cl7, IO_MS) && recv(cl7, &x, 1, MSG_DONTWAIT) == 0);
+	close(cl7);
+	close(cl8);
+	close(b);
 	oneport_close(srv);
 }
 
@@ -837,13 +803,12 @@ test_many_channels(void)
 	if (tcp_pair(AF_INET, &cl, &sv) == -1)
 		die("tcp_pair");
 	CHECK(send_handoff(chans[19], 1, "last", sv, "") == 0);
-	CHECK(send_go(chans[19], 1) == 0);
 	close(sv);
 	CHECK(oneport_accept(srv, &c) == 0);
 	check_conn(&c, cl, "last", "");
 	oneport_conn_close(&c);
 	CHECK(wait_eof(chans[0], IO_MS));
-	CHECK(expect_ack(chans[19], 1, 0, ""));
+	CHECK(expect_accept(chans[19], 1));
 	for (i = 0; i < 20; i++)
 		close(chans[i]);
 	close(cl);
@@ -879,8 +844,7 @@ test_peercred(void)
 		    setuid(65534) == -1)
 			_exit(3);
 		chan = chan_connect(sock_path);
-		if (send_handoff(chan, 77, "intruder", sv, "") == -1 ||
-		    send_go(chan, 77) == -1)
+		if (send_handoff(chan, 77, "intruder", sv, "") == -1)
 			_exit(4);
 		if (write(p[1], "x", 1) != 1)
 			_exit(5);
@@ -894,7 +858,6 @@ test_peercred(void)
 	if (tcp_pair(AF_INET, &cl, &sv) == -1)
 		die("tcp_pair");
 	CHECK(send_handoff(chan, 78, "legit", sv, "") == 0);
-	CHECK(send_go(chan, 78) == 0);
 	close(sv);
 	CHECK(oneport_accept(srv, &c) == 0);
 	check_conn(&c, cl, "legit", "");
@@ -965,7 +928,6 @@ listen_fds_child(void)
 	if (tcp_pair(AF_INET, &cl, &sv) == -1)
 		die("tcp_pair");
 	CHECK(send_handoff(chan, 1, "fromenv", sv, "") == 0);
-	CHECK(send_go(chan, 1) == 0);
 	close(sv);
 	CHECK(oneport_accept(srv, &c) == 0);
 	check_conn(&c, cl, "fromenv", "");
@@ -982,7 +944,6 @@ listen_fds_child(void)
 	if (tcp_pair(AF_INET, &cl, &sv) == -1)
 		die("tcp_pair");
 	CHECK(send_handoff(chan, 2, "first", sv, "") == 0);
-	CHECK(send_go(chan, 2) == 0);
 	close(sv);
 	CHECK(oneport_accept(srv, &c) == 0);
 	check_conn(&c, cl, "first", "");
@@ -1055,7 +1016,6 @@ test_emfile(void)
 	alarm(1);
 	CHECK(oneport_accept(srv, &c) == -1 && errno == EINTR);
 	CHECK(send_handoff(chan, 5, "full", sv, "") == 0);
-	CHECK(send_go(chan, 5) == 0);
 	close(sv);
 	/* From here no new descriptor fits. */
 	if ((low = fcntl(0, F_DUPFD, 0)) == -1)
@@ -1120,7 +1080,7 @@ register_daemon(int l, int kind, int sv)
 	case R_OK_WRONG_NAME:
 		if (send_registered(fd, 0, "") == -1 ||
 		    send_handoff(fd, 1, "echo-2", sv, "pre") == -1 ||
-		    send_go(fd, 1) == -1 || !expect_ack(fd, 1, 0, ""))
+		    !expect_accept(fd, 1))
 			_exit(2);
 		if (kind == R_OK_WRONG_NAME) {
 			handoff_msg(&m, 2, "other", sv, "");
@@ -1289,9 +1249,9 @@ echo_session(int chan, int errfd, const char *name)
 	if (getsockname(cl, (struct sockaddr *)&sin, &len) == -1)
 		die("getsockname");
 	CHECK(send_handoff(chan, 1, name, sv, "early bytes ") == 0);
-	CHECK(expect_ack(chan, 1, 0, ""));
-	CHECK(send_go(chan, 1) == 0);
+	CHECK(expect_accept(chan, 1));
 	close(sv);
+	CHECK(read_is(cl, "+\r\n", 3));
 	snprintf(want, sizeof(want), "peer=127.0.0.1:%d service=%s\r\n",
 	    ntohs(sin.sin_port), name);
 	CHECK(read_is(cl, want, strlen(want)));
@@ -1404,14 +1364,13 @@ main(int argc, char *argv[])
 	test_listen_path();
 	test_malformed();
 	alarm(60);
-	test_busy();
 	test_many_channels();
 	test_peercred();
 	test_listen_fds();
 	test_emfile();
 	alarm(60);
 	test_register();
-	test_no_go();
+	test_taken();
 	if (argc > 1)
 		test_echo_service(argv[1]);
 	alarm(0);

@@ -127,6 +127,10 @@ static const struct row rows[] = {
 	/* GO */
 	OK("go", WIRE_GO, ""),
 	BAD("go with a body", WIRE_GO, "\0"),
+	/* ACCEPT */
+	OK("accept", WIRE_ACCEPT, ""),
+	BAD("accept with a body", WIRE_ACCEPT, "\0"),
+	BAD("accept with a status", WIRE_ACCEPT, "\0\0"),
 	/* REGISTER */
 	OK("register", WIRE_REGISTER, ECHO),
 	OK("register 15 chars", WIRE_REGISTER, "\x0f" "abcdefghijklmno"),
@@ -140,6 +144,7 @@ static const struct row rows[] = {
 	/* types */
 	BAD("type 0", 0, ""),
 	BAD("type 6", 6, ""),
+	BAD("type 8", 8, ""),
 	BAD("type 255", 255, ""),
 };
 
@@ -399,6 +404,7 @@ static const struct erow erows[] = {
 	{ "encode registered", WIRE_REGISTERED, F_NONE, NULL, 0, 1 },
 	{ "encode registered status 3", WIRE_REGISTERED, F_STATUS, NULL, 3, 0 },
 	{ "encode go", WIRE_GO, F_NONE, NULL, 0, 1 },
+	{ "encode accept", WIRE_ACCEPT, F_NONE, NULL, 0, 1 },
 	{ "encode register", WIRE_REGISTER, F_NONE, NULL, 0, 1 },
 	{ "encode register bad name", WIRE_REGISTER, F_NAME, "x_1", 0, 0 },
 	{ "encode register no name", WIRE_REGISTER, F_NAME, "", 0, 0 },
