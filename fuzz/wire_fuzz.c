@@ -79,6 +79,7 @@ check_fields(const struct wire_msg *m, const uint8_t *buf, size_t len)
 				abort();
 		break;
 	case WIRE_GO:
+	case WIRE_ACCEPT:
 		if (len != WIRE_HDR_LEN)
 			abort();
 		break;
@@ -125,7 +126,7 @@ encode_fields(const uint8_t *data, size_t size)
 	if (size < fixed)
 		return;
 	memset(&m, 0, sizeof(m));
-	m.type = (enum wire_type)(p[0] % 7);
+	m.type = (enum wire_type)(p[0] % 8);
 	memcpy(&m.id, p + 1, 4);
 	memcpy(m.name, p + 5, 16);
 	m.family = p[21];

@@ -104,6 +104,12 @@ build-fuzz/tokpipe_fuzz: fuzz/tokpipe_fuzz.c lib/tokpipe.c lib/reply.c \
 	mkdir -p build-fuzz
 	clang $(FUZZ_CFLAGS) -Ilib -o $@ fuzz/tokpipe_fuzz.c lib/tokpipe.c \
 	    lib/reply.c
+
+fuzz: build-fuzz/ancil_fuzz
+build-fuzz/ancil_fuzz: fuzz/ancil_fuzz.c lib/ancil.c lib/ancil.h
+	mkdir -p build-fuzz
+	clang $(FUZZ_CFLAGS) -Ilib -o $@ fuzz/ancil_fuzz.c lib/ancil.c
+
 build-fuzz/reply_fuzz: fuzz/reply_fuzz.c lib/reply.c lib/reply.h
 	mkdir -p build-fuzz
 	clang $(FUZZ_CFLAGS) -Ilib -o $@ fuzz/reply_fuzz.c lib/reply.c
