@@ -202,7 +202,8 @@ class Daemon:
     """One oneportd -d process and its log."""
 
     def __init__(self, tmpdir, args=(), config=None, listen=("127.0.0.1:0",),
-                 env=None, nlisteners=None, conffile=None, nofile=None):
+                 env=None, nlisteners=None, conffile=None, nofile=None,
+                 preexec=None):
         self.tmpdir = tmpdir
         self.conffile = conffile
         if config is not None:
@@ -232,10 +233,13 @@ class Daemon:
         e.pop("NOTIFY_SOCKET", None)
         if env:
             e.update(env)
-        preexec = None
         if nofile is not None:
+            more = preexec
+
             def preexec():
                 resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+                if more is not None:
+                    more()
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, env=e,
@@ -466,10 +470,11 @@ class DaemonTestCase(unittest.TestCase):
         self.addCleanup(shutil.rmtree, self.tmp, True)
 
     def start(self, *args, config=None, listen=("127.0.0.1:0",), env=None,
-              nlisteners=None, conffile=None, wait=True, nofile=None):
+              nlisteners=None, conffile=None, wait=True, nofile=None,
+              preexec=None):
         d = Daemon(self.tmp, args=args, config=config, listen=listen,
                    env=env, nlisteners=nlisteners, conffile=conffile,
-                   nofile=nofile)
+                   nofile=nofile, preexec=preexec)
         self.addCleanup(self._finish, d)
         if wait:
             d.wait_listening()

@@ -5,9 +5,12 @@ environment and nothing else, its user and group; and what the client and
 the log see when the program cannot be started.
 """
 import contextlib
+import ctypes
 import os
+import platform
 import re
 import shutil
+import struct
 import subprocess
 import unittest
 
@@ -508,3 +511,48 @@ class BigArguments(DaemonTestCase):
             for e in env:
                 k, _, v = e.partition("=")
                 self.assertEqual(got.get(k), [v], k)
+
+
+def deny_ptrace():
+    """A seccomp filter, inherited by the daemon and its children, under
+    which ptrace(2) fails with EPERM, as some containers have it."""
+    ins = [(0x20, 0, 0, 4),             # ld arch
+           (0x15, 0, 3, 0xc000003e),    # x86-64, else allow
+           (0x20, 0, 0, 0),             # ld nr
+           (0x15, 0, 1, 101),           # ptrace
+           (0x06, 0, 0, 0x00050001),    # errno EPERM
+           (0x06, 0, 0, 0x7fff0000)]    # allow
+
+    class Prog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+    code = ctypes.create_string_buffer(
+        b"".join(struct.pack("HBBI", *i) for i in ins))
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(38, 1, 0, 0, 0)          # PR_SET_NO_NEW_PRIVS
+    if libc.prctl(22, 2, ctypes.byref(Prog(len(ins), ctypes.addressof(
+            code))), 0, 0) != 0:        # PR_SET_SECCOMP, FILTER
+        raise OSError(ctypes.get_errno(), "seccomp")
+
+
+@unittest.skipUnless(platform.machine() == "x86_64", "an x86-64 filter")
+class Untraced(DaemonTestCase):
+    """Where ptrace is not permitted, the daemon says so once and sends
+    "+" at exec instead of at the exec-stop: still never for a program
+    that did not start, and a program that reads first gets the client's
+    bytes after it."""
+
+    def test_plus_at_exec_without_ptrace(self):
+        d = self.start(config='service "rd" {\n\tcommand "/bin/sh" "-c" '
+                       '"read x; echo got $x"\n}\n'
+                       'service "gone" {\n'
+                       '\tcommand "/nonexistent/oneport-prog"\n}\n',
+                       preexec=deny_ptrace)
+        d.wait_log(r'^ptrace not permitted: "\+" is sent on exec')
+        for _ in range(10):
+            s = self.sock(d)
+            s.sendall(b"rd\r\n")
+            self.assertEqual(recv_exact(s, 3), b"+\r\n")
+            s.sendall(b"yo\n")
+            self.assertEqual(recv_until_eof(s), b"got yo\n")
+            self.assertEqual(d.exchange(b"gone\r\n"),
+                             b"-cannot start service\r\n")
