@@ -23,7 +23,8 @@ ONEPORTD=$(pwd)/build/oneportd python3 -m unittest discover \
 make fuzz
 # Every target: fuzz/NAME.srcs names what NAME_fuzz.c is built with.
 for t in $(ls fuzz/*.srcs | sed 's|fuzz/||; s|\.srcs$||'); do
-	mkdir -p build-fuzz/corpus-$t
+	# git keeps no empty folder: a target without crash inputs yet has none.
+	mkdir -p build-fuzz/corpus-$t fuzz/crashes/$t
 	build-fuzz/${t}_fuzz -max_total_time=${FUZZ_SECONDS:-20} \
 	    -dict=fuzz/$t.dict -artifact_prefix=fuzz/crashes/$t/ \
 	    build-fuzz/corpus-$t fuzz/corpus/$t
