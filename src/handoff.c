@@ -40,6 +40,7 @@
 #include "wire.h"
 
 #define DRAIN_MAX		4096	/* messages read to settle a channel */
+#define QUEUE_MAX		1024	/* hand-offs waiting for a full channel */
 #define REGISTER_TIMEOUT_NS	(5000ull * 1000000)	/* REGISTER within */
 /* Out of descriptors or memory here: the client hears it, we go on. */
 #define REASON_NORES		"busy"
@@ -50,7 +51,10 @@ struct pending {
 	int		 client;
 	uint64_t	 deadline_ns;
 	uint64_t	 accepted_ns;
-	int		 locked;	/* we hold its lock: ours to answer */
+	int		 locked;	/* we hold its lock, or it is unsent:
+					 * ours to answer */
+	uint8_t		*unsent;	/* HANDOFF the channel had no room for */
+	size_t		 unsent_len;
 	char		 peer[ADDR_STRLEN];
 	struct pending	*next;
 };
@@ -68,6 +72,8 @@ struct channel {
 	uid_t		 uid;		/* peer's, from SO_PEERCRED */
 	uint64_t	 opened_ns;
 	struct pending	*pending;	/* oldest first */
+	int		 nunsent;	/* of them not sent yet: back-pressure */
+	int		 out_armed;	/* we wait for the fd to be writable */
 	struct channel	*next;
 };
 
@@ -111,6 +117,7 @@ pending_fail(struct pending *p, const char *name, const char *reason)
 
 	parent_reply(p->client, reason);
 	close(p->client);
+	free(p->unsent);
 	snprintf(result, sizeof(result), "-%s", reason);
 	parent_log_conn(p->peer, name, result, 0, p->accepted_ns);
 	free(p);
@@ -223,18 +230,65 @@ channel_connect(const struct service *svc, const char **reason)
 }
 
 static int
-wire_send(int fd, const struct wire_msg *m, int passfd)
+raw_send(int fd, uint8_t *buf, size_t len, int passfd)
 {
 	struct iovec	 iov;
-	size_t		 len;
+	ssize_t		 n;
+
+	iov.iov_base = buf;
+	iov.iov_len = len;
+	if ((n = fd_sendmsg(fd, &iov, 1, passfd)) == -1)
+		return -1;
+	if ((size_t)n != len) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+wire_send(int fd, const struct wire_msg *m, int passfd)
+{
+	size_t	len;
 
 	if ((len = wire_encode(msgbuf, sizeof(msgbuf), m)) == 0) {
 		errno = EINVAL;
 		return -1;
 	}
-	iov.iov_base = msgbuf;
-	iov.iov_len = len;
-	return fd_sendmsg(fd, &iov, 1, passfd) == (ssize_t)len ? 0 : -1;
+	return raw_send(fd, msgbuf, len, passfd);
+}
+
+/*
+ * Send the hand-offs the channel had no room for, oldest first, until it
+ * is full again; wake for it writable while any is left. Returns -1 if
+ * the channel broke (and is closed).
+ */
+static int
+channel_flush(struct channel *ch)
+{
+	struct pending	*p;
+
+	for (p = ch->pending; p != NULL && ch->nunsent > 0; p = p->next) {
+		if (p->unsent == NULL)
+			continue;
+		if (raw_send(ch->fd, p->unsent, p->unsent_len,
+		    p->client) == -1) {
+			if (errno == EAGAIN || errno == ENOBUFS)
+				break;
+			log_warn("%s: hand-off", ch->name);
+			channel_close(ch, "service unavailable");
+			return -1;
+		}
+		free(p->unsent);
+		p->unsent = NULL;
+		p->locked = 0;		/* the service may take it now */
+		ch->nunsent--;
+	}
+	if ((ch->nunsent > 0) != ch->out_armed) {
+		ch->out_armed = ch->nunsent > 0;
+		parent_watch_out(ch->fd, &ch->src, ch->out_armed);
+	}
+	return 0;
 }
 
 static void
@@ -275,6 +329,7 @@ handoff_pass(const struct service *svc, const char *name, int client,
 	struct channel		*ch;
 	struct pending		*p, **pp;
 	struct wire_msg		 m;
+	size_t			 len;
 	uint8_t			 lfam;
 
 	*reason = "service unavailable";
@@ -307,12 +362,34 @@ handoff_pass(const struct service *svc, const char *name, int client,
 		addr_wire((struct sockaddr *)&pss, &lfam, m.peer_addr,
 		    &m.peer_port);
 	}
-	if (wire_send(ch->fd, &m, client) == -1) {
-		/* Gone, or not reading: a fresh connection next time. */
-		log_warn("%s: hand-off", name);
+	if ((len = wire_encode(msgbuf, sizeof(msgbuf), &m)) == 0) {
 		free(p);
-		channel_close(ch, "service unavailable");
 		return -1;
+	}
+	/* Behind others that wait, or into a full channel: queued, and
+	 * the client waits, up to its deadline, for the service to read. */
+	if (ch->nunsent > 0 || raw_send(ch->fd, msgbuf, len, client) == -1) {
+		if (ch->nunsent == 0 && errno != EAGAIN && errno != ENOBUFS) {
+			/* Gone: a fresh connection next time. */
+			log_warn("%s: hand-off", name);
+			free(p);
+			channel_close(ch, "service unavailable");
+			return -1;
+		}
+		if (ch->nunsent >= QUEUE_MAX ||
+		    (p->unsent = malloc(len)) == NULL) {
+			*reason = ch->nunsent >= QUEUE_MAX ? "service busy" :
+			    REASON_NORES;
+			free(p);
+			return -1;
+		}
+		memcpy(p->unsent, msgbuf, len);
+		p->unsent_len = len;
+		p->locked = 1;
+		if (ch->nunsent++ == 0) {
+			ch->out_armed = 1;
+			parent_watch_out(ch->fd, &ch->src, 1);
+		}
 	}
 
 	p->id = m.id;
@@ -334,8 +411,9 @@ pending_take(struct channel *ch, uint32_t id)
 {
 	struct pending	**pp, *p;
 
+	/* One not sent yet cannot have been answered: not due, ignored. */
 	for (pp = &ch->pending; *pp != NULL; pp = &(*pp)->next)
-		if ((*pp)->id == id) {
+		if ((*pp)->id == id && (*pp)->unsent == NULL) {
 			p = *pp;
 			*pp = p->next;
 			return p;
@@ -554,8 +632,9 @@ void
 handoff_channel_event(struct channel *ch, const struct config *cfg)
 {
 	/* ch->fd is -1 if it closed earlier in this epoll batch. */
-	if (ch->fd != -1)
-		channel_read(ch, cfg, 64);
+	if (ch->fd == -1 || (ch->out_armed && channel_flush(ch) == -1))
+		return;
+	channel_read(ch, cfg, 64);
 }
 
 /* ---- registrations ---- */
@@ -663,6 +742,8 @@ channel_expire(struct channel *ch, uint64_t now)
 	}
 	while ((p = ch->pending) != NULL && p->deadline_ns <= now) {
 		ch->pending = p->next;
+		if (p->unsent != NULL)
+			ch->nunsent--;
 		if (p->locked) {
 			log_warnx("%s: no acknowledgement in time", ch->name);
 			pending_fail(p, ch->name, "service not responding");

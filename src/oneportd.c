@@ -388,6 +388,18 @@ parent_defer_free(void *p)
 	d.deferred[d.ndeferred++] = p;
 }
 
+/* Also wake for fd writable, or stop: a queue of ours waits on it. */
+void
+parent_watch_out(int fd, struct src *src, int on)
+{
+	struct epoll_event	ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN | (on ? EPOLLOUT : 0);
+	ev.data.ptr = src;
+	(void)epoll_ctl(d.epfd, EPOLL_CTL_MOD, fd, &ev);
+}
+
 void
 parent_watch(int fd, struct src *src)
 {

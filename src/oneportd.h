@@ -264,6 +264,7 @@ struct src {
 	void		*ptr;
 };
 void	parent_watch(int fd, struct src *);
+void	parent_watch_out(int fd, struct src *, int on);
 void	parent_unwatch(int fd);
 void	parent_reply(int fd, const char *reason);
 void	parent_log_conn(const char *peer, const char *name,

@@ -50,6 +50,8 @@ NOBODY = 65534
 #                  then writes "+" and "slow but mine"
 #   lateaccept     after 2.4 s, locks, ACCEPTs and tries to write "+";
 #                  says "plus refused" when the socket will not take it
+#   stall SECS     reads nothing for SECS after taking its channel, then
+#                  refuses every HANDOFF with "read late"
 FAKE = r'''#!/usr/bin/python3
 import array, fcntl, os, select, socket, struct, sys, time
 
@@ -102,6 +104,10 @@ while True:
         if s is ls:
             c, _ = ls.accept()
             chans.append(c)
+            if mode == "stall" and not late_done:
+                late_done = True
+                say("stalling")
+                time.sleep(float(arg))
             continue
         if mode == "deaf":
             say("exiting unread")
@@ -153,6 +159,8 @@ while True:
             os.close(fd)
         if mode == "refuse":
             s.send(status(2, mid, 1, arg))
+        elif mode == "stall":
+            s.send(status(2, mid, 1, "read late"))
         elif mode == "late" and not late_done:
             late_done = True
             time.sleep(2.4)
@@ -559,6 +567,29 @@ class Failures(PassCase):
         self.assertEqual(self.ask(d, b"late"), b"-go=0\r\n")
         self.assertEqual(len([l for l in d.log_lines()
                               if "service=late result=+" in l]), 0)
+
+    def test_full_channel_queues_handoffs(self):
+        # A service that does not read its channel for a while: the
+        # channel fills (about 280 hand-offs here), the rest wait in the
+        # parent's queue, and every client is answered by the service
+        # once it reads. None is failed for the channel being full.
+        path = self.path("stall.sock")
+        f = self.fake("stall", path, "1.2")
+        d = self.start(config='service "stall" { socket "%s" }\n' % path)
+        socks = []
+        for i in range(400):
+            s = self.sock(d, src="127.0.%d.%d" % (1 + i // 200, 1 + i % 200))
+            s.sendall(b"stall\r\n")
+            socks.append(s)
+            if i == 0:
+                f.out.wait(r"^stalling$")
+        for s in socks:
+            self.assertEqual(recv_until_eof(s, timeout=6),
+                             b"-read late\r\n")
+        self.conn_line(d, "stall", "-read late")
+        d.wait_log(r"service=stall result=-read late ", count=400)
+        self.assertNotIn("hand-off", d.log_text())
+        self.assertIsNone(d.proc.poll())
 
     def test_service_of_before_accept_still_served(self):
         # A service built on an older liboneport answers ACK and waits for
