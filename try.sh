@@ -13,4 +13,10 @@ if [ "$(id -u)" -eq 0 ] && ! getent passwd oneportd >/dev/null; then
 	useradd --system --no-create-home --home-dir /nonexistent \
 	    --shell /usr/sbin/nologin oneportd
 fi
-exec ./oneportd -d -f examples/oneportd.conf
+conf=examples/oneportd.conf
+if [ "$(id -u)" -eq 0 ] && [ "$(stat -c %u "$conf")" -ne 0 ]; then
+	# As root, oneportd reads only a configuration root owns.
+	conf=$(mktemp "${TMPDIR:-/tmp}/oneportd.conf.XXXXXX")
+	install -m 644 examples/oneportd.conf "$conf"
+fi
+exec ./oneportd -d -f "$conf"

@@ -132,8 +132,13 @@ int		 service_name_valid(const char *, size_t);
 char		**strv_add(char **, const char *);
 void		 strv_free(char **);
 
-/* parse.y: fills cfg; -1 after logging "file:line: message" lines. */
+/*
+ * parse.y: fills cfg; -1 after logging "file:line: message" lines. A file
+ * others could write is refused unless parse_secrecy is 0 (tests that
+ * read files of the source tree, whoever owns it, and the fuzzer).
+ */
 int		 parse_config(const char *file, struct config *cfg);
+extern int	 parse_secrecy;
 
 /* printconf.c */
 void		 print_config(const struct config *);

@@ -31,6 +31,7 @@ typedef struct yyltype {
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "oneportd.h"
 
@@ -49,6 +50,8 @@ struct file {
 	int		 eof;		/* the final EOL was returned */
 };
 
+int			 parse_secrecy = 1;	/* see secrecy() */
+
 /* The parse is not reentrant; this state lives for one parse_config. */
 static struct file	 files[MAX_INCLUDE + 1];
 static int		 nfiles;
@@ -62,6 +65,7 @@ static int	 yylex(YYSTYPE *, YYLTYPE *);
 static void	 yyerror(const YYLTYPE *, const char *);
 static void	 perr(const YYLTYPE *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
+static int	 secrecy(const YYLTYPE *, const char *, const struct stat *);
 static int	 file_push(const char *, const YYLTYPE *);
 static void	 file_pop(void);
 static char	*include_path(const char *, const char *);
@@ -725,6 +729,33 @@ include_path(const char *from, const char *name)
 	return path;
 }
 
+/*
+ * A configuration says what runs as whom: one that someone else can
+ * write is refused, as httpd's check_file_secrecy does. It must be
+ * root's or, not running as root, ours; writable only by its owner, or
+ * by its group when that is root's or ours. Checked on the open file.
+ */
+static int
+secrecy(const YYLTYPE *from, const char *path, const struct stat *st)
+{
+	if (st->st_uid != 0 && st->st_uid != geteuid()) {
+		perr(from, "%s: owned by uid %d, not by root%s: refused", path,
+		    (int)st->st_uid, geteuid() == 0 ? "" : " or us");
+		return -1;
+	}
+	if (st->st_mode & S_IWOTH) {
+		perr(from, "%s: writable by others: refused", path);
+		return -1;
+	}
+	if ((st->st_mode & S_IWGRP) && st->st_gid != 0 &&
+	    st->st_gid != getegid()) {
+		perr(from, "%s: writable by group %d: refused", path,
+		    (int)st->st_gid);
+		return -1;
+	}
+	return 0;
+}
+
 /* from is NULL for the top file, whose errors have no line yet. */
 static int
 file_push(const char *path, const YYLTYPE *from)
@@ -750,6 +781,10 @@ file_push(const char *path, const YYLTYPE *from)
 	}
 	if (!S_ISREG(st.st_mode)) {
 		perr(from, "%s: not a regular file", path);
+		fclose(fp);
+		return -1;
+	}
+	if (parse_secrecy && secrecy(from, path, &st) == -1) {
 		fclose(fp);
 		return -1;
 	}

@@ -4,16 +4,19 @@ over can pass any descriptor with a request: the parent gives a program
 as its stdin and stdout only a connected TCP socket. The test plays the
 taken-over frontend by copying its end of the channel (pidfd_getfd, as
 root) and sending the parent requests with other kinds of descriptor.
+And a configuration file someone else could write is not read.
 """
 import ctypes
 import os
+import re
 import select
+import signal
 import socket
 import struct
 import time
 import unittest
 
-from harness import IS_ROOT, DaemonTestCase, readable
+from harness import IS_ROOT, DaemonTestCase, readable, run_daemon_n
 
 SYS_pidfd_getfd = 438           # x86_64 and aarch64 alike
 IPC_VERSION, IPC_DISPATCH = 1, 2
@@ -115,6 +118,53 @@ class PassedDescriptor(DaemonTestCase):
         self.assertFalse([m for m in self.d.conn_lines()
                           if m.group("service") == "hi"])
         self.assertIsNone(self.d.proc.poll())
+
+
+class ConfigSecrecy(DaemonTestCase):
+    """A configuration says what runs as whom: one that others can write
+    is refused, at start and at reload, and so is an included one."""
+
+    def write(self, name, text, mode=0o644):
+        path = os.path.join(self.tmp, name)
+        with open(path, "w") as f:
+            f.write(text)
+        os.chmod(path, mode)
+        return path
+
+    def test_writable_by_others_refused(self):
+        conf = self.write("oneportd.conf", 'service "hi" { command '
+                          '"/bin/echo" "hi" }\n', 0o646)
+        rc, out, err = run_daemon_n(["-n", "-f", conf])
+        self.assertEqual((rc, err), (1, "%s: writable by others: "
+                                        "refused\n" % conf))
+        os.chmod(conf, 0o644)
+        self.assertEqual(run_daemon_n(["-n", "-f", conf])[0], 0)
+
+    def test_include_checked_too(self):
+        self.write("inc.conf", 'service "hi" { command "/bin/true" }\n',
+                   0o666)
+        conf = self.write("oneportd.conf", 'include "inc.conf"\n')
+        rc, out, err = run_daemon_n(["-n", "-f", conf])
+        self.assertEqual(rc, 1)
+        self.assertIn("%s:1: %s: writable by others: refused"
+                      % (conf, os.path.join(self.tmp, "inc.conf")), err)
+
+    @unittest.skipUnless(IS_ROOT, "ownership matters when root")
+    def test_not_roots_refused_at_reload(self):
+        conf = self.write("oneportd.conf",
+                          'service "hi" { command "/bin/echo" "hi" }\n')
+        d = self.start(conffile=conf)
+        self.assertEqual(d.exchange(b"hi\r\n"), b"+\r\nhi\n")
+        with open(conf, "a") as f:
+            f.write('service "more" { command "/bin/true" }\n')
+        os.chown(conf, 65534, 0)
+        d.signal(signal.SIGHUP)
+        d.wait_log(r"^%s: owned by uid 65534, not by root: refused$"
+                   % re.escape(conf))
+        d.wait_log(r"^configuration not reloaded; keeping the old one$")
+        self.assertEqual(d.exchange(b"more\r\n"),
+                         b"-unknown service\r\n")
+        self.assertEqual(d.exchange(b"hi\r\n"), b"+\r\nhi\n")
 
 
 if __name__ == "__main__":

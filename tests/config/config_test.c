@@ -1022,6 +1022,64 @@ test_finish(void)
 	msgs_expect("finish, ok", path, (const char *[]){ NULL });
 }
 
+/* What others can write is refused, the top file and an include alike. */
+static void
+test_secrecy(void)
+{
+	struct config	*cfg;
+	char		 top[PATH_MAX + 32], inc[PATH_MAX + 32];
+	const char	*ok[] = { NULL };
+
+	parse_secrecy = 1;
+	snprintf(top, sizeof(top), "%s/secret.conf", tmpdir);
+	snprintf(inc, sizeof(inc), "%s/secret-inc.conf", tmpdir);
+	write_file(inc, "help off\n");
+	write_file(top, "include \"secret-inc.conf\"\n");
+	CHECK(chmod(top, 0644) == 0 && chmod(inc, 0600) == 0);
+	cfg = config_new();
+	CHECK(parse_config(top, cfg) == 0);
+	msgs_expect("secrecy: owner only", top, ok);
+	config_free(cfg);
+
+	CHECK(chmod(top, 0646) == 0);
+	cfg = config_new();
+	CHECK(parse_config(top, cfg) == -1);
+	msgs_expect("secrecy: top", top, (const char *[]){
+	    "@: writable by others: refused", NULL });
+	config_free(cfg);
+
+	CHECK(chmod(top, 0644) == 0 && chmod(inc, 0666) == 0);
+	cfg = config_new();
+	CHECK(parse_config(top, cfg) == -1);
+	msgs_expect("secrecy: include", top, (const char *[]){
+	    "@:1: %/secret-inc.conf: writable by others: refused", NULL });
+	config_free(cfg);
+
+	if (geteuid() == 0) {
+		/* Group writable: only root's own group may be. */
+		CHECK(chmod(inc, 0664) == 0 && chown(inc, 0, 0) == 0);
+		cfg = config_new();
+		CHECK(parse_config(top, cfg) == 0);
+		msgs_expect("secrecy: root's group", top, ok);
+		config_free(cfg);
+		CHECK(chown(inc, 0, 65534) == 0);
+		cfg = config_new();
+		CHECK(parse_config(top, cfg) == -1);
+		msgs_expect("secrecy: group", top, (const char *[]){
+		    "@:1: %/secret-inc.conf: writable by group 65534: refused",
+		    NULL });
+		config_free(cfg);
+		CHECK(chmod(inc, 0644) == 0 && chown(inc, 65534, 0) == 0);
+		cfg = config_new();
+		CHECK(parse_config(top, cfg) == -1);
+		msgs_expect("secrecy: owner", top, (const char *[]){
+		    "@:1: %/secret-inc.conf: owned by uid 65534, not by root: "
+		    "refused", NULL });
+		config_free(cfg);
+	}
+	parse_secrecy = 0;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -1040,6 +1098,8 @@ main(int argc, char *argv[])
 	}
 	log_init(1, "config_test");
 	log_set_sink(capture);
+	/* The source tree's files are whoever checked it out's. */
+	parse_secrecy = 0;
 
 	test_names();
 	test_errors();
@@ -1050,6 +1110,7 @@ main(int argc, char *argv[])
 	test_listener_arg();
 	test_service_arg();
 	test_finish();
+	test_secrecy();
 
 	log_set_sink(NULL);
 	if (nmsgs != 0)
