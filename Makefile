@@ -92,10 +92,10 @@ build-fuzz/request_fuzz: fuzz/request_fuzz.c src/request.c src/config.c \
 	    src/config.c src/log.c src/addr.c
 # The messages between the frontend and the parent, each direction.
 build-fuzz/ipc_%_fuzz: fuzz/ipc_%_fuzz.c src/ipc.c src/config.c src/log.c \
-		src/addr.c src/oneportd.h
+		src/addr.c lib/ancil.c src/oneportd.h
 	mkdir -p build-fuzz
-	clang $(FUZZ_CFLAGS) -o $@ $< src/ipc.c src/config.c src/log.c \
-	    src/addr.c
+	clang $(FUZZ_CFLAGS) -Ilib -o $@ $< src/ipc.c src/config.c src/log.c \
+	    src/addr.c lib/ancil.c
 build-fuzz/errline_fuzz: fuzz/errline_fuzz.c src/errline.c src/oneportd.h
 	mkdir -p build-fuzz
 	clang $(FUZZ_CFLAGS) -o $@ fuzz/errline_fuzz.c src/errline.c

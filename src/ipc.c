@@ -16,6 +16,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "ancil.h"
 #include "oneportd.h"
 
 /*
@@ -110,11 +111,11 @@ ipc_recv(int sock, struct ipc_hdr *hdr, void *buf, size_t bufsz, int *fd)
 	struct msghdr	 msg;
 	union {
 		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(2 * sizeof(int))];
+		char		buf[CMSG_SPACE(ANCIL_FDS_MAX * sizeof(int))];
 	} cmsgbuf;
-	struct cmsghdr	*cmsg;
 	ssize_t		 n;
-	int		 nfds = 0, i, fds[2];
+	int		 nfds, i, fds[ANCIL_FDS_MAX + 1];
+	enum ancil	 v;
 
 	*fd = -1;
 	memset(hdr, 0, sizeof(*hdr));
@@ -134,34 +135,22 @@ ipc_recv(int sock, struct ipc_hdr *hdr, void *buf, size_t bufsz, int *fd)
 	if (n <= 0)
 		return n;
 
-	for (cmsg = CMSG_FIRSTHDR(&msg); cmsg != NULL;
-	    cmsg = CMSG_NXTHDR(&msg, cmsg)) {
-		size_t	k;
-
-		if (cmsg->cmsg_level != SOL_SOCKET ||
-		    cmsg->cmsg_type != SCM_RIGHTS)
-			continue;
-		k = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (i = 0; i < (int)k && nfds < 2; i++)
-			memcpy(&fds[nfds++], CMSG_DATA(cmsg) + i * sizeof(int),
-			    sizeof(int));
-	}
-	if (nfds == 1)
-		*fd = fds[0];
+	/* The one judge of control data, as on the pass channels. */
+	v = ancil_parse(cmsgbuf.buf, msg.msg_controllen, msg.msg_flags, fds,
+	    ANCIL_FDS_MAX + 1, &nfds);
 	/* At our descriptor limit the kernel drops the fd and says so. */
-	if ((msg.msg_flags & MSG_CTRUNC) && nfds == 0 &&
-	    !(msg.msg_flags & MSG_TRUNC)) {
+	if (v == ANCIL_LOST) {
 		errno = EMFILE;
 		return -1;
 	}
-	if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || nfds > 1 ||
-	    !ipc_hdr_valid(hdr, n)) {
-		for (i = 0; i < nfds; i++)
+	if (v == ANCIL_BAD || !ipc_hdr_valid(hdr, n)) {
+		for (i = 0; i < nfds && i <= ANCIL_FDS_MAX; i++)
 			close(fds[i]);
-		*fd = -1;
 		errno = EBADMSG;
 		return -1;
 	}
+	if (nfds == 1)
+		*fd = fds[0];
 	return hdr->len;
 }
 
