@@ -10,7 +10,7 @@ import struct
 
 HEADER = struct.Struct(">2sBBII")
 TYPES = {"HANDOFF": 1, "ACK": 2, "GO": 3, "REGISTER": 4, "REGISTERED": 5,
-         "REGISTER_PORT": 6}
+         "REGISTER_PORT": 6, "ACCEPT": 7}
 NAMES = {v: k for k, v in TYPES.items()}
 
 
@@ -35,7 +35,7 @@ def encode(message, fields):
     elif message == "REGISTER_PORT":
         body = _name(fields["name"]) + struct.pack(">H",
                                                    int(fields["port"]))
-    elif message == "GO":
+    elif message == "ACCEPT":
         body = b""
     else:
         raise ValueError("a program does not send %s" % message)

@@ -63,6 +63,7 @@ VARIABLE_RE = {
 MESSAGES = {
     "HANDOFF": ("id", "name", "family", "peer-port", "local-port",
                 "preread"),
+    "ACCEPT": ("id",),
     "ACK": ("id", "status", "reason"),
     "GO": ("id",),
     "REGISTER": ("id", "name"),

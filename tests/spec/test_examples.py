@@ -11,6 +11,7 @@ what the example's heading asks for. The examples of the draft's
 Appendix A.6 also play a running program on the control socket, with
 the messages as local_channel.py encodes them from Appendix A.2.
 """
+import fcntl
 import os
 import pwd
 import select
@@ -249,7 +250,18 @@ class Player:
         if step.event == "wait":
             return
         fields = {f: step.value(f, self.values) for f in step.fields}
+        client = self.handed.get(fields.get("id"))
+        if step.message == "ACCEPT":
+            # Appendix A.3: the lock first, then ACCEPT, then "+".
+            try:
+                fcntl.lockf(client.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as e:
+                raise AssertionError("%s: the server holds the client's "
+                                     "lock: %s" % (self.where(step), e))
         ch.send(local_channel.encode(step.message, fields))
+        if step.message == "ACCEPT":
+            client.sendall(b"+\r\n")
+            self.drop(fields["id"])
         if step.message in ("REGISTER", "REGISTER_PORT"):
             self.registering = fields["name"]
         if step.message == "ACK" and fields["status"] != "0":
