@@ -84,7 +84,7 @@ FUZZ_CFLAGS = -g -O1 -std=c11 -D_GNU_SOURCE -Isrc \
 	      -fsanitize=fuzzer,address,undefined
 fuzz: build-fuzz/request_fuzz build-fuzz/wire_fuzz build-fuzz/reply_fuzz \
       build-fuzz/ipc_config_fuzz build-fuzz/ipc_frontend_fuzz \
-      build-fuzz/errline_fuzz
+      build-fuzz/errline_fuzz build-fuzz/config_fuzz
 build-fuzz/request_fuzz: fuzz/request_fuzz.c src/request.c src/config.c \
 		src/log.c src/addr.c build/parse.c src/oneportd.h
 	mkdir -p build-fuzz
@@ -99,6 +99,11 @@ build-fuzz/ipc_%_fuzz: fuzz/ipc_%_fuzz.c src/ipc.c src/config.c src/log.c \
 build-fuzz/errline_fuzz: fuzz/errline_fuzz.c src/errline.c src/oneportd.h
 	mkdir -p build-fuzz
 	clang $(FUZZ_CFLAGS) -o $@ fuzz/errline_fuzz.c src/errline.c
+build-fuzz/config_fuzz: fuzz/config_fuzz.c build/parse.c src/config.c \
+		src/printconf.c src/log.c src/addr.c src/oneportd.h
+	mkdir -p build-fuzz
+	clang $(FUZZ_CFLAGS) -o $@ fuzz/config_fuzz.c build/parse.c \
+	    src/config.c src/printconf.c src/log.c src/addr.c
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(MANDIR)/man5 \

@@ -8,8 +8,9 @@ FLAGS="-g -std=c11 -D_GNU_SOURCE -Isrc -Ilib"
 case "$B" in *san*) FLAGS="$FLAGS -fsanitize=address,undefined -fno-sanitize-recover=undefined";; esac
 # Every target: fuzz/NAME.srcs names what NAME_fuzz.c is built with.
 for t in $(ls fuzz/*.srcs | sed 's|fuzz/||; s|\.srcs$||'); do
+	# @B@: the build directory (bison's parse.c is generated there).
 	$CC $FLAGS -o "$B/${t}_replay" fuzz/replay.c fuzz/${t}_fuzz.c \
-	    $(cat fuzz/${t}.srcs)
+	    $(sed "s|@B@|$B|g" fuzz/${t}.srcs)
 	find fuzz/corpus/$t fuzz/crashes/$t -type f -print0 |
 	    xargs -0 "$B/${t}_replay"
 done

@@ -27,6 +27,7 @@ typedef struct yyltype {
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -763,15 +764,19 @@ file_push(const char *path, const YYLTYPE *from)
 	struct file	*f;
 	struct stat	 st;
 	FILE		*fp;
-	int		 i;
+	int		 i, fd = -1;
 
 	if (nfiles > MAX_INCLUDE) {
 		perr(from, "include \"%s\": nested more than %d deep", path,
 		    MAX_INCLUDE);
 		return -1;
 	}
-	if ((fp = fopen(path, "re")) == NULL) {
+	/* Not blocking: a FIFO named by an include would hang a reload. */
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1 ||
+	    (fp = fdopen(fd, "r")) == NULL) {
 		perr(from, "%s: %s", path, strerror(errno));
+		if (fd != -1)
+			close(fd);
 		return -1;
 	}
 	if (fstat(fileno(fp), &st) == -1) {

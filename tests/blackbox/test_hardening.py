@@ -149,6 +149,14 @@ class ConfigSecrecy(DaemonTestCase):
         self.assertIn("%s:1: %s: writable by others: refused"
                       % (conf, os.path.join(self.tmp, "inc.conf")), err)
 
+    def test_fifo_include_does_not_hang(self):
+        fifo = os.path.join(self.tmp, "inc.conf")
+        os.mkfifo(fifo, 0o600)
+        conf = self.write("oneportd.conf", 'include "inc.conf"\n')
+        rc, out, err = run_daemon_n(["-n", "-f", conf])
+        self.assertEqual((rc, err), (1, "%s:1: %s: not a regular file\n"
+                                        % (conf, fifo)))
+
     @unittest.skipUnless(IS_ROOT, "ownership matters when root")
     def test_not_roots_refused_at_reload(self):
         conf = self.write("oneportd.conf",

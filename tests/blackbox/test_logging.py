@@ -8,13 +8,15 @@ cannot forge log lines or send escape sequences to whoever reads the log.
 """
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import threading
+import unittest
 
-from harness import (DAEMON, IO_TIMEOUT, LISTEN_RE, DaemonTestCase,
-                     poll_until)
+from harness import (DAEMON, IO_TIMEOUT, IS_ROOT, LISTEN_RE,
+                     DaemonTestCase, poll_until, proc_comm)
 
 
 def full_pipe():
@@ -29,6 +31,18 @@ def full_pipe():
             pass
     os.set_blocking(w, True)     # as a log reader's pipe would be
     return r, w
+
+
+def ask(port, line):
+    with socket.create_connection(("127.0.0.1", port),
+                                  timeout=IO_TIMEOUT) as s:
+        s.sendall(line)
+        data = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                return data
+            data += chunk
 
 
 class StalledLog(DaemonTestCase):
@@ -64,7 +78,7 @@ class StalledLog(DaemonTestCase):
         for i in range(60):
             name = b"hi" if i % 2 else b"err"
             want = b"+\r\nhi\n" if i % 2 else b"+\r\n"
-            self.assertEqual((i, self.ask(port, name + b"\r\n")),
+            self.assertEqual((i, ask(port, name + b"\r\n")),
                              (i, want))
         # The reader resumes: what was dropped is said, then logging
         # goes on as before.
@@ -89,7 +103,7 @@ class StalledLog(DaemonTestCase):
                 return [l for l in lines if re.search(rx, l)]
 
         def dropped_then_logged():
-            self.ask(port, b"hi\r\n")
+            ask(port, b"hi\r\n")
             return logged(r"^log: \d+ lines dropped") and \
                 logged(r"^conn .* service=hi result=\+ ")
         poll_until(dropped_then_logged, what="the dropped count logged")
@@ -100,16 +114,88 @@ class StalledLog(DaemonTestCase):
         self.assertGreaterEqual(n, 60)
         self.assertIsNone(p.poll())
 
-    def ask(self, port, line):
-        with socket.create_connection(("127.0.0.1", port),
-                                      timeout=IO_TIMEOUT) as s:
-            s.sendall(line)
-            data = b""
+
+
+NS_SCRIPT = r'''
+set -e
+mkdir "$T/dev"
+mount -t tmpfs tmpfs "$T/dev"
+touch "$T/dev/null"
+mount --bind /dev/null "$T/dev/null"
+ln -s "$T/log.sock" "$T/dev/log"
+mount --rbind "$T/dev" /dev
+exec "$@"
+'''
+
+
+@unittest.skipUnless(IS_ROOT and shutil.which("unshare"),
+                     "a /dev/log of our own needs root and unshare(1)")
+class StalledSyslog(DaemonTestCase):
+    """Not in -d mode the parent logs to /dev/log. Here that is, in a
+    mount namespace of the daemon's own, a socket of the test's whose
+    queue is full and that it does not read, as a stalled syslogd's."""
+
+    def test_requests_answered_while_syslog_stalled(self):
+        path = os.path.join(self.tmp, "log.sock")
+        log = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.addCleanup(log.close)
+        log.bind(path)
+        filler = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.addCleanup(filler.close)
+        filler.setblocking(False)
+        filler.connect(path)
+        try:
             while True:
-                chunk = s.recv(4096)
-                if not chunk:
-                    return data
-                data += chunk
+                filler.send(b"<14>filler")
+        except BlockingIOError:
+            pass
+        conf = os.path.join(self.tmp, "oneportd.conf")
+        with open(conf, "w") as f:
+            f.write('service "hi" { command "/bin/echo" "hi" }\n')
+        p = subprocess.run(
+            ["unshare", "-m", "sh", "-c", NS_SCRIPT, "sh", DAEMON, "-f",
+             conf, "-l", "127.0.0.1:0"],
+            env=dict(os.environ, T=self.tmp), stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=20)
+        self.addCleanup(self.stop_daemon, conf)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        m = LISTEN_RE.match(p.stdout.decode().splitlines()[0])
+        port = int(m.group(2))
+        for i in range(60):
+            self.assertEqual((i, ask(port, b"hi\r\n")), (i, b"+\r\nhi\n"))
+        # syslogd catches up: the count comes with the next line.
+        log.settimeout(IO_TIMEOUT)
+        got = []
+
+        def dropped():
+            ask(port, b"hi\r\n")
+            log.setblocking(False)
+            try:
+                while True:
+                    got.append(log.recv(4096).decode("utf-8", "replace"))
+            except BlockingIOError:
+                pass
+            return [g for g in got if re.search(
+                r"^<\d+>.* oneportd\[\d+\]: log: \d+ lines dropped", g)]
+        hit = poll_until(dropped, what="the dropped count logged")
+        self.assertGreaterEqual(
+            int(re.search(r"(\d+) lines", hit[0]).group(1)), 60)
+
+    @staticmethod
+    def stop_daemon(conf):
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            try:
+                with open("/proc/%s/cmdline" % d, "rb") as f:
+                    argv = f.read().split(b"\0")
+            except OSError:
+                continue
+            if conf.encode() in argv and proc_comm(int(d)) == "oneportd":
+                try:
+                    os.kill(int(d), signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
 
 
 class ProgramStderr(DaemonTestCase):
