@@ -548,6 +548,8 @@ accept_one(int lfd)
 		conn_reject(v.oldest, "-", REASON_ADDR_LIMIT);
 	}
 	if (score > 0 && early_drop()) {
+		/* Counts too, or a source would be clean again too soon. */
+		source_charge(key, now, src_leak(), src_burst());
 		refuse(fd, &ss, REASON_BUSY);
 		return 0;
 	}
