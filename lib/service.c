@@ -589,7 +589,7 @@ register_wait(int fd, struct wire_msg *m)
 	struct pollfd	pfd;
 	struct inmsg	im;
 	int64_t		deadline = now_ms() + WAIT_MS, left;
-	int		r;
+	int		r, reset = 0;
 
 	for (;;) {
 		if ((left = deadline - now_ms()) <= 0)
@@ -602,6 +602,11 @@ register_wait(int fd, struct wire_msg *m)
 			continue;
 		if ((r = msg_recv(fd, &im)) == -1) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				continue;
+			/* oneportd closed with our REGISTER unread: the
+			 * reset is reported once, before the refusal it
+			 * sent, which the next read gets. */
+			if (errno == ECONNRESET && !reset++)
 				continue;
 			if (errno != EBADMSG)
 				return syserr("oneportd control socket");
@@ -672,7 +677,9 @@ register_fd(const char *ctlpath, const char *name, int port,
 		syserr(path);
 		goto fail;
 	}
-	if (msg_send(fd, &m) == -1)
+	/* Refused before it read a byte, oneportd says why before closing:
+	 * read that rather than report the broken pipe. */
+	if (msg_send(fd, &m) == -1 && errno != EPIPE && errno != ECONNRESET)
 		goto fail;
 	if (register_wait(fd, &m) == -1)
 		goto fail;

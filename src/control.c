@@ -17,16 +17,19 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "oneportd.h"
+#include "wire.h"
 
 #define CONTROL_MAX		1024	/* connections, at most */
 #define CONTROL_MAX_UID		64	/* per peer uid */
 #define CONTROL_PAUSE_NS	(1000ull * 1000000)	/* out of fds */
 #define CONTROL_LOG_NS		(1000ull * 1000000)	/* a line at most */
+#define REASON_TOO_MANY		"too many connections for your user"
 
 struct user {
 	uid_t		 uid;
@@ -119,6 +122,29 @@ control_log_due(unsigned int *held)
 	return 1;
 }
 
+/*
+ * Say why before closing: the REGISTERED that the REGISTER, queued or
+ * still to come, would have had. A full socket just gets the close.
+ */
+static void
+control_refuse(int fd, const char *why)
+{
+	struct wire_msg	m;
+	uint8_t		buf[WIRE_MSG_MAX];
+	size_t		len;
+
+	memset(&m, 0, sizeof(m));
+	m.type = WIRE_REGISTERED;
+	m.status = 1;
+	snprintf(m.reason, sizeof(m.reason), "%s", why);
+	if ((len = wire_encode(buf, sizeof(buf), &m)) > 0)
+		(void)send(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	/* A REGISTER left unread would make the close a reset, which the
+	 * peer may see before the answer: discard what came (unparsed). */
+	(void)recv(fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC);
+	close(fd);
+}
+
 void
 control_event(void)
 {
@@ -151,7 +177,7 @@ control_event(void)
 			u->n = 0;
 		}
 		if (u->n >= CONTROL_MAX_UID) {
-			close(fd);
+			control_refuse(fd, REASON_TOO_MANY);
 			if (control_log_due(&held))
 				log_warnx("control: a connection of uid %d "
 				    "refused: %d per uid at most (and %u more "

@@ -144,6 +144,18 @@ service "own" { socket "%s" }
                    what="descriptors back to %d" % before)
         self.assertIsNone(d.proc.poll())
 
+    def test_per_uid_cap_says_why(self):
+        d = self.start(nofile=1024, config='control "%s"\n'
+                       'register "dyn-*" user root\n' % self.ctl)
+        for i in range(64):
+            self.register("dyn-%d" % i)
+        p = self.registrant("dyn-65")
+        self.assertEqual(p.wait(IO_TIMEOUT), 1)
+        self.assertEqual(self.stderr_of(p), "echo-service: too many "
+                         "connections for your user\n")
+        d.wait_log(r"^control: a connection of uid 0 refused: 64 per uid "
+                   r"at most \(and 0 more not logged\)$")
+
     def test_total_cap_waits_in_the_queue(self):
         # A quarter of 128 descriptors: 32 control connections at most.
         d = self.start(nofile=128, config='control "%s"\n'
