@@ -77,6 +77,7 @@ struct instance {
 	unsigned long	 ino;		/* and its inode */
 	uint64_t	 where;		/* shared: listen addresses it serves */
 	int		 shared;
+	int		 token;		/* its clients bring one */
 	int		 retired;	/* a newer one takes its clients */
 	int		 tokenfd;	/* shared + token: write end, or -1 */
 	int		 unread;	/* bytes in the pipe after our write */
@@ -94,12 +95,19 @@ struct instance {
 static struct instance	*instances;
 static uint32_t		 port_cursor;
 
+/*
+ * How long it may go unused. A per-request program's token is dead 30 s
+ * after it was given: the program is of no use to anyone after that
+ * (the draft's 12.1), however long idle is.
+ */
 static uint64_t
-idle_ns(const struct config *cfg, const char *name)
+idle_ns(const struct config *cfg, const char *name, int shared, int token)
 {
 	struct service	*svc = config_find(cfg, name);
+	uint64_t	 t;
 
-	return (uint64_t)(svc != NULL ? svc->idle_s : DEF_IDLE_S) * 1000 * MS;
+	t = (uint64_t)(svc != NULL ? svc->idle_s : DEF_IDLE_S) * 1000 * MS;
+	return !shared && token && t > TOKEN_LIFE_NS ? TOKEN_LIFE_NS : t;
 }
 
 /* Half of idle, so that answers alone cannot keep it: at most 2 s. */
@@ -432,7 +440,9 @@ instance_start(struct service *svc, const struct config *cfg, int client,
 	in->akey = akey;
 	now = now_ns();
 	in->last_use_ns = in->last_answer_ns = now;
-	in->next_ns = review_at(now + (uint64_t)svc->idle_s * 1000 * MS);
+	in->token = svc->token;
+	in->next_ns = review_at(now + idle_ns(cfg, svc->name, shared,
+	    svc->token));
 	in->next = instances;
 	instances = in;
 	log_info("%s: started pid %d on port %d (%s)", svc->name,
@@ -503,7 +513,7 @@ static void
 instance_review(struct instance *in, const struct portuse *u, uint64_t now,
     const struct config *cfg)
 {
-	uint64_t	idle = idle_ns(cfg, in->name), due;
+	uint64_t	idle = idle_ns(cfg, in->name, in->shared, in->token), due;
 
 	instance_pipe_look(in, now);
 	instance_port_look(in, u, now);

@@ -515,6 +515,18 @@ class PerRequest(RedirectCase):
         port = self.ask_port(d, b"b")
         d.wait_log(r"^b: started pid \d+ on port %d " % port)
 
+    def test_unused_token_program_stopped_when_its_token_dies(self):
+        # Its token is dead 30 s after it was given: with no one served
+        # by then, the program is stopped, however long idle is.
+        d = self.start(config=self.conf(self.dyn(
+            "b", "per-request", "token", opts="\ttoken yes\n"
+            "\tidle 600\n")))
+        port, _ = self.ask_token(d, b"b")
+        pid = self.started_pid(d, "b", port, "per request")
+        d.wait_log(r"^b: no connection accepted, stopping pid %d$" % pid,
+                   timeout=40)
+        self.wait_gone(d, "b", pid, port, "signal:%d" % signal.SIGTERM)
+
     def test_program_that_serves_is_not_stopped(self):
         # Its client's connection open, a program is in use however long.
         d = self.start(config=self.conf(self.dyn(
