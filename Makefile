@@ -9,7 +9,7 @@ BISON	?= bison
 WARN	 = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	   -Wformat=2 -Wwrite-strings
 CFLAGS	?= -O2 -g
-CFLAGS	+= -std=c11 -D_GNU_SOURCE $(WARN) -Isrc -Ilib
+CFLAGS	+= -std=c11 -D_GNU_SOURCE $(WARN) -Ilib
 LDLIBS	+= -lseccomp
 
 ifeq ($(WERROR),1)
@@ -24,12 +24,22 @@ else
 B	 = build
 endif
 
-DAEMON_OBJS = oneportd.o child.o dispatch.o frontend.o source.o sandbox.o spawn.o handoff.o control.o supervise.o \
-	      redirect.o sockdiag.o \
-	      linger.o errline.o \
-	      request.o ipc.o \
-	      config.o parse.o printconf.o addr.o log.o
-OBJS	= $(addprefix $(B)/,$(DAEMON_OBJS)) $(B)/lib/wire.o $(B)/lib/ancil.o
+# One folder per process, and the pieces both use. The -I flags are the
+# rule: a frontend or shared file cannot see the parent's header, and
+# the parent sees the frontend's only for frontend_run.
+PARENT_OBJS	= oneportd child dispatch spawn handoff control supervise \
+		  redirect sockdiag errline
+FRONTEND_OBJS	= frontend source sandbox request
+COMMON_OBJS	= config parse printconf addr log ipc linger
+COMMON_INC	= -Isrc/common
+FRONTEND_INC	= -Isrc/frontend $(COMMON_INC)
+PARENT_INC	= -Isrc/parent $(FRONTEND_INC)
+COMMON_H	= $(wildcard src/common/*.h) lib/wire.h lib/ancil.h
+FRONTEND_H	= $(wildcard src/frontend/*.h) $(COMMON_H)
+PARENT_H	= $(wildcard src/parent/*.h) $(FRONTEND_H)
+OBJS	= $(PARENT_OBJS:%=$(B)/parent/%.o) \
+	  $(FRONTEND_OBJS:%=$(B)/frontend/%.o) \
+	  $(COMMON_OBJS:%=$(B)/common/%.o) $(B)/lib/wire.o $(B)/lib/ancil.o
 
 # ./oneportd is the plain build; a sanitizer build stays in build-san/.
 ifeq ($(SANITIZE),1)
@@ -44,32 +54,37 @@ oneportd: $(B)/oneportd
 $(B)/oneportd: $(OBJS)
 	$(CC) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
 
-$(B)/%.o: src/%.c src/oneportd.h lib/wire.h lib/ancil.h | $(B)
-	$(CC) $(CFLAGS) -c -o $@ $<
-
+$(B)/parent/%.o: src/parent/%.c $(PARENT_H) | $(B)/parent
+	$(CC) $(CFLAGS) $(PARENT_INC) -c -o $@ $<
+$(B)/frontend/%.o: src/frontend/%.c $(FRONTEND_H) | $(B)/frontend
+	$(CC) $(CFLAGS) $(FRONTEND_INC) -c -o $@ $<
+$(B)/common/%.o: src/common/%.c $(COMMON_H) | $(B)/common
+	$(CC) $(CFLAGS) $(COMMON_INC) -c -o $@ $<
 
 # Generated code gets the warnings it was written for, not ours.
-$(B)/parse.c: src/parse.y | $(B)
+$(B)/common/parse.c: src/common/parse.y | $(B)/common
 	$(BISON) -o $@ $<
-$(B)/parse.o: $(B)/parse.c src/oneportd.h
-	$(CC) $(CFLAGS) -Wno-missing-prototypes -c -o $@ $<
+$(B)/common/parse.o: $(B)/common/parse.c $(COMMON_H)
+	$(CC) $(CFLAGS) $(COMMON_INC) -Wno-missing-prototypes -c -o $@ $<
 
-$(B):
+$(B) $(B)/parent $(B)/frontend $(B)/common:
 	mkdir -p $@
 
 # ---- tests ----
 TEST_REQUEST = $(B)/request_test
-$(TEST_REQUEST): tests/unit/request_test.c $(B)/request.o $(B)/config.o \
-		 $(B)/log.o $(B)/addr.o
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
+$(TEST_REQUEST): tests/unit/request_test.c $(B)/frontend/request.o \
+		 $(B)/common/config.o $(B)/common/log.o $(B)/common/addr.o
+	$(CC) $(CFLAGS) $(FRONTEND_INC) $(LDFLAGS) -o $@ $^
 
 TEST_SANDBOX = $(B)/sandbox_test
-$(TEST_SANDBOX): tests/unit/sandbox_test.c $(B)/sandbox.o $(B)/log.o
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(TEST_SANDBOX): tests/unit/sandbox_test.c $(B)/frontend/sandbox.o \
+		 $(B)/common/log.o
+	$(CC) $(CFLAGS) $(FRONTEND_INC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 check: all $(TEST_REQUEST) $(TEST_SANDBOX) lib-check
 	$(TEST_REQUEST)
 	$(TEST_SANDBOX)
+	sh scripts/check-includes.sh
 	sh tests/config/run.sh $(CURDIR)/$(B)/config-test
 	sh fuzz/replay.sh $(B)
 	sh man/lint.sh
@@ -80,30 +95,31 @@ check: all $(TEST_REQUEST) $(TEST_SANDBOX) lib-check
 	    -s tests/blackbox -p 'test_*.py' -v
 
 # ---- fuzzing (clang) ----
-FUZZ_CFLAGS = -g -O1 -std=c11 -D_GNU_SOURCE -Isrc \
+FUZZ_CFLAGS = -g -O1 -std=c11 -D_GNU_SOURCE $(PARENT_INC) \
 	      -fsanitize=fuzzer,address,undefined
 fuzz: build-fuzz/request_fuzz build-fuzz/wire_fuzz build-fuzz/reply_fuzz \
       build-fuzz/ipc_config_fuzz build-fuzz/ipc_frontend_fuzz \
       build-fuzz/errline_fuzz build-fuzz/config_fuzz
-build-fuzz/request_fuzz: fuzz/request_fuzz.c src/request.c src/config.c \
-		src/log.c src/addr.c build/parse.c src/oneportd.h
+FUZZ_CONFIG = src/common/config.c src/common/log.c src/common/addr.c
+build-fuzz/request_fuzz: fuzz/request_fuzz.c src/frontend/request.c \
+		$(FUZZ_CONFIG) $(FRONTEND_H)
 	mkdir -p build-fuzz
-	clang $(FUZZ_CFLAGS) -o $@ fuzz/request_fuzz.c src/request.c \
-	    src/config.c src/log.c src/addr.c
+	clang $(FUZZ_CFLAGS) -o $@ fuzz/request_fuzz.c src/frontend/request.c \
+	    $(FUZZ_CONFIG)
 # The messages between the frontend and the parent, each direction.
-build-fuzz/ipc_%_fuzz: fuzz/ipc_%_fuzz.c src/ipc.c src/config.c src/log.c \
-		src/addr.c lib/ancil.c src/oneportd.h
+build-fuzz/ipc_%_fuzz: fuzz/ipc_%_fuzz.c src/common/ipc.c $(FUZZ_CONFIG) \
+		lib/ancil.c $(COMMON_H)
 	mkdir -p build-fuzz
-	clang $(FUZZ_CFLAGS) -Ilib -o $@ $< src/ipc.c src/config.c src/log.c \
-	    src/addr.c lib/ancil.c
-build-fuzz/errline_fuzz: fuzz/errline_fuzz.c src/errline.c src/oneportd.h
+	clang $(FUZZ_CFLAGS) -Ilib -o $@ $< src/common/ipc.c $(FUZZ_CONFIG) \
+	    lib/ancil.c
+build-fuzz/errline_fuzz: fuzz/errline_fuzz.c src/parent/errline.c $(PARENT_H)
 	mkdir -p build-fuzz
-	clang $(FUZZ_CFLAGS) -o $@ fuzz/errline_fuzz.c src/errline.c
-build-fuzz/config_fuzz: fuzz/config_fuzz.c build/parse.c src/config.c \
-		src/printconf.c src/log.c src/addr.c src/oneportd.h
+	clang $(FUZZ_CFLAGS) -o $@ fuzz/errline_fuzz.c src/parent/errline.c
+build-fuzz/config_fuzz: fuzz/config_fuzz.c build/common/parse.c \
+		$(FUZZ_CONFIG) src/common/printconf.c $(COMMON_H)
 	mkdir -p build-fuzz
-	clang $(FUZZ_CFLAGS) -o $@ fuzz/config_fuzz.c build/parse.c \
-	    src/config.c src/printconf.c src/log.c src/addr.c
+	clang $(FUZZ_CFLAGS) -o $@ fuzz/config_fuzz.c build/common/parse.c \
+	    $(FUZZ_CONFIG) src/common/printconf.c
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(MANDIR)/man5 \

@@ -1,6 +1,6 @@
 /*
- * libFuzzer target for the configuration grammar (src/parse.y) and what
- * config_finish checks after it. The input is written to a file of its
+ * libFuzzer target for the configuration grammar (src/common/parse.y)
+ * and what config_finish checks after it. The input is written to a file of its
  * own in a directory of its own, parsed, finished and freed: no input may
  * crash, leak or hang it, and a file that parses must also print
  * (printconf.c) without a crash. Inputs that could include a file from
@@ -8,12 +8,14 @@
  * the parse reads nothing but what the fuzzer wrote.
  */
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "oneportd.h"
+#include "config.h"
+#include "log.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

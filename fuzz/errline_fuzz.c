@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for errline_next and errline_escape (src/errline.c).
+ * libFuzzer target for errline_next and errline_escape (src/parent/errline.c).
  * The input is a program's stderr, fed through a buffer like child.c's in
  * reads whose sizes the first bytes pick, then all at once: the lines
  * must be the same both ways, none longer than the buffer or holding an
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "oneportd.h"
+#include "parent.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

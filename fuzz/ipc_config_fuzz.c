@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for ipc_config_parse (src/ipc.c): the frontend's reading
+ * libFuzzer target for ipc_config_parse (src/common/ipc.c): the frontend's reading
  * of the parent's IPC_CONFIG. The input is parsed from an exact-size heap
  * copy (ASan catches any read past len), as it is and again with its
  * settings made valid, so the fuzzer reaches the names and answers. What
@@ -10,7 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "oneportd.h"
+#include "ipc.h"
+#include "log.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

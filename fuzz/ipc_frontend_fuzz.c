@@ -1,6 +1,6 @@
 /*
  * libFuzzer target for the parent's reading of the frontend's messages:
- * ipc_hdr_valid and ipc_frontend_parse (src/ipc.c). The first input byte
+ * ipc_hdr_valid and ipc_frontend_parse (src/common/ipc.c). The first input byte
  * says whether an fd came with the message (bit 0); the rest is the
  * message as received, header first, parsed from an exact-size heap copy,
  * as it is and again with a header made valid. What is accepted must be
@@ -11,7 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "oneportd.h"
+#include "ipc.h"
+#include "log.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

@@ -19,7 +19,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "oneportd.h"
+#include "config.h"
+#include "log.h"
 
 #define MAX_MSGS	64
 

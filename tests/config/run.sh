@@ -6,7 +6,7 @@
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
-src=$(cd "$here/../../src" && pwd)
+src=$(cd "$here/../../src/common" && pwd)
 build=${1:-${TMPDIR:-/tmp}/oneport-config-test}
 cc=${CC:-cc}
 cflags="-std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Wshadow

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "oneportd.h"
+#include "frontend.h"
 
 struct row {
 	const char		*in;

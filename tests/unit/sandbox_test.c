@@ -18,7 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "oneportd.h"
+#include "frontend.h"
 
 enum verdict { WORKS, KILLED, REFUSED };
 

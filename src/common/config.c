@@ -22,7 +22,8 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "oneportd.h"
+#include "config.h"
+#include "log.h"
 
 /* The reason for the last failure; only start-up and reload use it. */
 static char	 config_errbuf[256];

@@ -16,7 +16,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "oneportd.h"
+#include "addr.h"
+#include "linger.h"
+#include "log.h"
 
 #define LINGER_MAX	256		/* sockets held at once */
 #define LINGER_NS	(2000 * 1000000ull)

@@ -22,7 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "oneportd.h"
+#include "frontend.h"
 
 static void
 drop_user(const char *user, const char *root)

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "oneportd.h"
+#include "parent.h"
 
 #define REASON_UNKNOWN		"unknown service"
 #define REASON_SVC_BUSY		"service busy"

@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "oneportd.h"
+#include "log.h"
 
 #ifndef _PATH_LOG
 #define _PATH_LOG	"/dev/log"

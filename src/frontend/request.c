@@ -6,7 +6,7 @@
  */
 #include <string.h>
 
-#include "oneportd.h"
+#include "frontend.h"
 
 static int
 name_char(uint8_t c)

@@ -17,7 +17,8 @@
 #include <unistd.h>
 
 #include "ancil.h"
-#include "oneportd.h"
+#include "ipc.h"
+#include "log.h"
 
 /*
  * Send iov as one message, with fd attached when fd >= 0. Never blocks;

@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "oneportd.h"
+#include "frontend.h"
 
 #define NSOURCES	8192		/* power of two, in pairs */
 #define MILLI		1000ull		/* score unit: 1/1000 connection */

@@ -17,7 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "oneportd.h"
+#include "parent.h"
 
 static int	diagfd = -1;
 

@@ -52,7 +52,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "oneportd.h"
+#include "parent.h"
 
 #define STACK_SIZE	(64 * 1024)
 #define ARENA_SIZE	(64 * 1024)	/* what the child reads */

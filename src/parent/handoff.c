@@ -36,7 +36,7 @@
 #include <unistd.h>
 
 #include "ancil.h"
-#include "oneportd.h"
+#include "parent.h"
 #include "wire.h"
 
 #define DRAIN_MAX		4096	/* messages read to settle a channel */

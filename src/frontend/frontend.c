@@ -21,7 +21,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include "oneportd.h"
+#include "frontend.h"
 
 #define REASON_TIMEOUT		"timeout"
 #define REASON_INCOMPLETE	"incomplete request"

@@ -34,7 +34,9 @@ typedef struct yyltype {
 #include <string.h>
 #include <unistd.h>
 
-#include "oneportd.h"
+#include "addr.h"
+#include "config.h"
+#include "log.h"
 
 #define MAX_INCLUDE	8	/* nested includes under the top file */
 #define MAX_TOKEN	4096	/* bytes in one word or quoted string */

@@ -6,7 +6,7 @@
  */
 #include <string.h>
 
-#include "oneportd.h"
+#include "parent.h"
 
 /*
  * The next line of a stream whose unconsumed bytes are buf[0, len): it

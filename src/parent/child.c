@@ -18,7 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "oneportd.h"
+#include "parent.h"
 
 #define REASON_NOSTART		"cannot start service"
 

@@ -27,7 +27,8 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include "oneportd.h"
+#include "frontend.h"
+#include "parent.h"
 
 
 static struct {

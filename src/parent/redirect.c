@@ -41,7 +41,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "oneportd.h"
+#include "parent.h"
 
 #define REASON_NOT_REDIRECT	"not redirectable"
 #define REASON_NOT_RUNNING	"not running"

@@ -22,7 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "oneportd.h"
+#include "parent.h"
 #include "wire.h"
 
 #define CONTROL_MAX		1024	/* connections, at most */

@@ -11,7 +11,8 @@
 #include <netdb.h>
 #include <stdio.h>
 
-#include "oneportd.h"
+#include "addr.h"
+#include "config.h"
 
 static void	print_string(const char *);
 static void	print_strv(const char *, char **);

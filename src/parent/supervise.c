@@ -17,7 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "oneportd.h"
+#include "parent.h"
 
 #define BACKOFF_MIN_MS	250
 #define BACKOFF_MAX_MS	30000

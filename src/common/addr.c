@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "oneportd.h"
+#include "addr.h"
 
 /* The numeric host alone; IPv4-mapped IPv6 shown as IPv4, as users expect. */
 const char *

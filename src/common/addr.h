@@ -1,0 +1,16 @@
+/* addr.c: socket addresses as text and keys; the monotonic clock. */
+#ifndef ADDR_H
+#define ADDR_H
+
+#include <sys/socket.h>
+#include <stdint.h>
+
+/* addr.c */
+#define ADDR_STRLEN	64	/* "[v6]:port" fits */
+const char	*addr_ntop(const struct sockaddr *, char *, size_t);
+const char	*addr_host(const struct sockaddr *, char *, size_t);
+int		 addr_port(const struct sockaddr *);
+uint64_t	 addr_key(const struct sockaddr *);
+uint64_t	 now_ns(void);
+
+#endif

@@ -1,0 +1,142 @@
+/*
+ * The parsed configuration (config.c, parse.y, printconf.c), shared by
+ * the parent, which reads it, and the frontend, which gets its part.
+ */
+#ifndef CONFIG_H
+#define CONFIG_H
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <stddef.h>
+
+#define ONEPORTD_CONF		"/etc/oneportd.conf"
+#define ONEPORTD_USER		"oneportd"
+#define ONEPORTD_CHROOT		"/var/empty"
+#define ONEPORTD_CONTROL	"/run/oneportd.sock"
+#define SERVICE_NAME_MAX	15	/* RFC 6335 */
+
+/* Defaults; each can be changed in oneportd.conf. */
+#define DEF_TIMEOUT_MS		5000	/* whole first line, absolute */
+#define DEF_MAX_LINE		64	/* bytes, CRLF included */
+#define DEF_MAX_PENDING		4096	/* connections without a first line */
+#define DEF_MAX_PENDING_ADDR	32	/* same, per client address (/64) */
+#define DEF_DROP_RATE		30	/* early drop: percent at its start */
+#define DEF_MAX_INSTANCES	256	/* per service */
+#define DEF_MAX_PER_ADDR	32	/* same, per client address: an eighth */
+#define MAX_LINE_LIMIT		1024	/* largest max-line accepted */
+#define MAX_SERVICES		4096
+#define ENV_MAX			64	/* env lines per service */
+
+/* ---- configuration (config.c, parse.y, printconf.c) ---- */
+
+struct listener {
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+	int			 fd;		/* -1 until bound */
+};
+
+struct service {
+	char		 name[SERVICE_NAME_MAX + 1];	/* lower case */
+	char		**argv;		/* NULL-terminated; argv[0] absolute */
+	char		*user;		/* NULL: the daemon's own user */
+	char		*group;		/* NULL: the user's primary group */
+	char		**groups;	/* supplementary group names, NULL-term. */
+	char		*chdir;		/* NULL: "/" */
+	char		**env;		/* extra "NAME=value", NULL-terminated */
+	int		 max_instances;	/* 0: unlimited */
+	int		 max_per_addr;	/* 0: unlimited */
+	int		 visible;	/* listed by HELP */
+	int		 reply_self;	/* the program sends "+" itself */
+	int		 untraced;	/* setuid etc.: "+" at exec, not at
+					 * the exec-stop (config_finish) */
+	char		*socket;	/* pass: the service's hand-off socket */
+	char		*owner;		/* pass: who must be listening on it */
+	int		 redirect;	/* REDIRECT_* */
+	char		*redirect_host;	/* static: where it lives */
+	int		 redirect_port;
+	int		 idle_s;	/* shared: stop after idle seconds */
+	int		 token;		/* dynamic: one-time token */
+	/* Resolved by config_finish. As root, a service without "user" gets
+	 * user "nobody" there. gids: gid first, then "groups"; setgroups(). */
+	uid_t		 uid;
+	gid_t		 gid;
+	gid_t		*gids;
+	int		 ngids;
+	uid_t		 owner_uid;
+	/* Run-time state owned by the parent (oneportd.c). */
+	int		 running;
+	const char	*file;		/* where it was declared, for messages */
+	int		 line;		/* 0: not in a file ("command line") */
+};
+
+enum { REDIRECT_NONE, REDIRECT_SHARED, REDIRECT_PER_REQUEST,
+	REDIRECT_STATIC };
+#define DEF_IDLE_S		60
+#define DEF_PORT_LO		61000	/* above Linux's ephemeral 32768-60999 */
+#define DEF_PORT_HI		65535
+
+/* "register PATTERN user USER": USER may register names matching it. */
+struct regrule {
+	char		*pattern;	/* fnmatch(3), lower case */
+	char		*user;
+	uid_t		 uid;
+};
+
+struct config {
+	struct listener	*listeners;
+	int		 nlisteners;
+	struct service	*services;	/* sorted by name after config_finish */
+	int		 nservices;
+	int		 timeout_ms;
+	int		 max_line;
+	int		 max_pending;
+	int		 max_pending_addr;
+	int		 drop_start;	/* early drop from here; max_pending/2 */
+	int		 drop_rate;	/* percent at drop_start */
+	int		 help;		/* HELP answered at all */
+	int		 port_lo, port_hi;	/* dynamic redirect ports */
+	char		*user;		/* frontend's user */
+	char		*chroot;	/* frontend's root when started as root */
+	char		*control;	/* control socket path, or NULL */
+	struct regrule	*regrules;	/* who may register which names */
+	int		 nregrules;
+	/* Defaults applied to services declared after a "defaults" block. */
+	struct service	 defaults;
+	char		**files;	/* files read; service->file points here */
+};
+
+/*
+ * config.c. Allocation failure is fatal. config_add_service,
+ * config_add_listener and the -l/-s parsers return NULL/-1 and leave the
+ * reason in config_error(), for the caller to prefix with file:line or the
+ * argument. config_finish logs every problem itself and sorts the
+ * services; config_find needs that sort.
+ */
+struct config	*config_new(void);
+void		 config_free(struct config *);
+const char	*config_error(void);
+struct service	*config_add_service(struct config *, const char *name);
+const char	*config_add_file(struct config *, const char *name);
+int		 config_add_listener(struct config *, const char *host,
+		    const char *port);
+int		 config_listener_arg(struct config *, const char *arg);
+int		 config_service_arg(struct config *, const char *arg);
+int		 config_finish(struct config *);
+struct service	*config_find(const struct config *, const char *name);
+void		 service_clear(struct service *);
+int		 service_name_valid(const char *, size_t);
+char		**strv_add(char **, const char *);
+void		 strv_free(char **);
+
+/*
+ * parse.y: fills cfg; -1 after logging "file:line: message" lines. A file
+ * others could write is refused unless parse_secrecy is 0 (tests that
+ * read files of the source tree, whoever owns it, and the fuzzer).
+ */
+int		 parse_config(const char *file, struct config *cfg);
+extern int	 parse_secrecy;
+
+/* printconf.c */
+void		 print_config(const struct config *);
+
+#endif

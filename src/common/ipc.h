@@ -1,0 +1,104 @@
+/* The messages between the parent and the frontend (ipc.c). */
+#ifndef IPC_H
+#define IPC_H
+
+#include <sys/types.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "config.h"
+
+/* ---- parent <-> frontend messages (ipc.c) ---- */
+
+#define IPC_VERSION	1
+#define IPC_MAX		(128 * 1024)	/* MAX_SERVICES fit */
+
+enum ipc_type {
+	IPC_CONFIG = 1,	/* parent -> frontend: settings and service names */
+	IPC_DISPATCH,	/* frontend -> parent: a client fd and its request */
+	IPC_LOG,	/* frontend -> parent: a log line (not in -d mode) */
+	IPC_READY,	/* frontend -> parent: sandboxed and serving, once */
+	IPC_TYPE_MAX
+};
+
+struct ipc_hdr {
+	uint8_t		 version;
+	uint8_t		 type;
+	uint16_t	 flags;		/* zero */
+	uint32_t	 len;		/* payload bytes after the header */
+};
+
+/* IPC_CONFIG payload: this, then nservices of struct ipc_service, then
+ * the answers' bytes. */
+struct ipc_config {
+	uint32_t	 generation;
+	uint32_t	 timeout_ms;
+	uint32_t	 max_line;
+	uint32_t	 max_pending;
+	uint32_t	 max_pending_addr;
+	uint32_t	 help;
+	uint32_t	 nservices;
+	uint32_t	 drop_start;	/* early drop from here, <= max_pending */
+	uint32_t	 drop_rate;	/* percent there, <= 100 */
+};
+
+struct ipc_service {
+	char		 name[SERVICE_NAME_MAX + 1];
+	uint32_t	 visible;
+	/* A fixed answer the frontend may give itself (a static redirect),
+	 * in the blob after the array: answer_len 0 for none. */
+	uint32_t	 answer_off;
+	uint32_t	 answer_len;
+};
+
+/* IPC_DISPATCH payload; exactly one fd comes with it. */
+struct ipc_dispatch {
+	uint32_t	 generation;
+	char		 name[SERVICE_NAME_MAX + 1];
+	uint64_t	 accepted_ns;	/* CLOCK_MONOTONIC at accept */
+	uint32_t	 flags;		/* IPC_QUERY */
+};
+#define IPC_QUERY	0x1	/* only say where it lives */
+
+#define IPC_LOG_MAX	1000	/* bytes of an IPC_LOG line after the priority */
+
+/* An IPC_CONFIG as ipc_config_parse found it; pointers into the message. */
+struct ipc_config_view {
+	struct ipc_config	 set;
+	const uint8_t		*svcs;	/* set.nservices of struct ipc_service,
+					 * maybe unaligned: memcpy them */
+	const uint8_t		*blob;	/* the answers' bytes */
+	size_t			 bloblen;
+};
+
+/* A message from the frontend as ipc_frontend_parse found it. */
+struct ipc_fmsg {
+	enum ipc_type		 type;
+	struct ipc_dispatch	 dispatch;	/* IPC_DISPATCH */
+	uint32_t		 pri;		/* IPC_LOG */
+	const char		*text;		/* IPC_LOG: not NUL-terminated */
+	size_t			 textlen;
+};
+
+/* Messages waiting for the socket to take them (ipc_queue_*). */
+struct ipc_queue {
+	struct ipc_qmsg		*head;
+	size_t			 n;
+};
+
+struct iovec;
+ssize_t	fd_sendmsg(int sock, struct iovec *, int iovcnt, int fd);
+int	ipc_send(int sock, enum ipc_type, const void *, size_t, int fd);
+ssize_t	ipc_recv(int sock, struct ipc_hdr *, void *buf, size_t bufsz,
+	    int *fd);
+int	ipc_hdr_valid(const struct ipc_hdr *, size_t n);
+int	ipc_queue_add(struct ipc_queue *, enum ipc_type, const void *,
+	    size_t, int coalesce);
+int	ipc_queue_flush(struct ipc_queue *, int sock);
+void	ipc_queue_clear(struct ipc_queue *);
+int	ipc_config_parse(const uint8_t *, size_t, struct ipc_config_view *,
+	    const char **why);
+int	ipc_frontend_parse(enum ipc_type, const uint8_t *, size_t, int hasfd,
+	    struct ipc_fmsg *, const char **why);
+const char *ipc_log_text(const struct ipc_fmsg *, char *, size_t);
+
+#endif

@@ -1,0 +1,139 @@
+/*
+ * The privileged parent: what its files share. Structs used by one file
+ * live in that file; prototypes are grouped by the file that defines them.
+ */
+#ifndef PARENT_H
+#define PARENT_H
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "addr.h"
+#include "config.h"
+#include "ipc.h"
+#include "linger.h"
+#include "log.h"
+
+/* ---- the parent (oneportd.c), for the files that serve it ---- */
+
+/* What an epoll event in the parent is about. */
+enum src_kind { SRC_SIGNAL, SRC_FRONTEND, SRC_STDERR, SRC_STATUS,
+	SRC_CHANNEL, SRC_CONTROL, SRC_LINGER };
+struct src {
+	enum src_kind	 kind;
+	void		*ptr;
+};
+void	parent_watch(int fd, struct src *);
+void	parent_watch_out(int fd, struct src *, int on);
+void	parent_unwatch(int fd);
+void	parent_reply(int fd, const char *reason);
+void	parent_log_conn(const char *peer, const char *name,
+	    const char *result, pid_t pid, uint64_t accepted_ns);
+void	parent_names_changed(void);
+void	parent_defer_free(void *);
+
+/* child.c: programs the parent started, until reaped */
+struct child;
+struct spawn;
+struct child	*child_add(struct service *, const struct spawn *,
+		    int supervised);
+void		 child_set_client(struct child *, int client, uint64_t akey,
+		    const char *peer, uint64_t accepted_ns);
+void		 child_started(struct child *, int ok);
+int		 child_count(const struct service *, uint64_t akey);
+void		 child_remap(const struct config *);
+int		 child_waited(pid_t, int status);
+void		 child_stderr_event(struct child *);
+void		 child_status_event(struct child *);
+void		 child_free_dead(void);
+int		 child_stderr_open(void);
+void		 child_drain(int epfd);
+
+/* supervise.c: pass services whose program oneportd runs */
+void	 supervise_configure(const struct config *);
+int	 supervise_exited(pid_t);
+int	 supervise_down(const char *name);
+void	 supervise_tick(uint64_t now, const struct config *);
+uint64_t supervise_next_deadline(void);
+void	 supervise_stop(void);
+
+/* dispatch.c: a request the frontend passed on, with its client fd */
+void	 dispatch(struct config *, const struct ipc_dispatch *, int fd);
+
+/* sockdiag.c: a redirect program's port, as the kernel sees it */
+struct portuse {
+	int		 port;		/* asked about */
+	unsigned long	 ino;		/* the listening socket's inode */
+	int		 listening;	/* the socket bound for it listens */
+	int		 queued;	/* connections it has not accepted */
+	int		 conns;		/* connections on the port, queued too */
+	int		 closed_ms;	/* last one closed this long ago; -1 */
+};
+int	 sockdiag_listening(const struct sockaddr *, unsigned long ino);
+int	 sockdiag_ports(int family, struct portuse *, int n);
+
+/* redirect.c: mode B */
+int	 redirect_answer(struct service *, const struct config *, int client,
+	    uint64_t akey, int query, char *buf, size_t len,
+	    const char **reason);
+int	 redirect_exited(pid_t);
+void	 redirect_tick(uint64_t now, const struct config *);
+uint64_t redirect_next_deadline(const struct config *);
+void	 redirect_stop(void);
+void	 redirect_check_ports(const struct config *);
+
+/* handoff.c: pass services and registrations */
+#define HANDOFF_TIMEOUT_NS	(2000ull * 1000000)	/* ACCEPT within */
+struct channel;
+int	handoff_pass(const struct service *, const char *name, int client,
+	    const struct sockaddr_storage *peer_ss, const char *peer,
+	    uint64_t accepted_ns, const char **reason);
+void	handoff_channel_event(struct channel *, const struct config *);
+int	handoff_adopt(int fd, uid_t);
+void	handoff_configure(const struct config *);
+void	handoff_down(const char *name);
+void	handoff_expire(uint64_t now);
+uint64_t handoff_next_deadline(void);
+void	handoff_names(void (*)(const char *, void *), void *);
+int	handoff_registered(const char *name);
+int	handoff_registered_port(const char *name);
+void	handoff_shutdown(void);
+
+/* control.c: the control socket, where services register names */
+int	 control_check(const struct config *);
+void	 control_configure(const struct config *);
+void	 control_event(void);
+void	 control_closed(uid_t);
+void	 control_tick(uint64_t now);
+uint64_t control_next_deadline(void);
+void	 control_shutdown(void);
+int	 control_peer_uid(int fd, uid_t *);
+int	 control_listen(const char *what, const char *path, mode_t mask,
+	    int backlog, int flags);
+
+/* spawn.c: start a service's program with the client socket. */
+struct spawn {
+	pid_t	 pid;
+	int	 stderr_fd;	/* read end of the child's stderr */
+	int	 status_fd;	/* read end of the exec status pipe */
+	int	 traced;	/* "+" waits for the exec-stop */
+	const char *failed;	/* no child: the step, for the log */
+};
+void	spawn_init(void);
+int	spawn_service(const struct service *, int client, struct spawn *);
+int	spawn_supervised(const struct service *, int listenfd,
+	    struct spawn *);
+int	spawn_listener(const struct service *, int listenfd, int tokenfd,
+	    const char *token, struct spawn *);
+int	spawn_stopped(pid_t, int sig, int exec_done);
+int	spawn_status(int fd, const char **step, int *chdir_failed);
+void	spawn_settled(pid_t);
+void	spawn_release(pid_t);
+
+/* errline.c: a program's stderr into log lines; pure */
+size_t	 errline_next(const char *buf, size_t len, size_t max, int final,
+	    size_t *linelen);
+size_t	 errline_escape(char *dst, size_t size, const char *src, size_t len);
+
+#endif
