@@ -27,8 +27,8 @@ endif
 # One folder per process, and the pieces both use. The -I flags are the
 # rule: a frontend or shared file cannot see the parent's header, and
 # the parent sees the frontend's only for frontend_run.
-PARENT_OBJS	= oneportd child dispatch spawn handoff control supervise \
-		  redirect sockdiag errline
+PARENT_OBJS	= oneportd loop answer felink child dispatch spawn handoff \
+		  control supervise redirect sockdiag errline
 FRONTEND_OBJS	= frontend source sandbox request
 COMMON_OBJS	= config parse printconf addr log ipc linger
 COMMON_INC	= -Isrc/common

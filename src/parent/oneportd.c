@@ -35,38 +35,14 @@ static struct {
 	struct config	*cfg;
 	const char	*conffile;	/* NULL: command line only */
 	char		**largs, **sargs;	/* -l and -s, kept for reload */
-	uint32_t	 generation;
 	int		 debug;
 	int		 epfd;
 	int		 sigfd;
-	int		 fesock;	/* -1: no frontend */
-	pid_t		 fepid;		/* -1: none running */
 	int		 exefd;		/* ourselves, for the frontend */
-	char		*fe_user, *fe_chroot;	/* its, as at start */
-	struct ipc_queue feq;		/* messages the socket did not take */
-	uint32_t	 fe_events;	/* what epoll watches on fesock */
-	int		 config_due;	/* the frontend's names are stale */
-	int		 announced;	/* readiness told, at the first READY */
-	int		 fe_ready;	/* the running one has said READY */
-	uint64_t	 fe_started_ns;
-	uint64_t	 fe_restart_ns;	/* 0: no restart due */
-	unsigned int	 fe_backoff_ms;
 	int		 stopping;
-	void		**deferred;	/* other things freed then */
-	size_t		 ndeferred, maxdeferred;
-	struct src	 sig_src, fe_src, linger_src;
+	struct src	 sig_src, linger_src;
 } d;
 
-/* A frontend that dies is restarted after this, doubling each time, and
- * back to the minimum once one has run this long. */
-#define FE_BACKOFF_MIN_MS	100
-#define FE_BACKOFF_MAX_MS	5000
-#define FE_STABLE_NS		(10000ull * 1000000)
-
-static void	frontend_lost(const char *);
-static void	frontend_write(void);
-static void	frontend_exited(int);
-static void	frontend_ready(void);
 static void	notify_ready(void);
 static void	daemonize_done(void);
 
@@ -182,100 +158,6 @@ same_addr(const struct listener *a, const struct listener *b)
 	return a->sslen == b->sslen && memcmp(&a->ss, &b->ss, a->sslen) == 0;
 }
 
-struct namelist {
-	struct ipc_service	*s;
-	uint32_t		 n, max;
-};
-
-static void
-add_registered(const char *name, void *arg)
-{
-	struct namelist	*nl = arg;
-
-	/* A configured service of the same name wins, and is listed once. */
-	if (nl->n >= nl->max || config_find(d.cfg, name) != NULL)
-		return;
-	snprintf(nl->s[nl->n].name, sizeof(nl->s[nl->n].name), "%s", name);
-	nl->s[nl->n++].visible = 1;
-}
-
-static int
-name_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct ipc_service *)a)->name,
-	    ((const struct ipc_service *)b)->name);
-}
-
-/* The frontend's view: settings, and every name, configured or
- * registered (each registration and its end sends this again), queued
- * in place of any older one the socket has not taken yet. -1 when out
- * of memory: then they are due still, and tried again soon. */
-static int
-queue_config(void)
-{
-	struct ipc_config	*c;
-	struct ipc_service	*s;
-	struct namelist		 nl;
-	size_t			 len;
-	int			 i;
-
-	/* The largest message: names and answers are written in place. */
-	if ((c = calloc(1, IPC_MAX)) == NULL)
-		goto fail;
-	c->generation = d.generation;
-	c->timeout_ms = d.cfg->timeout_ms;
-	c->max_line = d.cfg->max_line;
-	c->max_pending = d.cfg->max_pending;
-	c->max_pending_addr = d.cfg->max_pending_addr;
-	c->drop_start = d.cfg->drop_start;
-	c->drop_rate = d.cfg->drop_rate;
-	c->help = d.cfg->help;
-	s = (struct ipc_service *)(c + 1);
-	for (i = 0; i < d.cfg->nservices && i < MAX_SERVICES; i++) {
-		memcpy(s[i].name, d.cfg->services[i].name,
-		    sizeof(s[i].name));
-		s[i].visible = d.cfg->services[i].visible;
-	}
-	nl.s = s;
-	nl.n = i;
-	nl.max = MAX_SERVICES;
-	handoff_names(add_registered, &nl);
-	c->nservices = nl.n;
-	len = sizeof(*c) + nl.n * sizeof(*s);
-	/*
-	 * A static redirect's answer never changes: the frontend can give
-	 * it without a hop through us. Those that do not fit in one
-	 * message are answered here, as before.
-	 */
-	for (i = 0; i < d.cfg->nservices && i < MAX_SERVICES; i++) {
-		struct service	*svc = &d.cfg->services[i];
-		char		 line[512];
-		int		 n;
-
-		if (svc->redirect != REDIRECT_STATIC)
-			continue;
-		n = snprintf(line, sizeof(line), "@%d host=%s\r\n",
-		    svc->redirect_port, svc->redirect_host);
-		if (n <= 0 || (size_t)n >= sizeof(line) ||
-		    len + n > IPC_MAX - sizeof(struct ipc_hdr))
-			continue;
-		memcpy((char *)c + len, line, n);
-		s[i].answer_off = len - sizeof(*c) - nl.n * sizeof(*s);
-		s[i].answer_len = n;
-		len += n;
-	}
-	/* Sorted here: the frontend only checks the order (see ipc.c). */
-	qsort(s, nl.n, sizeof(*s), name_cmp);
-	if (ipc_queue_add(&d.feq, IPC_CONFIG, c, len, 1) == -1)
-		goto fail;
-	free(c);
-	return 0;
-fail:
-	log_warn("the frontend's names");
-	free(c);
-	return -1;
-}
-
 /*
  * SIGHUP: new connections see the new file; children keep running and keep
  * counting against their service by name. Listeners are bound once, at
@@ -305,10 +187,6 @@ reload(void)
 	}
 	if (!same)
 		log_warnx("listen changes take effect at restart");
-	/* Every frontend drops to those of the start, restarted or not. */
-	if (strcmp(cfg->user, d.fe_user) != 0 ||
-	    strcmp(cfg->chroot, d.fe_chroot) != 0)
-		log_warnx("user and chroot changes take effect at restart");
 	/* The bound sockets stay; the new config inherits them. */
 	free(cfg->listeners);
 	cfg->listeners = d.cfg->listeners;
@@ -319,98 +197,12 @@ reload(void)
 	child_remap(cfg);
 	config_free(d.cfg);
 	d.cfg = cfg;
-	d.generation++;
 	handoff_configure(cfg);
 	control_configure(cfg);
 	supervise_configure(cfg);
-	d.config_due = 1;
-	frontend_write();
+	/* Every frontend drops to the user and chroot of the start. */
+	felink_configure(cfg);
 	log_info("configuration reloaded: %d services", cfg->nservices);
-}
-
-/* ---- children ---- */
-
-void
-parent_reply(int fd, const char *reason)
-{
-	char	line[128];
-	int	n;
-
-	n = snprintf(line, sizeof(line), "-%s\r\n", reason);
-	if (n < 0)
-		return;
-	if ((size_t)n >= sizeof(line)) {
-		/* A program's own long reason, cut, still ends its line. */
-		n = sizeof(line) - 1;
-		memcpy(line + n - 2, "\r\n", 2);
-	}
-	linger_reply(fd, line, n);
-}
-
-void
-parent_log_conn(const char *peer, const char *name, const char *result, pid_t pid,
-    uint64_t accepted_ns)
-{
-	char	p[16] = "-";
-
-	if (pid > 0)
-		snprintf(p, sizeof(p), "%d", (int)pid);
-	log_info("conn peer=%s service=%s result=%s pid=%s dispatch=%.3fms",
-	    peer, name, result, p, (now_ns() - accepted_ns) / 1e6);
-}
-
-void
-parent_unwatch(int fd)
-{
-	epoll_ctl(d.epfd, EPOLL_CTL_DEL, fd, NULL);
-}
-
-void
-parent_names_changed(void)
-{
-	d.generation++;
-	/* Now, so a name is served once its registration is answered;
-	 * while the socket is full, only the latest goes, later. */
-	d.config_due = 1;
-	frontend_write();
-}
-
-/* Freed after the current epoll batch, whose events may name it. */
-void
-parent_defer_free(void *p)
-{
-	if (d.ndeferred == d.maxdeferred) {
-		d.maxdeferred = d.maxdeferred ? 2 * d.maxdeferred : 16;
-		d.deferred = reallocarray(d.deferred, d.maxdeferred,
-		    sizeof(*d.deferred));
-		if (d.deferred == NULL)
-			fatal("reallocarray");
-	}
-	d.deferred[d.ndeferred++] = p;
-}
-
-/* Also wake for fd writable, or stop: a queue of ours waits on it. */
-void
-parent_watch_out(int fd, struct src *src, int on)
-{
-	struct epoll_event	ev;
-
-	memset(&ev, 0, sizeof(ev));
-	ev.events = EPOLLIN | (on ? EPOLLOUT : 0);
-	ev.data.ptr = src;
-	(void)epoll_ctl(d.epfd, EPOLL_CTL_MOD, fd, &ev);
-}
-
-void
-parent_watch(int fd, struct src *src)
-{
-	struct epoll_event	ev;
-
-	memset(&ev, 0, sizeof(ev));
-	ev.events = EPOLLIN;
-	ev.data.ptr = src;
-	if (epoll_ctl(d.epfd, EPOLL_CTL_ADD, fd, &ev) == -1)
-		fatal("epoll_ctl");
 }
 
 /*
@@ -445,240 +237,27 @@ reap(void)
 	int	st;
 
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-		if (pid == d.fepid) {
-			frontend_exited(st);
-			continue;
-		}
-		(void)child_waited(pid, st);
-	}
-}
-
-/* ---- the frontend ---- */
-
-static void
-frontend_read(void)
-{
-	static uint8_t		 buf[IPC_MAX];
-	struct ipc_hdr		 hdr;
-	struct ipc_fmsg		 m;
-	const char		*why;
-	char			 line[IPC_LOG_MAX + 1];
-	ssize_t			 n;
-	int			 fd, i;
-
-	/* A dispatch may lose the link (frontend_write): stop then. */
-	for (i = 0; i < 64 && d.fesock != -1; i++) {
-		n = ipc_recv(d.fesock, &hdr, buf, sizeof(buf), &fd);
-		if (n == -1 && errno == EAGAIN)
-			return;
-		if (n == -1 && errno == EMFILE) {
-			/* The client's fd could not be installed: it is
-			 * closed by the kernel; we live on. */
-			log_warnx("out of descriptors: a connection was lost");
-			continue;
-		}
-		/* A reset: it went with messages of ours unread. */
-		if ((n == 0 && hdr.type == 0) ||
-		    (n == -1 && errno == ECONNRESET)) {
-			frontend_lost("closed its channel");
-			return;
-		}
-		if (n == -1) {
-			log_warn("frontend: receive");
-			frontend_lost("sent a broken message");
-			return;
-		}
-		if (ipc_frontend_parse(hdr.type, buf, n, fd != -1, &m,
-		    &why) == -1 || (m.type == IPC_READY && d.fe_ready)) {
-			if (fd != -1)
-				close(fd);
-			log_warnx("%s from frontend", why != NULL ? why :
-			    "second ready");
-			frontend_lost("is broken");
-			return;
-		}
-		switch (m.type) {
-		case IPC_DISPATCH:
-			dispatch(d.cfg, &m.dispatch, fd);
+		switch (felink_exited(pid, st)) {
+		case 0:
+			(void)child_waited(pid, st);
 			break;
-		case IPC_LOG:
-			log_msg(m.pri, ipc_log_text(&m, line, sizeof(line)));
-			break;
-		case IPC_READY:
-			frontend_ready();
-			break;
-		default:
-			break;
+		case 1:
+			log_info("stopped");
+			drain_and_exit();
 		}
 	}
 }
 
-/*
- * A fresh exec of ourselves (frontend_run), so that it holds only what its
- * messages give it: the names and limits, never a service's argv or env.
- * The channel goes to fd 3 and the listeners after it; nothing else stays
- * open. It dies with us: PR_SET_PDEATHSIG now, and again after its user
- * switch, which clears it.
- */
+/* ---- start-up ---- */
+
+/* Ready means everything: listeners, control socket, programs, and a
+ * frontend that is sandboxed and accepting (its first READY). */
 static void
-start_frontend(void)
-{
-	char		 nl[16], dbg[4], verb[16];
-	char		*argv[8], *envp[8];
-	extern char	**environ;
-	pid_t		 parent = getpid();
-	int		 sv[2], *fds, nfds, exe, i, n = 0;
-	int		 bufsz = 4 * IPC_MAX;
-
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
-		log_warn("frontend: socketpair");
-		return;
-	}
-	for (i = 0; i < 2; i++) {
-		setsockopt(sv[i], SOL_SOCKET, SO_SNDBUF, &bufsz,
-		    sizeof(bufsz));
-		setsockopt(sv[i], SOL_SOCKET, SO_RCVBUF, &bufsz,
-		    sizeof(bufsz));
-	}
-	nfds = 1 + d.cfg->nlisteners;
-	if ((fds = calloc(nfds, sizeof(int))) == NULL)
-		fatal("calloc");
-	fds[0] = sv[1];
-	for (i = 0; i < d.cfg->nlisteners; i++)
-		fds[i + 1] = d.cfg->listeners[i].fd;
-	snprintf(nl, sizeof(nl), "%d", d.cfg->nlisteners);
-	snprintf(dbg, sizeof(dbg), "%d", d.debug);
-	snprintf(verb, sizeof(verb), "%d", log_verbose);
-	argv[0] = (char *)"oneportd-front";
-	argv[1] = (char *)"-F";
-	argv[2] = nl;
-	argv[3] = d.fe_user;
-	argv[4] = d.fe_chroot;
-	argv[5] = dbg;
-	argv[6] = verb;
-	argv[7] = NULL;
-#ifdef ONEPORT_SANITIZE
-	/* The sanitizers' settings; no other variable of ours goes. */
-	for (i = 0; environ[i] != NULL && n < 7; i++)
-		if (strncmp(environ[i], "ASAN_OPTIONS=", 13) == 0 ||
-		    strncmp(environ[i], "UBSAN_OPTIONS=", 14) == 0 ||
-		    strncmp(environ[i], "LSAN_OPTIONS=", 13) == 0)
-			envp[n++] = environ[i];
-#else
-	(void)environ;
-#endif
-	envp[n] = NULL;
-
-	if ((d.fepid = fork()) == -1) {
-		log_warn("frontend: fork");
-		d.fepid = -1;
-		close(sv[0]);
-		close(sv[1]);
-		free(fds);
-		return;
-	}
-	if (d.fepid == 0) {
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
-		    getppid() != parent)
-			_exit(1);
-		/* Detached, it logs through us: keep no terminal or pipe of
-		 * whoever started the daemon open. */
-		if (!d.debug && (i = open("/dev/null", O_RDWR)) != -1) {
-			dup2(i, 0);
-			dup2(i, 1);
-			dup2(i, 2);
-			if (i > 2)
-				close(i);
-		}
-		/* Above the targets first, so no move overwrites another;
-		 * all but the targets close at exec. */
-		if ((exe = fcntl(d.exefd, F_DUPFD_CLOEXEC, 3 + nfds)) == -1)
-			_exit(1);
-		for (i = 0; i < nfds; i++)
-			if ((fds[i] = fcntl(fds[i], F_DUPFD, 3 + nfds)) == -1)
-				_exit(1);
-		for (i = 0; i < nfds; i++)
-			if (dup2(fds[i], 3 + i) == -1)
-				_exit(1);
-		if (close_range(3 + nfds, ~0U, CLOSE_RANGE_CLOEXEC) == -1)
-			_exit(1);
-		fexecve(exe, argv, envp);
-		_exit(127);
-	}
-	free(fds);
-	close(sv[1]);
-	d.fesock = sv[0];
-	fcntl(d.fesock, F_SETFL, O_NONBLOCK);
-	d.fe_started_ns = now_ns();
-	d.fe_ready = 0;
-	d.fe_events = EPOLLIN;
-	parent_watch(d.fesock, &d.fe_src);
-	d.config_due = 1;
-}
-
-/*
- * Send what is queued, then the latest names if they changed; a full
- * socket leaves them queued and epoll tells us when it has room.
- */
-static void
-frontend_write(void)
-{
-	struct epoll_event	ev;
-	int			r;
-
-	if (d.fesock == -1)
-		return;
-	r = ipc_queue_flush(&d.feq, d.fesock);
-	if (r == 0 && d.config_due && queue_config() == 0) {
-		d.config_due = 0;
-		r = ipc_queue_flush(&d.feq, d.fesock);
-	}
-	if (r == -1) {
-		log_warn("frontend: send");
-		frontend_lost("cannot be written to");
-		return;
-	}
-	memset(&ev, 0, sizeof(ev));
-	ev.events = EPOLLIN | (r == 1 ? EPOLLOUT : 0);
-	ev.data.ptr = &d.fe_src;
-	if (ev.events != d.fe_events &&
-	    epoll_ctl(d.epfd, EPOLL_CTL_MOD, d.fesock, &ev) == 0)
-		d.fe_events = ev.events;
-}
-
-/* The link is broken: close it, and make sure the process goes too;
- * its exit (reap) schedules the next one. */
-static void
-frontend_lost(const char *why)
-{
-	if (d.fesock == -1)
-		return;
-	parent_unwatch(d.fesock);
-	close(d.fesock);
-	d.fesock = -1;
-	ipc_queue_clear(&d.feq);
-	d.fe_ready = 0;
-	if (d.stopping)
-		return;
-	log_warnx("frontend %s", why);
-	if (d.fepid > 0)
-		kill(d.fepid, SIGKILL);
-}
-
-static void
-frontend_ready(void)
+announce(void)
 {
 	char	a[ADDR_STRLEN];
 	int	i;
 
-	d.fe_ready = 1;
-	if (d.announced) {
-		log_info("frontend ready, pid %d", (int)d.fepid);
-		return;
-	}
-	/* Ready means everything: listeners, control socket, programs,
-	 * and a frontend that is sandboxed and accepting. */
-	d.announced = 1;
 	for (i = 0; i < d.cfg->nlisteners; i++)
 		printf("listening on %s\n", addr_ntop((struct sockaddr *)
 		    &d.cfg->listeners[i].ss, a, sizeof(a)));
@@ -688,55 +267,6 @@ frontend_ready(void)
 		daemonize_done();
 	log_info("started, %d services", d.cfg->nservices);
 }
-
-/*
- * The frontend exited. Stopping, that was expected; before it ever was
- * ready, it is a start-up failure; otherwise another one starts after a
- * backoff, while the listen queues hold the new clients.
- */
-static void
-frontend_exited(int st)
-{
-	uint64_t	now = now_ns();
-
-	d.fepid = -1;
-	frontend_lost("exited");
-	if (d.stopping) {
-		log_info("stopped");
-		drain_and_exit();
-	}
-	if (!d.announced)
-		fatalx("frontend exited before it was ready (status %d)", st);
-	if (now - d.fe_started_ns >= FE_STABLE_NS)
-		d.fe_backoff_ms = 0;
-	d.fe_backoff_ms = d.fe_backoff_ms == 0 ? FE_BACKOFF_MIN_MS :
-	    d.fe_backoff_ms * 2 > FE_BACKOFF_MAX_MS ? FE_BACKOFF_MAX_MS :
-	    d.fe_backoff_ms * 2;
-	if (WIFSIGNALED(st))
-		log_warnx("frontend killed by signal %d; restarting in %ums",
-		    WTERMSIG(st), d.fe_backoff_ms);
-	else
-		log_warnx("frontend exited with status %d; restarting in %ums",
-		    WEXITSTATUS(st), d.fe_backoff_ms);
-	d.fe_restart_ns = now + d.fe_backoff_ms * 1000000ull;
-}
-
-static void
-frontend_tick(uint64_t now)
-{
-	if (d.fe_restart_ns == 0 || now < d.fe_restart_ns || d.stopping)
-		return;
-	d.fe_restart_ns = 0;
-	start_frontend();
-	if (d.fepid == -1) {
-		/* No fork or socket now: try again later. */
-		d.fe_restart_ns = now + FE_BACKOFF_MAX_MS * 1000000ull;
-		return;
-	}
-	log_info("frontend restarted, pid %d", (int)d.fepid);
-}
-
-/* ---- start-up ---- */
 
 static void
 notify_ready(void)
@@ -871,8 +401,7 @@ on_signal(void)
 			control_shutdown();
 			supervise_stop();
 			redirect_stop();
-			frontend_lost("told to stop");
-			if (d.fepid == -1) {
+			if (felink_stop()) {
 				/* Between two frontends. */
 				log_info("stopped");
 				drain_and_exit();
@@ -881,38 +410,6 @@ on_signal(void)
 		}
 	}
 	reap();
-}
-
-/* Milliseconds until the earliest timer, or -1. */
-static int
-loop_timeout(void)
-{
-	uint64_t	when = handoff_next_deadline(), now;
-	uint64_t	sup = supervise_next_deadline();
-	uint64_t	red = redirect_next_deadline(d.cfg);
-	uint64_t	ctl = control_next_deadline();
-	uint64_t	lin = linger_next_deadline();
-
-	if (d.fe_restart_ns != 0 && (when == 0 || d.fe_restart_ns < when))
-		when = d.fe_restart_ns;
-	/* Names that could not be queued for want of memory: soon again. */
-	if (d.config_due && d.fesock != -1 && d.feq.n == 0) {
-		now = now_ns() + FE_BACKOFF_MIN_MS * 1000000ull;
-		if (when == 0 || now < when)
-			when = now;
-	}
-	if (sup != 0 && (when == 0 || sup < when))
-		when = sup;
-	if (ctl != 0 && (when == 0 || ctl < when))
-		when = ctl;
-	if (red != 0 && (when == 0 || red < when))
-		when = red;
-	if (lin != 0 && (when == 0 || lin < when))
-		when = lin;
-	if (when == 0)
-		return -1;
-	now = now_ns();
-	return when <= now ? 0 : (int)((when - now + 999999) / 1000000);
 }
 
 int
@@ -964,9 +461,6 @@ main(int argc, char *argv[])
 
 	if ((d.cfg = load_config()) == NULL)
 		exit(1);
-	if ((d.fe_user = strdup(d.cfg->user)) == NULL ||
-	    (d.fe_chroot = strdup(d.cfg->chroot)) == NULL)
-		fatal("strdup");
 	if (noaction) {
 		if (log_verbose)
 			print_config(d.cfg);
@@ -980,28 +474,23 @@ main(int argc, char *argv[])
 	bind_listeners(d.cfg);
 	if (!d.debug)
 		daemonize();
-	if ((d.epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
-		fatal("epoll_create1");
+	d.epfd = loop_init();
 	d.sig_src.kind = SRC_SIGNAL;
-	d.fe_src.kind = SRC_FRONTEND;
 	d.linger_src.kind = SRC_LINGER;
 	parent_watch(d.sigfd, &d.sig_src);
 	parent_watch(linger_init(), &d.linger_src);
-	start_frontend();
-	if (d.fepid == -1)
+	if (felink_start(d.cfg, d.debug, d.exefd, announce) == -1)
 		fatalx("cannot start the frontend");
 	handoff_configure(d.cfg);
 	control_configure(d.cfg);
 	supervise_configure(d.cfg);
-	/* Readiness is told when the frontend says READY (frontend_ready). */
+	/* Readiness is told when the frontend says READY (announce). */
 
 	for (;;) {
 		/* Names changed in the last batch go out once, coalesced. */
-		frontend_tick(now_ns());
-		frontend_write();
-		n = epoll_wait(d.epfd, evs, 64, loop_timeout());
-		if (n == -1 && errno != EINTR)
-			fatal("epoll_wait");
+		felink_tick(now_ns());
+		felink_write();
+		n = loop_wait(evs, 64, d.cfg);
 		for (i = 0; i < n; i++) {
 			src = evs[i].data.ptr;
 			switch (src->kind) {
@@ -1009,8 +498,8 @@ main(int argc, char *argv[])
 				on_signal();
 				break;
 			case SRC_FRONTEND:
-				if (d.fesock != -1)
-					frontend_read();
+				if (felink_open())
+					felink_event();
 				break;
 			case SRC_STDERR:
 				child_stderr_event(src->ptr);
@@ -1029,13 +518,6 @@ main(int argc, char *argv[])
 				break;
 			}
 		}
-		handoff_expire(now_ns());
-		control_tick(now_ns());
-		supervise_tick(now_ns(), d.cfg);
-		redirect_tick(now_ns(), d.cfg);
-		linger_expire(now_ns());
-		while (d.ndeferred > 0)
-			free(d.deferred[--d.ndeferred]);
-		child_free_dead();
+		loop_after(d.cfg);
 	}
 }

@@ -15,23 +15,41 @@
 #include "linger.h"
 #include "log.h"
 
-/* ---- the parent (oneportd.c), for the files that serve it ---- */
+/* ---- the parent's services, for every module ---- */
 
-/* What an epoll event in the parent is about. */
+/* loop.c: the epoll set; what an event in it is about. */
 enum src_kind { SRC_SIGNAL, SRC_FRONTEND, SRC_STDERR, SRC_STATUS,
 	SRC_CHANNEL, SRC_CONTROL, SRC_LINGER };
 struct src {
 	enum src_kind	 kind;
 	void		*ptr;
 };
-void	parent_watch(int fd, struct src *);
-void	parent_watch_out(int fd, struct src *, int on);
-void	parent_unwatch(int fd);
-void	parent_reply(int fd, const char *reason);
-void	parent_log_conn(const char *peer, const char *name,
+struct epoll_event;
+int	 loop_init(void);
+int	 loop_wait(struct epoll_event *, int, const struct config *);
+void	 loop_after(const struct config *);
+void	 parent_watch(int fd, struct src *);
+int	 parent_watch_out(int fd, struct src *, int on);
+void	 parent_unwatch(int fd);
+void	 parent_defer_free(void *);
+
+/* answer.c: what the parent writes to a client, and its log line */
+void	 parent_reply(int fd, const char *reason);
+void	 parent_log_conn(const char *peer, const char *name,
 	    const char *result, pid_t pid, uint64_t accepted_ns);
-void	parent_names_changed(void);
-void	parent_defer_free(void *);
+
+/* felink.c: the link to the frontend */
+int	 felink_start(struct config *, int debug, int exefd,
+	    void (*first_ready)(void));
+void	 felink_configure(struct config *);
+void	 felink_event(void);
+void	 felink_write(void);
+int	 felink_open(void);
+int	 felink_exited(pid_t, int status);
+void	 felink_tick(uint64_t now);
+uint64_t felink_next_deadline(void);
+int	 felink_stop(void);
+void	 parent_names_changed(void);
 
 /* child.c: programs the parent started, until reaped */
 struct child;

@@ -1,0 +1,119 @@
+/*
+ * The parent's event loop: the epoll set every module registers its
+ * descriptors in (a struct src says whose an event is), the earliest of
+ * the modules' deadlines, and what is freed after each batch of events.
+ * The dispatch of an event to its module stays in oneportd.c.
+ */
+#include <sys/epoll.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "parent.h"
+
+static struct {
+	int		 epfd;
+	void		**deferred;	/* freed after the current batch */
+	size_t		 ndeferred, maxdeferred;
+} l = { -1, NULL, 0, 0 };
+
+int
+loop_init(void)
+{
+	if ((l.epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		fatal("epoll_create1");
+	return l.epfd;
+}
+
+void
+parent_unwatch(int fd)
+{
+	epoll_ctl(l.epfd, EPOLL_CTL_DEL, fd, NULL);
+}
+
+/* Freed after the current epoll batch, whose events may name it. */
+void
+parent_defer_free(void *p)
+{
+	if (l.ndeferred == l.maxdeferred) {
+		l.maxdeferred = l.maxdeferred ? 2 * l.maxdeferred : 16;
+		l.deferred = reallocarray(l.deferred, l.maxdeferred,
+		    sizeof(*l.deferred));
+		if (l.deferred == NULL)
+			fatal("reallocarray");
+	}
+	l.deferred[l.ndeferred++] = p;
+}
+
+/* Also wake for fd writable, or stop: a queue of ours waits on it. */
+int
+parent_watch_out(int fd, struct src *src, int on)
+{
+	struct epoll_event	ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN | (on ? EPOLLOUT : 0);
+	ev.data.ptr = src;
+	return epoll_ctl(l.epfd, EPOLL_CTL_MOD, fd, &ev);
+}
+
+void
+parent_watch(int fd, struct src *src)
+{
+	struct epoll_event	ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.ptr = src;
+	if (epoll_ctl(l.epfd, EPOLL_CTL_ADD, fd, &ev) == -1)
+		fatal("epoll_ctl");
+}
+
+static uint64_t
+earliest(uint64_t a, uint64_t b)
+{
+	return a == 0 || (b != 0 && b < a) ? b : a;
+}
+
+/* Milliseconds until the earliest timer, or -1. */
+static int
+loop_timeout(const struct config *cfg)
+{
+	uint64_t	when = felink_next_deadline(), now;
+
+	when = earliest(when, handoff_next_deadline());
+	when = earliest(when, supervise_next_deadline());
+	when = earliest(when, control_next_deadline());
+	when = earliest(when, redirect_next_deadline(cfg));
+	when = earliest(when, linger_next_deadline());
+	if (when == 0)
+		return -1;
+	now = now_ns();
+	return when <= now ? 0 : (int)((when - now + 999999) / 1000000);
+}
+
+/* Up to n events, waiting no longer than the earliest deadline. */
+int
+loop_wait(struct epoll_event *evs, int n, const struct config *cfg)
+{
+	int	got;
+
+	got = epoll_wait(l.epfd, evs, n, loop_timeout(cfg));
+	if (got == -1 && errno != EINTR)
+		fatal("epoll_wait");
+	return got < 0 ? 0 : got;
+}
+
+/* After a batch: the timers that are due, then what waited to be freed. */
+void
+loop_after(const struct config *cfg)
+{
+	handoff_expire(now_ns());
+	control_tick(now_ns());
+	supervise_tick(now_ns(), cfg);
+	redirect_tick(now_ns(), cfg);
+	linger_expire(now_ns());
+	while (l.ndeferred > 0)
+		free(l.deferred[--l.ndeferred]);
+	child_free_dead();
+}
