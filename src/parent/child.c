@@ -4,8 +4,9 @@
  * untraced program) or "-" (when the status pipe or the exit says the
  * program never ran; nothing here ever waits for a child), stderr is
  * logged line by line tagged with service and pid, and each exit gets one
- * log line. Supervised and redirect programs are passed on to their
- * owners (supervise.c, redirect.c) when they exit.
+ * log line. A program started for its owner rather than for a client
+ * (supervise.c, redirect.c) is told to that owner's callback when it
+ * exits: this file calls no module above it.
  */
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -30,7 +31,8 @@ struct child {
 	char		 name[SERVICE_NAME_MAX + 1];
 	struct service	*svc;		/* NULL once a reload removed it */
 	int		 client;	/* held until "+" or "-" is sent */
-	int		 supervised;	/* a pass service's own program */
+	int		 supervised;	/* an owner's daemon, not a session */
+	child_exit_cb	 exited;	/* its owner's, told the pid */
 	int		 traced;	/* "+" waits for the exec-stop */
 	int		 stderr_fd;
 	int		 status_fd;	/* exec status pipe, until the verdict */
@@ -213,8 +215,8 @@ child_exited(struct child *c, int st)
 		snprintf(status, sizeof(status), "%d", WEXITSTATUS(st));
 	log_info("exit service=%s pid=%d status=%s duration=%.3fs", c->name,
 	    (int)c->pid, status, (now_ns() - c->started_ns) / 1e9);
-	if (c->supervised && !supervise_exited(c->pid))
-		(void)redirect_exited(c->pid);
+	if (c->exited != NULL)
+		c->exited(c->pid);
 	child_free(c);
 }
 
@@ -224,7 +226,7 @@ child_exited(struct child *c, int st)
  * read at its stop or exit, which saves the parent two epoll calls.
  */
 struct child *
-child_add(struct service *svc, const struct spawn *sp, int supervised)
+child_add(struct service *svc, const struct spawn *sp, child_exit_cb exited)
 {
 	struct child	*c;
 
@@ -237,7 +239,8 @@ child_add(struct service *svc, const struct spawn *sp, int supervised)
 	c->stderr_fd = sp->stderr_fd;
 	c->status_fd = sp->status_fd;
 	c->traced = sp->traced;
-	c->supervised = supervised;
+	c->supervised = exited != NULL;
+	c->exited = exited;
 	snprintf(c->peer, sizeof(c->peer), "-");
 	c->started_ns = c->accepted_ns = now_ns();
 	c->stderr_src.kind = SRC_STDERR;
@@ -247,7 +250,7 @@ child_add(struct service *svc, const struct spawn *sp, int supervised)
 	c->next = children;
 	children = c;
 	/* Instance limits count client sessions, not supervised daemons. */
-	if (!supervised)
+	if (exited == NULL)
 		svc->running++;
 	if (c->stderr_fd != -1)
 		parent_watch(c->stderr_fd, &c->stderr_src);

@@ -151,6 +151,6 @@ dispatch(struct config *cfg, const struct ipc_dispatch *req, int fd)
 		return;
 	}
 	/* "+" waits for the program's exec-stop, or its exec (child.c). */
-	c = child_add(svc, &sp, 0);
+	c = child_add(svc, &sp, NULL);
 	child_set_client(c, fd, key, peer, req->accepted_ns);
 }

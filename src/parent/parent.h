@@ -54,8 +54,11 @@ void	 parent_names_changed(void);
 /* child.c: programs the parent started, until reaped */
 struct child;
 struct spawn;
+/* Told the pid when a program started for its owner, not for a client,
+ * exits; NULL for a client's session. */
+typedef void	(*child_exit_cb)(pid_t);
 struct child	*child_add(struct service *, const struct spawn *,
-		    int supervised);
+		    child_exit_cb exited);
 void		 child_set_client(struct child *, int client, uint64_t akey,
 		    const char *peer, uint64_t accepted_ns);
 void		 child_started(struct child *, int ok);
@@ -70,7 +73,6 @@ void		 child_drain(int epfd);
 
 /* supervise.c: pass services whose program oneportd runs */
 void	 supervise_configure(const struct config *);
-int	 supervise_exited(pid_t);
 int	 supervise_down(const char *name);
 void	 supervise_tick(uint64_t now, const struct config *);
 uint64_t supervise_next_deadline(void);
@@ -95,7 +97,6 @@ int	 sockdiag_ports(int family, struct portuse *, int n);
 int	 redirect_answer(struct service *, const struct config *, int client,
 	    uint64_t akey, int query, char *buf, size_t len,
 	    const char **reason);
-int	 redirect_exited(pid_t);
 void	 redirect_tick(uint64_t now, const struct config *);
 uint64_t redirect_next_deadline(const struct config *);
 void	 redirect_stop(void);

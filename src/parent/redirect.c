@@ -95,6 +95,8 @@ struct instance {
 static struct instance	*instances;
 static uint32_t		 port_cursor;
 
+static void		 redirect_exited(pid_t);
+
 /*
  * How long it may go unused. A per-request program's token is dead 30 s
  * after it was given: the program is of no use to anyone after that
@@ -422,7 +424,7 @@ instance_start(struct service *svc, const struct config *cfg, int client,
 	close(lfd);
 	if (tp[0] != -1)
 		close(tp[0]);
-	child_add(svc, &sp, 1);
+	child_add(svc, &sp, redirect_exited);
 	if ((in = calloc(1, sizeof(*in))) == NULL)
 		fatal("calloc");
 	if (tp[1] != -1 && (in->tok = calloc(TOKENS_CAP,
@@ -703,8 +705,8 @@ redirect_answer(struct service *svc, const struct config *cfg, int client,
 	return 0;
 }
 
-/* Returns 1 if pid was a redirect instance; its port is free again. */
-int
+/* A redirect instance exited (child.c, at its reap): its port is free. */
+static void
 redirect_exited(pid_t pid)
 {
 	struct instance	**pp, *in;
@@ -717,9 +719,8 @@ redirect_exited(pid_t pid)
 			log_info("%s: port %d released", in->name, in->port);
 			free(in->tok);
 			free(in);
-			return 1;
+			return;
 		}
-	return 0;
 }
 
 /*

@@ -38,6 +38,8 @@ struct sup {
 static struct sup	*sups;
 static int		 stopping;
 
+static void		 supervise_exited(pid_t);
+
 static void
 sup_schedule(struct sup *s)
 {
@@ -69,7 +71,7 @@ sup_start(struct sup *s, const struct config *cfg)
 	}
 	s->pid = sp.pid;
 	s->started_ns = now_ns();
-	child_add(svc, &sp, 1);
+	child_add(svc, &sp, supervise_exited);
 	log_info("%s: started pid %d on %s", s->name, (int)s->pid, s->path);
 }
 
@@ -143,8 +145,8 @@ supervise_configure(const struct config *cfg)
 	}
 }
 
-/* Returns 1 if pid was a supervised program (then restarted later). */
-int
+/* A supervised program exited (child.c, at its reap): restart it later. */
+static void
 supervise_exited(pid_t pid)
 {
 	struct sup	*s;
@@ -153,13 +155,12 @@ supervise_exited(pid_t pid)
 		if (s->pid == pid) {
 			s->pid = -1;
 			if (stopping)
-				return 1;
+				return;
 			sup_schedule(s);
 			if (supervise_down(s->name))
 				handoff_down(s->name);
-			return 1;
+			return;
 		}
-	return 0;
 }
 
 /*
