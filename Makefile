@@ -34,12 +34,13 @@ COMMON_OBJS	= config parse printconf addr log ipc linger
 COMMON_INC	= -Isrc/common
 FRONTEND_INC	= -Isrc/frontend $(COMMON_INC)
 PARENT_INC	= -Isrc/parent $(FRONTEND_INC)
-COMMON_H	= $(wildcard src/common/*.h) lib/wire.h lib/ancil.h
+COMMON_H	= $(wildcard src/common/*.h) lib/wire.h lib/ancil.h lib/name.h
 FRONTEND_H	= $(wildcard src/frontend/*.h) $(COMMON_H)
 PARENT_H	= $(wildcard src/parent/*.h) $(FRONTEND_H)
 OBJS	= $(PARENT_OBJS:%=$(B)/parent/%.o) \
 	  $(FRONTEND_OBJS:%=$(B)/frontend/%.o) \
-	  $(COMMON_OBJS:%=$(B)/common/%.o) $(B)/lib/wire.o $(B)/lib/ancil.o
+	  $(COMMON_OBJS:%=$(B)/common/%.o) $(B)/lib/wire.o $(B)/lib/ancil.o \
+	  $(B)/lib/name.o
 
 # ./oneportd is the plain build; a sanitizer build stays in build-san/.
 ifeq ($(SANITIZE),1)
@@ -73,7 +74,8 @@ $(B) $(B)/parent $(B)/frontend $(B)/common:
 # ---- tests ----
 TEST_REQUEST = $(B)/request_test
 $(TEST_REQUEST): tests/unit/request_test.c $(B)/frontend/request.o \
-		 $(B)/common/config.o $(B)/common/log.o $(B)/common/addr.o
+		 $(B)/common/config.o $(B)/common/log.o $(B)/common/addr.o \
+		 $(B)/lib/name.o
 	$(CC) $(CFLAGS) $(FRONTEND_INC) $(LDFLAGS) -o $@ $^
 
 TEST_SANDBOX = $(B)/sandbox_test
@@ -95,12 +97,13 @@ check: all $(TEST_REQUEST) $(TEST_SANDBOX) lib-check
 	    -s tests/blackbox -p 'test_*.py' -v
 
 # ---- fuzzing (clang) ----
-FUZZ_CFLAGS = -g -O1 -std=c11 -D_GNU_SOURCE $(PARENT_INC) \
+FUZZ_CFLAGS = -g -O1 -std=c11 -D_GNU_SOURCE $(PARENT_INC) -Ilib \
 	      -fsanitize=fuzzer,address,undefined
 fuzz: build-fuzz/request_fuzz build-fuzz/wire_fuzz build-fuzz/reply_fuzz \
       build-fuzz/ipc_config_fuzz build-fuzz/ipc_frontend_fuzz \
       build-fuzz/errline_fuzz build-fuzz/config_fuzz
-FUZZ_CONFIG = src/common/config.c src/common/log.c src/common/addr.c
+FUZZ_CONFIG = src/common/config.c src/common/log.c src/common/addr.c \
+	      lib/name.c
 build-fuzz/request_fuzz: fuzz/request_fuzz.c src/frontend/request.c \
 		$(FUZZ_CONFIG) $(FRONTEND_H)
 	mkdir -p build-fuzz

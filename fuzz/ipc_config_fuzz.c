@@ -40,7 +40,7 @@ check(const uint8_t *p, size_t len)
 	for (i = 0; i < v.set.nservices; i++) {
 		memcpy(&s, v.svcs + i * sizeof(s), sizeof(s));
 		if (memchr(s.name, '\0', sizeof(s.name)) == NULL ||
-		    !service_name_valid(s.name, strlen(s.name)) ||
+		    !name_valid(s.name, strlen(s.name), 0) ||
 		    (i > 0 && strcmp(prev, s.name) >= 0))
 			abort();
 		if (s.answer_len > 0 && ((size_t)s.answer_off +

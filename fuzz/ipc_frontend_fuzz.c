@@ -45,8 +45,9 @@ check(const uint8_t *msg, size_t n, int hasfd)
 	case IPC_DISPATCH:
 		if (!hasfd || hdr.len != sizeof(m.dispatch) ||
 		    memchr(m.dispatch.name, '\0', sizeof(m.dispatch.name)) ==
-		    NULL || !service_name_valid(m.dispatch.name,
-		    strlen(m.dispatch.name)) || (m.dispatch.flags & ~IPC_QUERY))
+		    NULL || !name_valid(m.dispatch.name,
+		    strlen(m.dispatch.name), 0) ||
+		    (m.dispatch.flags & ~IPC_QUERY))
 			abort();
 		break;
 	case IPC_LOG:

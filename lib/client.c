@@ -26,11 +26,11 @@
 #include "oneport.h"
 #include "reply.h"
 #include "internal.h"
+#include "name.h"
 
 /* The library is built with -fvisibility=hidden; only these are public. */
 #define EXPORT		__attribute__((visibility("default")))
 
-#define NAME_MAX_LEN	15		/* a service name, RFC 6335 */
 
 _Static_assert(ONEPORT_REPLY_MAX == REPLY_MAX, "reply sizes differ");
 _Static_assert(ONEPORT_HOST_MAX == REPLY_HOST_MAX, "host sizes differ");
@@ -171,26 +171,11 @@ set_blocking(int fd)
 	return fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
 }
 
-/* RFC 6335, as the server checks it: no line can be smuggled in. */
+/* RFC 6335, as the server checks it (name.c): no line can be smuggled in. */
 static int
-name_valid(const char *s)
+client_name_valid(const char *s)
 {
-	size_t	i, n;
-	int	alpha = 0;
-
-	if (s == NULL || (n = strlen(s)) == 0 || n > NAME_MAX_LEN ||
-	    s[0] == '-' || s[n - 1] == '-')
-		return 0;
-	for (i = 0; i < n; i++) {
-		if ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z'))
-			alpha = 1;
-		else if (s[i] == '-') {
-			if (s[i + 1] == '-')
-				return 0;
-		} else if (s[i] < '0' || s[i] > '9')
-			return 0;
-	}
-	return alpha;
+	return s != NULL && name_valid(s, strlen(s), 0);
 }
 
 static int
@@ -610,14 +595,14 @@ oneport_connect(const char *host, const char *port, const char *name,
 	struct oneport_result	 local;
 	struct oneport_reply	 r;
 	struct call		 c;
-	char			 line[NAME_MAX_LEN + 3];
+	char			 line[NAME_LEN_MAX + 3];
 	int			 fd, err;
 
 	if (res == NULL)
 		res = &local;
 	if (call_init(&c, o, res, host) == -1)
 		return -1;
-	if (!name_valid(name))
+	if (!client_name_valid(name))
 		return fail(&c, ONEPORT_E_SYSTEM, EINVAL,
 		    "\"%.64s\" is not a service name", name ? name : "");
 	if (strcasecmp(name, "help") == 0)
@@ -657,7 +642,7 @@ oneport_query(const char *host, const char *port, const char *name,
 	struct oneport_result	 local;
 	struct oneport_reply	 r;
 	struct call		 c;
-	char			 line[NAME_MAX_LEN + 4], what[NAME_MAX_LEN + 2];
+	char			 line[NAME_LEN_MAX + 4], what[NAME_LEN_MAX + 2];
 	char			 srv[INET6_ADDRSTRLEN + 16];
 	int			 fd, err;
 
@@ -665,7 +650,7 @@ oneport_query(const char *host, const char *port, const char *name,
 		res = &local;
 	if (call_init(&c, o, res, host) == -1)
 		return -1;
-	if (!name_valid(name) || strcasecmp(name, "help") == 0)
+	if (!client_name_valid(name) || strcasecmp(name, "help") == 0)
 		return fail(&c, ONEPORT_E_SYSTEM, EINVAL,
 		    "\"%.64s\" is not a service name", name ? name : "");
 	snprintf(line, sizeof(line), "?%s\r\n", name);

@@ -3,8 +3,8 @@
 # the static and shared library, liboneport.pc and the example service;
 # `lib-check` runs the wire tables and the service tests; $(LIB_INSTALL)
 # is a recipe that installs the header, the libraries, the .pc and the
-# man page. wire.o and ancil.o are also what the daemon links for
-# lib/wire.h and lib/ancil.h.
+# man page. wire.o, ancil.o and name.o are also what the daemon links for
+# lib/wire.h, lib/ancil.h and lib/name.h.
 
 LIB_GOAL	:= $(.DEFAULT_GOAL)
 
@@ -15,7 +15,8 @@ INCLUDEDIR	?= $(PREFIX)/include
 # Position-independent objects serve both libraries; only symbols marked
 # EXPORT in the sources (the oneport_* API) leave the shared one.
 LIB_CFLAGS	 = $(CFLAGS) -fPIC -fvisibility=hidden -Ilib
-LIB_OBJS	 = $(B)/lib/wire.o $(B)/lib/ancil.o $(B)/lib/service.o
+LIB_OBJS	 = $(B)/lib/wire.o $(B)/lib/ancil.o $(B)/lib/service.o \
+		   $(B)/lib/name.o
 # The client side (lib/client.c, lib/reply.c) and the oneport command.
 LIB_OBJS	+= $(B)/lib/client.o $(B)/lib/reply.o $(B)/lib/token.o \
 		   $(B)/lib/tokpipe.o
@@ -28,6 +29,7 @@ LIB_TESTS	+= $(B)/reply_test $(B)/token-service
 lib: $(LIB_ALL)
 
 $(B)/lib/%.o: lib/%.c lib/wire.h lib/ancil.h lib/oneport.h lib/internal.h \
+		lib/name.h \
 		| $(B)/lib
 	$(CC) $(LIB_CFLAGS) -c -o $@ $<
 
@@ -67,14 +69,15 @@ $(B)/oneport: cmd/oneport.c lib/oneport.h $(B)/liboneport.a
 	    $(B)/liboneport.a
 
 # ---- tests ----
-$(B)/wire_test: tests/unit/wire_test.c $(B)/lib/wire.o
+$(B)/wire_test: tests/unit/wire_test.c $(B)/lib/wire.o $(B)/lib/name.o
 	$(CC) $(CFLAGS) -Ilib $(LDFLAGS) -o $@ $^
 
 # Linked against the shared library, so a symbol it needs and the library
 # does not export fails here; the fake daemon uses its own wire.o.
-$(B)/lib_test: tests/lib/service_test.c $(B)/lib/wire.o $(B)/liboneport.so
+$(B)/lib_test: tests/lib/service_test.c $(B)/lib/wire.o $(B)/lib/name.o \
+		$(B)/liboneport.so
 	$(CC) $(CFLAGS) -Ilib $(LDFLAGS) -o $@ tests/lib/service_test.c \
-	    $(B)/lib/wire.o -L$(B) -loneport -Wl,-rpath,'$$ORIGIN'
+	    $(B)/lib/wire.o $(B)/lib/name.o -L$(B) -loneport -Wl,-rpath,'$$ORIGIN'
 
 $(B)/reply_test: tests/unit/reply_test.c $(B)/lib/reply.o lib/reply.h
 	$(CC) $(CFLAGS) -Ilib $(LDFLAGS) -o $@ tests/unit/reply_test.c \
@@ -94,9 +97,9 @@ lib-check: lib $(LIB_TESTS) $(B)/oneportd
 	sh tests/client/run.sh $(B)
 
 # ---- fuzzing (clang; FUZZ_CFLAGS comes from the top Makefile) ----
-build-fuzz/wire_fuzz: fuzz/wire_fuzz.c lib/wire.c lib/wire.h
+build-fuzz/wire_fuzz: fuzz/wire_fuzz.c lib/wire.c lib/wire.h lib/name.c
 	mkdir -p build-fuzz
-	clang $(FUZZ_CFLAGS) -Ilib -o $@ fuzz/wire_fuzz.c lib/wire.c
+	clang $(FUZZ_CFLAGS) -Ilib -o $@ fuzz/wire_fuzz.c lib/wire.c lib/name.c
 
 fuzz: build-fuzz/reply_fuzz build-fuzz/tokpipe_fuzz
 build-fuzz/tokpipe_fuzz: fuzz/tokpipe_fuzz.c lib/tokpipe.c lib/reply.c \

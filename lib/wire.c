@@ -7,6 +7,7 @@
  */
 #include <string.h>
 
+#include "name.h"
 #include "wire.h"
 
 /* Body lengths not counting the variable parts. */
@@ -52,30 +53,6 @@ bounded_len(const char *s, size_t max)
 	return nul != NULL ? (size_t)(nul - s) : max;
 }
 
-/*
- * RFC 6335 section 5.1, lower case only: 1 to 15 of a-z, 0-9 and '-', at
- * least one letter, no hyphen at either end, no two hyphens in a row.
- */
-static int
-name_valid(const uint8_t *s, size_t len)
-{
-	size_t	i;
-	int	letter = 0;
-
-	if (len == 0 || len > WIRE_NAME_MAX)
-		return 0;
-	for (i = 0; i < len; i++) {
-		if (s[i] >= 'a' && s[i] <= 'z')
-			letter = 1;
-		else if (s[i] == '-') {
-			if (i == 0 || i == len - 1 || s[i - 1] == '-')
-				return 0;
-		} else if (s[i] < '0' || s[i] > '9')
-			return 0;
-	}
-	return letter;
-}
-
 static int
 reason_valid(const uint8_t *s, size_t len)
 {
@@ -115,7 +92,7 @@ wire_encode(uint8_t *buf, size_t cap, const struct wire_msg *m)
 	case WIRE_REGISTER:
 	case WIRE_REGISTER_PORT:
 		nlen = bounded_len(m->name, sizeof(m->name));
-		if (!name_valid((const uint8_t *)m->name, nlen))
+		if (!name_valid(m->name, nlen, NAME_LOWER))
 			return 0;
 		if (m->type == WIRE_REGISTER) {
 			body = REGISTER_FIXED + nlen;
@@ -222,7 +199,8 @@ wire_decode(const uint8_t *buf, size_t len, struct wire_msg *m)
 		if (left < 1)
 			goto bad;
 		n = b[0];
-		if (left - 1 < n || !name_valid(b + 1, n))
+		if (left - 1 < n ||
+		    !name_valid((const char *)b + 1, n, NAME_LOWER))
 			goto bad;
 		memcpy(m->name, b + 1, n);
 		m->name[n] = '\0';

@@ -24,13 +24,13 @@
 
 #include "config.h"
 #include "log.h"
+#include "name.h"
 
 /* The reason for the last failure; only start-up and reload use it. */
 static char	 config_errbuf[256];
 
 static void	 config_seterr(const char *, ...)
 		    __attribute__((format(printf, 1, 2)));
-static const char *service_name_problem(const char *, size_t);
 static void	 service_copy(struct service *, const struct service *);
 static const char *quoted(const char *, size_t, char *, size_t);
 static int	 listener_add(struct config *, const struct sockaddr *,
@@ -195,44 +195,6 @@ quoted(const char *s, size_t len, char *buf, size_t bufsz)
 }
 
 /*
- * RFC 6335 section 5.1: 1 to 15 characters, letters, digits and hyphens,
- * at least one letter, no hyphen at either end, no two hyphens in a row.
- */
-static const char *
-service_name_problem(const char *s, size_t len)
-{
-	size_t	i;
-	int	letter = 0;
-
-	if (len == 0)
-		return "empty";
-	if (len > SERVICE_NAME_MAX)
-		return "longer than 15 characters";
-	for (i = 0; i < len; i++) {
-		if (isascii((unsigned char)s[i]) &&
-		    isalpha((unsigned char)s[i]))
-			letter = 1;
-		else if (s[i] == '-') {
-			if (i > 0 && s[i - 1] == '-')
-				return "two hyphens in a row";
-		} else if (!isascii((unsigned char)s[i]) ||
-		    !isdigit((unsigned char)s[i]))
-			return "only letters, digits and hyphens are allowed";
-	}
-	if (s[0] == '-' || s[len - 1] == '-')
-		return "begins or ends with a hyphen";
-	if (!letter)
-		return "needs at least one letter";
-	return NULL;
-}
-
-int
-service_name_valid(const char *s, size_t len)
-{
-	return service_name_problem(s, len) == NULL;
-}
-
-/*
  * A new service named name, lower-cased, holding a copy of cfg->defaults.
  * The pointer is valid until the next config_add_service (realloc).
  */
@@ -245,7 +207,7 @@ config_add_service(struct config *cfg, const char *name)
 	size_t		 len = strlen(name), i;
 	int		 n;
 
-	why = service_name_problem(name, len);
+	why = name_problem(name, len, 0);
 	/* RFC 1078 gives the line "HELP" its own meaning. */
 	if (why == NULL && strcasecmp(name, "help") == 0)
 		why = "reserved for the HELP request";

@@ -8,12 +8,13 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <stddef.h>
+#include "name.h"
 
 #define ONEPORTD_CONF		"/etc/oneportd.conf"
 #define ONEPORTD_USER		"oneportd"
 #define ONEPORTD_CHROOT		"/var/empty"
 #define ONEPORTD_CONTROL	"/run/oneportd.sock"
-#define SERVICE_NAME_MAX	15	/* RFC 6335 */
+#define SERVICE_NAME_MAX	NAME_LEN_MAX	/* RFC 6335 */
 
 /* Defaults; each can be changed in oneportd.conf. */
 #define DEF_TIMEOUT_MS		5000	/* whole first line, absolute */
@@ -124,7 +125,6 @@ int		 config_service_arg(struct config *, const char *arg);
 int		 config_finish(struct config *);
 struct service	*config_find(const struct config *, const char *name);
 void		 service_clear(struct service *);
-int		 service_name_valid(const char *, size_t);
 char		**strv_add(char **, const char *);
 void		 strv_free(char **);
 

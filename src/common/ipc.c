@@ -19,6 +19,7 @@
 #include "ancil.h"
 #include "ipc.h"
 #include "log.h"
+#include "name.h"
 
 /*
  * Send iov as one message, with fd attached when fd >= 0. Never blocks;
@@ -279,7 +280,7 @@ ipc_config_parse(const uint8_t *p, size_t len, struct ipc_config_view *v,
 		memcpy(&s, v->svcs + i * sizeof(s), sizeof(s));
 		*why = "bad service name";
 		if (s.name[SERVICE_NAME_MAX] != '\0' ||
-		    !service_name_valid(s.name, strlen(s.name)) ||
+		    !name_valid(s.name, strlen(s.name), 0) ||
 		    s.visible > 1)
 			return -1;
 		*why = "names not in order";
@@ -314,8 +315,8 @@ ipc_frontend_parse(enum ipc_type type, const uint8_t *p, size_t len,
 			return -1;
 		memcpy(&m->dispatch, p, sizeof(m->dispatch));
 		if (m->dispatch.name[SERVICE_NAME_MAX] != '\0' ||
-		    !service_name_valid(m->dispatch.name,
-		    strlen(m->dispatch.name)) ||
+		    !name_valid(m->dispatch.name,
+		    strlen(m->dispatch.name), 0) ||
 		    (m->dispatch.flags & ~IPC_QUERY) != 0)
 			return -1;
 		break;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "frontend.h"
+#include "name.h"
 
 static int
 name_char(uint8_t c)
@@ -56,7 +57,7 @@ line(const uint8_t *buf, size_t len, size_t max_line, struct request *req)
 	n = i;
 	if (n > 0 && buf[n - 1] == '\r')
 		n--;
-	if (!service_name_valid((const char *)buf, n))
+	if (!name_valid((const char *)buf, n, 0))
 		return reject(req, REASON_BAD_NAME);
 	for (i = 0; i < n; i++)
 		req->name[i] = (buf[i] >= 'A' && buf[i] <= 'Z') ?

@@ -248,9 +248,9 @@ test_names(void)
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		len = t[i].len ? t[i].len : strlen(t[i].name);
 		checks++;
-		if (service_name_valid(t[i].name, len) != t[i].valid) {
+		if (name_valid(t[i].name, len, 0) != t[i].valid) {
 			failures++;
-			fprintf(stderr, "service_name_valid(\"%s\", %zu) != "
+			fprintf(stderr, "name_valid(\"%s\", %zu) != "
 			    "%d\n", t[i].name, len, t[i].valid);
 		}
 	}
