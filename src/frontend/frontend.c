@@ -339,6 +339,8 @@ conn_dispatch(struct conn *c, const char *name, int query)
 
 /* ---- the first line ---- */
 
+static void	parent_read(void);
+
 static void
 conn_read(struct conn *c, uint32_t events)
 {
@@ -385,9 +387,20 @@ conn_read(struct conn *c, uint32_t events)
 		conn_free(c);
 		return;
 	}
+	/*
+	 * A name just registered is on its way from the parent, sent before
+	 * the registrant was told: take what the parent has sent before
+	 * calling a name unknown or listing the names (the line is
+	 * consumed; iobuf is free).
+	 */
+	svc = req.help ? NULL : svc_find(req.name);
+	if (svc == NULL) {
+		parent_read();
+		svc = req.help ? NULL : svc_find(req.name);
+	}
 	if (req.help)
 		conn_help(c);
-	else if ((svc = svc_find(req.name)) == NULL)
+	else if (svc == NULL)
 		conn_reject(c, req.name, REASON_UNKNOWN);
 	else if (svc->answer_len > 0)
 		conn_answer(c, req.name, fe.answers + svc->answer_off,

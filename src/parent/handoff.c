@@ -568,8 +568,8 @@ on_register(struct channel *ch, const struct wire_msg *m,
 	r.status = why != NULL;
 	if (why != NULL)
 		snprintf(r.reason, sizeof(r.reason), "%s", why);
-	(void)wire_send(ch->fd, &r, -1);
 	if (why != NULL) {
+		(void)wire_send(ch->fd, &r, -1);
 		log_warnx("register %s by uid %d: %s", m->name, (int)ch->uid,
 		    why);
 		channel_close(ch, "service unavailable");
@@ -584,7 +584,10 @@ on_register(struct channel *ch, const struct wire_msg *m,
 		    ch->port, (int)ch->uid);
 	else
 		log_info("registered %s (uid %d)", ch->name, (int)ch->uid);
+	/* The names go to the frontend before the service is told, so a
+	 * client it sends at once finds the name (frontend.c reads them). */
 	parent_names_changed();
+	(void)wire_send(ch->fd, &r, -1);
 	return 0;
 }
 

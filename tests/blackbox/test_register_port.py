@@ -44,9 +44,9 @@ class RegisterPort(DaemonTestCase):
     def test_redirect_lives_with_the_connection(self):
         conn, typ, rid, status, reason = register_port(self.ctl, "db1", 5432)
         self.assertEqual((typ, rid, status, reason), (REGISTERED, 7, 0, ""))
-        # The frontend learns the name just after REGISTERED is sent.
-        poll_until(lambda: self.ask(b"db1\r\n") == b"@5432\r\n",
-                   what="frontend knows db1")
+        # Served as soon as REGISTERED is read: the names were sent to
+        # the frontend first, and it reads them before saying "unknown".
+        self.assertEqual(self.ask(b"db1\r\n"), b"@5432\r\n")
         self.assertEqual(self.ask(b"?DB1\r\n"), b"@5432\r\n")
         self.assertIn(b"db1\r\n", self.ask(b"HELP\r\n"))
         conn.close()
@@ -55,6 +55,17 @@ class RegisterPort(DaemonTestCase):
         # The parent forgets it first; the frontend's HELP just after.
         poll_until(lambda: b"db1\r\n" not in self.ask(b"HELP\r\n"),
                    what="HELP without db1")
+
+    def test_served_at_once_every_time(self):
+        for i in range(40):
+            name = "db%d" % (100 + i)
+            conn, typ, rid, status, reason = register_port(self.ctl, name,
+                                                           5000 + i)
+            self.assertEqual(status, 0, reason)
+            self.assertEqual(self.ask(name.encode() + b"\r\n"),
+                             b"@%d\r\n" % (5000 + i))
+            self.assertIn(name.encode() + b"\r\n", self.ask(b"HELP\r\n"))
+            conn.close()
 
     def test_rules_still_apply(self):
         conn, typ, rid, status, reason = register_port(self.ctl, "web", 80)
