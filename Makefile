@@ -29,8 +29,8 @@ endif
 # the parent sees the frontend's only for frontend_run.
 PARENT_OBJS	= oneportd loop answer felink child dispatch spawn handoff \
 		  control supervise redirect sockdiag errline
-FRONTEND_OBJS	= frontend source sandbox request
-COMMON_OBJS	= config parse printconf addr log ipc linger
+FRONTEND_OBJS	= frontend source sandbox request probe tls http ssh proxy route
+COMMON_OBJS	= config parse printconf addr log ipc linger refusal
 COMMON_INC	= -Isrc/common
 FRONTEND_INC	= -Isrc/frontend $(COMMON_INC)
 PARENT_INC	= -Isrc/parent $(FRONTEND_INC)

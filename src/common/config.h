@@ -8,6 +8,7 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "name.h"
 
 #define ONEPORTD_CONF		"/etc/oneportd.conf"
@@ -29,6 +30,40 @@
 #define ENV_MAX			64	/* env lines per service */
 
 /* ---- configuration (config.c, parse.y, printconf.c) ---- */
+
+/*
+ * How a client chose its service: by a TCPMUX line, or implicitly by its
+ * first bytes ("match" rules). One enum for the rules, the frontend's
+ * probes, the dispatch message and the refusals in each protocol.
+ */
+enum proto { PROTO_TCPMUX, PROTO_TLS, PROTO_HTTP, PROTO_SSH,
+	PROTO_SILENCE, PROTO_MAX };
+
+#define HOST_NAME_LEN		253	/* a DNS name in text, RFC 1035 */
+#define ALPN_NAME_LEN		255	/* RFC 7301 */
+#define DEF_SILENCE_MS		2000	/* "match silence" without a time */
+#define MAX_RULES		4096	/* match rules in all, expanded */
+
+/*
+ * One "match" rule, expanded: "match tls sni A B alpn X" gives the pairs
+ * (A,X) and (B,X). host is an SNI or Host pattern, lower case, exact or
+ * "*." and a name (one label); NULL matches any. alpn: TLS only; NULL
+ * matches any.
+ */
+struct matchrule {
+	enum proto	 proto;		/* never PROTO_TCPMUX */
+	char		*host;
+	char		*alpn;
+	const char	*file;		/* where it was declared */
+	int		 line;
+};
+
+/* "proxy from A/N": a balancer trusted to send PROXY protocol headers. */
+struct netmask {
+	int		 family;	/* AF_INET or AF_INET6 */
+	uint8_t		 addr[16];	/* network byte order, host bits 0 */
+	int		 prefix;	/* 0..32 or 0..128 */
+};
 
 struct listener {
 	struct sockaddr_storage	 ss;
@@ -57,6 +92,8 @@ struct service {
 	int		 redirect_port;
 	int		 idle_s;	/* shared: stop after idle seconds */
 	int		 token;		/* dynamic: one-time token */
+	struct matchrule *rules;	/* implicit names; never in defaults */
+	int		 nrules;
 	/* Resolved by config_finish. As root, a service without "user" gets
 	 * user "nobody" there. gids: gid first, then "groups"; setgroups(). */
 	uid_t		 uid;
@@ -101,6 +138,9 @@ struct config {
 	char		*control;	/* control socket path, or NULL */
 	struct regrule	*regrules;	/* who may register which names */
 	int		 nregrules;
+	struct netmask	*proxy_from;	/* trusted PROXY protocol sources */
+	int		 nproxy_from;
+	int		 silence_ms;	/* "match silence": 0 if none */
 	/* Defaults applied to services declared after a "defaults" block. */
 	struct service	 defaults;
 	char		**files;	/* files read; service->file points here */

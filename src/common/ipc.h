@@ -5,6 +5,7 @@
 #include <sys/types.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <netinet/in.h>
 #include "config.h"
 
 /* ---- parent <-> frontend messages (ipc.c) ---- */
@@ -28,7 +29,8 @@ struct ipc_hdr {
 };
 
 /* IPC_CONFIG payload: this, then nservices of struct ipc_service, then
- * the answers' bytes. */
+ * nrules of struct ipc_rule, then nproxy of struct ipc_net, then the blob:
+ * the answers' bytes and the rules' strings. */
 struct ipc_config {
 	uint32_t	 generation;
 	uint32_t	 timeout_ms;
@@ -39,6 +41,30 @@ struct ipc_config {
 	uint32_t	 nservices;
 	uint32_t	 drop_start;	/* early drop from here, <= max_pending */
 	uint32_t	 drop_rate;	/* percent there, <= 100 */
+	uint32_t	 nrules;	/* <= MAX_RULES */
+	uint32_t	 nproxy;	/* trusted PROXY sources */
+	uint32_t	 silence_ms;	/* < timeout_ms; 0: no silence rule */
+};
+
+/*
+ * A match rule (struct matchrule) for the frontend. Its strings are in
+ * the blob, each followed by a NUL that host_len/alpn_len do not count;
+ * a length 0 means "any" (NULL in struct matchrule). ipc_config_parse
+ * checks the offsets, the NULs, that the service is among the names and
+ * the characters.
+ */
+struct ipc_rule {
+	uint32_t	 proto;		/* enum proto, not PROTO_TCPMUX */
+	char		 service[SERVICE_NAME_MAX + 1];	/* one of the names */
+	uint32_t	 host_off, host_len;	/* <= HOST_NAME_LEN */
+	uint32_t	 alpn_off, alpn_len;	/* <= ALPN_NAME_LEN; TLS only */
+};
+
+/* A trusted PROXY source (struct netmask), checked like it. */
+struct ipc_net {
+	uint32_t	 family;	/* AF_INET or AF_INET6 */
+	uint32_t	 prefix;
+	uint8_t		 addr[16];
 };
 
 struct ipc_service {
@@ -50,14 +76,27 @@ struct ipc_service {
 	uint32_t	 answer_len;
 };
 
-/* IPC_DISPATCH payload; exactly one fd comes with it. */
+/*
+ * IPC_DISPATCH payload; exactly one fd comes with it. For an implicit
+ * name, proto says which probe matched and host/alpn what it matched on
+ * (the SNI or Host, the ALPN protocol chosen); no "+" is sent to such a
+ * client and refusals are in its protocol. With IPC_PROXIED, peer and
+ * local are the addresses a PROXY header gave; the parent uses them only
+ * if the socket's own peer is a trusted PROXY source.
+ */
 struct ipc_dispatch {
 	uint32_t	 generation;
 	char		 name[SERVICE_NAME_MAX + 1];
 	uint64_t	 accepted_ns;	/* CLOCK_MONOTONIC at accept */
-	uint32_t	 flags;		/* IPC_QUERY */
+	uint32_t	 flags;		/* IPC_QUERY, IPC_PROXIED */
+	uint32_t	 proto;		/* enum proto */
+	char		 host[HOST_NAME_LEN + 1];	/* "" if none */
+	char		 alpn[ALPN_NAME_LEN + 1];	/* "" if none */
+	struct sockaddr_in6 peer;	/* IPC_PROXIED: or sockaddr_in */
+	struct sockaddr_in6 local;
 };
 #define IPC_QUERY	0x1	/* only say where it lives */
+#define IPC_PROXIED	0x2	/* peer and local from a PROXY header */
 
 #define IPC_LOG_MAX	1000	/* bytes of an IPC_LOG line after the priority */
 

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include "addr.h"
 #include "config.h"
 #include "ipc.h"
@@ -35,6 +36,104 @@ struct request {
 
 enum request_result	request_parse(const uint8_t *buf, size_t len,
 			    size_t max_line, struct request *);
+
+/*
+ * ---- probes: pure parsers of a client's first bytes ----
+ * Each is a function over (buf, len) with no I/O, globals or allocation,
+ * never reading past len nor assuming a NUL. AGAIN: no verdict yet, wait
+ * for more bytes; MATCH: a complete message of this protocol; NEXT: not
+ * this protocol; BAD: this protocol, but malformed or beyond a limit
+ * (refused in the protocol's own terms, why says how). Splitting the same
+ * bytes differently never changes the verdict (fuzz/probe_fuzz.c).
+ */
+enum probe_result { PROBE_AGAIN, PROBE_MATCH, PROBE_NEXT, PROBE_BAD };
+
+#define TLS_ALPN_MAX	1024	/* bytes of offered ALPN names kept */
+#define HELLO_MAX	(64 * 1024)	/* bytes of TLS records peeked */
+#define HTTP_HEAD_MAX	8192	/* request line and headers, CRLFCRLF in */
+#define SSH_LINE_MAX	255	/* RFC 4253 4.2, CR LF included */
+#define PROXY_MAX	(16 + 4096)	/* a v2 header, its TLVs in */
+#define PEEK_MAX	HELLO_MAX	/* the most any probe looks at */
+
+/* tls.c: a ClientHello, across TLS records and TCP segments. */
+struct tls_hello {
+	char		 sni[HOST_NAME_LEN + 1];	/* lower case; "" none */
+	uint8_t		 alpn[TLS_ALPN_MAX];	/* the offered names as in
+						 * the extension: u8 len,
+						 * bytes; client's order */
+	size_t		 alpn_len;
+	int		 ech;		/* encrypted_client_hello seen: sni is
+					 * the outer (public) name */
+	size_t		 need;		/* AGAIN: bytes the hello needs in all,
+					 * once its length is known; else 0 */
+	const char	*why;		/* BAD: static string */
+};
+enum probe_result tls_probe(const uint8_t *buf, size_t len,
+		    struct tls_hello *);
+
+/* http.c: an HTTP/1.x request head, up to its empty line. */
+struct http_head {
+	char		 host[HOST_NAME_LEN + 1];	/* lower case, no port,
+						 * no brackets; "" none */
+	int		 absolute;	/* host came from an absolute-form
+					 * request target */
+	const char	*why;		/* BAD */
+};
+enum probe_result http_probe(const uint8_t *buf, size_t len,
+		    struct http_head *);
+
+/* ssh.c: an SSH client's identification line ("SSH-2.0-..."). */
+enum probe_result ssh_probe(const uint8_t *buf, size_t len,
+		    const char **why);
+
+/* proxy.c: a PROXY protocol v1 or v2 header (from a trusted source). */
+struct proxy_hdr {
+	size_t		 consumed;	/* MATCH: header bytes, to read away */
+	int		 local;		/* v2 LOCAL or v1 UNKNOWN: keep the
+					 * connection's own addresses */
+	struct sockaddr_storage src;	/* MATCH, !local: the client */
+	struct sockaddr_storage dst;	/* and the address it called */
+	const char	*why;		/* BAD */
+};
+enum probe_result proxy_probe(const uint8_t *buf, size_t len,
+		    struct proxy_hdr *);
+
+/*
+ * probe.c: the chain over a connection's first bytes. protos is a mask
+ * of (1 << PROTO_x) for the implicit protocols some rule names; the
+ * TCPMUX line is always tried last. Byte 0x16 is TLS, "SSH-" SSH, an
+ * upper-case token and a space HTTP, anything else a TCPMUX line; a
+ * PROXY header (either version) is BAD here ("PROXY header from an
+ * untrusted source"): a trusted one was read away by proxy_probe.
+ */
+struct first {
+	enum proto	 proto;		/* MATCH or BAD: which protocol */
+	struct tls_hello tls;		/* PROTO_TLS */
+	struct http_head http;		/* PROTO_HTTP */
+	struct request	 req;		/* PROTO_TCPMUX: REQ_OK's fields */
+	size_t		 need;		/* AGAIN: from tls.need */
+	const char	*why;		/* BAD */
+};
+enum probe_result probe_first(const uint8_t *buf, size_t len,
+		    unsigned protos, size_t max_line, struct first *);
+
+/*
+ * route.c: which rule a matched message meets. rules as the frontend
+ * holds them (strings NUL-terminated, NULL for any). Precedence, most
+ * specific first, TLS: SNI and ALPN; ALPN only; SNI only; "match tls".
+ * Exact names before "*." ones; among ALPN names, the client's order.
+ * HTTP: exact host, wildcard, "match http". Returns the rule's index,
+ * or -1; on a TLS match *alpn points at the chosen name (or NULL).
+ */
+struct route_rule {
+	enum proto	 proto;
+	uint32_t	 service;	/* index into the frontend's services */
+	const char	*host;
+	const char	*alpn;
+};
+int	route_find(const struct route_rule *, size_t n, const struct first *,
+	    const char **alpn);
+int	route_host_match(const char *pattern, const char *host);
 
 /* frontend.c: never returns. */
 void	frontend_run(int argc, char *argv[]);
