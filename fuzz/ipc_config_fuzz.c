@@ -2,11 +2,14 @@
  * libFuzzer target for ipc_config_parse (src/common/ipc.c): the frontend's reading
  * of the parent's IPC_CONFIG. The input is parsed from an exact-size heap
  * copy (ASan catches any read past len), as it is and again with its
- * settings made valid, so the fuzzer reaches the names and answers. What
- * is accepted must hold what the frontend relies on: at most MAX_SERVICES
- * valid names in strictly ascending order, every answer inside the blob,
- * and the same verdict for the same bytes.
+ * settings and counts made valid, so the fuzzer reaches the names,
+ * answers, rules and PROXY sources. What is accepted must hold what the
+ * frontend relies on: at most MAX_SERVICES valid names in strictly
+ * ascending order, every answer inside the blob, every rule's strings
+ * NUL-terminated inside it and its service among the names, every source
+ * a network, and the same verdict for the same bytes.
  */
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +17,62 @@
 #include "log.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+/* A string of a rule: "any", or len bytes and a NUL inside the blob. */
+static void
+check_string(const struct ipc_config_view *v, uint32_t off, uint32_t len)
+{
+	if (len == 0)
+		return;
+	if ((size_t)off + len >= v->bloblen || v->blob[off + len] != '\0' ||
+	    strlen((const char *)v->blob + off) != len)
+		abort();
+}
+
+static void
+check_rules(const struct ipc_config_view *v)
+{
+	struct ipc_service	 s;
+	struct ipc_rule		 r;
+	struct ipc_net		 n;
+	uint32_t		 i, j, silence = 0;
+
+	if (v->set.nrules > MAX_RULES || v->set.nproxy > MAX_PROXY_FROM ||
+	    v->rules != v->svcs + v->set.nservices * sizeof(s) ||
+	    v->nets != v->rules + v->set.nrules * sizeof(r) ||
+	    v->blob != v->nets + v->set.nproxy * sizeof(n) ||
+	    v->set.silence_ms >= v->set.timeout_ms)
+		abort();
+	for (i = 0; i < v->set.nrules; i++) {
+		memcpy(&r, v->rules + i * sizeof(r), sizeof(r));
+		if (r.proto == PROTO_TCPMUX || r.proto >= PROTO_MAX ||
+		    r.host_len > HOST_NAME_LEN || r.alpn_len > ALPN_NAME_LEN ||
+		    (r.alpn_len > 0 && r.proto != PROTO_TLS))
+			abort();
+		check_string(v, r.host_off, r.host_len);
+		check_string(v, r.alpn_off, r.alpn_len);
+		silence += r.proto == PROTO_SILENCE;
+		/* A linear search, unlike the parser's bsearch. */
+		for (j = 0; j < v->set.nservices; j++) {
+			memcpy(&s, v->svcs + j * sizeof(s), sizeof(s));
+			if (strcmp(s.name, r.service) == 0)
+				break;
+		}
+		if (j == v->set.nservices)
+			abort();
+	}
+	if (silence != (v->set.silence_ms > 0))
+		abort();
+	for (i = 0; i < v->set.nproxy; i++) {
+		memcpy(&n, v->nets + i * sizeof(n), sizeof(n));
+		if ((n.family != AF_INET || n.prefix > 32) &&
+		    (n.family != AF_INET6 || n.prefix > 128))
+			abort();
+		for (j = n.prefix; j < 128; j++)
+			if (n.addr[j / 8] & (0x80 >> (j % 8)))
+				abort();
+	}
+}
 
 static void
 check(const uint8_t *p, size_t len)
@@ -34,8 +93,7 @@ check(const uint8_t *p, size_t len)
 	    v.set.max_pending == 0 || v.set.timeout_ms == 0 ||
 	    v.set.drop_start > v.set.max_pending || v.set.drop_rate > 100 ||
 	    v.svcs != p + sizeof(v.set) ||
-	    v.blob + v.bloblen != p + len ||
-	    v.blob != v.svcs + v.set.nservices * sizeof(s))
+	    v.blob + v.bloblen != p + len)
 		abort();
 	for (i = 0; i < v.set.nservices; i++) {
 		memcpy(&s, v.svcs + i * sizeof(s), sizeof(s));
@@ -48,6 +106,7 @@ check(const uint8_t *p, size_t len)
 			abort();
 		memcpy(prev, s.name, sizeof(prev));
 	}
+	check_rules(&v);
 }
 
 int
@@ -71,9 +130,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		set.help &= 1;
 		set.drop_start %= set.max_pending + 1;
 		set.drop_rate %= 101;
-		room = (size - sizeof(set)) / sizeof(struct ipc_service);
-		if (set.nservices > room)
-			set.nservices = room;
+		set.silence_ms %= set.timeout_ms;
+		room = size - sizeof(set);
+		if (set.nservices > room / sizeof(struct ipc_service))
+			set.nservices = room / sizeof(struct ipc_service);
+		room -= set.nservices * sizeof(struct ipc_service);
+		if (set.nrules > room / sizeof(struct ipc_rule))
+			set.nrules = room / sizeof(struct ipc_rule);
+		set.nrules %= MAX_RULES + 1;
+		room -= set.nrules * sizeof(struct ipc_rule);
+		if (set.nproxy > room / sizeof(struct ipc_net))
+			set.nproxy = room / sizeof(struct ipc_net);
+		set.nproxy %= MAX_PROXY_FROM + 1;
 		memcpy(copy, &set, sizeof(set));
 		check(copy, size);
 	}

@@ -43,6 +43,7 @@ enum proto { PROTO_TCPMUX, PROTO_TLS, PROTO_HTTP, PROTO_SSH,
 #define ALPN_NAME_LEN		255	/* RFC 7301 */
 #define DEF_SILENCE_MS		2000	/* "match silence" without a time */
 #define MAX_RULES		4096	/* match rules in all, expanded */
+#define MAX_PROXY_FROM		256	/* "proxy from" entries */
 
 /*
  * One "match" rule, expanded: "match tls sni A B alpn X" gives the pairs

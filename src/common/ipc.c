@@ -9,6 +9,7 @@
  */
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <netinet/in.h>
 
 #include <errno.h>
 #include <stdlib.h>
@@ -241,11 +242,133 @@ ipc_queue_clear(struct ipc_queue *q)
 /* ---- parsers: pure functions over (buf, len), never past len ---- */
 
 /*
+ * A rule's string: inside the blob and NUL-terminated there, of at most
+ * max bytes, each one that ok() allows. Length 0 is "any" and points
+ * nowhere.
+ */
+static int
+blob_string(const struct ipc_config_view *v, uint32_t off, uint32_t len,
+    size_t max, int (*ok)(const char *, size_t))
+{
+	if (len == 0)
+		return off == 0;
+	return len <= max && off < v->bloblen && len < v->bloblen - off &&
+	    v->blob[off + len] == '\0' &&
+	    memchr(v->blob + off, '\0', len) == NULL &&
+	    ok((const char *)v->blob + off, len);
+}
+
+/* A host pattern's bytes as config.c writes them: lower-case letters,
+ * digits, '-', '.', ':' (an IPv6 literal), and '*' only as "*.". */
+static int
+host_chars(const char *s, size_t len)
+{
+	size_t	i;
+
+	for (i = 0; i < len; i++) {
+		if ((s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= '0' && s[i] <= '9') ||
+		    s[i] == '-' || s[i] == '.' || s[i] == ':')
+			continue;
+		if (s[i] == '*' && i == 0 && len > 2 && s[1] == '.')
+			continue;
+		return 0;
+	}
+	return 1;
+}
+
+/* An ALPN protocol name: printable ASCII, no space. */
+static int
+alpn_chars(const char *s, size_t len)
+{
+	size_t	i;
+
+	for (i = 0; i < len; i++)
+		if (s[i] <= ' ' || s[i] > '~')
+			return 0;
+	return 1;
+}
+
+static int
+service_name_cmp(const void *key, const void *elem)
+{
+	struct ipc_service	s;
+
+	memcpy(&s, elem, sizeof(s));
+	return strcmp(key, s.name);
+}
+
+/* The rules: a known probe, strings where that probe has them, a
+ * service among the names, and one silence rule if silence_ms says so. */
+static int
+config_rules(const struct ipc_config_view *v, const char **why)
+{
+	struct ipc_rule	 r;
+	uint32_t	 i, nsilence = 0;
+
+	for (i = 0; i < v->set.nrules; i++) {
+		memcpy(&r, v->rules + i * sizeof(r), sizeof(r));
+		*why = "bad rule";
+		if (r.proto == PROTO_TCPMUX || r.proto >= PROTO_MAX ||
+		    (r.host_len > 0 && r.proto != PROTO_TLS &&
+		    r.proto != PROTO_HTTP) ||
+		    (r.alpn_len > 0 && r.proto != PROTO_TLS))
+			return -1;
+		*why = "bad rule host";
+		if (!blob_string(v, r.host_off, r.host_len, HOST_NAME_LEN,
+		    host_chars))
+			return -1;
+		*why = "bad rule alpn";
+		if (!blob_string(v, r.alpn_off, r.alpn_len, ALPN_NAME_LEN,
+		    alpn_chars))
+			return -1;
+		*why = "rule for an unknown service";
+		if (r.service[SERVICE_NAME_MAX] != '\0' ||
+		    bsearch(r.service, v->svcs, v->set.nservices,
+		    sizeof(struct ipc_service), service_name_cmp) == NULL)
+			return -1;
+		if (r.proto == PROTO_SILENCE)
+			nsilence++;
+	}
+	*why = "silence rule and time disagree";
+	if (nsilence != (v->set.silence_ms > 0))
+		return -1;
+	return 0;
+}
+
+/* The trusted PROXY sources: a family, a prefix it has, no host bits. */
+static int
+config_nets(const struct ipc_config_view *v, const char **why)
+{
+	struct ipc_net	 n;
+	uint32_t	 i, b, bits;
+
+	*why = "bad proxy source";
+	for (i = 0; i < v->set.nproxy; i++) {
+		memcpy(&n, v->nets + i * sizeof(n), sizeof(n));
+		if (n.family == AF_INET)
+			bits = 32;
+		else if (n.family == AF_INET6)
+			bits = 128;
+		else
+			return -1;
+		if (n.prefix > bits)
+			return -1;
+		for (b = n.prefix; b < 128; b++)
+			if (n.addr[b / 8] & (0x80 >> (b % 8)))
+				return -1;
+	}
+	return 0;
+}
+
+/*
  * The frontend's reading of IPC_CONFIG: settings in range, at most
  * MAX_SERVICES names, each valid and NUL-terminated and in strictly
  * ascending order (the parent sorts them: the sandbox has no qsort, which
  * may call sysinfo, and bsearch needs the order), every answer inside the
- * blob. v points into p. Returns 0, or -1 with *why set.
+ * blob, at most MAX_RULES rules and MAX_PROXY_FROM sources, each as
+ * config_rules and config_nets want it. v points into p. Returns 0, or -1
+ * with *why set.
  */
 int
 ipc_config_parse(const uint8_t *p, size_t len, struct ipc_config_view *v,
@@ -265,15 +388,25 @@ ipc_config_parse(const uint8_t *p, size_t len, struct ipc_config_view *v,
 	if (v->set.max_line < 3 || v->set.max_line > MAX_LINE_LIMIT ||
 	    v->set.max_pending == 0 || v->set.timeout_ms == 0 ||
 	    v->set.max_pending_addr == 0 || v->set.help > 1 ||
-	    v->set.drop_start > v->set.max_pending || v->set.drop_rate > 100)
+	    v->set.drop_start > v->set.max_pending || v->set.drop_rate > 100 ||
+	    v->set.silence_ms >= v->set.timeout_ms)
 		return -1;
 	*why = "bad number of services";
 	if (v->set.nservices > MAX_SERVICES)
 		return -1;
-	arr = (size_t)v->set.nservices * sizeof(s);
+	*why = "bad number of rules";
+	if (v->set.nrules > MAX_RULES || v->set.nproxy > MAX_PROXY_FROM)
+		return -1;
+	/* Bounded counts: no overflow. */
+	arr = (size_t)v->set.nservices * sizeof(s) +
+	    (size_t)v->set.nrules * sizeof(struct ipc_rule) +
+	    (size_t)v->set.nproxy * sizeof(struct ipc_net);
+	*why = "short config message";
 	if (len - sizeof(v->set) < arr)
 		return -1;
 	v->svcs = p + sizeof(v->set);
+	v->rules = v->svcs + (size_t)v->set.nservices * sizeof(s);
+	v->nets = v->rules + (size_t)v->set.nrules * sizeof(struct ipc_rule);
 	v->blob = v->svcs + arr;
 	v->bloblen = len - sizeof(v->set) - arr;
 	for (i = 0; i < v->set.nservices; i++) {
@@ -292,6 +425,8 @@ ipc_config_parse(const uint8_t *p, size_t len, struct ipc_config_view *v,
 		    s.answer_len > v->bloblen - s.answer_off))
 			return -1;
 	}
+	if (config_rules(v, why) == -1 || config_nets(v, why) == -1)
+		return -1;
 	*why = NULL;
 	return 0;
 }

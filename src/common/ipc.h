@@ -11,7 +11,13 @@
 /* ---- parent <-> frontend messages (ipc.c) ---- */
 
 #define IPC_VERSION	1
-#define IPC_MAX		(128 * 1024)	/* MAX_SERVICES fit */
+/*
+ * The largest message: MAX_SERVICES names, MAX_RULES rules with names of
+ * the longest kind and MAX_PROXY_FROM sources take 2.3 MiB; what is left
+ * holds the static redirects' answers (those that do not fit are answered
+ * by the parent). felink.c sizes the socket's send buffer for it.
+ */
+#define IPC_MAX		(3 * 1024 * 1024)
 
 enum ipc_type {
 	IPC_CONFIG = 1,	/* parent -> frontend: settings and service names */
@@ -105,7 +111,10 @@ struct ipc_config_view {
 	struct ipc_config	 set;
 	const uint8_t		*svcs;	/* set.nservices of struct ipc_service,
 					 * maybe unaligned: memcpy them */
-	const uint8_t		*blob;	/* the answers' bytes */
+	const uint8_t		*rules;	/* set.nrules of struct ipc_rule,
+					 * checked, maybe unaligned */
+	const uint8_t		*nets;	/* set.nproxy of struct ipc_net, same */
+	const uint8_t		*blob;	/* the answers' bytes, the strings */
 	size_t			 bloblen;
 };
 

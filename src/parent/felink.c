@@ -71,18 +71,74 @@ name_cmp(const void *a, const void *b)
 	    ((const struct ipc_service *)b)->name);
 }
 
+/* A rule's string into the blob at *len, NUL after it; "any" is 0, 0. */
+static void
+put_string(struct ipc_config *c, size_t blob, size_t *len, const char *str,
+    uint32_t *off, uint32_t *slen)
+{
+	size_t	n;
+
+	*off = *slen = 0;
+	if (str == NULL)
+		return;
+	n = strlen(str);
+	memcpy((char *)c + *len, str, n + 1);
+	*off = *len - blob;
+	*slen = n;
+	*len += n + 1;
+}
+
+/* Each configured service's rules by its name, then the trusted PROXY
+ * sources, then their strings after the answers at *len. */
+static void
+put_rules(struct ipc_config *c, struct ipc_rule *r, size_t blob,
+    size_t *len)
+{
+	struct ipc_net		*n = (struct ipc_net *)(r + c->nrules);
+	const struct netmask	*nm;
+	const struct matchrule	*m;
+	int			 i, j;
+
+	for (i = 0; i < d.cfg->nservices; i++)
+		for (j = 0; j < d.cfg->services[i].nrules; j++, r++) {
+			m = &d.cfg->services[i].rules[j];
+			r->proto = m->proto;
+			memcpy(r->service, d.cfg->services[i].name,
+			    sizeof(r->service));
+			put_string(c, blob, len, m->host, &r->host_off,
+			    &r->host_len);
+			put_string(c, blob, len, m->alpn, &r->alpn_off,
+			    &r->alpn_len);
+		}
+	for (i = 0; i < (int)c->nproxy; i++) {
+		nm = &d.cfg->proxy_from[i];
+		n[i].family = nm->family;
+		n[i].prefix = nm->prefix;
+		memcpy(n[i].addr, nm->addr, sizeof(n[i].addr));
+	}
+}
+
+/* config_finish bounds the counts; then all always fits. */
+_Static_assert(sizeof(struct ipc_hdr) + sizeof(struct ipc_config) +
+    MAX_SERVICES * sizeof(struct ipc_service) +
+    MAX_RULES * (sizeof(struct ipc_rule) + HOST_NAME_LEN + ALPN_NAME_LEN +
+    2) + MAX_PROXY_FROM * sizeof(struct ipc_net) <= IPC_MAX,
+    "the largest config fits in one message");
+
 /* The frontend's view: settings, and every name, configured or
  * registered (each registration and its end sends this again), queued
- * in place of any older one the socket has not taken yet. -1 when out
- * of memory: then they are due still, and tried again soon. */
+ * in place of any older one the socket has not taken yet, then the match
+ * rules and trusted PROXY sources. -1 when out of memory: then they are
+ * due still, and tried again soon. */
 static int
 queue_config(void)
 {
 	struct ipc_config	*c;
 	struct ipc_service	*s;
+	struct ipc_rule		*r;
 	struct namelist		 nl;
-	size_t			 len;
-	int			 i;
+	size_t			 len, blob, slen = 0;
+	int			 i, j;
 
 	/* The largest message: names and answers are written in place. */
 	if ((c = calloc(1, IPC_MAX)) == NULL)
@@ -95,22 +151,35 @@ queue_config(void)
 	c->drop_start = d.cfg->drop_start;
 	c->drop_rate = d.cfg->drop_rate;
 	c->help = d.cfg->help;
+	c->silence_ms = d.cfg->silence_ms;
+	c->nproxy = d.cfg->nproxy_from;
 	s = (struct ipc_service *)(c + 1);
 	for (i = 0; i < d.cfg->nservices && i < MAX_SERVICES; i++) {
 		memcpy(s[i].name, d.cfg->services[i].name,
 		    sizeof(s[i].name));
 		s[i].visible = d.cfg->services[i].visible;
+		for (j = 0; j < d.cfg->services[i].nrules; j++) {
+			const struct matchrule *m =
+			    &d.cfg->services[i].rules[j];
+
+			c->nrules++;
+			slen += (m->host ? strlen(m->host) + 1 : 0) +
+			    (m->alpn ? strlen(m->alpn) + 1 : 0);
+		}
 	}
 	nl.s = s;
 	nl.n = i;
 	nl.max = MAX_SERVICES;
 	handoff_names(add_registered, &nl);
 	c->nservices = nl.n;
-	len = sizeof(*c) + nl.n * sizeof(*s);
+	r = (struct ipc_rule *)(s + nl.n);
+	blob = sizeof(*c) + nl.n * sizeof(*s) + c->nrules * sizeof(*r) +
+	    c->nproxy * sizeof(struct ipc_net);
+	len = blob;
 	/*
 	 * A static redirect's answer never changes: the frontend can give
 	 * it without a hop through us. Those that do not fit in one
-	 * message are answered here, as before.
+	 * message with the rules' strings are answered here, as before.
 	 */
 	for (i = 0; i < d.cfg->nservices && i < MAX_SERVICES; i++) {
 		struct service	*svc = &d.cfg->services[i];
@@ -122,14 +191,16 @@ queue_config(void)
 		n = snprintf(line, sizeof(line), "@%d host=%s\r\n",
 		    svc->redirect_port, svc->redirect_host);
 		if (n <= 0 || (size_t)n >= sizeof(line) ||
-		    len + n > IPC_MAX - sizeof(struct ipc_hdr))
+		    len + n + slen > IPC_MAX - sizeof(struct ipc_hdr))
 			continue;
 		memcpy((char *)c + len, line, n);
-		s[i].answer_off = len - sizeof(*c) - nl.n * sizeof(*s);
+		s[i].answer_off = len - blob;
 		s[i].answer_len = n;
 		len += n;
 	}
-	/* Sorted here: the frontend only checks the order (see ipc.c). */
+	put_rules(c, r, blob, &len);
+	/* Sorted here: the frontend only checks the order (see ipc.c). The
+	 * rules name their services, so the order is theirs to lose. */
 	qsort(s, nl.n, sizeof(*s), name_cmp);
 	if (ipc_queue_add(&d.feq, IPC_CONFIG, c, len, 1) == -1)
 		goto fail;
@@ -214,18 +285,31 @@ start_frontend(void)
 	extern char	**environ;
 	pid_t		 parent = getpid();
 	int		 sv[2], *fds, nfds, exe, i, n = 0;
-	int		 bufsz = 4 * IPC_MAX;
+	int		 bufsz = IPC_MAX, sndbuf;
+	socklen_t	 sl = sizeof(sndbuf);
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
 		log_warn("frontend: socketpair");
 		return;
 	}
+	/*
+	 * A message larger than the sender's buffer is refused outright
+	 * (EMSGSIZE), and the largest config is IPC_MAX: as root we may go
+	 * past net.core.wmem_max, else we say it.
+	 */
 	for (i = 0; i < 2; i++) {
-		setsockopt(sv[i], SOL_SOCKET, SO_SNDBUF, &bufsz,
-		    sizeof(bufsz));
+		if (setsockopt(sv[i], SOL_SOCKET, SO_SNDBUFFORCE, &bufsz,
+		    sizeof(bufsz)) == -1)
+			setsockopt(sv[i], SOL_SOCKET, SO_SNDBUF, &bufsz,
+			    sizeof(bufsz));
 		setsockopt(sv[i], SOL_SOCKET, SO_RCVBUF, &bufsz,
 		    sizeof(bufsz));
 	}
+	if (getsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, &sl) == 0 &&
+	    sndbuf < IPC_MAX + 1024)
+		log_warnx("frontend: send buffer of %d bytes (net.core."
+		    "wmem_max): a config message larger than that cannot "
+		    "reach it", sndbuf);
 	nfds = 1 + d.cfg->nlisteners;
 	if ((fds = calloc(nfds, sizeof(int))) == NULL)
 		fatal("calloc");
