@@ -78,13 +78,21 @@ $(TEST_REQUEST): tests/unit/request_test.c $(B)/frontend/request.o \
 		 $(B)/lib/name.o
 	$(CC) $(CFLAGS) $(FRONTEND_INC) $(LDFLAGS) -o $@ $^
 
+TEST_PROBE = $(B)/probe_test
+PROBE_OBJS = probe tls http ssh proxy route request
+$(TEST_PROBE): tests/unit/probe_test.c $(PROBE_OBJS:%=$(B)/frontend/%.o) \
+		 $(B)/common/config.o $(B)/common/log.o $(B)/common/addr.o \
+		 $(B)/lib/name.o
+	$(CC) $(CFLAGS) $(FRONTEND_INC) $(LDFLAGS) -o $@ $^
+
 TEST_SANDBOX = $(B)/sandbox_test
 $(TEST_SANDBOX): tests/unit/sandbox_test.c $(B)/frontend/sandbox.o \
 		 $(B)/common/log.o
 	$(CC) $(CFLAGS) $(FRONTEND_INC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-check: all $(TEST_REQUEST) $(TEST_SANDBOX) lib-check
+check: all $(TEST_REQUEST) $(TEST_PROBE) $(TEST_SANDBOX) lib-check
 	$(TEST_REQUEST)
+	$(TEST_PROBE)
 	$(TEST_SANDBOX)
 	sh scripts/check-includes.sh
 	sh tests/config/run.sh $(CURDIR)/$(B)/config-test
@@ -101,7 +109,8 @@ FUZZ_CFLAGS = -g -O1 -std=c11 -D_GNU_SOURCE $(PARENT_INC) -Ilib \
 	      -fsanitize=fuzzer,address,undefined
 fuzz: build-fuzz/request_fuzz build-fuzz/wire_fuzz build-fuzz/reply_fuzz \
       build-fuzz/ipc_config_fuzz build-fuzz/ipc_frontend_fuzz \
-      build-fuzz/errline_fuzz build-fuzz/config_fuzz
+      build-fuzz/errline_fuzz build-fuzz/config_fuzz build-fuzz/probe_fuzz \
+      build-fuzz/proxy_fuzz
 FUZZ_CONFIG = src/common/config.c src/common/log.c src/common/addr.c \
 	      lib/name.c
 build-fuzz/request_fuzz: fuzz/request_fuzz.c src/frontend/request.c \
@@ -109,6 +118,16 @@ build-fuzz/request_fuzz: fuzz/request_fuzz.c src/frontend/request.c \
 	mkdir -p build-fuzz
 	clang $(FUZZ_CFLAGS) -o $@ fuzz/request_fuzz.c src/frontend/request.c \
 	    $(FUZZ_CONFIG)
+# The probes of a client's first bytes and route.c; the PROXY header.
+PROBE_SRCS = $(PROBE_OBJS:%=src/frontend/%.c)
+build-fuzz/probe_fuzz: fuzz/probe_fuzz.c $(PROBE_SRCS) $(FUZZ_CONFIG) \
+		$(FRONTEND_H)
+	mkdir -p build-fuzz
+	clang $(FUZZ_CFLAGS) -o $@ fuzz/probe_fuzz.c $(PROBE_SRCS) \
+	    $(FUZZ_CONFIG)
+build-fuzz/proxy_fuzz: fuzz/proxy_fuzz.c src/frontend/proxy.c $(FRONTEND_H)
+	mkdir -p build-fuzz
+	clang $(FUZZ_CFLAGS) -o $@ fuzz/proxy_fuzz.c src/frontend/proxy.c
 # The messages between the frontend and the parent, each direction.
 build-fuzz/ipc_%_fuzz: fuzz/ipc_%_fuzz.c src/common/ipc.c $(FUZZ_CONFIG) \
 		lib/ancil.c $(COMMON_H)

@@ -1,0 +1,596 @@
+/*
+ * probe_test: the probes of a client's first bytes (ssh.c, proxy.c,
+ * tls.c, http.c, the chain in probe.c) and route.c, against tables of
+ * inputs. Each input is parsed from an exact-size heap copy (ASan sees a
+ * read past len), whole and at every prefix: a prefix gives AGAIN or the
+ * whole input's verdict with the same fields, and once a prefix has a
+ * verdict every longer one keeps it.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "frontend.h"
+
+static int	failed, checks, cases;
+
+enum kind { K_SSH, K_PROXY, K_TLS, K_HTTP, K_FIRST };
+
+/* What a probe said, in one comparable shape. */
+struct out {
+	enum probe_result r;
+	int		 proto;		/* K_FIRST */
+	const char	*why;
+	char		 text[512];	/* name, SNI, Host or addresses */
+	char		 alpn[TLS_ALPN_MAX * 2];	/* "h2,http/1.1" */
+	int		 ech, absolute, local;
+	size_t		 consumed;
+};
+
+#define ALL	((1u << PROTO_TLS) | (1u << PROTO_HTTP) | (1u << PROTO_SSH))
+#define ANY	-1
+
+static void
+addr_text(char *buf, size_t cap, const struct sockaddr_storage *ss)
+{
+	char		 a[INET6_ADDRSTRLEN];
+	unsigned	 port;
+	const void	*p;
+
+	if (ss->ss_family == AF_INET) {
+		p = &((const struct sockaddr_in *)ss)->sin_addr;
+		port = ntohs(((const struct sockaddr_in *)ss)->sin_port);
+	} else if (ss->ss_family == AF_INET6) {
+		p = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+		port = ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+	} else {
+		snprintf(buf, cap, "?");
+		return;
+	}
+	inet_ntop(ss->ss_family, p, a, sizeof(a));
+	snprintf(buf, cap, ss->ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u",
+	    a, port);
+}
+
+static void
+alpn_text(char *buf, size_t cap, const uint8_t *l, size_t n)
+{
+	size_t	i, o = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < n && o + 1 < cap; i += 1 + l[i])
+		o += snprintf(buf + o, cap - o, "%s%.*s", o ? "," : "",
+		    (int)(i + 1 + l[i] <= n ? l[i] : 0),
+		    (const char *)l + i + 1);
+}
+
+static void
+run(enum kind k, const uint8_t *buf, size_t len, unsigned protos,
+    struct out *o)
+{
+	struct proxy_hdr	 ph;
+	struct tls_hello	 th;
+	struct http_head	 hh;
+	struct first		 f;
+	char			 s[INET6_ADDRSTRLEN + 8], d[sizeof(s)];
+
+	memset(o, 0, sizeof(*o));
+	o->proto = ANY;
+	switch (k) {
+	case K_SSH:
+		o->r = ssh_probe(buf, len, &o->why);
+		break;
+	case K_PROXY:
+		o->r = proxy_probe(buf, len, &ph);
+		o->why = ph.why;
+		if (o->r != PROBE_MATCH)
+			break;
+		o->consumed = ph.consumed;
+		o->local = ph.local;
+		if (ph.local)
+			snprintf(o->text, sizeof(o->text), "local");
+		else {
+			addr_text(s, sizeof(s), &ph.src);
+			addr_text(d, sizeof(d), &ph.dst);
+			snprintf(o->text, sizeof(o->text), "%s %s", s, d);
+		}
+		break;
+	case K_TLS:
+		o->r = tls_probe(buf, len, &th);
+		o->why = th.why;
+		if (o->r != PROBE_MATCH)
+			break;
+		snprintf(o->text, sizeof(o->text), "%s", th.sni);
+		alpn_text(o->alpn, sizeof(o->alpn), th.alpn, th.alpn_len);
+		o->ech = th.ech;
+		break;
+	case K_HTTP:
+		o->r = http_probe(buf, len, &hh);
+		o->why = hh.why;
+		if (o->r != PROBE_MATCH)
+			break;
+		snprintf(o->text, sizeof(o->text), "%s", hh.host);
+		o->absolute = hh.absolute;
+		break;
+	case K_FIRST:
+		o->r = probe_first(buf, len, protos, 64, &f);
+		o->why = f.why;
+		if (o->r != PROBE_MATCH && o->r != PROBE_BAD)
+			break;
+		o->proto = f.proto;
+		if (o->r == PROBE_BAD)
+			break;
+		if (f.proto == PROTO_TCPMUX)
+			snprintf(o->text, sizeof(o->text), "%s", f.req.name);
+		else if (f.proto == PROTO_TLS) {
+			snprintf(o->text, sizeof(o->text), "%s", f.tls.sni);
+			alpn_text(o->alpn, sizeof(o->alpn), f.tls.alpn,
+			    f.tls.alpn_len);
+			o->ech = f.tls.ech;
+		} else if (f.proto == PROTO_HTTP) {
+			snprintf(o->text, sizeof(o->text), "%s", f.http.host);
+			o->absolute = f.http.absolute;
+		}
+		break;
+	}
+}
+
+static int
+same(const struct out *a, const struct out *b)
+{
+	return a->r == b->r && a->proto == b->proto &&
+	    (a->why == NULL) == (b->why == NULL) &&
+	    (a->why == NULL || strcmp(a->why, b->why) == 0) &&
+	    strcmp(a->text, b->text) == 0 && strcmp(a->alpn, b->alpn) == 0 &&
+	    a->ech == b->ech && a->absolute == b->absolute &&
+	    a->local == b->local && a->consumed == b->consumed;
+}
+
+static const char *const verdicts[] = { "AGAIN", "MATCH", "NEXT", "BAD" };
+
+/*
+ * One input: the verdict and, where the row says, the protocol, the text
+ * field, the ALPN list and the reason; then every prefix.
+ */
+static void
+test(const char *label, enum kind k, const void *in, size_t len,
+    unsigned protos, enum probe_result want, int proto, const char *text,
+    const char *alpn, const char *why)
+{
+	struct out	 whole, part;
+	uint8_t		*copy;
+	size_t		 cut;
+	int		 seen = 0;
+
+	cases++;
+	if ((copy = malloc(len ? len : 1)) == NULL)
+		abort();
+	memcpy(copy, in, len);
+	run(k, copy, len, protos, &whole);
+	checks++;
+	if (whole.r != want || (proto != ANY && whole.proto != proto) ||
+	    (text && strcmp(whole.text, text) != 0) ||
+	    (alpn && strcmp(whole.alpn, alpn) != 0) ||
+	    (why && (whole.why == NULL || strcmp(whole.why, why) != 0)) ||
+	    ((want == PROBE_BAD) != (whole.why != NULL))) {
+		printf("FAIL %s: got %s proto %d text \"%s\" alpn \"%s\" "
+		    "why \"%s\"; want %s proto %d text \"%s\" why \"%s\"\n",
+		    label, verdicts[whole.r], whole.proto, whole.text,
+		    whole.alpn, whole.why ? whole.why : "", verdicts[want],
+		    proto, text ? text : "", why ? why : "");
+		failed++;
+	}
+	for (cut = 0; cut < len; cut++) {
+		free(copy);
+		if ((copy = malloc(cut ? cut : 1)) == NULL)
+			abort();
+		memcpy(copy, in, cut);
+		run(k, copy, cut, protos, &part);
+		checks++;
+		if (part.r == PROBE_AGAIN && !seen)
+			continue;
+		seen = 1;
+		if (!same(&part, &whole)) {
+			printf("FAIL %s: prefix %zu of %zu gave %s \"%s\"\n",
+			    label, cut, len, verdicts[part.r],
+			    part.why ? part.why : part.text);
+			failed++;
+			break;
+		}
+	}
+	free(copy);
+}
+
+/* ---- text inputs ---- */
+
+struct row {
+	enum kind	 kind;
+	const char	*in;
+	unsigned	 protos;
+	enum probe_result want;
+	int		 proto;
+	const char	*text;
+	const char	*why;
+};
+
+#define SSH(s, w, why)		{ K_SSH, s, 0, w, ANY, NULL, why }
+#define PX(s, w, t, why)	{ K_PROXY, s, 0, w, ANY, t, why }
+#define FIRST(s, p, w, pr, t, why)	{ K_FIRST, s, p, w, pr, t, why }
+
+#define MATCH	PROBE_MATCH
+#define AGAIN	PROBE_AGAIN
+#define NEXT	PROBE_NEXT
+#define BAD	PROBE_BAD
+
+static const struct row rows[] = {
+	/* ssh.c */
+	SSH("SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n", MATCH, NULL),
+	SSH("SSH-2.0-x\r\n", MATCH, NULL),
+	SSH("SSH-2.0-x\n", MATCH, NULL),		/* bare LF taken */
+	SSH("SSH-1.99-x\r\nrest", MATCH, NULL),
+	SSH("SSH-2.0-PuTTY_Release_0.78\r\n\0\0\0\x14", MATCH, NULL),
+	SSH("SSH-2.0-", AGAIN, NULL),
+	SSH("SSH-2.0-x", AGAIN, NULL),
+	SSH("SSH-2.0-x\r", AGAIN, NULL),
+	SSH("SSH", AGAIN, NULL),
+	SSH("", AGAIN, NULL),
+	SSH("SSH-2.0-\r\n", BAD, "bad SSH identification line"),
+	SSH("SSH-2.0-\n", BAD, "bad SSH identification line"),
+	SSH("SSH-2.0- x\r\n", BAD, "bad SSH identification line"),
+	SSH("SSH-2.0-x\ry\r\n", BAD, "bad SSH identification line"),
+	SSH("SSH-2.0-x\x01\r\n", BAD, "bad SSH identification line"),
+	SSH("SSH-2.0-x\xc3\xa9\r\n", BAD, "bad SSH identification line"),
+	SSH("SSH-1.5-x\r\n", BAD, "bad SSH protocol version"),
+	SSH("SSH-2.1-x\r\n", BAD, "bad SSH protocol version"),
+	SSH("SSH-3", BAD, "bad SSH protocol version"),
+	SSH("SSH-2\r\n", BAD, "bad SSH protocol version"),
+	SSH("SSH-2.0x", BAD, "bad SSH protocol version"),
+	SSH("ssh-2.0-x\r\n", NEXT, NULL),
+	SSH("GET / HTTP/1.1\r\n", NEXT, NULL),
+	SSH("SSX", NEXT, NULL),
+	SSH("\x16\x03\x01", NEXT, NULL),
+
+	/* proxy.c: v1 */
+	PX("PROXY TCP4 192.168.0.1 192.168.0.11 56324 443\r\nGET",
+	    MATCH, "192.168.0.1:56324 192.168.0.11:443", NULL),
+	PX("PROXY TCP4 0.0.0.0 255.255.255.255 0 65535\r\n",
+	    MATCH, "0.0.0.0:0 255.255.255.255:65535", NULL),
+	PX("PROXY TCP6 2001:db8::1 ::1 1 2\r\n",
+	    MATCH, "[2001:db8::1]:1 [::1]:2", NULL),
+	PX("PROXY TCP6 ::ffff:10.0.0.1 fe80::1:2 65535 80\r\n",
+	    MATCH, "[::ffff:10.0.0.1]:65535 [fe80::1:2]:80", NULL),
+	PX("PROXY UNKNOWN\r\n", MATCH, "local", NULL),
+	PX("PROXY UNKNOWN ffff:f...f:ffff 1 2 whatever\r\n", MATCH, "local",
+	    NULL),
+	PX("PROXY TCP4 1.2.3.4 5.6.7.8 1 2", AGAIN, NULL, NULL),
+	PX("PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r", AGAIN, NULL, NULL),
+	PX("PROXY", AGAIN, NULL, NULL),
+	PX("PROX", AGAIN, NULL, NULL),
+	PX("", AGAIN, NULL, NULL),
+	PX("PROXY TCP4 1.2.3.4 5.6.7.8 1 2\n", BAD, NULL,
+	    "bad PROXY v1 header"),
+	PX("PROXY TCP4 1.2.3.4  5.6.7.8 1 2\r\n", BAD, NULL,
+	    "bad PROXY v1 header"),
+	PX("PROXY TCP4 1.2.3.4 5.6.7.8 1 2 \r\n", BAD, NULL,
+	    "bad PROXY v1 header"),
+	PX("PROXY TCP4 1.2.3.4 5.6.7.8 1\r\n", BAD, NULL,
+	    "bad PROXY v1 header"),
+	PX("PROXY TCP4 1.2.3.04 5.6.7.8 1 2\r\n", BAD, NULL,
+	    "bad PROXY v1 header"),
+	PX("PROXY TCP4 1.2.3.256 5.6.7.8 1 2\r\n", BAD, NULL,
+	    "bad PROXY v1 header"),
+	PX("PROXY TCP4 1.2.3 5.6.7.8 1 2\r\n", BAD, NULL,
+	    "bad PROXY v1 header"),
+	PX("PROXY TCP4 1.2.3.4. 5.6.7.8 1 2\r\n", BAD, NULL,
+	    "bad PROXY v1 header"),
+	PX("PROXY TCP4 1.2.3.4 5.6.7.8 01 2\r\n", BAD, NULL,
+	    "bad PROXY v1 header"),
+	PX("PROXY TCP4 1.2.3.4 5.6.7.8 1 65536\r\n", BAD, NULL,
+	    "bad PROXY v1 header"),
+	PX("PROXY TCP4 ::1 ::1 1 2\r\n", BAD, NULL, "bad PROXY v1 header"),
+	PX("PROXY TCP6 1.2.3.4 5.6.7.8 1 2\r\n", BAD, NULL,
+	    "bad PROXY v1 header"),
+	PX("PROXY TCP6 ::1%lo ::1 1 2\r\n", BAD, NULL, "bad PROXY v1 header"),
+	PX("PROXY TCP6 1:2:3:4:5:6:7:8:9 ::1 1 2\r\n", BAD, NULL,
+	    "bad PROXY v1 header"),
+	PX("PROXY UDP4 1.2.3.4 5.6.7.8 1 2\r\n", BAD, NULL,
+	    "bad PROXY v1 header"),
+	PX("PROXY tcp4 1.2.3.4 5.6.7.8 1 2\r\n", BAD, NULL,
+	    "bad PROXY v1 header"),
+	PX("PROXY UNKNOWNX\r\n", BAD, NULL, "bad PROXY v1 header"),
+	PX("PROXY TCP4 1.2.3.4\x01", BAD, NULL, "bad PROXY v1 header"),
+	PX("PROXY TCP4 1.2.3.4\r5", BAD, NULL, "bad PROXY v1 header"),
+	/* 107 bytes, CR LF in, is the longest line; one more is too long */
+	PX("PROXY UNKNOWN ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff "
+	    "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff 65535 65535\r\n",
+	    MATCH, "local", NULL),
+	PX("PROXY UNKNOWN ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff "
+	    "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff 65535 655351\r\n",
+	    BAD, NULL, "PROXY v1 header too long"),
+	PX("PROXY TCP4 1.2.3.4 5.6.7.8 1 2222222222222222222222222222222222222"
+	    "22222222222222222222222222222222222222222222222222222222222222",
+	    BAD, NULL, "PROXY v1 header too long"),
+	PX("GET / HTTP/1.1\r\n", NEXT, NULL, NULL),
+	PX("PROXX", NEXT, NULL, NULL),
+	PX("\r\n\r\n\x01", NEXT, NULL, NULL),
+	PX("SSH-2.0-x\r\n", NEXT, NULL, NULL),
+
+	/* probe.c: the chain */
+	FIRST("echo\r\n", ALL, MATCH, PROTO_TCPMUX, "echo", NULL),
+	FIRST("GET\r\n", ALL, MATCH, PROTO_TCPMUX, "get", NULL),
+	FIRST("SSH-2\r\n", ALL, MATCH, PROTO_TCPMUX, "ssh-2", NULL),
+	FIRST("SSH-x\r\n", ALL, MATCH, PROTO_TCPMUX, "ssh-x", NULL),
+	FIRST("PROXY\r\n", ALL, MATCH, PROTO_TCPMUX, "proxy", NULL),
+	FIRST("SSH-2.0-x\r\n", ALL, MATCH, PROTO_SSH, NULL, NULL),
+	FIRST("SSH-2.0-x\r\n", 1u << PROTO_SSH, MATCH, PROTO_SSH, NULL,
+	    NULL),
+	FIRST("SSH-2.0-x\r\n", 0, BAD, PROTO_TCPMUX, NULL, "bad name"),
+	FIRST("SSH-2.0-x\r\n", ALL & ~(1u << PROTO_SSH), BAD, PROTO_TCPMUX,
+	    NULL, "bad name"),
+	FIRST("SSH-2.0-\r\n", ALL, BAD, PROTO_SSH, NULL,
+	    "bad SSH identification line"),
+	FIRST("SSH-3.0-x\r\n", ALL, BAD, PROTO_SSH, NULL,
+	    "bad SSH protocol version"),
+	FIRST("SSH-2", ALL, AGAIN, ANY, NULL, NULL),
+	FIRST("SSH-2\r", ALL, AGAIN, ANY, NULL, NULL),
+	FIRST("SSH-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaa", ALL, BAD, PROTO_SSH, NULL, "bad SSH protocol version"),
+	FIRST("SSH", ALL, AGAIN, ANY, NULL, NULL),
+	FIRST("PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\n", ALL, BAD, PROTO_TCPMUX,
+	    NULL, "PROXY header from an untrusted source"),
+	FIRST("PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\n", 0, BAD, PROTO_TCPMUX,
+	    NULL, "PROXY header from an untrusted source"),
+	FIRST("PROXY ", ALL, BAD, PROTO_TCPMUX, NULL,
+	    "PROXY header from an untrusted source"),
+	FIRST("PROXY", ALL, AGAIN, ANY, NULL, NULL),
+	FIRST("\r\n\r\n\0\r\nQUIT\n\x21\x11\0\x0c", ALL, BAD, PROTO_TCPMUX,
+	    NULL, "bad name"),
+	FIRST("\r\n", ALL, BAD, PROTO_TCPMUX, NULL, "bad name"),
+	FIRST("", ALL, AGAIN, ANY, NULL, NULL),
+	FIRST("ech", ALL, AGAIN, ANY, NULL, NULL),
+	FIRST("GET", ALL, AGAIN, ANY, NULL, NULL),
+	FIRST("GET", 0, AGAIN, ANY, NULL, NULL),
+	FIRST("GET / HTTP/1.1\r\n", 0, BAD, PROTO_TCPMUX, NULL, "bad name"),
+	FIRST("get / HTTP/1.1\r\n", ALL, BAD, PROTO_TCPMUX, NULL,
+	    "bad name"),
+	FIRST("\x16\x03\x01\x02\x00\x01", 0, BAD, PROTO_TCPMUX, NULL,
+	    "bad name"),
+	FIRST("\x16\x02\x01\x02\x00\x01", ALL, BAD, PROTO_TCPMUX, NULL,
+	    "bad name"),
+	/* SSLv2-style hello: NEXT for tls.c, so the line parser's "-" */
+	FIRST("\x80\x2e\x01\x03\x01", ALL, BAD, PROTO_TCPMUX, NULL,
+	    "bad name"),
+};
+
+/* ---- PROXY v2, built ---- */
+
+static size_t
+v2(uint8_t *b, uint8_t vc, uint8_t fam, const void *addr, size_t alen,
+    const void *tlv, size_t tlen, int lie)
+{
+	size_t	n = alen + tlen + (size_t)lie;
+
+	memcpy(b, "\r\n\r\n\0\r\nQUIT\n", 12);
+	b[12] = vc;
+	b[13] = fam;
+	b[14] = (uint8_t)(n >> 8);
+	b[15] = (uint8_t)n;
+	if (alen)
+		memcpy(b + 16, addr, alen);
+	if (tlen)
+		memcpy(b + 16 + alen, tlv, tlen);
+	return 16 + alen + tlen;
+}
+
+static void
+proxy_v2(void)
+{
+	static const uint8_t a4[] = { 10, 0, 0, 1, 192, 0, 2, 7,
+	    0xdc, 0x04, 0x01, 0xbb };
+	static const uint8_t a6[] = {
+	    0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
+	    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 2 };
+	static const uint8_t tlvs[] = { 0x01, 0, 2, 'h', '2',
+	    0x04, 0, 0, 0x20, 0, 5, 1, 0, 0, 0, 0 };
+	static uint8_t	big[PROXY_MAX + 32], zero[PROXY_MAX];
+	uint8_t		b[512];
+	size_t		n;
+
+	n = v2(b, 0x21, 0x11, a4, sizeof(a4), NULL, 0, 0);
+	test("v2 tcp4", K_PROXY, b, n, 0, MATCH, ANY,
+	    "10.0.0.1:56324 192.0.2.7:443", NULL, NULL);
+	memcpy(b + n, "\x16\x03\x01", 3);
+	test("v2 tcp4, TLS after", K_PROXY, b, n + 3, 0, MATCH, ANY,
+	    "10.0.0.1:56324 192.0.2.7:443", NULL, NULL);
+	n = v2(b, 0x21, 0x11, a4, sizeof(a4), tlvs, sizeof(tlvs), 0);
+	test("v2 tcp4 tlvs", K_PROXY, b, n, 0, MATCH, ANY,
+	    "10.0.0.1:56324 192.0.2.7:443", NULL, NULL);
+	n = v2(b, 0x21, 0x21, a6, sizeof(a6), tlvs, sizeof(tlvs), 0);
+	test("v2 tcp6 tlvs", K_PROXY, b, n, 0, MATCH, ANY,
+	    "[2001:db8::1]:1 [::1]:2", NULL, NULL);
+	n = v2(b, 0x20, 0x00, NULL, 0, NULL, 0, 0);
+	test("v2 local unspec", K_PROXY, b, n, 0, MATCH, ANY, "local", NULL,
+	    NULL);
+	n = v2(b, 0x20, 0x11, a4, sizeof(a4), NULL, 0, 0);
+	test("v2 local tcp4", K_PROXY, b, n, 0, MATCH, ANY, "local", NULL,
+	    NULL);
+	n = v2(b, 0x20, 0x12, a4, sizeof(a4), tlvs, sizeof(tlvs), 0);
+	test("v2 local udp4", K_PROXY, b, n, 0, MATCH, ANY, "local", NULL,
+	    NULL);
+	n = v2(b, 0x21, 0x12, a4, sizeof(a4), NULL, 0, 0);
+	test("v2 udp4", K_PROXY, b, n, 0, BAD, ANY, NULL, NULL,
+	    "unsupported PROXY family");
+	n = v2(b, 0x21, 0x31, zero, 216, NULL, 0, 0);
+	test("v2 unix", K_PROXY, b, n, 0, BAD, ANY, NULL, NULL,
+	    "unsupported PROXY family");
+	n = v2(b, 0x21, 0x00, NULL, 0, NULL, 0, 0);
+	test("v2 proxy unspec", K_PROXY, b, n, 0, BAD, ANY, NULL, NULL,
+	    "unsupported PROXY family");
+	n = v2(b, 0x21, 0x41, NULL, 0, NULL, 0, 0);
+	test("v2 family 4", K_PROXY, b, n, 0, BAD, ANY, NULL, NULL,
+	    "unsupported PROXY family");
+	n = v2(b, 0x11, 0x11, a4, sizeof(a4), NULL, 0, 0);
+	test("v2 version 1", K_PROXY, b, n, 0, BAD, ANY, NULL, NULL,
+	    "bad PROXY version");
+	n = v2(b, 0x22, 0x11, a4, sizeof(a4), NULL, 0, 0);
+	test("v2 command 2", K_PROXY, b, n, 0, BAD, ANY, NULL, NULL,
+	    "bad PROXY command");
+	n = v2(b, 0x21, 0x11, a4, 8, NULL, 0, 0);
+	test("v2 tcp4 short", K_PROXY, b, n, 0, BAD, ANY, NULL, NULL,
+	    "PROXY v2 addresses cut short");
+	n = v2(b, 0x21, 0x21, a6, 35, NULL, 0, 0);
+	test("v2 tcp6 short", K_PROXY, b, n, 0, BAD, ANY, NULL, NULL,
+	    "PROXY v2 addresses cut short");
+	n = v2(b, 0x21, 0x11, a4, sizeof(a4), tlvs, sizeof(tlvs) - 1, 0);
+	test("v2 tlv cut", K_PROXY, b, n, 0, BAD, ANY, NULL, NULL,
+	    "bad PROXY v2 TLV");
+	n = v2(b, 0x21, 0x11, a4, sizeof(a4), tlvs, 2, 0);
+	test("v2 tlv header cut", K_PROXY, b, n, 0, BAD, ANY, NULL, NULL,
+	    "bad PROXY v2 TLV");
+	/* A length that lies: more than was sent waits, then the deadline */
+	n = v2(b, 0x21, 0x11, a4, sizeof(a4), NULL, 0, 5);
+	test("v2 length lies", K_PROXY, b, n, 0, AGAIN, ANY, NULL, NULL,
+	    NULL);
+	n = v2(big, 0x21, 0x11, a4, sizeof(a4), zero, 4096 - 12, 0);
+	big[16 + 12] = 0xee;		/* one TLV fills it */
+	big[16 + 13] = (4096 - 12 - 3) >> 8;
+	big[16 + 14] = (uint8_t)(4096 - 12 - 3);
+	test("v2 longest", K_PROXY, big, n, 0, MATCH, ANY,
+	    "10.0.0.1:56324 192.0.2.7:443", NULL, NULL);
+	n = v2(big, 0x21, 0x11, a4, sizeof(a4), zero, 4096 - 12 + 1, 0);
+	test("v2 too long", K_PROXY, big, n, 0, BAD, ANY, NULL, NULL,
+	    "PROXY v2 header too long");
+	test("v2 signature cut", K_PROXY, "\r\n\r\n\0\r\nQUI", 10, 0, AGAIN,
+	    ANY, NULL, NULL, NULL);
+	test("v2 signature wrong", K_PROXY, "\r\n\r\n\0\r\nQUIX", 11, 0, NEXT,
+	    ANY, NULL, NULL, NULL);
+	/* From an untrusted source, the chain refuses it */
+	n = v2(b, 0x21, 0x11, a4, sizeof(a4), NULL, 0, 0);
+	test("v2 untrusted", K_FIRST, b, n, ALL, BAD, PROTO_TCPMUX, NULL,
+	    NULL, "bad name");
+}
+
+/* ---- route.c ---- */
+
+static const struct route_rule rules[] = {
+	{ PROTO_TLS, 0, NULL, NULL },
+	{ PROTO_TLS, 1, "a.example.org", NULL },
+	{ PROTO_TLS, 2, "*.example.org", NULL },
+	{ PROTO_TLS, 3, NULL, "acme-tls/1" },
+	{ PROTO_TLS, 4, "*.example.org", "h2" },
+	{ PROTO_TLS, 5, "a.example.org", "http/1.1" },
+	{ PROTO_HTTP, 6, "example.org", NULL },
+	{ PROTO_HTTP, 7, "*.example.org", NULL },
+	{ PROTO_HTTP, 8, NULL, NULL },
+	{ PROTO_SSH, 9, NULL, NULL },
+	{ PROTO_SILENCE, 10, NULL, NULL },
+};
+
+static void
+route_one(size_t nrules, enum proto p, const char *host, const char *alpn,
+    int want)
+{
+	struct first	 f;
+	const char	*chosen, *a;
+	size_t		 n = 0;
+	int		 got;
+
+	memset(&f, 0, sizeof(f));
+	f.proto = p;
+	snprintf(f.tls.sni, sizeof(f.tls.sni), "%s", host);
+	snprintf(f.http.host, sizeof(f.http.host), "%s", host);
+	/* alpn: names separated by ',', into the extension's form */
+	for (a = alpn; a && *a; a += strcspn(a, ",") + (a[strcspn(a, ",")] ==
+	    ',')) {
+		f.tls.alpn[n] = (uint8_t)strcspn(a, ",");
+		memcpy(f.tls.alpn + n + 1, a, f.tls.alpn[n]);
+		n += 1 + f.tls.alpn[n];
+	}
+	f.tls.alpn_len = n;
+	got = route_find(rules, nrules, &f, &chosen);
+	checks++;
+	if (got != want || (got != -1 && p == PROTO_TLS &&
+	    chosen != rules[got].alpn) || (p != PROTO_TLS && chosen)) {
+		printf("FAIL route %d \"%s\" \"%s\": got %d want %d\n", p,
+		    host, alpn ? alpn : "", got, want);
+		failed++;
+	}
+}
+
+static void
+route(void)
+{
+	static const struct {
+		const char	*pattern, *host;
+		int		 want;
+	} hm[] = {
+		{ "*.example.org", "a.example.org", 1 },
+		{ "*.example.org", "example.org", 0 },
+		{ "*.example.org", "a.b.example.org", 0 },
+		{ "*.example.org", ".example.org", 0 },
+		{ "*.example.org", "aexample.org", 0 },
+		{ "*.example.org", "a.example.org.evil", 0 },
+		{ "a.example.org", "a.example.org", 1 },
+		{ "a.example.org", "b.example.org", 0 },
+		{ "a.example.org", "", 0 },
+		{ "", "", 0 },
+	};
+	size_t	i, all = sizeof(rules) / sizeof(rules[0]);
+
+	for (i = 0; i < sizeof(hm) / sizeof(hm[0]); i++, checks++)
+		if (route_host_match(hm[i].pattern, hm[i].host) !=
+		    hm[i].want) {
+			printf("FAIL route_host_match %s %s\n", hm[i].pattern,
+			    hm[i].host);
+			failed++;
+		}
+	/* TLS: the client's ALPN order before exact-over-wildcard */
+	route_one(all, PROTO_TLS, "a.example.org", "h2,http/1.1", 4);
+	route_one(all, PROTO_TLS, "a.example.org", "http/1.1,h2", 5);
+	route_one(all, PROTO_TLS, "b.example.org", "http/1.1,h2", 4);
+	route_one(all, PROTO_TLS, "a.example.org", "acme-tls/1", 3);
+	route_one(all, PROTO_TLS, "a.example.org", "spdy,acme-tls/1,h2", 4);
+	route_one(all, PROTO_TLS, "", "acme-tls/1", 3);
+	route_one(all, PROTO_TLS, "", "h2", 0);
+	route_one(all, PROTO_TLS, "a.example.org", NULL, 1);
+	route_one(all, PROTO_TLS, "a.example.org", "spdy", 1);
+	route_one(all, PROTO_TLS, "b.example.org", NULL, 2);
+	route_one(all, PROTO_TLS, "example.org", NULL, 0);
+	route_one(all, PROTO_TLS, "a.b.example.org", "h2", 0);
+	route_one(all, PROTO_TLS, "", NULL, 0);
+	route_one(3, PROTO_TLS, "x.org", NULL, 0);
+	route_one(0, PROTO_TLS, "x.org", NULL, -1);
+	route_one(all, PROTO_HTTP, "example.org", NULL, 6);
+	route_one(all, PROTO_HTTP, "www.example.org", NULL, 7);
+	route_one(all, PROTO_HTTP, "a.example.org", NULL, 7);
+	route_one(all, PROTO_HTTP, "", NULL, 8);
+	route_one(all, PROTO_HTTP, "other.org", NULL, 8);
+	route_one(8, PROTO_HTTP, "", NULL, -1);
+	route_one(8, PROTO_HTTP, "example.org", NULL, 6);
+	route_one(all, PROTO_SSH, "", NULL, 9);
+	route_one(all, PROTO_SILENCE, "", NULL, 10);
+	route_one(9, PROTO_SILENCE, "", NULL, -1);
+	route_one(all, PROTO_TCPMUX, "echo", NULL, -1);
+}
+
+int
+main(void)
+{
+	const struct row	*r;
+	size_t			 i;
+	char			 label[64];
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		r = &rows[i];
+		snprintf(label, sizeof(label), "row %zu \"%.40s\"", i, r->in);
+		test(label, r->kind, r->in, strlen(r->in), r->protos,
+		    r->want, r->proto, r->text, NULL, r->why);
+	}
+	proxy_v2();
+	route();
+	printf("probe_test: %d inputs, %d checks, %d failed\n", cases, checks,
+	    failed);
+	return failed != 0;
+}
