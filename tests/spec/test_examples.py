@@ -64,11 +64,22 @@ register "chat*" user "%(user)s"
 """
 USER = pwd.getpwuid(os.geteuid()).pw_name
 
+# The functions of the draft's Section 10.9, chosen by implicit names.
+IMPLICIT_CONFIG = """\
+service "web" { command "/bin/cat"; match http host "web.example"; \
+match tls sni "web.example"; visible no }
+service "shell" { command "/bin/cat"; match ssh; visible no }
+service "banner" { command "/bin/echo" "220 ready"; match silence 500ms; \
+visible no }
+"""
+
 # What an example's heading may add to the setup, in its parentheses.
 CONDITIONS = {
     "HELP disabled": "help off\n",
     "one pending per address": "max pending per-address 1\n",
     "one pending in all": "max pending 1\n",
+    "implicit names": IMPLICIT_CONFIG,
+    "PROXY from the client's address": "proxy from 127.0.0.1\n",
 }
 
 # The program a redirect points to: the listening socket at fd 3 (as
