@@ -49,7 +49,20 @@ struct oneport_conn {
 	 * line: the application must treat them as read from fd first. */
 	unsigned char		 preread[ONEPORT_PREREAD_MAX];
 	size_t			 preread_len;
+	/* How the client chose the service: by a TCPMUX line ("+" has been
+	 * sent), or by its first bytes, which are all still unread on fd
+	 * (nothing was sent to it): a TLS ClientHello, an HTTP request, an
+	 * SSH banner, or silence (it waits for the service to speak). */
+	int			 by;		/* ONEPORT_BY_* */
+	char			 match[254];	/* the SNI or Host, or "" */
+	char			 alpn[256];	/* the ALPN protocol, or "" */
 };
+
+#define ONEPORT_BY_TCPMUX	0
+#define ONEPORT_BY_TLS		1
+#define ONEPORT_BY_HTTP		2
+#define ONEPORT_BY_SSH		3
+#define ONEPORT_BY_SILENCE	4
 
 struct oneport_server;
 
@@ -80,8 +93,8 @@ int	oneport_register_port(const char *ctlpath, const char *name,
 /*
  * Wait for the next handed-over connection and take it: lock the client's
  * socket (fcntl F_SETLK, released when it is closed), tell oneportd
- * ACCEPT, send the client "+". On success "+" has gone out and c->fd is
- * the service's alone; one oneportd answered already is closed without a
+ * ACCEPT, send the client "+" (not to a client that chose by its first
+ * bytes: c->by says which). On success c->fd is the service's alone; one oneportd answered already is closed without a
  * word. Channels from anything but oneportd's uid (or root) are refused
  * without a word. Needs an oneportd that knows ACCEPT.
  */

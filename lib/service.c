@@ -37,6 +37,12 @@
 
 _Static_assert(ONEPORT_NAME_MAX == WIRE_NAME_MAX, "name sizes differ");
 _Static_assert(ONEPORT_PREREAD_MAX == WIRE_PREREAD_MAX, "preread differs");
+_Static_assert(ONEPORT_BY_TLS == WIRE_PROTO_TLS &&
+    ONEPORT_BY_HTTP == WIRE_PROTO_HTTP && ONEPORT_BY_SSH == WIRE_PROTO_SSH &&
+    ONEPORT_BY_SILENCE == WIRE_PROTO_SILENCE, "protocols differ");
+_Static_assert(sizeof(((struct oneport_conn *)0)->match) ==
+    WIRE_MATCH_MAX + 1 && sizeof(((struct oneport_conn *)0)->alpn) ==
+    WIRE_ALPN_MAX + 1, "match or alpn differs");
 
 struct oneport_server {
 	int		 epfd;
@@ -335,10 +341,12 @@ handoff(struct oneport_server *srv, int chan, const struct wire_msg *m,
 		return HANDOFF_LOST;
 	}
 	/* The socket is fresh, so 3 bytes fit; failing, the client or the
-	 * daemon has shut it: there is no one to serve. */
-	do {
-		n = send(fd, "+\r\n", 3, MSG_NOSIGNAL | MSG_DONTWAIT);
-	} while (n == -1 && errno == EINTR);
+	 * daemon has shut it: there is no one to serve. A client that chose
+	 * by its first bytes (HANDOFF_RAW) speaks its own protocol: no "+". */
+	n = 3;
+	while (m->type == WIRE_HANDOFF && (n = send(fd, "+\r\n", 3,
+	    MSG_NOSIGNAL | MSG_DONTWAIT)) == -1 && errno == EINTR)
+		;
 	if (n != 3 || make_blocking(fd) == -1) {
 		close(fd);
 		return 0;
@@ -354,6 +362,9 @@ handoff(struct oneport_server *srv, int chan, const struct wire_msg *m,
 	if (m->preread_len > 0)
 		memcpy(c->preread, m->preread, m->preread_len);
 	c->preread_len = m->preread_len;
+	c->by = m->type == WIRE_HANDOFF_RAW ? m->proto : ONEPORT_BY_TCPMUX;
+	memcpy(c->match, m->match, sizeof(c->match));
+	memcpy(c->alpn, m->alpn, sizeof(c->alpn));
 	return 1;
 }
 
@@ -386,6 +397,7 @@ channel_read(struct oneport_server *srv, int chan, struct oneport_conn *c)
 
 	switch (m.type) {
 	case WIRE_HANDOFF:
+	case WIRE_HANDOFF_RAW:
 		if (im.lost) {
 			/* Out of descriptors here: the client hears why. */
 			if (send_status(chan, WIRE_ACK, m.id, 1,

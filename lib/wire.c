@@ -66,6 +66,21 @@ reason_valid(const uint8_t *s, size_t len)
 	return 1;
 }
 
+/* HANDOFF_RAW's texts: a host (match) or an ALPN name. */
+static int
+text_valid(const uint8_t *s, size_t len, int host)
+{
+	size_t	i;
+
+	for (i = 0; i < len; i++) {
+		if (host ? !((s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= '0' && s[i] <= '9') || s[i] == '.' ||
+		    s[i] == '-' || s[i] == ':') : (s[i] <= 0x20 || s[i] > 0x7e))
+			return 0;
+	}
+	return 1;
+}
+
 /* An IPv4 address travels in the first 4 bytes; the other 12 are zero. */
 static int
 addr_valid(uint8_t family, const uint8_t *a)
@@ -85,9 +100,19 @@ addr_valid(uint8_t family, const uint8_t *a)
 size_t
 wire_encode(uint8_t *buf, size_t cap, const struct wire_msg *m)
 {
-	size_t	 nlen = 0, rlen = 0, body, o;
+	size_t	 nlen = 0, rlen = 0, mlen = 0, alen = 0, body, o;
 
 	switch (m->type) {
+	case WIRE_HANDOFF_RAW:
+		mlen = bounded_len(m->match, sizeof(m->match));
+		alen = bounded_len(m->alpn, sizeof(m->alpn));
+		if (m->proto == 0 || m->proto >= WIRE_PROTO_MAX ||
+		    m->preread_len != 0 || mlen > WIRE_MATCH_MAX ||
+		    alen > WIRE_ALPN_MAX ||
+		    !text_valid((const uint8_t *)m->match, mlen, 1) ||
+		    !text_valid((const uint8_t *)m->alpn, alen, 0))
+			return 0;
+		/* FALLTHROUGH */
 	case WIRE_HANDOFF:
 	case WIRE_REGISTER:
 	case WIRE_REGISTER_PORT:
@@ -110,6 +135,8 @@ wire_encode(uint8_t *buf, size_t cap, const struct wire_msg *m)
 		    (m->preread_len > 0 && m->preread == NULL))
 			return 0;
 		body = HANDOFF_FIXED + nlen + m->preread_len;
+		if (m->type == WIRE_HANDOFF_RAW)
+			body += 3 + mlen + alen;
 		break;
 	case WIRE_ACK:
 	case WIRE_REGISTERED:
@@ -137,6 +164,7 @@ wire_encode(uint8_t *buf, size_t cap, const struct wire_msg *m)
 	put32(buf + 8, body);
 	o = WIRE_HDR_LEN;
 	switch (m->type) {
+	case WIRE_HANDOFF_RAW:
 	case WIRE_HANDOFF:
 	case WIRE_REGISTER:
 	case WIRE_REGISTER_PORT:
@@ -160,6 +188,15 @@ wire_encode(uint8_t *buf, size_t cap, const struct wire_msg *m)
 		if (m->preread_len > 0)
 			memcpy(buf + o, m->preread, m->preread_len);
 		o += m->preread_len;
+		if (m->type != WIRE_HANDOFF_RAW)
+			break;
+		buf[o++] = m->proto;
+		buf[o++] = mlen;
+		memcpy(buf + o, m->match, mlen);
+		o += mlen;
+		buf[o++] = alen;
+		memcpy(buf + o, m->alpn, alen);
+		o += alen;
 		break;
 	case WIRE_ACK:
 	case WIRE_REGISTERED:
@@ -172,6 +209,33 @@ wire_encode(uint8_t *buf, size_t cap, const struct wire_msg *m)
 		break;
 	}
 	return o;
+}
+
+/* HANDOFF_RAW's tail: proto, match, alpn; nothing was pre-read. */
+static int
+raw_decode(const uint8_t **bp, size_t *leftp, struct wire_msg *m)
+{
+	const uint8_t	*b = *bp;
+	size_t		 left = *leftp, n;
+
+	if (m->preread_len != 0 || left < 2 || b[0] == 0 ||
+	    b[0] >= WIRE_PROTO_MAX)
+		return -1;
+	m->proto = b[0];
+	n = b[1];
+	if (n > WIRE_MATCH_MAX || left - 2 < n || !text_valid(b + 2, n, 1))
+		return -1;
+	memcpy(m->match, b + 2, n);
+	m->match[n] = '\0';
+	b += 2 + n;
+	left -= 2 + n;
+	if (left < 1 || (n = b[0]) > left - 1 || !text_valid(b + 1, n, 0))
+		return -1;
+	memcpy(m->alpn, b + 1, n);
+	m->alpn[n] = '\0';
+	*bp = b + 1 + n;
+	*leftp = left - 1 - n;
+	return 0;
 }
 
 /*
@@ -193,6 +257,7 @@ wire_decode(const uint8_t *buf, size_t len, struct wire_msg *m)
 	left = len - WIRE_HDR_LEN;
 
 	switch (buf[3]) {
+	case WIRE_HANDOFF_RAW:
 	case WIRE_HANDOFF:
 	case WIRE_REGISTER:
 	case WIRE_REGISTER_PORT:
@@ -233,6 +298,8 @@ wire_decode(const uint8_t *buf, size_t len, struct wire_msg *m)
 		m->preread = m->preread_len > 0 ? b : NULL;
 		b += m->preread_len;
 		left -= m->preread_len;
+		if (buf[3] == WIRE_HANDOFF_RAW && raw_decode(&b, &left, m) == -1)
+			goto bad;
 		break;
 	case WIRE_ACK:
 	case WIRE_REGISTERED:

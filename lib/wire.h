@@ -23,6 +23,15 @@
  *   u16 preread_len (0..WIRE_PREREAD_MAX), preread bytes: what the daemon
  *       already read of the client's stream after the request line, to be
  *       treated as if read from the socket first
+ * HANDOFF_RAW (daemon -> service), with exactly one fd: a client that
+ *   chose the service by its first bytes (an implicit name), not by a
+ *   TCPMUX line. The body of HANDOFF with preread_len 0 (nothing was read
+ *   from the client: its stream is untouched), then
+ *   u8 proto (WIRE_PROTO_*), u8 match_len (0..253) and the SNI or Host it
+ *   matched on (lower-case host-name characters, ':' for an IPv6 Host),
+ *   u8 alpn_len and the ALPN protocol chosen (printable, no space). It is
+ *   taken as HANDOFF is (lock, ACCEPT), but the service sends no "+": the
+ *   client speaks TLS, HTTP or SSH, or waits for the service to speak.
  * ACK (service -> daemon): u8 status (1 refused, 0 accepted by a service
  *   of before ACCEPT, which then waits for GO), u8 reason_len
  *   (0..WIRE_REASON_MAX), reason (printable ASCII; sent to the client as
@@ -60,7 +69,8 @@
 #define WIRE_NAME_MAX		15
 #define WIRE_PREREAD_MAX	1024
 #define WIRE_REASON_MAX		64
-#define WIRE_MSG_MAX		(WIRE_HDR_LEN + 64 + WIRE_PREREAD_MAX)
+#define WIRE_MSG_MAX		(WIRE_HDR_LEN + 64 + WIRE_PREREAD_MAX + \
+				 3 + WIRE_MATCH_MAX + WIRE_ALPN_MAX)
 
 enum wire_type {
 	WIRE_HANDOFF = 1,
@@ -70,13 +80,24 @@ enum wire_type {
 	WIRE_REGISTERED,
 	WIRE_REGISTER_PORT,
 	WIRE_ACCEPT,
+	WIRE_HANDOFF_RAW,
 };
+
+/* HANDOFF_RAW's proto: how the client chose (oneport.h ONEPORT_BY_*). */
+enum { WIRE_PROTO_TLS = 1, WIRE_PROTO_HTTP, WIRE_PROTO_SSH,
+	WIRE_PROTO_SILENCE, WIRE_PROTO_MAX };
+#define WIRE_MATCH_MAX		253
+#define WIRE_ALPN_MAX		255
 
 struct wire_msg {
 	enum wire_type	 type;
 	uint32_t	 id;
-	/* HANDOFF, REGISTER */
+	/* HANDOFF, HANDOFF_RAW, REGISTER */
 	char		 name[WIRE_NAME_MAX + 1];
+	/* HANDOFF_RAW */
+	uint8_t		 proto;		/* WIRE_PROTO_* */
+	char		 match[WIRE_MATCH_MAX + 1];
+	char		 alpn[WIRE_ALPN_MAX + 1];
 	/* HANDOFF */
 	uint8_t		 family;	/* 4 or 6 */
 	uint16_t	 peer_port, local_port;

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "addr.h"
+#include "config.h"
 
 /* The numeric host alone; IPv4-mapped IPv6 shown as IPv4, as users expect. */
 const char *
@@ -89,4 +90,44 @@ now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + ts.tv_nsec;
+}
+
+/*
+ * Whether an address is inside one of the networks (config.h's netmask,
+ * host bits zero). An IPv4 client on an IPv6 listener arrives mapped
+ * (::ffff:a.b.c.d) and is compared as the IPv4 address it is.
+ */
+int
+addr_in_nets(const struct sockaddr *sa, const struct netmask *nets, int n)
+{
+	const struct sockaddr_in6	*sin6 = (const void *)sa;
+	const struct sockaddr_in	*sin = (const void *)sa;
+	const uint8_t			*a;
+	int				 family, i, bits, full;
+
+	if (sa->sa_family == AF_INET) {
+		family = AF_INET;
+		a = (const uint8_t *)&sin->sin_addr;
+	} else if (sa->sa_family == AF_INET6 &&
+	    IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+		family = AF_INET;
+		a = &sin6->sin6_addr.s6_addr[12];
+	} else if (sa->sa_family == AF_INET6) {
+		family = AF_INET6;
+		a = sin6->sin6_addr.s6_addr;
+	} else
+		return 0;
+	for (i = 0; i < n; i++) {
+		if (nets[i].family != family)
+			continue;
+		bits = nets[i].prefix;
+		full = bits / 8;
+		if (memcmp(a, nets[i].addr, full) != 0)
+			continue;
+		if (bits % 8 != 0 && ((a[full] ^ nets[i].addr[full]) &
+		    (0xff << (8 - bits % 8)) & 0xff) != 0)
+			continue;
+		return 1;
+	}
+	return 0;
 }

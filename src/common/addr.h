@@ -12,5 +12,8 @@ const char	*addr_host(const struct sockaddr *, char *, size_t);
 int		 addr_port(const struct sockaddr *);
 uint64_t	 addr_key(const struct sockaddr *);
 uint64_t	 now_ns(void);
+struct netmask;
+int		 addr_in_nets(const struct sockaddr *, const struct netmask *,
+		    int n);
 
 #endif

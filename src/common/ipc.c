@@ -432,6 +432,53 @@ ipc_config_parse(const uint8_t *p, size_t len, struct ipc_config_view *v,
 }
 
 /*
+ * What a probe found goes into logs, the environment of programs and the
+ * HANDOFF: a host of host-name characters (and ':' for an IPv6 literal
+ * Host), an ALPN name of printable bytes without space, each ended by a
+ * NUL inside its field.
+ */
+static int
+text_ok(const char *s, size_t cap, const char *extra)
+{
+	size_t	i, n = strnlen(s, cap);
+
+	if (n == cap)
+		return 0;
+	for (i = 0; i < n; i++) {
+		unsigned char	c = s[i];
+
+		if (extra == NULL ? (c <= ' ' || c >= 0x7f) :
+		    !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    strchr(extra, c) != NULL))
+			return 0;
+	}
+	return 1;
+}
+
+/* An implicit client's dispatch: a known protocol, what it matched, and
+ * a PROXY header's addresses of a family that exists. */
+static int
+dispatch_how_ok(const struct ipc_dispatch *d)
+{
+	if (d->proto >= PROTO_MAX ||
+	    (d->proto != PROTO_TCPMUX && (d->flags & IPC_QUERY)) ||
+	    !text_ok(d->host, sizeof(d->host), ".-:") ||
+	    !text_ok(d->alpn, sizeof(d->alpn), NULL))
+		return -1;
+	if ((d->proto != PROTO_TLS && d->proto != PROTO_HTTP &&
+	    d->host[0] != '\0') || (d->proto != PROTO_TLS &&
+	    d->alpn[0] != '\0'))
+		return -1;
+	if ((d->flags & IPC_PROXIED) &&
+	    ((d->peer.sin6_family != AF_INET &&
+	    d->peer.sin6_family != AF_INET6) ||
+	    (d->local.sin6_family != AF_INET &&
+	    d->local.sin6_family != AF_INET6)))
+		return -1;
+	return 0;
+}
+
+/*
  * The parent's reading of a message from the frontend: a dispatch comes
  * with exactly one fd and a valid name, a log line without one and at a
  * priority it may use, READY empty. Returns 0, or -1 with *why set;
@@ -452,7 +499,9 @@ ipc_frontend_parse(enum ipc_type type, const uint8_t *p, size_t len,
 		if (m->dispatch.name[SERVICE_NAME_MAX] != '\0' ||
 		    !name_valid(m->dispatch.name,
 		    strlen(m->dispatch.name), 0) ||
-		    (m->dispatch.flags & ~IPC_QUERY) != 0)
+		    (m->dispatch.flags & ~(IPC_QUERY | IPC_PROXIED)) != 0)
+			return -1;
+		if (dispatch_how_ok(&m->dispatch) == -1)
 			return -1;
 		break;
 	case IPC_LOG:

@@ -4,6 +4,8 @@
  * it gets what its own stack understands and shows to its user; the log
  * line keeps the reason in words either way.
  */
+#include <sys/socket.h>
+
 #include <stdio.h>
 #include <string.h>
 
@@ -147,4 +149,34 @@ refusal_format(enum proto p, enum refusal_class class, const char *reason,
 	default:
 		return 0;	/* SSH, silence: the client hears a close */
 	}
+}
+
+/*
+ * The log line's words after "peer=": how the client chose its service,
+ * for a line that reads "conn peer=A via=B by=tls sni=x alpn=h2 service=".
+ * via: the balancer whose PROXY header named peer. host and alpn come from
+ * probes and rules, which let only host-name characters and printable
+ * ALPN names through.
+ */
+void
+proto_tags(char *buf, size_t len, const struct sockaddr *via, enum proto p,
+    const char *host, const char *alpn)
+{
+	char	v[ADDR_STRLEN];
+	size_t	n = 0;
+	int	k;
+
+	buf[0] = '\0';
+	if (via != NULL && (k = snprintf(buf, len, " via=%s",
+	    addr_ntop(via, v, sizeof(v)))) > 0 && (size_t)k < len)
+		n = k;
+	if (p != PROTO_TCPMUX && (k = snprintf(buf + n, len - n, " by=%s",
+	    proto_name(p))) > 0 && (size_t)k < len - n)
+		n += k;
+	if (host != NULL && host[0] != '\0' && (k = snprintf(buf + n,
+	    len - n, " %s=%s", p == PROTO_HTTP ? "host" : "sni", host)) > 0 &&
+	    (size_t)k < len - n)
+		n += k;
+	if (alpn != NULL && alpn[0] != '\0')
+		(void)snprintf(buf + n, len - n, " alpn=%s", alpn);
 }

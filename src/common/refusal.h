@@ -8,6 +8,7 @@
 #define REFUSAL_H
 
 #include <stddef.h>
+#include "addr.h"
 #include "config.h"
 
 enum refusal_class {
@@ -25,5 +26,9 @@ enum refusal_class refusal_class_of(const char *reason);
 size_t	refusal_format(enum proto, enum refusal_class, const char *reason,
 	    char *buf, size_t cap);
 const char *proto_name(enum proto);
+#define PROTO_TAGS_MAX	(2 * ADDR_STRLEN + HOST_NAME_LEN + ALPN_NAME_LEN)
+struct sockaddr;
+void	proto_tags(char *, size_t, const struct sockaddr *via, enum proto,
+	    const char *host, const char *alpn);
 
 #endif

@@ -1,10 +1,14 @@
 /*
  * frontend.c: the unprivileged, sandboxed process that meets clients. It
- * accepts, reads the first line under one absolute deadline, answers what it
- * can (errors, HELP) and passes every valid request with its client fd to
- * the parent. It reads the request with MSG_PEEK and then consumes exactly
- * the line, so bytes the client sent after it stay in the socket for the
- * service. Per-connection state is preallocated and bounded.
+ * accepts, reads the first message under one absolute deadline, answers
+ * what it can (errors, HELP) and passes every valid request with its
+ * client fd to the parent. The first message is a TCPMUX line, or for an
+ * implicit name a TLS ClientHello, an HTTP request head, an SSH banner or
+ * silence (the probes). It looks with MSG_PEEK: of a TCPMUX line it then
+ * consumes exactly the line, of anything else nothing, so the service reads
+ * the client's stream from where the line ended, or untouched. A trusted
+ * balancer's PROXY header is read away first. Per-connection state is
+ * preallocated and bounded.
  */
 #include <sys/epoll.h>
 #include <sys/prctl.h>
@@ -22,6 +26,7 @@
 #include <unistd.h>
 
 #include "frontend.h"
+#include "refusal.h"
 
 #define REASON_TIMEOUT		"timeout"
 #define REASON_INCOMPLETE	"incomplete request"
@@ -30,6 +35,8 @@
 #define REASON_BUSY		"busy"
 #define REASON_ADDR_LIMIT	"too many connections from your address"
 #define REASON_SHUTDOWN		"shutting down"
+#define REASON_BAD_REQUEST	"bad request"
+#define REASON_NO_PROXY		"no PROXY header from a trusted source"
 
 #define ACCEPT_BATCH		64
 #define GRACE_NS		(1000 * 1000000ull)	/* a newcomer's time to speak */
@@ -51,18 +58,31 @@ struct conn {
 	uint64_t		 deadline_ns;
 	uint64_t		 akey;		/* client address, v6 as /64 */
 	int			 spoke;		/* sent bytes, not yet a line */
+	enum proto		 proto;		/* its refusals' protocol */
+	int			 trusted;	/* a balancer: PROXY header due */
+	int			 proxied;	/* peer and local are a header's */
+	int			 silent;	/* on the silent list */
+	uint32_t		 lowat;		/* SO_RCVLOWAT set, 0: none */
 	struct sockaddr_in6	 peer;		/* or sockaddr_in */
+	struct sockaddr_in6	 via;		/* proxied: the balancer */
+	struct sockaddr_in6	 local;		/* proxied: what was called */
 	struct conn		*prev, *next;	/* deadline FIFO, or free list */
 	struct conn		*hnext;		/* same address bucket */
+	struct conn		*sprev, *snext;	/* silent, oldest first */
 };
 
 static struct {
 	struct ipc_config	 set;
 	struct ipc_service	*svcs;
 	uint32_t		 nsvcs;
-	uint8_t			*answers;	/* blob of fixed answers */
+	uint8_t			*answers;	/* blob: answers, rules' strings */
 	size_t			 nanswers;
 	int			 configured;
+	struct route_rule	*rules;		/* strings point into answers */
+	size_t			 nrules;
+	struct netmask		*nets;		/* trusted PROXY sources */
+	int			 nnets;
+	unsigned		 protos;	/* 1 << PROTO_x some rule names */
 
 	struct watch		 parent;
 	struct watch		 linger;	/* replied, awaiting FIN */
@@ -76,13 +96,15 @@ static struct {
 	uint32_t		 capacity;	/* conns ever allocated */
 	uint32_t		 npending;
 	struct conn		*head, *tail;	/* oldest first */
+	struct conn		*shead, *stail;	/* silent so far, oldest first */
 	struct conn		*buckets[NBUCKETS];
 	uint64_t		 seed;
 	uint64_t		 draws;		/* early drop's random sequence */
 	int			 debug;
 } fe;
 
-static uint8_t	iobuf[IPC_MAX];		/* peeks and messages; one at a time */
+static uint8_t	iobuf[IPC_MAX > PEEK_MAX ? IPC_MAX : PEEK_MAX];
+					/* peeks and messages; one at a time */
 
 /* ---- bookkeeping ---- */
 
@@ -131,14 +153,15 @@ struct addr_view {
  * that has sent part of a line counts at once.
  */
 static void
-addr_look(uint64_t key, uint64_t now, struct addr_view *v)
+addr_look(uint64_t key, uint64_t now, const struct conn *self,
+    struct addr_view *v)
 {
 	struct conn	*c;
 
 	memset(v, 0, sizeof(*v));
 	/* The chain is newest first: the last match is the oldest. */
 	for (c = fe.buckets[bucket_of(key)]; c != NULL; c = c->hnext) {
-		if (c->akey != key)
+		if (c->akey != key || c == self)
 			continue;
 		if (c->spoke || now - c->accepted_ns >= GRACE_NS) {
 			v->counted++;
@@ -172,10 +195,65 @@ pool_grow(uint32_t want)
 	return fe.capacity < want ? -1 : 0;
 }
 
+/*
+ * The silent list: connections that have sent nothing yet, oldest first,
+ * so the one whose silence ends first is always at its head.
+ */
+static void
+silent_add(struct conn *c)
+{
+	c->silent = 1;
+	c->snext = NULL;
+	c->sprev = fe.stail;
+	if (fe.stail != NULL)
+		fe.stail->snext = c;
+	else
+		fe.shead = c;
+	fe.stail = c;
+}
+
+static void
+silent_remove(struct conn *c)
+{
+	if (!c->silent)
+		return;
+	c->silent = 0;
+	if (c->sprev != NULL)
+		c->sprev->snext = c->snext;
+	else
+		fe.shead = c->snext;
+	if (c->snext != NULL)
+		c->snext->sprev = c->sprev;
+	else
+		fe.stail = c->sprev;
+	c->sprev = c->snext = NULL;
+}
+
+static void
+bucket_remove(struct conn *c)
+{
+	struct conn	**pp;
+
+	for (pp = &fe.buckets[bucket_of(c->akey)]; *pp != NULL;
+	    pp = &(*pp)->hnext)
+		if (*pp == c) {
+			*pp = c->hnext;
+			break;
+		}
+}
+
+static void
+bucket_insert(struct conn *c)
+{
+	uint32_t	b = bucket_of(c->akey);
+
+	c->hnext = fe.buckets[b];
+	fe.buckets[b] = c;
+}
+
 static void
 conn_unlink(struct conn *c)
 {
-	struct conn	**pp;
 
 	if (c->prev != NULL)
 		c->prev->next = c->next;
@@ -185,12 +263,8 @@ conn_unlink(struct conn *c)
 		c->next->prev = c->prev;
 	else
 		fe.tail = c->prev;
-	for (pp = &fe.buckets[bucket_of(c->akey)]; *pp != NULL;
-	    pp = &(*pp)->hnext)
-		if (*pp == c) {
-			*pp = c->hnext;
-			break;
-		}
+	bucket_remove(c);
+	silent_remove(c);
 	fe.npending--;
 }
 
@@ -225,25 +299,54 @@ reply_fd(int fd, const char *reason)
 	linger_reply(fd, line, n);
 }
 
+/*
+ * The one line per connection the frontend decides: the peer, how it
+ * chose (proto_tags), and the outcome. host and alpn: what a probe found
+ * and a rule chose, or NULL.
+ */
+static void
+log_what(const struct conn *c, const char *service, const char *result,
+    const char *host, const char *alpn)
+{
+	char	peer[ADDR_STRLEN], tags[PROTO_TAGS_MAX];
+
+	addr_ntop((const struct sockaddr *)&c->peer, peer, sizeof(peer));
+	proto_tags(tags, sizeof(tags), c->proxied ?
+	    (const struct sockaddr *)&c->via : NULL, c->proto, host, alpn);
+	log_info("conn peer=%s%s service=%s result=%s pid=- "
+	    "dispatch=%.3fms", peer, tags, service, result,
+	    (now_ns() - c->accepted_ns) / 1e6);
+}
+
 static void
 log_outcome(const struct conn *c, const char *service, const char *result)
 {
-	char	peer[ADDR_STRLEN];
+	log_what(c, service, result, NULL, NULL);
+}
 
-	log_info("conn peer=%s service=%s result=%s pid=- dispatch=%.3fms",
-	    addr_ntop((const struct sockaddr *)&c->peer, peer, sizeof(peer)),
-	    service, result, (now_ns() - c->accepted_ns) / 1e6);
+/*
+ * A refusal in the client's protocol (refusal.c): "-reason" to a TCPMUX
+ * client, an alert to TLS, a response to HTTP, a close to the others.
+ */
+static void
+conn_refuse(struct conn *c, const char *service, enum refusal_class class,
+    const char *reason, const char *host)
+{
+	char	out[REFUSAL_MAX], result[128];
+	size_t	n;
+
+	n = refusal_format(c->proto, class, reason, out, sizeof(out));
+	if (n > 0)
+		linger_reply(c->w.fd, out, n);
+	snprintf(result, sizeof(result), "-%s", reason);
+	log_what(c, service, result, host, NULL);
+	conn_free(c);
 }
 
 static void
 conn_reject(struct conn *c, const char *service, const char *reason)
 {
-	char	result[64];
-
-	reply_fd(c->w.fd, reason);
-	snprintf(result, sizeof(result), "-%s", reason);
-	log_outcome(c, service, result);
-	conn_free(c);
+	conn_refuse(c, service, refusal_class_of(reason), reason, NULL);
 }
 
 static int
@@ -317,44 +420,214 @@ conn_answer(struct conn *c, const char *name, const uint8_t *line,
 	conn_free(c);
 }
 
+/*
+ * Passes the client to the parent. f: what an implicit client's probe
+ * found (NULL for a TCPMUX request), alpn the name a rule chose.
+ */
 static void
-conn_dispatch(struct conn *c, const char *name, int query)
+conn_dispatch(struct conn *c, const char *name, int query,
+    const struct first *f, const char *alpn)
 {
 	struct ipc_dispatch	d;
+	const char		*host = NULL;
 
 	memset(&d, 0, sizeof(d));
 	d.generation = fe.set.generation;
 	memcpy(d.name, name, strnlen(name, SERVICE_NAME_MAX));
 	d.accepted_ns = c->accepted_ns;
 	d.flags = query ? IPC_QUERY : 0;
+	d.proto = c->proto;
+	if (f != NULL && f->proto == PROTO_TLS)
+		host = f->tls.sni;
+	else if (f != NULL && f->proto == PROTO_HTTP)
+		host = f->http.host;
+	if (host != NULL)
+		snprintf(d.host, sizeof(d.host), "%s", host);
+	if (alpn != NULL)
+		snprintf(d.alpn, sizeof(d.alpn), "%s", alpn);
+	if (c->proxied) {
+		d.flags |= IPC_PROXIED;
+		d.peer = c->peer;
+		d.local = c->local;
+	}
 	if (ipc_send(fe.parent.fd, IPC_DISPATCH, &d, sizeof(d),
 	    c->w.fd) == -1) {
 		/* The parent is not keeping up or is gone; say so. */
-		conn_reject(c, name, REASON_BUSY);
+		conn_refuse(c, name, REFUSE_BUSY, REASON_BUSY, d.host);
 		return;
 	}
 	/* The parent owns the connection now and logs its outcome. */
 	conn_free(c);
 }
 
-/* ---- the first line ---- */
+/* ---- the first message ---- */
 
 static void	parent_read(void);
+static void	conn_read(struct conn *, uint32_t);
+
+/* The service of the one rule of a protocol that has no names (SSH,
+ * silence), or NULL. */
+static const struct ipc_service *
+rule_only(enum proto p)
+{
+	size_t	i;
+
+	for (i = 0; i < fe.nrules; i++)
+		if (fe.rules[i].proto == p)
+			return &fe.svcs[fe.rules[i].service];
+	return NULL;
+}
+
+/*
+ * An implicit client's complete first message: route it by its rules and
+ * pass it on with every byte unread, or refuse it in its protocol.
+ */
+static void
+conn_implicit(struct conn *c, const struct first *f)
+{
+	const struct ipc_service *svc = NULL;
+	const char		*alpn = NULL, *host = NULL;
+	int			 i;
+
+	c->proto = f->proto;
+	if (f->proto == PROTO_TLS)
+		host = f->tls.sni;
+	else if (f->proto == PROTO_HTTP)
+		host = f->http.host;
+	if (f->proto == PROTO_SSH)
+		svc = rule_only(PROTO_SSH);
+	else if ((i = route_find(fe.rules, fe.nrules, f, &alpn)) >= 0)
+		svc = &fe.svcs[fe.rules[i].service];
+	if (svc == NULL) {
+		conn_refuse(c, "-", REFUSE_UNKNOWN, REASON_UNKNOWN, host);
+		return;
+	}
+	if (c->lowat > 1) {
+		/* The service reads from the first byte: no low mark. */
+		int	one = 1;
+
+		(void)setsockopt(c->w.fd, SOL_SOCKET, SO_RCVLOWAT, &one,
+		    sizeof(one));
+	}
+	conn_dispatch(c, svc->name, 0, f, alpn);
+}
+
+/* A client that said nothing for the silence rule's time. */
+static void
+conn_silence(struct conn *c)
+{
+	const struct ipc_service *svc;
+	uint8_t			 b;
+
+	if (c->trusted)
+		return;		/* a balancer's header first: the deadline */
+	silent_remove(c);
+	/* Bytes that came in this very wake-up are read, not ignored. */
+	if (recv(c->w.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) != -1 ||
+	    (errno != EAGAIN && errno != EINTR)) {
+		conn_read(c, 0);
+		return;
+	}
+	if ((svc = rule_only(PROTO_SILENCE)) == NULL)
+		return;		/* the rule went in a reload: wait on */
+	c->proto = PROTO_SILENCE;
+	conn_dispatch(c, svc->name, 0, NULL, NULL);
+}
+
+/* Moves a connection to another address's bucket (a PROXY header's). */
+static void
+conn_rekey(struct conn *c, uint64_t key)
+{
+	bucket_remove(c);
+	c->akey = key;
+	bucket_insert(c);
+}
+
+static int	 addr_admit(uint64_t key, uint64_t now, struct conn *self,
+		    const char **reason);
+
+/*
+ * A trusted balancer's connection starts with a PROXY header: read it
+ * away, and from then on the client it names is the peer, for limits,
+ * logs and services. Returns 1 when read, 0 to wait, -1 if c was freed.
+ */
+static int
+conn_proxy(struct conn *c, size_t n)
+{
+	struct proxy_hdr	 h;
+	const char		*reason;
+
+	switch (proxy_probe(iobuf, n, &h)) {
+	case PROBE_AGAIN:
+		c->spoke = 1;
+		return 0;
+	case PROBE_NEXT:
+		log_warnx("%s", REASON_NO_PROXY);
+		conn_reject(c, "-", REASON_BAD_REQUEST);
+		return -1;
+	case PROBE_BAD:
+		log_warnx("PROXY header: %s", h.why);
+		conn_reject(c, "-", REASON_BAD_REQUEST);
+		return -1;
+	case PROBE_MATCH:
+		break;
+	}
+	if (recv(c->w.fd, iobuf, h.consumed, MSG_DONTWAIT) !=
+	    (ssize_t)h.consumed) {
+		log_outcome(c, "-", "reset");
+		conn_free(c);
+		return -1;
+	}
+	c->trusted = 0;
+	if (h.local)
+		return 1;	/* the balancer's own: a health check */
+	c->via = c->peer;
+	memcpy(&c->peer, &h.src, sizeof(c->peer));
+	memcpy(&c->local, &h.dst, sizeof(c->local));
+	c->proxied = 1;
+	conn_rekey(c, addr_key((struct sockaddr *)&c->peer));
+	/* The client now meets the limits its own address has. */
+	if (addr_admit(c->akey, now_ns(), c, &reason) == -1) {
+		conn_reject(c, "-", reason);
+		return -1;
+	}
+	return 1;
+}
+
+/*
+ * Waiting for more of a message whose length is known: the socket wakes
+ * us when all of it is there, not at every segment (a hello dribbled a
+ * byte at a time costs one wake-up, not thousands).
+ */
+static void
+conn_lowat(struct conn *c, size_t have, size_t need)
+{
+	int	v;
+
+	if (need <= have || need > PEEK_MAX || need == c->lowat)
+		return;
+	v = need;
+	if (setsockopt(c->w.fd, SOL_SOCKET, SO_RCVLOWAT, &v, sizeof(v)) == 0)
+		c->lowat = need;
+}
 
 static void
 conn_read(struct conn *c, uint32_t events)
 {
-	struct request		 req;
-	enum request_result	 r;
+	struct first		 f;
 	const struct ipc_service *svc;
+	size_t			 want;
 	ssize_t			 n;
 
-	n = recv(c->w.fd, iobuf, fe.set.max_line, MSG_PEEK | MSG_DONTWAIT);
+	want = fe.protos != 0 || c->trusted ? PEEK_MAX : fe.set.max_line;
+again:
+	n = recv(c->w.fd, iobuf, want, MSG_PEEK | MSG_DONTWAIT);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n == 0) {
 		/* Half-closed before a byte: it may still read why. */
-		conn_waste(c);
+		if (!c->spoke)
+			conn_waste(c);
 		conn_reject(c, "-", REASON_INCOMPLETE);
 		return;
 	}
@@ -365,25 +638,40 @@ conn_read(struct conn *c, uint32_t events)
 		conn_free(c);
 		return;
 	}
-	r = request_parse(iobuf, n, fe.set.max_line, &req);
-	switch (r) {
-	case REQ_NEED_MORE:
-		/* The peer has shut down its side: no end of line will come. */
+	if (c->trusted) {
+		if (conn_proxy(c, n) <= 0)
+			return;
+		goto again;	/* what followed the header, if anything yet */
+	}
+	silent_remove(c);
+	switch (probe_first(iobuf, n, fe.protos, fe.set.max_line, &f)) {
+	case PROBE_AGAIN:
+		/* The peer has shut down its side: no more will come. */
 		if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 			conn_reject(c, "-", REASON_INCOMPLETE);
-		else
+		else {
 			c->spoke = 1;
+			conn_lowat(c, n, f.need);
+		}
 		return;
-	case REQ_REJECT:
-		conn_reject(c, "-", req.reason);
+	case PROBE_BAD:
+		c->proto = f.proto;
+		conn_refuse(c, "-", REFUSE_BAD, f.why, NULL);
 		return;
-	case REQ_OK:
+	case PROBE_NEXT:	/* never: the TCPMUX parser has the last word */
+		conn_reject(c, "-", REASON_BAD_REQUEST);
+		return;
+	case PROBE_MATCH:
 		break;
 	}
+	if (f.proto != PROTO_TCPMUX) {
+		conn_implicit(c, &f);
+		return;
+	}
 	/* Consume the line and nothing more; the peeked bytes are queued. */
-	if (recv(c->w.fd, iobuf, req.consumed, MSG_DONTWAIT) !=
-	    (ssize_t)req.consumed) {
-		log_outcome(c, req.name, "reset");
+	if (recv(c->w.fd, iobuf, f.req.consumed, MSG_DONTWAIT) !=
+	    (ssize_t)f.req.consumed) {
+		log_outcome(c, f.req.name, "reset");
 		conn_free(c);
 		return;
 	}
@@ -393,33 +681,34 @@ conn_read(struct conn *c, uint32_t events)
 	 * calling a name unknown or listing the names (the line is
 	 * consumed; iobuf is free).
 	 */
-	svc = req.help ? NULL : svc_find(req.name);
+	svc = f.req.help ? NULL : svc_find(f.req.name);
 	if (svc == NULL) {
 		parent_read();
-		svc = req.help ? NULL : svc_find(req.name);
+		svc = f.req.help ? NULL : svc_find(f.req.name);
 	}
-	if (req.help)
+	if (f.req.help)
 		conn_help(c);
 	else if (svc == NULL)
-		conn_reject(c, req.name, REASON_UNKNOWN);
+		conn_reject(c, f.req.name, REASON_UNKNOWN);
 	else if (svc->answer_len > 0)
-		conn_answer(c, req.name, fe.answers + svc->answer_off,
+		conn_answer(c, f.req.name, fe.answers + svc->answer_off,
 		    svc->answer_len);
 	else
-		conn_dispatch(c, req.name, req.query);
+		conn_dispatch(c, f.req.name, f.req.query, NULL, NULL);
 }
 
 /* ---- accepting ---- */
 
-/* Reads what one address's connections have sent; may free any of them. */
+/* Reads what one address's connections have sent; may free any of them
+ * but self. */
 static void
-addr_settle(uint64_t key)
+addr_settle(uint64_t key, const struct conn *self)
 {
 	struct conn	*c, *next;
 
 	for (c = fe.buckets[bucket_of(key)]; c != NULL; c = next) {
 		next = c->hnext;	/* conn_read frees c at most */
-		if (c->akey == key)
+		if (c->akey == key && c != self)
 			conn_read(c, 0);
 	}
 }
@@ -499,6 +788,55 @@ early_drop(void)
 	return r < fe.set.drop_rate * span + (100 - fe.set.drop_rate) * n;
 }
 
+/*
+ * Whether a newcomer from key may wait for its line (self: one that has
+ * just been re-keyed by a PROXY header, not to be counted against
+ * itself). 0: yes; -1: no, *reason says why, and its source is charged.
+ * What a source has wasted counts with its young silent connections,
+ * which no per-address limit holds yet, so that the part of a flood not
+ * read yet counts too; older ones make room instead. Near a limit, what
+ * the address has sent since the last wake-up is read first: a client
+ * that has spoken is never judged as silent.
+ */
+static int
+addr_admit(uint64_t key, uint64_t now, struct conn *self,
+    const char **reason)
+{
+	struct addr_view	 v;
+	uint32_t		 score;
+
+	score = source_score(key, now, src_leak());
+	addr_look(key, now, self, &v);
+	if (score + v.young >= src_burst() ||
+	    v.counted >= fe.set.max_pending_addr) {
+		addr_settle(key, self);
+		score = source_score(key, now, src_leak());
+		addr_look(key, now, self, &v);
+	}
+	if (score + v.young >= src_burst()) {
+		/* Still trying counts: a flood gets only the leak's rate. */
+		source_charge(key, now, src_leak(), src_burst());
+		*reason = REASON_ADDR_LIMIT;
+		return -1;
+	}
+	/*
+	 * At its address's limit the oldest of that address goes, as at the
+	 * global limit, so a client is not locked out by silent neighbours
+	 * behind the same NAT.
+	 */
+	if (v.counted >= fe.set.max_pending_addr) {
+		conn_waste(v.oldest);
+		conn_reject(v.oldest, "-", REASON_ADDR_LIMIT);
+	}
+	if (score > 0 && early_drop()) {
+		/* Counts too, or a source would be clean again too soon. */
+		source_charge(key, now, src_leak(), src_burst());
+		*reason = REASON_BUSY;
+		return -1;
+	}
+	return 0;
+}
+
 /* Returns -1 when the listener has nothing more to give this round. */
 static int
 accept_one(int lfd)
@@ -506,11 +844,10 @@ accept_one(int lfd)
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen = sizeof(ss);
 	struct epoll_event	 ev;
-	struct addr_view	 v;
 	struct conn		*c;
+	const char		*reason;
 	uint64_t		 key, now;
-	uint32_t		 b, score;
-	int			 fd;
+	int			 fd, trusted;
 
 	fd = accept4(lfd, (struct sockaddr *)&ss, &sslen,
 	    SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -530,40 +867,12 @@ accept_one(int lfd)
 	}
 	key = addr_key((struct sockaddr *)&ss);
 	now = now_ns();
-	/*
-	 * What a source has wasted counts with its young silent connections,
-	 * which no per-address limit holds yet, so that the part of a flood
-	 * not read yet counts too; older ones make room below instead. Near
-	 * a limit, what the address has sent since the last wake-up is read
-	 * first: a client that has spoken is never judged as silent.
-	 */
-	score = source_score(key, now, src_leak());
-	addr_look(key, now, &v);
-	if (score + v.young >= src_burst() ||
-	    v.counted >= fe.set.max_pending_addr) {
-		addr_settle(key);
-		score = source_score(key, now, src_leak());
-		addr_look(key, now, &v);
-	}
-	if (score + v.young >= src_burst()) {
-		/* Still trying counts: a flood gets only the leak's rate. */
-		source_charge(key, now, src_leak(), src_burst());
-		refuse(fd, &ss, REASON_ADDR_LIMIT);
-		return 0;
-	}
-	/*
-	 * At its address's limit the oldest of that address goes, as at the
-	 * global limit, so a client is not locked out by silent neighbours
-	 * behind the same NAT.
-	 */
-	if (v.counted >= fe.set.max_pending_addr) {
-		conn_waste(v.oldest);
-		conn_reject(v.oldest, "-", REASON_ADDR_LIMIT);
-	}
-	if (score > 0 && early_drop()) {
-		/* Counts too, or a source would be clean again too soon. */
-		source_charge(key, now, src_leak(), src_burst());
-		refuse(fd, &ss, REASON_BUSY);
+	/* A balancer speaks for many clients: each is judged once its PROXY
+	 * header has named it (conn_proxy). */
+	trusted = fe.nnets > 0 && addr_in_nets((struct sockaddr *)&ss,
+	    fe.nets, fe.nnets);
+	if (!trusted && addr_admit(key, now, NULL, &reason) == -1) {
+		refuse(fd, &ss, reason);
 		return 0;
 	}
 	/*
@@ -585,6 +894,7 @@ accept_one(int lfd)
 	c->w.kind = W_CONN;
 	c->w.fd = fd;
 	c->akey = key;
+	c->trusted = trusted;
 	memcpy(&c->peer, &ss, sslen < sizeof(c->peer) ? sslen :
 	    sizeof(c->peer));
 	c->accepted_ns = now;
@@ -595,9 +905,8 @@ accept_one(int lfd)
 	else
 		fe.head = c;
 	fe.tail = c;
-	b = bucket_of(key);
-	c->hnext = fe.buckets[b];
-	fe.buckets[b] = c;
+	bucket_insert(c);
+	silent_add(c);
 	fe.npending++;
 
 	/* Edge-triggered: peeking leaves data queued, so level would spin.
@@ -616,6 +925,8 @@ accept_one(int lfd)
 }
 
 /* ---- messages from the parent ---- */
+
+static void	parent_rules(const struct ipc_config_view *);
 
 static void
 parent_config(const uint8_t *p, size_t len)
@@ -671,6 +982,7 @@ parent_config(const uint8_t *p, size_t len)
 	fe.answers = blob;
 	fe.nanswers = blen;
 	fe.set = set;
+	parent_rules(&v);
 	if (!fe.configured) {
 		fe.configured = 1;
 		listeners_enable(1);
@@ -680,6 +992,55 @@ parent_config(const uint8_t *p, size_t len)
 	}
 	log_debug("frontend: config generation %u, %u services",
 	    set.generation, set.nservices);
+}
+
+/*
+ * The rules and trusted sources of a config just taken (its services and
+ * blob already in fe): rules point at strings in the blob and at services
+ * by index. ipc_config_parse has checked that every one is there.
+ */
+static void
+parent_rules(const struct ipc_config_view *v)
+{
+	struct route_rule	*rules = NULL;
+	struct netmask		*nets = NULL;
+	const struct ipc_service *svc;
+	struct ipc_rule		 r;
+	struct ipc_net		 n;
+	uint32_t		 i;
+
+	if (v->set.nrules > 0 &&
+	    (rules = calloc(v->set.nrules, sizeof(*rules))) == NULL)
+		fatal("frontend: calloc");
+	if (v->set.nproxy > 0 &&
+	    (nets = calloc(v->set.nproxy, sizeof(*nets))) == NULL)
+		fatal("frontend: calloc");
+	fe.protos = 0;
+	for (i = 0; i < v->set.nrules; i++) {
+		memcpy(&r, v->rules + i * sizeof(r), sizeof(r));
+		if ((svc = svc_find(r.service)) == NULL)
+			fatalx("frontend: rule for a name not sent");
+		rules[i].proto = r.proto;
+		rules[i].service = svc - fe.svcs;
+		rules[i].host = r.host_len > 0 ?
+		    (const char *)fe.answers + r.host_off : NULL;
+		rules[i].alpn = r.alpn_len > 0 ?
+		    (const char *)fe.answers + r.alpn_off : NULL;
+		if (r.proto != PROTO_SILENCE)
+			fe.protos |= 1u << r.proto;
+	}
+	for (i = 0; i < v->set.nproxy; i++) {
+		memcpy(&n, v->nets + i * sizeof(n), sizeof(n));
+		nets[i].family = n.family;
+		nets[i].prefix = n.prefix;
+		memcpy(nets[i].addr, n.addr, sizeof(n.addr));
+	}
+	free(fe.rules);
+	fe.rules = rules;
+	fe.nrules = v->set.nrules;
+	free(fe.nets);
+	fe.nets = nets;
+	fe.nnets = v->set.nproxy;
 }
 
 static void
@@ -728,6 +1089,36 @@ log_to_parent(int pri, const char *msg)
 
 /* ---- the loop ---- */
 
+/* When the oldest silent client's silence ends, if a rule waits for it;
+ * 0 if none. A balancer's connection waits for its header, not this. */
+static uint64_t
+silence_due(void)
+{
+	struct conn	*c;
+
+	if (fe.set.silence_ms == 0)
+		return 0;
+	for (c = fe.shead; c != NULL && c->trusted; c = c->snext)
+		;
+	return c != NULL ? c->accepted_ns + fe.set.silence_ms * 1000000ull :
+	    0;
+}
+
+static void
+silence_expire(uint64_t now)
+{
+	struct conn	*c, *next;
+	uint64_t	 ns = fe.set.silence_ms * 1000000ull;
+
+	if (ns == 0)
+		return;
+	for (c = fe.shead; c != NULL && c->accepted_ns + ns <= now; c = next) {
+		next = c->snext;
+		if (!c->trusted)
+			conn_silence(c);	/* frees c at most */
+	}
+}
+
 static int
 next_timeout(uint64_t now)
 {
@@ -735,6 +1126,8 @@ next_timeout(uint64_t now)
 
 	if (fe.head != NULL)
 		when = fe.head->deadline_ns;
+	if (silence_due() != 0 && (when == 0 || silence_due() < when))
+		when = silence_due();
 	if (fe.paused_until != 0 && (when == 0 || fe.paused_until < when))
 		when = fe.paused_until;
 	if (linger_next_deadline() != 0 &&
@@ -857,6 +1250,7 @@ frontend_run(int argc, char *argv[])
 					break;
 		}
 		now = now_ns();
+		silence_expire(now);
 		while (fe.head != NULL && fe.head->deadline_ns <= now) {
 			conn_waste(fe.head);
 			conn_reject(fe.head, "-", REASON_TIMEOUT);

@@ -169,11 +169,15 @@ sandbox_seccomp(void)
 		fatalx("frontend: seccomp_init");
 	for (i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
 		rule(ctx, SCMP_ACT_ALLOW, allowed[i], 0, none);
-	/* setsockopt only to size a HELP listing's send buffer and to
-	 * reset a reply cut short (linger.c). */
+	/* setsockopt only to size a HELP listing's send buffer, to reset
+	 * a reply cut short (linger.c) and to wait for a whole TLS hello
+	 * (SO_RCVLOWAT). */
 	if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(setsockopt), 2,
 	    SCMP_A1(SCMP_CMP_EQ, SOL_SOCKET),
 	    SCMP_A2(SCMP_CMP_EQ, SO_SNDBUF)) < 0 ||
+	    seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(setsockopt), 2,
+	    SCMP_A1(SCMP_CMP_EQ, SOL_SOCKET),
+	    SCMP_A2(SCMP_CMP_EQ, SO_RCVLOWAT)) < 0 ||
 	    seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(setsockopt), 2,
 	    SCMP_A1(SCMP_CMP_EQ, SOL_SOCKET),
 	    SCMP_A2(SCMP_CMP_EQ, SO_LINGER)) < 0)

@@ -7,22 +7,28 @@
 #include <string.h>
 
 #include "parent.h"
+#include "refusal.h"
 
+/* A TCPMUX client's "-reason"; a program's own long reason, cut, still
+ * ends its line. */
 void
 parent_reply(int fd, const char *reason)
 {
-	char	line[128];
-	int	n;
+	parent_refuse(fd, PROTO_TCPMUX, reason);
+}
 
-	n = snprintf(line, sizeof(line), "-%s\r\n", reason);
-	if (n < 0)
-		return;
-	if ((size_t)n >= sizeof(line)) {
-		/* A program's own long reason, cut, still ends its line. */
-		n = sizeof(line) - 1;
-		memcpy(line + n - 2, "\r\n", 2);
-	}
-	linger_reply(fd, line, n);
+/* A refusal in the client's protocol (refusal.c); SSH and silent
+ * clients hear a close. */
+void
+parent_refuse(int fd, enum proto proto, const char *reason)
+{
+	char	out[REFUSAL_MAX];
+	size_t	n;
+
+	n = refusal_format(proto, refusal_class_of(reason), reason, out,
+	    proto == PROTO_TCPMUX ? 128 : sizeof(out));
+	if (n > 0)
+		linger_reply(fd, out, n);
 }
 
 void

@@ -39,7 +39,8 @@ struct child {
 	int		 status_watched;	/* in epoll: untraced programs */
 	int		 exec_done;	/* the verdict: execve succeeded */
 	uint64_t	 akey;
-	char		 peer[ADDR_STRLEN];
+	enum proto	 proto;		/* an implicit client hears no "+" */
+	char		 peer[PEER_STRLEN];
 	uint64_t	 accepted_ns, started_ns;
 	char		 errbuf[512];	/* partial stderr line */
 	size_t		 errlen;
@@ -61,12 +62,13 @@ child_started(struct child *c, int ok)
 	if (c->client == -1)
 		return;
 	if (ok) {
-		if (c->svc == NULL || !c->svc->reply_self)
+		if (c->proto == PROTO_TCPMUX &&
+		    (c->svc == NULL || !c->svc->reply_self))
 			(void)send(c->client, "+\r\n", 3,
 			    MSG_DONTWAIT | MSG_NOSIGNAL);
 		parent_log_conn(c->peer, c->name, "+", c->pid, c->accepted_ns);
 	} else {
-		parent_reply(c->client, REASON_NOSTART);
+		parent_refuse(c->client, c->proto, REASON_NOSTART);
 		snprintf(result, sizeof(result), "-%s", REASON_NOSTART);
 		parent_log_conn(c->peer, c->name, result, c->pid, c->accepted_ns);
 	}
@@ -264,10 +266,11 @@ child_add(struct service *svc, const struct spawn *sp, child_exit_cb exited)
 /* A client waits for this program's "+": its exec-stop or exec says when. */
 void
 child_set_client(struct child *c, int client, uint64_t akey,
-    const char *peer, uint64_t accepted_ns)
+    const char *peer, enum proto proto, uint64_t accepted_ns)
 {
 	c->client = client;
 	c->akey = akey;
+	c->proto = proto;
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	c->accepted_ns = accepted_ns;
 }

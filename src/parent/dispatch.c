@@ -3,7 +3,8 @@
  * on with its client fd: say where a redirect service lives, hand the
  * client to a running service, or start the service's program on it,
  * within the service's limits. Every way out answers the client ("+",
- * "@" or "-reason") or leaves that to the one who now holds the fd.
+ * "@" or "-reason"; for an implicit client nothing or a refusal in its
+ * protocol) or leaves that to the one who now holds the fd.
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -54,17 +55,16 @@ dispatch_redirect(struct config *cfg, struct service *svc,
 /* A running service takes it: "+" or "-" comes with its answer. */
 static void
 dispatch_pass(const struct service *svc, const struct ipc_dispatch *req,
-    int fd, const struct sockaddr_storage *ss, const char *peer)
+    int fd, const char *peer)
 {
 	const char	*reason = "service unavailable";
 	char		 result[64];
 
 	/* A supervised program that is down for longer than the wait. */
 	if ((svc == NULL || !supervise_down(svc->name)) &&
-	    handoff_pass(svc, req->name, fd, ss, peer, req->accepted_ns,
-	    &reason) == 0)
+	    handoff_pass(svc, req, fd, peer, &reason) == 0)
 		return;
-	parent_reply(fd, reason);
+	parent_refuse(fd, req->proto, reason);
 	close(fd);
 	snprintf(result, sizeof(result), "-%s", reason);
 	parent_log_conn(peer, req->name, result, 0, req->accepted_ns);
@@ -93,17 +93,56 @@ client_fd_check(int fd, struct sockaddr_storage *ss, socklen_t *sslen)
 	return ss->ss_family == AF_INET || ss->ss_family == AF_INET6 ? 1 : -1;
 }
 
-void
-dispatch(struct config *cfg, const struct ipc_dispatch *req, int fd)
+/*
+ * Who the client is: the socket's own peer, or what a PROXY header said
+ * if the socket comes from a balancer this config trusts (the frontend,
+ * which read the header, is not trusted to say so). Fills d's peer and
+ * local, and via for the log. -1: drop the connection.
+ */
+static int
+client_addresses(const struct config *cfg, struct ipc_dispatch *d,
+    const struct sockaddr_storage *ss, socklen_t sslen, int fd,
+    struct sockaddr_storage *via)
 {
-	struct sockaddr_storage	 ss;
+	struct sockaddr_storage	 local;
+	socklen_t		 llen = sizeof(local);
+	char			 a[ADDR_STRLEN];
+
+	if (d->flags & IPC_PROXIED) {
+		if (!addr_in_nets((const struct sockaddr *)ss, cfg->proxy_from,
+		    cfg->nproxy_from)) {
+			log_warnx("frontend passed PROXY addresses for a "
+			    "connection from %s, not a trusted source: "
+			    "dropped", addr_ntop((const struct sockaddr *)ss,
+			    a, sizeof(a)));
+			return -1;
+		}
+		memcpy(via, ss, sizeof(*via));
+		return 0;
+	}
+	if (getsockname(fd, (struct sockaddr *)&local, &llen) == -1)
+		return -1;
+	memcpy(&d->peer, ss, sslen < sizeof(d->peer) ? sslen :
+	    sizeof(d->peer));
+	memcpy(&d->local, &local, llen < sizeof(d->local) ? llen :
+	    sizeof(d->local));
+	via->ss_family = AF_UNSPEC;
+	return 0;
+}
+
+void
+dispatch(struct config *cfg, const struct ipc_dispatch *msg, int fd)
+{
+	struct sockaddr_storage	 ss, via;
 	socklen_t		 sslen = sizeof(ss);
+	struct ipc_dispatch	 dreq = *msg, *req = &dreq;
 	struct service		*svc;
 	struct child		*c;
 	struct spawn		 sp;
 	const char		*reason = NULL;
-	char			 peer[ADDR_STRLEN], result[64];
+	char			 peer[PEER_STRLEN], result[64];
 	uint64_t		 key;
+	size_t			 n;
 	int			 i;
 
 	if ((i = client_fd_check(fd, &ss, &sslen)) != 1) {
@@ -113,9 +152,25 @@ dispatch(struct config *cfg, const struct ipc_dispatch *req, int fd)
 		close(fd);
 		return;
 	}
-	addr_ntop((struct sockaddr *)&ss, peer, sizeof(peer));
-	key = addr_key((struct sockaddr *)&ss);
+	if (client_addresses(cfg, req, &ss, sslen, fd, &via) == -1) {
+		close(fd);
+		return;
+	}
+	addr_ntop((struct sockaddr *)&req->peer, peer, sizeof(peer));
+	n = strlen(peer);
+	proto_tags(peer + n, sizeof(peer) - n, via.ss_family != AF_UNSPEC ?
+	    (struct sockaddr *)&via : NULL, req->proto, req->host, req->alpn);
+	key = addr_key((struct sockaddr *)&req->peer);
 	svc = config_find(cfg, req->name);
+	if (req->proto != PROTO_TCPMUX &&
+	    (svc == NULL || svc->redirect != REDIRECT_NONE)) {
+		/* Removed by a reload: implicit clients cannot be redirected. */
+		parent_refuse(fd, req->proto, REASON_UNKNOWN);
+		close(fd);
+		parent_log_conn(peer, req->name, "-" REASON_UNKNOWN, 0,
+		    req->accepted_ns);
+		return;
+	}
 	if ((req->flags & IPC_QUERY) ||
 	    (svc != NULL && svc->redirect != REDIRECT_NONE) ||
 	    (svc == NULL && handoff_registered_port(req->name) > 0)) {
@@ -123,11 +178,11 @@ dispatch(struct config *cfg, const struct ipc_dispatch *req, int fd)
 		return;
 	}
 	if (svc == NULL && handoff_registered(req->name)) {
-		dispatch_pass(NULL, req, fd, &ss, peer);
+		dispatch_pass(NULL, req, fd, peer);
 		return;
 	}
 	if (svc != NULL && svc->socket != NULL) {
-		dispatch_pass(svc, req, fd, &ss, peer);
+		dispatch_pass(svc, req, fd, peer);
 		return;
 	}
 	if (svc == NULL)
@@ -138,13 +193,13 @@ dispatch(struct config *cfg, const struct ipc_dispatch *req, int fd)
 	else if (svc->max_per_addr > 0 &&
 	    child_count(svc, key) >= svc->max_per_addr)
 		reason = REASON_ADDR_INST;
-	if (reason == NULL && spawn_service(svc, fd, &sp) == -1) {
+	if (reason == NULL && spawn_service(svc, fd, req, &sp) == -1) {
 		reason = REASON_NOSTART;
 		log_warn("%s: %s: cannot %s", svc->name, svc->argv[0],
 		    sp.failed);
 	}
 	if (reason != NULL) {
-		parent_reply(fd, reason);
+		parent_refuse(fd, req->proto, reason);
 		close(fd);
 		snprintf(result, sizeof(result), "-%s", reason);
 		parent_log_conn(peer, req->name, result, 0, req->accepted_ns);
@@ -152,5 +207,5 @@ dispatch(struct config *cfg, const struct ipc_dispatch *req, int fd)
 	}
 	/* "+" waits for the program's exec-stop, or its exec (child.c). */
 	c = child_add(svc, &sp, NULL);
-	child_set_client(c, fd, key, peer, req->accepted_ns);
+	child_set_client(c, fd, key, peer, req->proto, req->accepted_ns);
 }

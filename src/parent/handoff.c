@@ -45,6 +45,12 @@
 /* Out of descriptors or memory here: the client hears it, we go on. */
 #define REASON_NORES		"busy"
 
+_Static_assert((int)PROTO_TLS == (int)WIRE_PROTO_TLS &&
+    (int)PROTO_HTTP == (int)WIRE_PROTO_HTTP &&
+    (int)PROTO_SSH == (int)WIRE_PROTO_SSH &&
+    (int)PROTO_SILENCE == (int)WIRE_PROTO_SILENCE,
+    "HANDOFF_RAW's proto is enum proto");
+
 /* A client handed over, waiting for the service's ACCEPT or ACK. */
 struct pending {
 	uint32_t	 id;
@@ -53,9 +59,10 @@ struct pending {
 	uint64_t	 accepted_ns;
 	int		 locked;	/* we hold its lock, or it is unsent:
 					 * ours to answer */
+	enum proto	 proto;		/* implicit: no "+", refusals in it */
 	uint8_t		*unsent;	/* HANDOFF the channel had no room for */
 	size_t		 unsent_len;
-	char		 peer[ADDR_STRLEN];
+	char		 peer[PEER_STRLEN];
 	struct pending	*next;
 };
 
@@ -115,7 +122,7 @@ pending_fail(struct pending *p, const char *name, const char *reason)
 {
 	char	result[WIRE_REASON_MAX + 2];
 
-	parent_reply(p->client, reason);
+	parent_refuse(p->client, p->proto, reason);
 	close(p->client);
 	free(p->unsent);
 	snprintf(result, sizeof(result), "-%s", reason);
@@ -313,6 +320,23 @@ addr_wire(const struct sockaddr *sa, uint8_t *family, uint8_t addr[16],
 	*port = addr_port(sa);
 }
 
+/* The same as IPv6 whatever it is: IPv4 as ::ffff:a.b.c.d. */
+static void
+addr_wire6(const struct sockaddr *sa, uint8_t addr[16], uint16_t *port)
+{
+	const struct sockaddr_in6	*sin6 = (const void *)sa;
+	const struct sockaddr_in	*sin = (const void *)sa;
+
+	memset(addr, 0, 16);
+	if (sa->sa_family == AF_INET6)
+		memcpy(addr, &sin6->sin6_addr, 16);
+	else {
+		addr[10] = addr[11] = 0xff;
+		memcpy(addr + 12, &sin->sin_addr, 4);
+	}
+	*port = addr_port(sa);
+}
+
 /*
  * Hand client over to name's running service. svc is the configured
  * service, or NULL for a registered name. Returns 0 when the client is in
@@ -320,12 +344,12 @@ addr_wire(const struct sockaddr *sa, uint8_t *family, uint8_t addr[16],
  * for "-": then the caller still owns client.
  */
 int
-handoff_pass(const struct service *svc, const char *name, int client,
-    const struct sockaddr_storage *ppss, const char *peer,
-    uint64_t accepted_ns, const char **reason)
+handoff_pass(const struct service *svc, const struct ipc_dispatch *req,
+    int client, const char *peer, const char **reason)
 {
-	struct sockaddr_storage	 pss = *ppss, lss;
-	socklen_t		 llen = sizeof(lss);
+	const char		*name = req->name;
+	const struct sockaddr	*psa = (const struct sockaddr *)&req->peer;
+	const struct sockaddr	*lsa = (const struct sockaddr *)&req->local;
 	struct channel		*ch;
 	struct pending		*p, **pp;
 	struct wire_msg		 m;
@@ -333,8 +357,6 @@ handoff_pass(const struct service *svc, const char *name, int client,
 	uint8_t			 lfam;
 
 	*reason = "service unavailable";
-	if (getsockname(client, (struct sockaddr *)&lss, &llen) == -1)
-		return -1;
 	if ((ch = channel_find(name, svc == NULL)) == NULL || ch->port) {
 		if (svc == NULL)
 			return -1;	/* unregistered, or a port name */
@@ -352,15 +374,21 @@ handoff_pass(const struct service *svc, const char *name, int client,
 	m.type = WIRE_HANDOFF;
 	m.id = ++h.next_id;
 	snprintf(m.name, sizeof(m.name), "%s", name);
-	addr_wire((struct sockaddr *)&pss, &m.family, m.peer_addr,
-	    &m.peer_port);
-	addr_wire((struct sockaddr *)&lss, &lfam, m.local_addr,
-	    &m.local_port);
+	addr_wire(psa, &m.family, m.peer_addr, &m.peer_port);
+	addr_wire(lsa, &lfam, m.local_addr, &m.local_port);
 	if (lfam != m.family) {
-		/* A v4-mapped peer on a v6 socket: keep both as v6. */
+		/* A v4-mapped peer on a v6 socket, or a PROXY header of two
+		 * families: keep both as v6. */
 		m.family = 6;
-		addr_wire((struct sockaddr *)&pss, &lfam, m.peer_addr,
-		    &m.peer_port);
+		addr_wire6(psa, m.peer_addr, &m.peer_port);
+		addr_wire6(lsa, m.local_addr, &m.local_port);
+	}
+	if (req->proto != PROTO_TCPMUX) {
+		/* An implicit client: the service must not send "+". */
+		m.type = WIRE_HANDOFF_RAW;
+		m.proto = req->proto;	/* WIRE_PROTO_* has the same order */
+		snprintf(m.match, sizeof(m.match), "%s", req->host);
+		snprintf(m.alpn, sizeof(m.alpn), "%s", req->alpn);
 	}
 	if ((len = wire_encode(msgbuf, sizeof(msgbuf), &m)) == 0) {
 		free(p);
@@ -394,7 +422,8 @@ handoff_pass(const struct service *svc, const char *name, int client,
 
 	p->id = m.id;
 	p->client = client;
-	p->accepted_ns = accepted_ns;
+	p->proto = req->proto;
+	p->accepted_ns = req->accepted_ns;
 	p->deadline_ns = now_ns() + HANDOFF_TIMEOUT_NS;
 	snprintf(p->peer, sizeof(p->peer), "%s", peer);
 	for (pp = &ch->pending; *pp != NULL; pp = &(*pp)->next)
@@ -442,10 +471,12 @@ pending_acked(struct channel *ch, struct pending *p, const struct wire_msg *m)
 	if (m->status != 0) {
 		snprintf(result, sizeof(result), "-%s",
 		    m->reason[0] != '\0' ? m->reason : "refused");
-		parent_reply(p->client, result + 1);
+		parent_refuse(p->client, p->proto, result + 1);
 		parent_log_conn(p->peer, ch->name, result, 0, p->accepted_ns);
 	} else {
-		(void)send(p->client, "+\r\n", 3, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (p->proto == PROTO_TCPMUX)
+			(void)send(p->client, "+\r\n", 3,
+			    MSG_DONTWAIT | MSG_NOSIGNAL);
 		memset(&go, 0, sizeof(go));
 		go.type = WIRE_GO;
 		go.id = m->id;

@@ -14,6 +14,7 @@
 #include "ipc.h"
 #include "linger.h"
 #include "log.h"
+#include "refusal.h"
 
 /* ---- the parent's services, for every module ---- */
 
@@ -33,8 +34,11 @@ int	 parent_watch_out(int fd, struct src *, int on);
 void	 parent_unwatch(int fd);
 void	 parent_defer_free(void *);
 
-/* answer.c: what the parent writes to a client, and its log line */
+/* answer.c: what the parent writes to a client, and its log line. A
+ * peer string is the address and the tags of how it chose (proto_tags). */
+#define PEER_STRLEN	(ADDR_STRLEN + PROTO_TAGS_MAX)
 void	 parent_reply(int fd, const char *reason);
+void	 parent_refuse(int fd, enum proto, const char *reason);
 void	 parent_log_conn(const char *peer, const char *name,
 	    const char *result, pid_t pid, uint64_t accepted_ns);
 
@@ -60,7 +64,7 @@ typedef void	(*child_exit_cb)(pid_t);
 struct child	*child_add(struct service *, const struct spawn *,
 		    child_exit_cb exited);
 void		 child_set_client(struct child *, int client, uint64_t akey,
-		    const char *peer, uint64_t accepted_ns);
+		    const char *peer, enum proto, uint64_t accepted_ns);
 void		 child_started(struct child *, int ok);
 int		 child_count(const struct service *, uint64_t akey);
 void		 child_remap(const struct config *);
@@ -105,9 +109,8 @@ void	 redirect_check_ports(const struct config *);
 /* handoff.c: pass services and registrations */
 #define HANDOFF_TIMEOUT_NS	(2000ull * 1000000)	/* ACCEPT within */
 struct channel;
-int	handoff_pass(const struct service *, const char *name, int client,
-	    const struct sockaddr_storage *peer_ss, const char *peer,
-	    uint64_t accepted_ns, const char **reason);
+int	handoff_pass(const struct service *, const struct ipc_dispatch *,
+	    int client, const char *peer, const char **reason);
 void	handoff_channel_event(struct channel *, const struct config *);
 int	handoff_adopt(int fd, uid_t);
 void	handoff_configure(const struct config *);
@@ -140,7 +143,8 @@ struct spawn {
 	const char *failed;	/* no child: the step, for the log */
 };
 void	spawn_init(void);
-int	spawn_service(const struct service *, int client, struct spawn *);
+int	spawn_service(const struct service *, int client,
+	    const struct ipc_dispatch *, struct spawn *);
 int	spawn_supervised(const struct service *, int listenfd,
 	    struct spawn *);
 int	spawn_listener(const struct service *, int listenfd, int tokenfd,

@@ -326,26 +326,34 @@ arena_str(struct arena *ar, const char *a, const char *b)
 	return p;
 }
 
-/* The environment of a client program: UCSPI's, then the service's. */
+/*
+ * The environment of a client program: UCSPI's (the client as dispatch
+ * found it: a PROXY header's if a trusted balancer sent one), how a client
+ * that did not send a TCPMUX line chose the service, then the service's.
+ */
 static int
-env_client(struct arena *ar, char **envp, int *n, int client)
+env_client(struct arena *ar, char **envp, int *n,
+    const struct ipc_dispatch *req)
 {
-	struct sockaddr_storage	 peer, local;
-	socklen_t		 plen = sizeof(peer), llen = sizeof(local);
+	const struct sockaddr	*peer = (const struct sockaddr *)&req->peer;
+	const struct sockaddr	*local = (const struct sockaddr *)&req->local;
 	char			 host[ADDR_STRLEN], port[8];
 
-	if (getpeername(client, (struct sockaddr *)&peer, &plen) == -1 ||
-	    getsockname(client, (struct sockaddr *)&local, &llen) == -1)
-		return -1;
+	if (req->proto != PROTO_TCPMUX)
+		envp[(*n)++] = arena_str(ar, "ONEPORT_PROTO=",
+		    proto_name(req->proto));
+	if (req->host[0] != '\0')
+		envp[(*n)++] = arena_str(ar, "ONEPORT_MATCH=", req->host);
+	if (req->alpn[0] != '\0')
+		envp[(*n)++] = arena_str(ar, "ONEPORT_ALPN=", req->alpn);
 	envp[(*n)++] = arena_str(ar, "PROTO=TCP", NULL);
 	envp[(*n)++] = arena_str(ar, "TCPREMOTEIP=",
-	    addr_host((struct sockaddr *)&peer, host, sizeof(host)));
-	snprintf(port, sizeof(port), "%d", addr_port((struct sockaddr *)&peer));
+	    addr_host(peer, host, sizeof(host)));
+	snprintf(port, sizeof(port), "%d", addr_port(peer));
 	envp[(*n)++] = arena_str(ar, "TCPREMOTEPORT=", port);
 	envp[(*n)++] = arena_str(ar, "TCPLOCALIP=",
-	    addr_host((struct sockaddr *)&local, host, sizeof(host)));
-	snprintf(port, sizeof(port), "%d",
-	    addr_port((struct sockaddr *)&local));
+	    addr_host(local, host, sizeof(host)));
+	snprintf(port, sizeof(port), "%d", addr_port(local));
 	envp[(*n)++] = arena_str(ar, "TCPLOCALPORT=", port);
 	return 0;
 }
@@ -359,14 +367,14 @@ env_client(struct arena *ar, char **envp, int *n, int client)
 
 static int
 args_build(struct arena *ar, struct child_args *a, const struct service *svc,
-    int client, const char *token)
+    const struct ipc_dispatch *req, const char *token)
 {
 	char	**envp;
 	int	  n = 0, i, argc, has_path = 0;
 
 	for (argc = 0; svc->argv[argc] != NULL; argc++)
 		;
-	if ((envp = arena_alloc(ar, (ENV_MAX + 8) * sizeof(*envp))) == NULL ||
+	if ((envp = arena_alloc(ar, (ENV_MAX + 12) * sizeof(*envp))) == NULL ||
 	    (a->argv = arena_alloc(ar, (argc + 1) * sizeof(*a->argv))) ==
 	    NULL || (a->gids = arena_alloc(ar, (svc->ngids + 1) *
 	    sizeof(*a->gids))) == NULL)
@@ -396,7 +404,7 @@ args_build(struct arena *ar, struct child_args *a, const struct service *svc,
 			envp[n++] = arena_str(ar, "ONEPORT_TOKEN_FD=4", NULL);
 		if (token != NULL)
 			envp[n++] = arena_str(ar, "ONEPORT_TOKEN=", token);
-	} else if (env_client(ar, envp, &n, client) == -1)
+	} else if (req != NULL && env_client(ar, envp, &n, req) == -1)
 		return -1;
 	envp[n++] = arena_str(ar, "ONEPORT_SERVICE=", svc->name);
 	for (i = 0; svc->env != NULL && svc->env[i] != NULL && i < ENV_MAX;
@@ -604,13 +612,15 @@ spawn_release(pid_t pid)
  * a failure by the status message and the child's exit (spawn_status).
  * The parent holds client.
  */
-static int	spawn(const struct service *, int, int, int, const char *,
+static int	spawn(const struct service *, int,
+		    const struct ipc_dispatch *, int, int, const char *,
 		    struct spawn *);
 
 int
-spawn_service(const struct service *svc, int client, struct spawn *sp)
+spawn_service(const struct service *svc, int client,
+    const struct ipc_dispatch *req, struct spawn *sp)
 {
-	return spawn(svc, client, -1, -1, NULL, sp);
+	return spawn(svc, client, req, -1, -1, NULL, sp);
 }
 
 /*
@@ -622,7 +632,7 @@ int
 spawn_listener(const struct service *svc, int listenfd, int tokenfd,
     const char *token, struct spawn *sp)
 {
-	return spawn(svc, -1, listenfd, tokenfd, token, sp);
+	return spawn(svc, -1, NULL, listenfd, tokenfd, token, sp);
 }
 
 /*
@@ -633,12 +643,12 @@ spawn_listener(const struct service *svc, int listenfd, int tokenfd,
 int
 spawn_supervised(const struct service *svc, int listenfd, struct spawn *sp)
 {
-	return spawn(svc, -1, listenfd, -1, NULL, sp);
+	return spawn(svc, -1, NULL, listenfd, -1, NULL, sp);
 }
 
 static int
-spawn(const struct service *svc, int client, int listenfd, int tokenfd,
-    const char *token, struct spawn *sp)
+spawn(const struct service *svc, int client, const struct ipc_dispatch *req,
+    int listenfd, int tokenfd, const char *token, struct spawn *sp)
 {
 	struct child_args	*a;
 	struct arena		 ar;
@@ -666,7 +676,7 @@ spawn(const struct service *svc, int client, int listenfd, int tokenfd,
 		a->trace = trace;
 		a->parent = getpid();
 		a->nofile = orig_nofile;
-		if ((r = args_build(&ar, a, svc, client, token)) != ARGS_FULL)
+		if ((r = args_build(&ar, a, svc, req, token)) != ARGS_FULL)
 			break;
 		slot_put(sl, shared);
 		if (size >= ARENA_MAX) {

@@ -101,6 +101,26 @@ static const struct row rows[] = {
 	BAD("handoff trailing byte", WIRE_HANDOFF, ECHO V4TAIL "\0\x01" "ab"),
 	BAD("handoff trailing byte, no preread", WIRE_HANDOFF,
 	    ECHO V4TAIL "\0\0" "x"),
+	/* HANDOFF_RAW: HANDOFF without preread, then proto, match, alpn */
+	OK("raw tls sni alpn", WIRE_HANDOFF_RAW,
+	    ECHO V4TAIL "\0\0" "\x01" "\x0d" "a.example.org" "\x02" "h2"),
+	OK("raw http host v6", WIRE_HANDOFF_RAW,
+	    ECHO V6TAIL "\0\0" "\x02" "\x03" "::1" "\0"),
+	OK("raw ssh", WIRE_HANDOFF_RAW, ECHO V4TAIL "\0\0" "\x03\0\0"),
+	OK("raw silence", WIRE_HANDOFF_RAW, ECHO V4TAIL "\0\0" "\x04\0\0"),
+	BAD("raw with preread", WIRE_HANDOFF_RAW,
+	    ECHO V4TAIL "\0\x01" "x" "\x01\0\0"),
+	BAD("raw proto 0", WIRE_HANDOFF_RAW, ECHO V4TAIL "\0\0" "\0\0\0"),
+	BAD("raw proto 5", WIRE_HANDOFF_RAW, ECHO V4TAIL "\0\0" "\x05\0\0"),
+	BAD("raw match upper case", WIRE_HANDOFF_RAW,
+	    ECHO V4TAIL "\0\0" "\x01\x01" "A" "\0"),
+	BAD("raw match past body", WIRE_HANDOFF_RAW,
+	    ECHO V4TAIL "\0\0" "\x01\x05" "a.b" "\0"),
+	BAD("raw alpn space", WIRE_HANDOFF_RAW,
+	    ECHO V4TAIL "\0\0" "\x01\0" "\x03" "h 2"),
+	BAD("raw no alpn length", WIRE_HANDOFF_RAW, ECHO V4TAIL "\0\0" "\x01\0"),
+	BAD("raw trailing byte", WIRE_HANDOFF_RAW,
+	    ECHO V4TAIL "\0\0" "\x03\0\0" "x"),
 	/* ACK and REGISTERED share their body */
 	OK("ack accepted", WIRE_ACK, "\0\0"),
 	OK("ack refused with reason", WIRE_ACK, "\x01\x0c" "service busy"),
@@ -144,7 +164,8 @@ static const struct row rows[] = {
 	/* types */
 	BAD("type 0", 0, ""),
 	BAD("type 6", 6, ""),
-	BAD("type 8", 8, ""),
+	BAD("type 8 (HANDOFF_RAW) empty", 8, ""),
+	BAD("type 9", 9, ""),
 	BAD("type 255", 255, ""),
 };
 
