@@ -328,17 +328,30 @@ log_outcome(const struct conn *c, const char *service, const char *result)
  * A refusal in the client's protocol (refusal.c): "-reason" to a TCPMUX
  * client, an alert to TLS, a response to HTTP, a close to the others.
  */
+static void	conn_refuse_why(struct conn *, const char *,
+		    enum refusal_class, const char *, const char *,
+		    const char *);
+
 static void
 conn_refuse(struct conn *c, const char *service, enum refusal_class class,
     const char *reason, const char *host)
 {
-	char	out[REFUSAL_MAX], result[128];
+	conn_refuse_why(c, service, class, reason, reason, host);
+}
+
+/* The same, the log saying more than the client is told (why). */
+static void
+conn_refuse_why(struct conn *c, const char *service,
+    enum refusal_class class, const char *reason, const char *why,
+    const char *host)
+{
+	char	out[REFUSAL_MAX], result[160];
 	size_t	n;
 
 	n = refusal_format(c->proto, class, reason, out, sizeof(out));
 	if (n > 0)
 		linger_reply(c->w.fd, out, n);
-	snprintf(result, sizeof(result), "-%s", reason);
+	snprintf(result, sizeof(result), "-%s", why);
 	log_what(c, service, result, host, NULL);
 	conn_free(c);
 }
@@ -556,18 +569,20 @@ conn_proxy(struct conn *c, size_t n)
 {
 	struct proxy_hdr	 h;
 	const char		*reason;
+	char			 why[96];
 
 	switch (proxy_probe(iobuf, n, &h)) {
 	case PROBE_AGAIN:
 		c->spoke = 1;
 		return 0;
 	case PROBE_NEXT:
-		log_warnx("%s", REASON_NO_PROXY);
-		conn_reject(c, "-", REASON_BAD_REQUEST);
+		conn_refuse_why(c, "-", REFUSE_BAD, REASON_BAD_REQUEST,
+		    REASON_NO_PROXY, NULL);
 		return -1;
 	case PROBE_BAD:
-		log_warnx("PROXY header: %s", h.why);
-		conn_reject(c, "-", REASON_BAD_REQUEST);
+		snprintf(why, sizeof(why), "bad PROXY header: %s", h.why);
+		conn_refuse_why(c, "-", REFUSE_BAD, REASON_BAD_REQUEST, why,
+		    NULL);
 		return -1;
 	case PROBE_MATCH:
 		break;
@@ -655,8 +670,12 @@ again:
 		}
 		return;
 	case PROBE_BAD:
+		/* A TCPMUX client hears the line parser's reasons; other
+		 * bytes that are no request are a "bad request". */
 		c->proto = f.proto;
-		conn_refuse(c, "-", REFUSE_BAD, f.why, NULL);
+		conn_refuse_why(c, "-", REFUSE_BAD, f.proto != PROTO_TCPMUX ||
+		    f.why == f.req.reason ? f.why : REASON_BAD_REQUEST, f.why,
+		    NULL);
 		return;
 	case PROBE_NEXT:	/* never: the TCPMUX parser has the last word */
 		conn_reject(c, "-", REASON_BAD_REQUEST);
