@@ -9,7 +9,7 @@
  *
  *	tls-load -h host -p port -c conc (-n sessions | -t secs) [-w warmup]
  *	    [-s sni] [-A cafile] [-m tcpmux-name] [-r request] [-e expect]
- *	    [-T timeout] [-L label] [-v]
+ *	    [-T timeout] [-L label] [-v] [-2]
  *
  * The RESULT line has loadgen's fields; mib_s is the bytes read over the
  * time from the end of each handshake to its EOF, summed over sessions:
@@ -44,6 +44,7 @@
 #define HIST_MS		60000	/* 1 ms steps up to 60 s */
 #define SHOW_MAX	64	/* reply bytes kept for -v and errors */
 #define BUF_SIZE	65536
+#define OUT_MAX		4096	/* one flight of the client's */
 
 enum err { E_CONNECT, E_TLS, E_IO, E_REPLY, E_TIMEOUT, E_NKINDS };
 static const char *const err_name[E_NKINDS] = {
@@ -53,7 +54,7 @@ static const char *const err_name[E_NKINDS] = {
 
 static struct {
 	const char		*host, *label, *sni, *ca, *mux;
-	int			 port, conc, verbose;
+	int			 port, conc, verbose, two_writes;
 	long			 nsessions;
 	double			 seconds, warmup, timeout;
 	char			*req, *expect;
@@ -78,7 +79,7 @@ usage(void)
 	fprintf(stderr, "usage: tls-load -h host -p port -c conc "
 	    "(-n sessions | -t secs) [-w warmup]\n"
 	    "    [-s sni] [-A cafile] [-m tcpmux-name] [-r request] "
-	    "[-e expect] [-T timeout]\n    [-L label] [-v]\n");
+	    "[-e expect] [-T timeout]\n    [-L label] [-v] [-2]\n");
 	exit(2);
 }
 
@@ -154,7 +155,100 @@ struct session {
 	uint64_t	 start, shaken, bytes;
 	unsigned char	 head[SHOW_MAX];
 	size_t		 headlen;
+	unsigned char	 out[OUT_MAX];	/* written, not yet sent */
+	size_t		 outlen;
 };
+
+/*
+ * The client's transport unless -2: what OpenSSL writes is held until it
+ * next reads, and its flushes are ignored, so each flight leaves in one
+ * send(): the Finished and the request together, as browsers send them.
+ * With -2 (the socket BIO) they are two writes, as curl's are; a proxy
+ * that keeps Nagle on then holds the second until the server ACKs the
+ * first, a delayed ACK away.
+ */
+static BIO_METHOD	*flight_method;
+
+static int
+flight_send(struct session *s)
+{
+	if (s->outlen > 0 && bench_write_all(s->fd, s->out, s->outlen) == -1)
+		return -1;
+	s->outlen = 0;
+	return 0;
+}
+
+static int
+flight_write(BIO *b, const char *buf, int len)
+{
+	struct session	*s = BIO_get_data(b);
+
+	if (len < 0)
+		return -1;
+	if ((size_t)len > sizeof(s->out) - s->outlen && flight_send(s) == -1)
+		return -1;
+	if ((size_t)len > sizeof(s->out))
+		return bench_write_all(s->fd, buf, (size_t)len) == -1 ? -1 :
+		    len;
+	memcpy(s->out + s->outlen, buf, (size_t)len);
+	s->outlen += (size_t)len;
+	return len;
+}
+
+static int
+flight_read(BIO *b, char *buf, int len)
+{
+	struct session	*s = BIO_get_data(b);
+	ssize_t		 n;
+
+	if (flight_send(s) == -1)
+		return -1;
+	while ((n = recv(s->fd, buf, (size_t)len, 0)) == -1 && errno == EINTR)
+		;
+	return (int)n;
+}
+
+static long
+flight_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+	(void)b;
+	(void)num;
+	(void)ptr;
+	return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+static int
+flight_create(BIO *b)
+{
+	BIO_set_init(b, 1);
+	return 1;
+}
+
+static void
+flight_setup(void)
+{
+	if ((flight_method = BIO_meth_new(BIO_get_new_index() |
+	    BIO_TYPE_SOURCE_SINK, "flight")) == NULL ||
+	    BIO_meth_set_write(flight_method, flight_write) != 1 ||
+	    BIO_meth_set_read(flight_method, flight_read) != 1 ||
+	    BIO_meth_set_ctrl(flight_method, flight_ctrl) != 1 ||
+	    BIO_meth_set_create(flight_method, flight_create) != 1)
+		bench_fatalx(PROG, "BIO_meth_new");
+}
+
+static int
+transport(struct session *s)
+{
+	BIO	*b;
+
+	if (opt.two_writes)
+		return SSL_set_fd(s->ssl, s->fd) == 1 ? 0 : -1;
+	if ((b = BIO_new(flight_method)) == NULL)
+		return -1;
+	BIO_set_data(b, s);
+	SSL_set_bio(s->ssl, b, b);
+	return 0;
+}
 
 static int
 fail(struct session *s, enum err kind, const char *what)
@@ -225,7 +319,7 @@ session_run(struct session *s)
 		return fail(s, E_CONNECT, "connect");
 	if (opt.mux != NULL && mux_request(s) == -1)
 		return -1;
-	if ((s->ssl = SSL_new(ctx)) == NULL || SSL_set_fd(s->ssl, s->fd) != 1)
+	if ((s->ssl = SSL_new(ctx)) == NULL || transport(s) == -1)
 		return fail(s, E_TLS, "SSL_new");
 	if (opt.sni != NULL && (SSL_set_tlsext_host_name(s->ssl, opt.sni) !=
 	    1 || (opt.ca != NULL && SSL_set1_host(s->ssl, opt.sni) != 1)))
@@ -346,9 +440,10 @@ main(int argc, char *argv[])
 	double		secs;
 	int		ch, i;
 
-	while ((ch = getopt(argc, argv, "A:c:e:h:L:m:n:p:r:s:T:t:vw:")) !=
+	while ((ch = getopt(argc, argv, "2A:c:e:h:L:m:n:p:r:s:T:t:vw:")) !=
 	    -1) {
 		switch (ch) {
+		case '2': opt.two_writes = 1; break;
 		case 'A': opt.ca = optarg; break;
 		case 'c': opt.conc = atoi(optarg); break;
 		case 'e': opt.expect = bench_unescape(optarg, &opt.expectlen);
@@ -379,6 +474,7 @@ main(int argc, char *argv[])
 		bench_fatalx(PROG, "bad IPv4 address %s", opt.host);
 	signal(SIGPIPE, SIG_IGN);
 	tls_setup();
+	flight_setup();
 
 	t_start = now_ns();
 	win_start = t_start + (uint64_t)(opt.warmup * 1e9);
