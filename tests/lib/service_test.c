@@ -437,6 +437,52 @@ test_handoff(int family)
 	CHECK(count_fds() == fds);
 }
 
+/*
+ * A client that chose by its first bytes (HANDOFF_RAW): taken the same
+ * way, but the library sends it nothing; its ClientHello is the first
+ * thing the service reads, and by, match and alpn say how it came.
+ */
+static void
+test_handoff_raw(void)
+{
+	struct oneport_server	*srv;
+	struct oneport_conn	 c;
+	struct wire_msg		 m;
+	char			 b[8];
+	int			 chan, client, server, fds = count_fds();
+
+	if (tcp_pair(AF_INET, &client, &server) == -1)
+		die("tcp_pair");
+	CHECK((srv = oneport_listen(sock_path)) != NULL);
+	if (srv == NULL)
+		return;
+	chan = chan_connect(sock_path);
+	CHECK(write(client, "\x16\x03\x01", 3) == 3);
+	handoff_msg(&m, 7, "web", server, "");
+	m.type = WIRE_HANDOFF_RAW;
+	m.proto = WIRE_PROTO_TLS;
+	snprintf(m.match, sizeof(m.match), "a.example.org");
+	snprintf(m.alpn, sizeof(m.alpn), "h2");
+	CHECK(send_msg(chan, &m, &server, 1) == 0);
+	close(server);
+	memset(&c, 0, sizeof(c));
+	CHECK(oneport_accept(srv, &c) == 0);
+	CHECK(expect_accept(chan, 7));
+	CHECK(c.by == ONEPORT_BY_TLS);
+	CHECK(strcmp(c.match, "a.example.org") == 0);
+	CHECK(strcmp(c.alpn, "h2") == 0);
+	CHECK(strcmp(c.service, "web") == 0 && c.preread_len == 0);
+	CHECK(read_is(c.fd, "\x16\x03\x01", 3));
+	/* No "+": the client's first byte to read is the service's. */
+	CHECK(write(c.fd, "S", 1) == 1);
+	CHECK(read(client, b, 1) == 1 && b[0] == 'S');
+	oneport_conn_close(&c);
+	close(client);
+	close(chan);
+	oneport_close(srv);
+	CHECK(count_fds() == fds);
+}
+
 /* Several hand-offs in flight on one channel: taken in order. */
 static void
 test_pipelined(void)
@@ -1359,6 +1405,7 @@ main(int argc, char *argv[])
 	alarm(60);
 	test_handoff(AF_INET);
 	test_handoff(AF_INET6);
+	test_handoff_raw();
 	test_pipelined();
 	test_server_fd();
 	test_listen_path();
