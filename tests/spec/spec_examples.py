@@ -44,6 +44,7 @@ HEAD_RE = re.compile(r"^   Example ([a-z0-9][a-z0-9-]*)"
 LOOSE_HEAD_RE = re.compile(r"^\s*Example \S+(?: \(.*|:)$")
 PENDING_RE = re.compile(r"does not yet perform these examples:\s+"
                         r"([a-z0-9,\s-]+)\.")
+PAGE_LINE_RE = re.compile(r"^\f?(Internet-Draft  .*|.*  \[Page [0-9]+\])$")
 STEP_RE = re.compile(r"^      ([CSPR])([0-9]*): (.*)$")
 TOKEN_RE = re.compile(r"<CRLF>|<CR>|<LF>|<%x([0-9A-Fa-f]{2})>|\{([a-z]+)\}"
                       r"|<[^>]*>|[^<{]+|[<{]")
@@ -316,7 +317,11 @@ def pending_labels(text):
     end = text.find("\n12.  ", start)
     if start < 0 or end < 0:
         return set()
-    m = PENDING_RE.search(" ".join(text[start:end].split()))
+    # The sentence may run across a page break: leave out the footers
+    # and headers between its lines.
+    body = [line for line in text[start:end].split("\n")
+            if not PAGE_LINE_RE.match(line)]
+    m = PENDING_RE.search(" ".join(" ".join(body).split()))
     if not m:
         return set()
     return set(re.findall(r"[a-z0-9][a-z0-9-]*", m.group(1)))

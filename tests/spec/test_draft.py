@@ -301,6 +301,13 @@ class NotationIsStrict(unittest.TestCase):
         self.assertFalse(x.implemented)
         self.assertTrue(w.implemented)
 
+    def test_pending_across_a_page_break(self):
+        text = ("\n11.  Implementation Status\n\n   oneportd does not yet "
+                "perform these\n   examples: x,\n\n[AUTHOR NAME]  Expires "
+                "May 26, 2027  [Page 40]\n\f\nInternet-Draft  oneport  "
+                "November 2026\n\n\n   y-z.\n\n12.  Security\n")
+        self.assertEqual(spec_examples.pending_labels(text), {"x", "y-z"})
+
     def test_rejects_duplicate_label(self):
         one = "   Example x:\n\n      C: a<CRLF>\n" \
               "      S: +<CRLF>\n\n"
