@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "frontend.h"
+#include "hello_openssl.h"
 
 static int	failed, checks, cases;
 
@@ -182,7 +183,9 @@ test(const char *label, enum kind k, const void *in, size_t len,
 		    proto, text ? text : "", why ? why : "");
 		failed++;
 	}
-	for (cut = 0; cut < len; cut++) {
+	/* every prefix; of a large input, the ends and every 13th */
+	for (cut = 0; cut < len; cut += len < 4096 || cut < 64 ||
+	    cut + 64 >= len ? 1 : 13) {
 		free(copy);
 		if ((copy = malloc(cut ? cut : 1)) == NULL)
 			abort();
@@ -472,6 +475,451 @@ proxy_v2(void)
 	    NULL, "bad name");
 }
 
+/* ---- TLS, built ---- */
+
+struct out_buf {
+	uint8_t	b[HELLO_MAX + 4096];
+	size_t	n;
+};
+
+static void
+put(struct out_buf *o, const void *p, size_t n)
+{
+	if (n == 0)
+		return;
+	if (o->n + n > sizeof(o->b))
+		abort();
+	if (p != NULL)
+		memcpy(o->b + o->n, p, n);
+	else
+		memset(o->b + o->n, 0x5a, n);	/* filler */
+	o->n += n;
+}
+
+static void
+put_n(struct out_buf *o, size_t v, int bytes)
+{
+	uint8_t	b[3];
+	int	i;
+
+	for (i = bytes - 1; i >= 0; i--, v >>= 8)
+		b[i] = (uint8_t)v;
+	put(o, b, (size_t)bytes);
+}
+
+/* An extension: type, length, data (NULL: n filler bytes). */
+static void
+ext(struct out_buf *o, unsigned type, const void *data, size_t n)
+{
+	put_n(o, type, 2);
+	put_n(o, n, 2);
+	put(o, data, n);
+}
+
+struct hello_spec {
+	const char	*sni;		/* NULL: no server_name */
+	const char	*alpn;		/* "h2,http/1.1"; NULL none */
+	int		 ech;		/* an encrypted_client_hello */
+	size_t		 mlkem;		/* X25519MLKEM768 share bytes, 0 none */
+	size_t		 pad;		/* padding extension bytes, 0 none */
+	int		 no_ext;	/* a hello without extensions */
+	int		 dup;		/* 1: server_name twice, 2: ALPN */
+};
+
+/*
+ * A ClientHello handshake message, its 4-byte header in, laid out as a
+ * current browser sends it (Chrome 131 order, GREASE left out).
+ */
+static void
+hello_msg(struct out_buf *o, const struct hello_spec *s)
+{
+	static const uint8_t suites[] = { 0x13, 0x01, 0x13, 0x02, 0x13, 0x03,
+	    0xc0, 0x2b, 0xc0, 0x2f, 0xc0, 0x2c, 0xc0, 0x30, 0xcc, 0xa9,
+	    0xcc, 0xa8, 0xc0, 0x13, 0xc0, 0x14, 0x00, 0x9c, 0x00, 0x9d,
+	    0x00, 0x2f, 0x00, 0x35 };
+	static const uint8_t groups[] = { 0, 8, 0x11, 0xec, 0x00, 0x1d,
+	    0x00, 0x17, 0x00, 0x18 };
+	static const uint8_t sigalgs[] = { 0, 16, 4, 3, 8, 4, 4, 1, 5, 3,
+	    8, 5, 5, 1, 8, 6, 6, 1 };
+	static const uint8_t versions[] = { 4, 3, 4, 3, 3 };
+	struct out_buf	*e = calloc(1, sizeof(*e));
+	size_t		 body, n;
+	const char	*a;
+	int		 i;
+
+	if (e == NULL)
+		abort();
+	for (i = 0; s->sni && i < 1 + (s->dup == 1); i++) {
+		n = strlen(s->sni);
+		put_n(e, 0x0000, 2);
+		put_n(e, n + 5, 2);
+		put_n(e, n + 3, 2);
+		put_n(e, 0, 1);
+		put_n(e, n, 2);
+		put(e, s->sni, n);
+	}
+	ext(e, 0x0017, NULL, 0);		/* extended_master_secret */
+	ext(e, 0xff01, "\0", 1);		/* renegotiation_info */
+	ext(e, 0x000a, groups, sizeof(groups));
+	ext(e, 0x000b, "\1\0", 2);		/* ec_point_formats */
+	ext(e, 0x0023, NULL, 0);		/* session_ticket */
+	for (i = 0; s->alpn && i < 1 + (s->dup == 2); i++) {
+		uint8_t	l[TLS_ALPN_MAX * 2];
+		size_t	ln = 0;
+
+		for (a = s->alpn; *a; a += n + (a[n] == ',')) {
+			n = strcspn(a, ",");
+			l[ln++] = (uint8_t)n;
+			memcpy(l + ln, a, n);
+			ln += n;
+		}
+		put_n(e, 0x0010, 2);
+		put_n(e, ln + 2, 2);
+		put_n(e, ln, 2);
+		put(e, l, ln);
+	}
+	ext(e, 0x0005, "\1\0\0\0\0", 5);	/* status_request */
+	ext(e, 0x000d, sigalgs, sizeof(sigalgs));
+	ext(e, 0x0012, NULL, 0);		/* signed_certificate_timestamp */
+	/* key_share: X25519MLKEM768 (1184 + 32 bytes) and X25519 */
+	n = (s->mlkem ? 4 + s->mlkem : 0) + 4 + 32;
+	put_n(e, 0x0033, 2);
+	put_n(e, n + 2, 2);
+	put_n(e, n, 2);
+	if (s->mlkem) {
+		put_n(e, 0x11ec, 2);
+		put_n(e, s->mlkem, 2);
+		put(e, NULL, s->mlkem);
+	}
+	put_n(e, 0x001d, 2);
+	put_n(e, 32, 2);
+	put(e, NULL, 32);
+	ext(e, 0x002d, "\1\1", 2);		/* psk_key_exchange_modes */
+	ext(e, 0x002b, versions, sizeof(versions));
+	ext(e, 0x001b, "\2\0\2", 3);		/* compress_certificate */
+	if (s->ech)
+		ext(e, 0xfe0d, NULL, 250);	/* the outer hello's ECH */
+	if (s->pad)
+		ext(e, 0x0015, NULL, s->pad);
+
+	body = 2 + 32 + 1 + 32 + 2 + sizeof(suites) + 2 +
+	    (s->no_ext ? 0 : 2 + e->n);
+	put_n(o, 1, 1);
+	put_n(o, body, 3);
+	put(o, "\3\3", 2);
+	put(o, NULL, 32);			/* random */
+	put_n(o, 32, 1);
+	put(o, NULL, 32);			/* legacy_session_id */
+	put_n(o, sizeof(suites), 2);
+	put(o, suites, sizeof(suites));
+	put(o, "\1\0", 2);			/* compression: null */
+	if (!s->no_ext) {
+		put_n(o, e->n, 2);
+		put(o, e->b, e->n);
+	}
+	free(e);
+}
+
+/* hs cut into records of the given sizes (0 ends; the last the rest). */
+static void
+records(struct out_buf *o, const struct out_buf *hs, const size_t *sizes)
+{
+	size_t	at = 0, n;
+
+	while (at < hs->n) {
+		n = *sizes && *sizes < hs->n - at ? *sizes++ : hs->n - at;
+		put(o, "\x16\x03\x01", 3);
+		put_n(o, n, 2);
+		put(o, hs->b + at, n);
+		at += n;
+	}
+}
+
+static struct out_buf *
+tls_in(const struct hello_spec *s, const size_t *sizes)
+{
+	struct out_buf	*hs, *o;
+
+	if ((hs = calloc(1, sizeof(*hs))) == NULL ||
+	    (o = calloc(1, sizeof(*o))) == NULL)
+		abort();
+	hello_msg(hs, s);
+	records(o, hs, sizes);
+	free(hs);
+	return o;
+}
+
+static void
+tls_need(const char *label, const struct out_buf *o, size_t cut,
+    size_t want)
+{
+	struct tls_hello	h;
+
+	checks++;
+	if (tls_probe(o->b, cut, &h) != PROBE_AGAIN || h.need != want) {
+		printf("FAIL %s: need at %zu is %zu, want %zu\n", label, cut,
+		    h.need, want);
+		failed++;
+	}
+}
+
+/* Each TLS case also goes through the chain, every protocol on. */
+static void
+tls_case(const char *label, const struct out_buf *o, enum probe_result want,
+    const char *sni, const char *alpn, const char *why)
+{
+	test(label, K_TLS, o->b, o->n, 0, want, ANY, sni, alpn, why);
+	if (want == PROBE_NEXT)		/* then the line parser's "-" */
+		test(label, K_FIRST, o->b, o->n, ALL, PROBE_BAD, PROTO_TCPMUX,
+		    NULL, NULL, "bad name");
+	else
+		test(label, K_FIRST, o->b, o->n, ALL, want,
+		    want == PROBE_AGAIN ? ANY : PROTO_TLS, sni, alpn, why);
+}
+
+/* One byte of the first record's hello set, then parsed. */
+static void
+poke(const struct hello_spec *s, const size_t *sizes, size_t at,
+    uint8_t v, const char *label, enum probe_result want, const char *why)
+{
+	struct out_buf	*o = tls_in(s, sizes);
+
+	o->b[at] = v;
+	tls_case(label, o, want, NULL, NULL, why);
+	free(o);
+}
+
+/*
+ * Offsets in a one-record hello: 5 the handshake type, 6..8 its length,
+ * 43 the session id's, 76..77 the cipher suites', 108 compression's,
+ * 110..111 the extensions', then server_name's type, length, list length.
+ */
+static void
+lying(const struct hello_spec *pq)
+{
+	static const size_t one[] = { 0 }, two[] = { 2, 0 };
+	struct out_buf	*o;
+
+	poke(pq, one, 5, 2, "a ServerHello", BAD, "not a ClientHello");
+	poke(pq, one, 43, 33, "session id of 33", BAD, "bad ClientHello");
+	poke(pq, one, 77, 29, "odd cipher suites", BAD, "bad ClientHello");
+	poke(pq, one, 77, 0, "no cipher suites", BAD, "bad ClientHello");
+	poke(pq, one, 108, 0, "no compression", BAD, "bad ClientHello");
+	poke(pq, one, 9, 2, "legacy_version 2.3", BAD, "bad ClientHello");
+	poke(pq, one, 111, 0xff, "extensions lie", BAD,
+	    "bad ClientHello lengths");
+	poke(pq, one, 114, 0xff, "server_name lies", BAD,
+	    "bad ClientHello lengths");
+	poke(pq, one, 116, 0xff, "server_name list lies", BAD,
+	    "bad server name");
+	poke(pq, one, 6, 0xff, "handshake length lies", BAD,
+	    "ClientHello too large");
+	poke(pq, one, 7, 0x7f, "handshake length lies less", BAD,
+	    "bad ClientHello lengths");
+	poke(pq, one, 0, 0x17, "application data", NEXT, NULL);
+	poke(pq, one, 1, 2, "record version 2", NEXT, NULL);
+	poke(pq, one, 3, 0x40, "record too long", BAD, "bad TLS record");
+	poke(pq, one, 3, 0x01, "record shorter than the hello", BAD,
+	    "bad TLS record");
+	poke(pq, two, 7, 0x17, "second record not handshake", BAD,
+	    "bad TLS record");
+	poke(pq, two, 8, 0x02, "second record version 2", BAD,
+	    "bad TLS record");
+	poke(pq, two, 10, 0, "second record empty", BAD, "bad TLS record");
+
+	/* A record longer than the hello: the hello is all there. */
+	o = tls_in(pq, one);
+	o->b[3] += 1;
+	tls_case("record longer than the hello", o, MATCH, "www.example.org",
+	    "h2,http/1.1", NULL);
+	/* Truncated: it waits, knowing how much it needs. */
+	o->n -= 100;
+	tls_case("truncated hello", o, AGAIN, NULL, NULL, NULL);
+	tls_need("truncated hello", o, o->n, o->n + 100);
+	free(o);
+	test("empty", K_TLS, "", 0, 0, AGAIN, ANY, NULL, NULL, NULL);
+	test("record header", K_TLS, "\x16\x03\x01\x00", 4, 0, AGAIN, ANY,
+	    NULL, NULL, NULL);
+	test("empty record", K_TLS, "\x16\x03\x01\x00\x00", 5, 0, BAD, ANY,
+	    NULL, NULL, "bad TLS record");
+	test("SSLv2 hello", K_TLS, "\x80\x2e\x01\x03\x01", 5, 0, NEXT, ANY,
+	    NULL, NULL, NULL);
+}
+
+static void
+tls(void)
+{
+	static const size_t one[] = { 0 }, two[] = { 2, 0 },
+	    three[] = { 3, 700, 0 }, mid[] = { 100, 0 },
+	    four_k[] = { 4096, 0 }, tiny[] = { 1, 1, 1, 1, 1, 0 },
+	    full[] = { 16384, 16384, 16384, 16384, 16384, 0 };
+	struct hello_spec	 pq = { "www.example.org", "h2,http/1.1", 0,
+				    1216, 0, 0, 0 };
+	struct hello_spec	 s;
+	struct out_buf		*o;
+
+	test("openssl s_client", K_TLS, hello_openssl, sizeof(hello_openssl),
+	    0, MATCH, ANY, "www.example.org", "h2,http/1.1", NULL);
+	test("openssl s_client, chain", K_FIRST, hello_openssl,
+	    sizeof(hello_openssl), ALL, MATCH, PROTO_TLS, "www.example.org",
+	    "h2,http/1.1", NULL);
+
+	/* post-quantum: one record of about 1.6 KB */
+	o = tls_in(&pq, one);
+	if (o->n < 1500 || o->n > 1800)
+		printf("FAIL post-quantum hello is %zu bytes\n", o->n),
+		    failed++;
+	tls_case("post-quantum hello", o, MATCH, "www.example.org",
+	    "h2,http/1.1", NULL);
+	tls_need("post-quantum, header", o, 5, o->n);
+	tls_need("post-quantum, hs header", o, 9, o->n);
+	tls_need("post-quantum, some", o, 1000, o->n);
+	tls_need("post-quantum, nothing", o, 4, 0);
+	/* junk after it: a second record, then garbage */
+	put(o, "\x16\x03\x03\x00\x01\x02\xff\x00garbage", 16);
+	tls_case("post-quantum, junk after", o, MATCH, "www.example.org",
+	    "h2,http/1.1", NULL);
+	free(o);
+
+	/* two records, the handshake header split across them */
+	o = tls_in(&pq, two);
+	tls_case("two records, split header", o, MATCH, "www.example.org",
+	    "h2,http/1.1", NULL);
+	tls_need("split header, first record", o, 6, 7);
+	tls_need("split header, between", o, 7, 0);
+	tls_need("split header, second header", o, 12, o->n);
+	tls_need("split header, in", o, 14, o->n);
+	free(o);
+	o = tls_in(&pq, three);
+	tls_case("three records", o, MATCH, "www.example.org", "h2,http/1.1",
+	    NULL);
+	/* in the second record: the rest needs one more header at least */
+	tls_need("three records, second", o, 20, o->n);
+	free(o);
+	o = tls_in(&pq, mid);
+	tls_need("two records, first", o, 50, 105 + 5 + (o->n - 110));
+	tls_case("two records", o, MATCH, "www.example.org", "h2,http/1.1",
+	    NULL);
+	free(o);
+	o = tls_in(&pq, tiny);
+	tls_case("records of one byte", o, MATCH, "www.example.org",
+	    "h2,http/1.1", NULL);
+	free(o);
+
+	/* 12 KiB: one record, and records of 4 KiB */
+	s = pq;
+	s.pad = 12 * 1024 - 1510;
+	o = tls_in(&s, one);
+	if (o->n < 12 * 1024 - 100 || o->n > 12 * 1024 + 100)
+		printf("FAIL 12 KiB hello is %zu bytes\n", o->n), failed++;
+	tls_case("12 KiB hello", o, MATCH, "www.example.org", "h2,http/1.1",
+	    NULL);
+	free(o);
+	o = tls_in(&s, four_k);
+	tls_case("12 KiB hello, 4 KiB records", o, MATCH, "www.example.org",
+	    "h2,http/1.1", NULL);
+	free(o);
+	/* the largest: HELLO_MAX bytes in records of 16 KiB */
+	s.pad = 60000;
+	o = tls_in(&s, full);
+	s.pad += HELLO_MAX - o->n;
+	free(o);
+	o = tls_in(&s, full);
+	if (o->n != HELLO_MAX)
+		printf("FAIL largest hello is %zu bytes\n", o->n), failed++;
+	tls_case("largest hello", o, MATCH, "www.example.org", "h2,http/1.1",
+	    NULL);
+	free(o);
+	s.pad++;
+	o = tls_in(&s, full);
+	tls_case("hello past HELLO_MAX", o, BAD, NULL, NULL,
+	    "ClientHello too large");
+	free(o);
+
+	s = pq;
+	s.sni = NULL;
+	o = tls_in(&s, one);
+	tls_case("no SNI", o, MATCH, "", "h2,http/1.1", NULL);
+	free(o);
+	s.alpn = NULL;
+	o = tls_in(&s, one);
+	tls_case("no SNI, no ALPN", o, MATCH, "", "", NULL);
+	free(o);
+	s = pq;
+	s.alpn = "acme-tls/1";
+	s.sni = "Acme.Example.ORG.";
+	o = tls_in(&s, one);
+	tls_case("ACME, trailing dot", o, MATCH, "acme.example.org",
+	    "acme-tls/1", NULL);
+	free(o);
+	s = pq;
+	s.ech = 1;
+	s.sni = "public.example.net";
+	o = tls_in(&s, one);
+	tls_case("ECH", o, MATCH, "public.example.net", "h2,http/1.1", NULL);
+	free(o);
+	s = pq;
+	s.no_ext = 1;
+	o = tls_in(&s, one);
+	tls_case("no extensions", o, MATCH, "", "", NULL);
+	free(o);
+	s = pq;
+	s.sni = "a_b.example.org";
+	o = tls_in(&s, one);
+	tls_case("SNI with _", o, MATCH, "a_b.example.org", NULL, NULL);
+	free(o);
+	{
+		static const char *const bad_names[] = { "a..b", ".a", "a/b",
+		    "a b", "-\x80", "", ".", "a.." };
+		size_t	i;
+
+		for (i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]);
+		    i++) {
+			s.sni = bad_names[i];
+			o = tls_in(&s, one);
+			tls_case(bad_names[i], o, BAD, NULL, NULL,
+			    "bad server name");
+			free(o);
+		}
+	}
+	s = pq;
+	s.alpn = "h2,,http/1.1";
+	o = tls_in(&s, one);
+	tls_case("empty ALPN name", o, BAD, NULL, NULL, "bad ALPN list");
+	free(o);
+	s = pq;
+	s.dup = 1;
+	o = tls_in(&s, one);
+	tls_case("server_name twice", o, BAD, NULL, NULL, "bad server name");
+	free(o);
+	s.dup = 2;
+	o = tls_in(&s, one);
+	tls_case("ALPN twice", o, BAD, NULL, NULL, "bad ALPN list");
+	free(o);
+	{
+		static char	names[2][1200 + 8];
+		size_t		i;
+
+		/* 128 names of 7 bytes: a list of exactly TLS_ALPN_MAX */
+		for (i = 0; i < 128; i++)
+			memcpy(names[0] + 8 * i, i < 127 ? "abcdefg," :
+			    "abcdefg", 8);
+		s = pq;
+		s.alpn = names[0];
+		o = tls_in(&s, one);
+		tls_case("ALPN of TLS_ALPN_MAX", o, MATCH, "www.example.org",
+		    names[0], NULL);
+		free(o);
+		snprintf(names[1], sizeof(names[1]), "%.1200s,h", names[0]);
+		s.alpn = names[1];
+		o = tls_in(&s, one);
+		tls_case("ALPN past TLS_ALPN_MAX", o, BAD, NULL, NULL,
+		    "ALPN list too long");
+		free(o);
+	}
+	lying(&pq);
+}
+
 /* ---- route.c ---- */
 
 static const struct route_rule rules[] = {
@@ -589,6 +1037,7 @@ main(void)
 		    r->want, r->proto, r->text, NULL, r->why);
 	}
 	proxy_v2();
+	tls();
 	route();
 	printf("probe_test: %d inputs, %d checks, %d failed\n", cases, checks,
 	    failed);
