@@ -117,6 +117,11 @@ struct first {
 enum probe_result probe_first(const uint8_t *buf, size_t len,
 		    unsigned protos, size_t max_line, struct first *);
 
+/* probe.c: a host name as a client sent it (SNI, Host), into out lower
+ * case, one trailing dot dropped; labels of 1..63 letters, digits, '-'
+ * and '_', HOST_NAME_LEN at most. 0, or -1 if it is not one. */
+int	probe_host(const uint8_t *, size_t, char out[HOST_NAME_LEN + 1]);
+
 /*
  * route.c: which rule a matched message meets. rules as the frontend
  * holds them (strings NUL-terminated, NULL for any). Precedence, most

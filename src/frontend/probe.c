@@ -15,6 +15,39 @@
 
 static const char proxy_v1[] = "PROXY ";
 
+/* '_' is no LDH, but some names in the wild carry it. */
+int
+probe_host(const uint8_t *s, size_t n, char out[HOST_NAME_LEN + 1])
+{
+	size_t	i, label = 0;
+	uint8_t	c;
+
+	if (n > 1 && s[n - 1] == '.')
+		n--;
+	if (n == 0 || n > HOST_NAME_LEN)
+		return -1;
+	for (i = 0; i < n; i++) {
+		c = s[i];
+		if (c >= 'A' && c <= 'Z')
+			c = c - 'A' + 'a';
+		if (c == '.') {
+			if (label == 0)
+				return -1;
+			label = 0;
+		} else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '_') {
+			if (++label > 63)
+				return -1;
+		} else
+			return -1;
+		out[i] = (char)c;
+	}
+	if (label == 0)
+		return -1;
+	out[n] = '\0';
+	return 0;
+}
+
 static enum probe_result
 tcpmux(const uint8_t *buf, size_t len, size_t max_line, struct first *f)
 {

@@ -81,7 +81,8 @@ v6(const char *s, size_t n, uint8_t out[16])
 	if (n == 0 || n >= sizeof(copy))
 		return -1;
 	for (i = 0; i < n; i++)
-		if (strchr("0123456789abcdefABCDEF:.", s[i]) == NULL)
+		if (s[i] == '\0' ||
+		    strchr("0123456789abcdefABCDEF:.", s[i]) == NULL)
 			return -1;
 	memcpy(copy, s, n);
 	copy[n] = '\0';

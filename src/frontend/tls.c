@@ -142,44 +142,8 @@ skip_vec(struct rd *r, size_t n, size_t lo, size_t hi, size_t *got)
 	return take(r, NULL, v);
 }
 
-/*
- * A DNS name as sent (RFC 6066 3), into sni lower case: one trailing
- * dot dropped, labels of 1..63 letters, digits, '-' and '_' (which some
- * names in the wild carry), 253 bytes at most.
- */
-static int
-host_name(const uint8_t *s, size_t n, char *sni)
-{
-	size_t	i, label = 0;
-	uint8_t	c;
-
-	if (n > 1 && s[n - 1] == '.')
-		n--;
-	if (n == 0 || n > HOST_NAME_LEN)
-		return -1;
-	for (i = 0; i < n; i++) {
-		c = s[i];
-		if (c >= 'A' && c <= 'Z')
-			c = c - 'A' + 'a';
-		if (c == '.') {
-			if (label == 0)
-				return -1;
-			label = 0;
-		} else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		    c == '-' || c == '_') {
-			if (++label > 63)
-				return -1;
-		} else
-			return -1;
-		sni[i] = (char)c;
-	}
-	if (label == 0)
-		return -1;
-	sni[n] = '\0';
-	return 0;
-}
-
-/* server_name: a list of (type, name); one host_name (type 0) at most. */
+/* server_name (RFC 6066 3): a list of (type, name); one host_name (type
+ * 0) at most. */
 static enum probe_result
 server_name(struct rd *r, size_t elen, struct tls_hello *h)
 {
@@ -205,7 +169,7 @@ server_name(struct rd *r, size_t elen, struct tls_hello *h)
 			return bad(r, BAD_SNI);
 		if ((rv = take(r, name, n)) != PROBE_MATCH)
 			return rv;
-		if (host_name(name, n, h->sni) == -1)
+		if (probe_host(name, n, h->sni) == -1)
 			return bad(r, BAD_SNI);
 	}
 	return PROBE_MATCH;

@@ -112,7 +112,8 @@ run(enum kind k, const uint8_t *buf, size_t len, unsigned protos,
 		o->why = hh.why;
 		if (o->r != PROBE_MATCH)
 			break;
-		snprintf(o->text, sizeof(o->text), "%s", hh.host);
+		snprintf(o->text, sizeof(o->text), "%s%s", hh.host,
+		    hh.absolute ? " (absolute)" : "");
 		o->absolute = hh.absolute;
 		break;
 	case K_FIRST:
@@ -220,7 +221,9 @@ struct row {
 
 #define SSH(s, w, why)		{ K_SSH, s, 0, w, ANY, NULL, why }
 #define PX(s, w, t, why)	{ K_PROXY, s, 0, w, ANY, t, why }
+#define HT(s, w, t, why)	{ K_HTTP, s, 0, w, ANY, t, why }
 #define FIRST(s, p, w, pr, t, why)	{ K_FIRST, s, p, w, pr, t, why }
+#define GET	"GET / HTTP/1.1\r\n"
 
 #define MATCH	PROBE_MATCH
 #define AGAIN	PROBE_AGAIN
@@ -320,7 +323,105 @@ static const struct row rows[] = {
 	PX("\r\n\r\n\x01", NEXT, NULL, NULL),
 	PX("SSH-2.0-x\r\n", NEXT, NULL, NULL),
 
+	/* http.c */
+	HT(GET "Host: example.org\r\n\r\n", MATCH, "example.org", NULL),
+	HT(GET "hOsT: Example.ORG\r\n\r\n", MATCH, "example.org", NULL),
+	HT(GET "Host:example.org.\r\n\r\n", MATCH, "example.org", NULL),
+	HT(GET "Host: \t example.org:8080 \t\r\n\r\n", MATCH, "example.org",
+	    NULL),
+	HT(GET "Host: example.org:\r\n\r\n", MATCH, "example.org", NULL),
+	HT(GET "Host: [2001:DB8::1]:443\r\n\r\n", MATCH, "2001:db8::1", NULL),
+	HT(GET "Host: [::1]\r\n\r\n", MATCH, "::1", NULL),
+	HT(GET "Host: 192.0.2.1:80\r\n\r\n", MATCH, "192.0.2.1", NULL),
+	HT(GET "Accept: */*\r\nHost: a_b.example.org\r\nX-Y: z\r\n\r\n",
+	    MATCH, "a_b.example.org", NULL),
+	HT("GET http://Abs.Example.org:8080/x?y HTTP/1.1\r\n"
+	    "Host: other.org\r\n\r\n", MATCH, "abs.example.org (absolute)",
+	    NULL),
+	HT("GET HTTPS://[::1]/ HTTP/1.1\r\n\r\n", MATCH, "::1 (absolute)",
+	    NULL),
+	HT("GET http://example.org HTTP/1.1\r\n\r\n", MATCH,
+	    "example.org (absolute)", NULL),
+	HT("GET http://example.org?q HTTP/1.1\r\n\r\n", MATCH,
+	    "example.org (absolute)", NULL),
+	HT("CONNECT example.org:443 HTTP/1.1\r\nHost: example.org:443\r\n"
+	    "\r\n", MATCH, "example.org", NULL),
+	HT("OPTIONS * HTTP/1.1\r\nHost: example.org\r\n\r\n", MATCH,
+	    "example.org", NULL),
+	HT("ABCDEFGHIJKLMNOPQRST / HTTP/1.1\r\n\r\n", MATCH, "", NULL),
+	HT("GET / HTTP/1.0\r\n\r\n", MATCH, "", NULL),
+	HT(GET "User-Agent: x\r\n\r\n", MATCH, "", NULL),
+	HT(GET "Host:\r\n\r\n", MATCH, "", NULL),
+	HT(GET "X: caf\xc3\xa9\r\n\r\n", MATCH, "", NULL),
+	HT("GET / HTTP/1.1\nHost: example.org\n\n", MATCH, "example.org",
+	    NULL),					/* bare LF */
+	HT(GET "Host: example.org\n\r\n", MATCH, "example.org", NULL),
+	HT(GET "Host: example.org\r\n\r\nbody\r\n\r\n", MATCH,
+	    "example.org", NULL),
+	HT(GET "Host: example.org\r\n", AGAIN, NULL, NULL),
+	HT(GET, AGAIN, NULL, NULL),
+	HT("GET ", AGAIN, NULL, NULL),
+	HT("GET", AGAIN, NULL, NULL),
+	HT("", AGAIN, NULL, NULL),
+	HT(GET "Host: a\r\nHost: b\r\n\r\n", BAD, NULL, "two Host headers"),
+	HT(GET "Host: a\r\nhost: a\r\n", BAD, NULL, "two Host headers"),
+	HT("GET http://a/ HTTP/1.1\r\nHost: b\r\nHost: b\r\n\r\n", BAD,
+	    NULL, "two Host headers"),
+	HT("GET / HTTP/2.0\r\n\r\n", BAD, NULL, "bad request line"),
+	HT("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", BAD, NULL,
+	    "bad request line"),
+	HT("GET  / HTTP/1.1\r\n\r\n", BAD, NULL, "bad request line"),
+	HT("GET / HTTP/1.1 \r\n\r\n", BAD, NULL, "bad request line"),
+	HT("GET / http/1.1\r\n\r\n", BAD, NULL, "bad request line"),
+	HT("GET / HTTP/1.x\r\n\r\n", BAD, NULL, "bad request line"),
+	HT("GET /\r\n", BAD, NULL, "bad request line"),	/* HTTP/0.9 */
+	HT("GET /\x7f HTTP/1.1\r\n", BAD, NULL, "bad request line"),
+	HT("GET / HTTP/1.1\rX\n", BAD, NULL, "bad request line"),
+	HT(GET "Host : x\r\n\r\n", BAD, NULL, "bad header line"),
+	HT(GET " folded\r\n\r\n", BAD, NULL, "bad header line"),
+	HT(GET "NoColon\r\n\r\n", BAD, NULL, "bad header line"),
+	HT(GET ": x\r\n\r\n", BAD, NULL, "bad header line"),
+	HT(GET "X: a\rb\r\n\r\n", BAD, NULL, "bad header line"),
+	HT(GET "X: a\x01\r\n\r\n", BAD, NULL, "bad header line"),
+	HT(GET "Host: exa mple.org\r\n\r\n", BAD, NULL, "bad Host header"),
+	HT(GET "Host: example.org:80a\r\n\r\n", BAD, NULL,
+	    "bad Host header"),
+	HT(GET "Host: example.org:123456\r\n\r\n", BAD, NULL,
+	    "bad Host header"),
+	HT(GET "Host: :80\r\n\r\n", BAD, NULL, "bad Host header"),
+	HT(GET "Host: [::1\r\n\r\n", BAD, NULL, "bad Host header"),
+	HT(GET "Host: [zz::1]\r\n\r\n", BAD, NULL, "bad Host header"),
+	HT(GET "Host: [::1]x\r\n\r\n", BAD, NULL, "bad Host header"),
+	HT(GET "Host: ::1\r\n\r\n", BAD, NULL, "bad Host header"),
+	HT(GET "Host: user@example.org\r\n\r\n", BAD, NULL,
+	    "bad Host header"),
+	HT(GET "Host: a..b\r\n\r\n", BAD, NULL, "bad Host header"),
+	HT(GET "Host: caf\xc3\xa9.org\r\n\r\n", BAD, NULL,
+	    "bad Host header"),
+	HT("GET http://user@example.org/ HTTP/1.1\r\n\r\n", BAD, NULL,
+	    "bad request target"),
+	HT("GET http:/// HTTP/1.1\r\n\r\n", BAD, NULL, "bad request target"),
+	HT("GET http://ex%41mple.org/ HTTP/1.1\r\n\r\n", BAD, NULL,
+	    "bad request target"),
+	HT("get / HTTP/1.1\r\n\r\n", NEXT, NULL, NULL),
+	HT("GET\r\n", NEXT, NULL, NULL),
+	HT(" GET / HTTP/1.1\r\n", NEXT, NULL, NULL),
+	HT("G3T / HTTP/1.1\r\n", NEXT, NULL, NULL),
+	HT("ABCDEFGHIJKLMNOPQRSTU / HTTP/1.1\r\n\r\n", NEXT, NULL, NULL),
+	HT("SSH-2.0-x\r\n", NEXT, NULL, NULL),
+	HT("\x16\x03\x01", NEXT, NULL, NULL),
+
 	/* probe.c: the chain */
+	FIRST(GET "Host: Example.org\r\n\r\n", ALL, MATCH, PROTO_HTTP,
+	    "example.org", NULL),
+	FIRST(GET "Host: Example.org\r\n\r\n", 1u << PROTO_HTTP, MATCH,
+	    PROTO_HTTP, "example.org", NULL),
+	FIRST(GET "Host: a\r\nHost: b\r\n\r\n", ALL, BAD, PROTO_HTTP, NULL,
+	    "two Host headers"),
+	FIRST(GET "Host: Example.org\r\n\r\n", ALL & ~(1u << PROTO_HTTP), BAD,
+	    PROTO_TCPMUX, NULL, "bad name"),
+	FIRST("PROXY / HTTP/1.1\r\n\r\n", ALL, BAD, PROTO_TCPMUX, NULL,
+	    "PROXY header from an untrusted source"),
 	FIRST("echo\r\n", ALL, MATCH, PROTO_TCPMUX, "echo", NULL),
 	FIRST("GET\r\n", ALL, MATCH, PROTO_TCPMUX, "get", NULL),
 	FIRST("SSH-2\r\n", ALL, MATCH, PROTO_TCPMUX, "ssh-2", NULL),
@@ -746,6 +847,37 @@ lying(const struct hello_spec *pq)
 	    NULL, NULL, NULL);
 }
 
+/* The head's limit: HTTP_HEAD_MAX bytes, its empty line in. */
+static void
+http_sizes(void)
+{
+	static char	b[HTTP_HEAD_MAX + 64];
+	size_t		n;
+
+	for (n = 0; n < sizeof(b); n++)
+		b[n] = 'a';
+	memcpy(b, GET "X: ", 19);
+	memcpy(b + HTTP_HEAD_MAX - 4, "\r\n\r\n", 4);
+	test("head of HTTP_HEAD_MAX", K_HTTP, b, HTTP_HEAD_MAX, 0, MATCH, ANY,
+	    "", NULL, NULL);
+	memcpy(b + HTTP_HEAD_MAX - 4, "a\r\n\r\n", 5);
+	test("head past HTTP_HEAD_MAX", K_HTTP, b, HTTP_HEAD_MAX + 1, 0, BAD,
+	    ANY, NULL, NULL, "request head too large");
+	test("no end in HTTP_HEAD_MAX", K_HTTP, b, HTTP_HEAD_MAX + 60, 0, BAD,
+	    ANY, NULL, NULL, "request head too large");
+	test("no end in HTTP_HEAD_MAX, chain", K_FIRST, b, HTTP_HEAD_MAX + 60,
+	    ALL, BAD, PROTO_HTTP, NULL, NULL, "request head too large");
+	/* a Host of 253 bytes; and of 254 */
+	memcpy(b, GET "Host: ", 22);
+	for (n = 22; n < 22 + 253; n++)
+		b[n] = n % 50 == 0 ? '.' : 'h';
+	memcpy(b + n, "\r\n\r\n", 4);
+	test("Host of 253", K_HTTP, b, n + 4, 0, MATCH, ANY, NULL, NULL, NULL);
+	memcpy(b + n, "h\r\n\r\n", 5);
+	test("Host of 254", K_HTTP, b, n + 5, 0, BAD, ANY, NULL, NULL,
+	    "bad Host header");
+}
+
 static void
 tls(void)
 {
@@ -1038,6 +1170,7 @@ main(void)
 	}
 	proxy_v2();
 	tls();
+	http_sizes();
 	route();
 	printf("probe_test: %d inputs, %d checks, %d failed\n", cases, checks,
 	    failed);
