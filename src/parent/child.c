@@ -35,6 +35,7 @@ struct child {
 	child_exit_cb	 exited;	/* its owner's, told the pid */
 	int		 traced;	/* "+" waits for the exec-stop */
 	int		 stderr_fd;
+	int		 stderr_w;	/* ours: no EOF at exit (spawn.c) */
 	int		 status_fd;	/* exec status pipe, until the verdict */
 	int		 status_watched;	/* in epoll: untraced programs */
 	int		 exec_done;	/* the verdict: execve succeeded */
@@ -52,28 +53,39 @@ static struct child	*dead;		/* freed after the epoll batch */
 
 /*
  * The program is running (ok) or will never run: tell the client, and let
- * go of its socket.
+ * go of its socket. One held at its exec-stop (held) goes on as soon as
+ * "+" is out: the log line and the close need not keep it waiting.
  */
-void
-child_started(struct child *c, int ok)
+static void
+child_started(struct child *c, int ok, int held)
 {
 	char	result[64];
 
+	if (ok && c->client != -1 && c->proto == PROTO_TCPMUX &&
+	    (c->svc == NULL || !c->svc->reply_self))
+		(void)send(c->client, "+\r\n", 3, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (held)
+		spawn_release(c->pid);
 	if (c->client == -1)
 		return;
-	if (ok) {
-		if (c->proto == PROTO_TCPMUX &&
-		    (c->svc == NULL || !c->svc->reply_self))
-			(void)send(c->client, "+\r\n", 3,
-			    MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (ok)
 		parent_log_conn(c->peer, c->name, "+", c->pid, c->accepted_ns);
-	} else {
+	else {
 		parent_refuse(c->client, c->proto, REASON_NOSTART);
 		snprintf(result, sizeof(result), "-%s", REASON_NOSTART);
 		parent_log_conn(c->peer, c->name, result, c->pid, c->accepted_ns);
 	}
 	close(c->client);
 	c->client = -1;
+}
+
+/* Our write end: without it, the pipe ends with the program's writers. */
+static void
+stderr_let_go(struct child *c)
+{
+	if (c->stderr_w != -1)
+		close(c->stderr_w);
+	c->stderr_w = -1;
 }
 
 /*
@@ -86,6 +98,7 @@ stderr_close(struct child *c)
 	parent_unwatch(c->stderr_fd);
 	close(c->stderr_fd);
 	c->stderr_fd = -1;
+	stderr_let_go(c);
 }
 
 /*
@@ -208,7 +221,7 @@ child_exited(struct child *c, int st)
 	 * never told to go was killed at its exec-stop: it never ran either,
 	 * except an untraced one, whose "+" is merely late.
 	 */
-	child_started(c, child_verdict(c) == 1 && !c->traced);
+	child_started(c, child_verdict(c) == 1 && !c->traced, 0);
 	if (c->stderr_fd != -1)
 		child_stderr(c, 1);
 	if (WIFSIGNALED(st))
@@ -239,6 +252,7 @@ child_add(struct service *svc, const struct spawn *sp, child_exit_cb exited)
 	c->svc = svc;
 	c->client = -1;
 	c->stderr_fd = sp->stderr_fd;
+	c->stderr_w = sp->stderr_w;
 	c->status_fd = sp->status_fd;
 	c->traced = sp->traced;
 	c->supervised = exited != NULL;
@@ -316,8 +330,7 @@ child_waited(pid_t pid, int st)
 		if (c->traced && spawn_stopped(pid, WSTOPSIG(st),
 		    child_verdict(c) == 1)) {
 			c->traced = 0;
-			child_started(c, 1);
-			spawn_release(pid);
+			child_started(c, 1, 1);
 		}
 		return 1;
 	}
@@ -332,7 +345,7 @@ child_status_event(struct child *c)
 	int	r;
 
 	if (c->status_fd != -1 && (r = child_verdict(c)) != -1)
-		child_started(c, r);
+		child_started(c, r, 0);
 }
 
 void
@@ -367,9 +380,12 @@ child_drain(int epfd)
 	struct src		*src;
 	int			 open = 0, i, n;
 
-	for (c = children; c != NULL; c = c->next)
+	/* Each pipe ends when the last of its program's writers goes. */
+	for (c = children; c != NULL; c = c->next) {
+		stderr_let_go(c);
 		if (c->stderr_fd != -1)
 			open++;
+	}
 	while (open > 0) {
 		if ((n = epoll_wait(epfd, evs, 64, -1)) == -1 &&
 		    errno != EINTR)

@@ -383,7 +383,7 @@ on_signal(void)
 	while (read(d.sigfd, &si, sizeof(si)) == sizeof(si)) {
 		switch (si.ssi_signo) {
 		case SIGCHLD:
-			reap();
+			/* Reaped once, below, for every child at once. */
 			break;
 		case SIGHUP:
 			if (!d.stopping)

@@ -65,7 +65,6 @@ struct child	*child_add(struct service *, const struct spawn *,
 		    child_exit_cb exited);
 void		 child_set_client(struct child *, int client, uint64_t akey,
 		    const char *peer, enum proto, uint64_t accepted_ns);
-void		 child_started(struct child *, int ok);
 int		 child_count(const struct service *, uint64_t akey);
 void		 child_remap(const struct config *);
 int		 child_waited(pid_t, int status);
@@ -138,6 +137,7 @@ int	 control_listen(const char *what, const char *path, mode_t mask,
 struct spawn {
 	pid_t	 pid;
 	int	 stderr_fd;	/* read end of the child's stderr */
+	int	 stderr_w;	/* a write end, held until the reaping */
 	int	 status_fd;	/* read end of the exec status pipe */
 	int	 traced;	/* "+" waits for the exec-stop */
 	const char *failed;	/* no child: the step, for the log */

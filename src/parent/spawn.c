@@ -660,7 +660,7 @@ spawn(const struct service *svc, int client, const struct ipc_dispatch *req,
 
 	memset(sp, 0, sizeof(*sp));
 	sp->pid = -1;
-	sp->stderr_fd = sp->status_fd = -1;
+	sp->stderr_fd = sp->stderr_w = sp->status_fd = -1;
 	trace = can_trace == 1 && listenfd < 0 && !svc->untraced;
 	/* Arguments too big for a shared slot get a private one that fits. */
 	for (size = ARENA_SIZE; ; size *= 2) {
@@ -704,8 +704,7 @@ spawn(const struct service *svc, int client, const struct ipc_dispatch *req,
 	err = errno;
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(status[1]);
-	close(errp[1]);
-	status[1] = errp[1] = -1;
+	status[1] = -1;
 	if (sp->pid == -1) {
 		errno = err;
 		goto fail;
@@ -716,6 +715,12 @@ spawn(const struct service *svc, int client, const struct ipc_dispatch *req,
 	sp->failed = NULL;
 	fcntl(errp[0], F_SETFL, O_NONBLOCK);
 	sp->stderr_fd = errp[0];
+	/*
+	 * The parent keeps a write end until the reaping: the program's
+	 * exit is then no end of file on the pipe, one wake-up of the
+	 * parent fewer per program, and its exit reads what is left.
+	 */
+	sp->stderr_w = errp[1];
 	sp->status_fd = status[0];
 	sp->traced = trace;
 	return 0;

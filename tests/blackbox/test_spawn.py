@@ -10,12 +10,13 @@ import os
 import platform
 import re
 import shutil
+import signal
 import struct
 import subprocess
 import unittest
 
-from harness import (IS_ROOT, DaemonTestCase, recv_exact, recv_until_eof,
-                     run_daemon_n)
+from harness import (IS_ROOT, DaemonTestCase, alive, poll_until, proc_comm,
+                     recv_exact, recv_until_eof, run_daemon_n)
 
 
 NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
@@ -218,6 +219,40 @@ class StderrLog(DaemonTestCase):
                               l.endswith("]: tail %d" % p) for l in lines)]
         self.assertEqual(missing, [], "%d of 30 last lines lost"
                          % len(missing))
+
+    def test_drain_ends_with_its_last_program(self):
+        # The daemon holds a write end of each program's stderr pipe (no
+        # end of file, so no wake-up, at every exit); the process that
+        # logs them after a stop must let go of those, or it would never
+        # see the pipes end and never go.
+        sh = self.script("chatty.sh", "#!/bin/sh\n"
+                         "while IFS= read -r l; do echo \"got $l\" >&2; "
+                         "echo \"$l\"; done\n")
+        d = self.start("-s", "chatty=" + sh)
+        s = self.sock(d)
+        s.sendall(b"chatty\r\none\n")
+        self.assertEqual(recv_exact(s, 7), b"+\r\none\n")
+        pid = d.wait_log(r"conn peer=\S+ service=chatty result=\+ "
+                         r"pid=(\d+) ")[0].group(1)
+        pipe = os.readlink("/proc/%s/fd/2" % pid)
+        d.signal(signal.SIGTERM)
+        self.assertEqual(d.wait_exit(5), 0)
+
+        def drain():
+            for p in filter(str.isdigit, os.listdir("/proc")):
+                if p == pid or proc_comm(int(p)) != "oneportd-drain":
+                    continue
+                with contextlib.suppress(OSError):
+                    for fd in os.listdir("/proc/%s/fd" % p):
+                        if os.readlink("/proc/%s/fd/%s" % (p, fd)) == pipe:
+                            return int(p)
+            return None
+        keeper = poll_until(drain, what="the drain process")
+        s.sendall(b"two\n")
+        self.assertEqual(recv_exact(s, 4), b"two\n")
+        s.close()
+        poll_until(lambda: not alive(keeper),
+                   what="the drain process to end after its program")
 
     def test_conn_and_exit_log_lines(self):
         d = self.start("-s", "true=/bin/true", "-s", "false=/bin/false")
