@@ -44,7 +44,9 @@
 #define EMFILE_PAUSE_NS		(100 * 1000000ull)
 #define NBUCKETS		4096	/* power of two */
 
-enum watch_kind { W_PARENT, W_LISTENER, W_CONN, W_LINGER };
+/* W_FREE is 0: a connection freed while its event waits in the same
+ * batch (evicted, or read by addr_settle) is zeroed, and then skipped. */
+enum watch_kind { W_FREE, W_PARENT, W_LISTENER, W_CONN, W_LINGER };
 
 struct watch {
 	enum watch_kind	 kind;
