@@ -663,6 +663,14 @@ again:
 	silent_remove(c);
 	switch (probe_first(iobuf, n, fe.protos, fe.set.max_line, &f)) {
 	case PROBE_AGAIN:
+		/*
+		 * Bytes that can no longer begin a TCPMUX line are surely the
+		 * other protocol's: a timeout or an end now is refused in its
+		 * terms (an HTTP 408 or 400, a TLS close or alert).
+		 */
+		if (f.proto != PROTO_TCPMUX && request_parse(iobuf, n,
+		    fe.set.max_line, &f.req) == REQ_REJECT)
+			c->proto = f.proto;
 		/* The peer has shut down its side: no more will come. */
 		if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 			conn_reject(c, "-", REASON_INCOMPLETE);
