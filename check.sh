@@ -7,7 +7,8 @@ set -eu
 cd "$(dirname "$0")"
 . scripts/deps.sh
 need $BUILD_DEPS clang libclang-rt-14-dev python3 mandoc netcat-openbsd \
-    socat xinetd procps
+    socat xinetd procps openssl curl openssh-client openssh-server stunnel4 \
+    haproxy
 if [ "$(id -u)" -eq 0 ] && ! getent passwd oneportd >/dev/null; then
 	useradd --system --no-create-home --home-dir /nonexistent \
 	    --shell /usr/sbin/nologin oneportd

@@ -183,6 +183,32 @@ def spawned_by_oneportd(pid):
         return False
 
 
+def free_port(host="127.0.0.1"):
+    """A TCP port nothing listens on now, for a program that cannot be
+    told port 0 and report the port it got (HAProxy)."""
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(fam, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def listening_ports():
+    """Every TCP port something listens on, as the kernel sees it
+    (/proc/net/tcp{,6}, state 0A): a look that connects to nothing."""
+    ports = set()
+    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(path) as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            cols = row.split()
+            if cols[3] == "0A":
+                ports.add(int(cols[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
 def make_tmpdir():
     """A directory the daemon's unprivileged users can traverse: services
     run as nobody when the daemon is root."""

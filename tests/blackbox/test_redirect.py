@@ -15,8 +15,8 @@ import subprocess
 import time
 
 from harness import (DAEMON, IO_TIMEOUT, IS_ROOT, DaemonTestCase, alive,
-                     children_of, poll_until, proc_status, recv_until_eof,
-                     run_daemon_n)
+                     children_of, listening_ports, poll_until, proc_status,
+                     recv_until_eof, run_daemon_n)
 
 # The service program. It checks what the daemon must give it before it
 # serves anyone (exit 3 otherwise), then answers each connection's first
@@ -131,22 +131,6 @@ while True:
 
 DYN_RE = re.compile(rb"^@(\d+)\r\n$")
 TOKEN_RE = re.compile(rb"^@(\d+) token=([0-9a-f]{32})\r\n$")
-
-
-def listening_ports():
-    """Every TCP port something listens on, as the kernel sees it."""
-    ports = set()
-    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            with open(path) as f:
-                rows = f.read().splitlines()[1:]
-        except OSError:
-            continue
-        for row in rows:
-            cols = row.split()
-            if cols[3] == "0A":
-                ports.add(int(cols[1].rsplit(":", 1)[1], 16))
-    return ports
 
 
 def rfc1078_client_succeeds(reply):
