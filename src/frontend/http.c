@@ -11,6 +11,7 @@
 #include "frontend.h"
 
 #define METHOD_MAX	20
+#define LINE_OK		PROBE_AGAIN	/* a line's verdict: on to the next */
 
 #define BAD_TOO_LARGE	"request head too large"
 #define BAD_LINE	"bad request line"
@@ -34,23 +35,31 @@ lower(uint8_t c)
 	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
 }
 
-/* A bracketed IPv6 literal's inside, as inet_pton reads it. */
+/*
+ * A bracketed IPv6 literal's inside, as inet_pton reads it, into out in
+ * inet_ntop's canonical form ("[2001:DB8:0::1]" is "2001:db8::1"), the
+ * form a rule's literal must be compared in.
+ */
 static int
 v6(const uint8_t *s, size_t n, char *out)
 {
+	char	text[INET6_ADDRSTRLEN];
 	uint8_t	a[16];
 	size_t	i;
 
-	if (n == 0 || n >= INET6_ADDRSTRLEN)
+	if (n == 0 || n >= sizeof(text))
 		return -1;
 	for (i = 0; i < n; i++) {
 		if (s[i] == '\0' ||
 		    strchr("0123456789abcdefABCDEF:.", s[i]) == NULL)
 			return -1;
-		out[i] = (char)lower(s[i]);
+		text[i] = (char)s[i];
 	}
-	out[n] = '\0';
-	return inet_pton(AF_INET6, out, a) == 1 ? 0 : -1;
+	text[n] = '\0';
+	if (inet_pton(AF_INET6, text, a) != 1 ||
+	    inet_ntop(AF_INET6, a, out, HOST_NAME_LEN + 1) == NULL)
+		return -1;
+	return 0;
 }
 
 /*
@@ -113,7 +122,7 @@ request_line(const uint8_t *s, size_t n, size_t method, struct http_head *h)
 	    i++)
 		;
 	if (i == t || te - i < 3 || memcmp(s + i, "://", 3) != 0)
-		return PROBE_AGAIN;		/* not absolute-form */
+		return LINE_OK;		/* not absolute-form */
 	a = i + 3;
 	for (ae = a; ae < te && s[ae] != '/' && s[ae] != '?' && s[ae] != '#';
 	    ae++)
@@ -122,7 +131,7 @@ request_line(const uint8_t *s, size_t n, size_t method, struct http_head *h)
 	if (ae == a || authority(s + a, ae - a, h->host) == -1)
 		return bad(h, BAD_TARGET);
 	h->absolute = 1;
-	return PROBE_AGAIN;
+	return LINE_OK;
 }
 
 static int
@@ -149,7 +158,7 @@ header(const uint8_t *s, size_t n, int *hosts, struct http_head *h)
 			return bad(h, BAD_HEADER);
 	if (c != 4 || lower(s[0]) != 'h' || lower(s[1]) != 'o' ||
 	    lower(s[2]) != 's' || lower(s[3]) != 't')
-		return PROBE_AGAIN;
+		return LINE_OK;
 	if ((*hosts)++)
 		return bad(h, BAD_TWO_HOSTS);
 	for (v = c + 1; v < n && (s[v] == ' ' || s[v] == '\t'); v++)
@@ -160,7 +169,7 @@ header(const uint8_t *s, size_t n, int *hosts, struct http_head *h)
 		return bad(h, BAD_HOST);
 	if (!h->absolute)
 		memcpy(h->host, host, sizeof(host));
-	return PROBE_AGAIN;
+	return LINE_OK;
 }
 
 /*
