@@ -64,6 +64,7 @@ struct conn {
 	int			 trusted;	/* a balancer: PROXY header due */
 	int			 proxied;	/* peer and local are a header's */
 	int			 silent;	/* on the silent list */
+	int			 watched;	/* in the epoll set */
 	uint32_t		 lowat;		/* SO_RCVLOWAT set, 0: none */
 	struct sockaddr_in6	 peer;		/* or sockaddr_in */
 	struct sockaddr_in6	 via;		/* proxied: the balancer */
@@ -280,7 +281,8 @@ conn_free(struct conn *c)
 {
 	conn_unlink(c);
 	if (c->w.fd != -1) {
-		epoll_ctl(fe.epfd, EPOLL_CTL_DEL, c->w.fd, NULL);
+		if (c->watched)
+			epoll_ctl(fe.epfd, EPOLL_CTL_DEL, c->w.fd, NULL);
 		close(c->w.fd);
 	}
 	memset(c, 0, sizeof(*c));
@@ -938,8 +940,17 @@ accept_one(int lfd)
 	silent_add(c);
 	fe.npending++;
 
+	/*
+	 * A line that came with the connection is served at once, and the
+	 * connection never enters the epoll set (two calls saved on the
+	 * common path). conn_read frees c or leaves it pending, as it was.
+	 */
+	conn_read(c, 0);
+	if (c->w.kind != W_CONN || c->w.fd != fd)
+		return 0;
 	/* Edge-triggered: peeking leaves data queued, so level would spin.
-	 * Adding a socket that already has data reports it at once. */
+	 * Adding a socket that already has data reports it at once, so
+	 * bytes that came since the read above are not missed. */
 	memset(&ev, 0, sizeof(ev));
 	ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
 	ev.data.ptr = &c->w;
@@ -948,8 +959,7 @@ accept_one(int lfd)
 		conn_reject(c, "-", REASON_BUSY);
 		return 0;
 	}
-	/* A line that came with the connection is served at once. */
-	conn_read(c, 0);
+	c->watched = 1;
 	return 0;
 }
 
