@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -40,6 +41,8 @@ static int	 port_parse(const char *, int *);
 static char	*command_resolve(const char *);
 static int	 service_resolve(struct service *, int);
 static int	 service_cmp(const void *, const void *);
+static int	 rule_check(struct config *, const struct service *, int);
+static int	 rules_check(struct config *);
 static void	*xcalloc(size_t, size_t);
 static char	*xstrdup(const char *);
 
@@ -126,6 +129,7 @@ config_free(struct config *cfg)
 		free(cfg->regrules[i].user);
 	}
 	free(cfg->regrules);
+	free(cfg->proxy_from);
 	strv_free(cfg->files);
 	free(cfg);
 }
@@ -134,6 +138,13 @@ config_free(struct config *cfg)
 void
 service_clear(struct service *s)
 {
+	int	i;
+
+	for (i = 0; i < s->nrules; i++) {
+		free(s->rules[i].host);
+		free(s->rules[i].alpn);
+	}
+	free(s->rules);
 	strv_free(s->argv);
 	free(s->user);
 	free(s->group);
@@ -660,6 +671,357 @@ service_resolve(struct service *s, int root)
 	return errors ? -1 : 0;
 }
 
+/* ---- implicit names: "match" rules and "proxy from" ---- */
+
+/* The words of the grammar; parse.y and printconf.c use them too. */
+const char *
+config_proto_word(enum proto p)
+{
+	static const char *const words[PROTO_MAX] = {
+		[PROTO_TLS] = "tls", [PROTO_HTTP] = "http",
+		[PROTO_SSH] = "ssh", [PROTO_SILENCE] = "silence",
+	};
+
+	return (unsigned)p < PROTO_MAX ? words[p] : NULL;
+}
+
+/* Dot-separated labels of letters, digits and inner hyphens, 1..63
+ * bytes each, the last not all digits (that is an address). */
+static int
+host_name_valid(const char *s)
+{
+	size_t	i, lab = 0, digits = 0;
+
+	for (i = 0; ; i++) {
+		if (s[i] == '.' || s[i] == '\0') {
+			if (lab == 0 || lab > 63 || s[i - 1] == '-')
+				return 0;
+			if (s[i] == '\0')
+				return digits < lab;
+			lab = digits = 0;
+		} else if ((s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= '0' && s[i] <= '9') || (s[i] == '-' && lab > 0)) {
+			digits += s[i] >= '0' && s[i] <= '9';
+			lab++;
+		} else
+			return 0;
+	}
+}
+
+/*
+ * An SNI or Host pattern, lower case: a host name, or "*." and one ("*"
+ * is exactly one label, as in certificates), at most HOST_NAME_LEN
+ * bytes; with addr_ok an IPv4 or IPv6 literal too (a Host header may
+ * carry one; SNI never does, RFC 6066).
+ */
+int
+config_pattern_valid(const char *s, int addr_ok)
+{
+	struct in6_addr	a;
+
+	if (strlen(s) > HOST_NAME_LEN)
+		return 0;
+	if (addr_ok && (inet_pton(AF_INET, s, &a) == 1 ||
+	    inet_pton(AF_INET6, s, &a) == 1))
+		return 1;
+	if (s[0] == '*' && s[1] == '.')
+		s += 2;
+	return host_name_valid(s);
+}
+
+/* An ALPN protocol name as RFC 7301 allows and a config can hold. */
+static int
+alpn_valid(const char *s)
+{
+	size_t	i;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if (s[i] <= ' ' || s[i] > '~')
+			return 0;
+	return i > 0 && i <= ALPN_NAME_LEN;
+}
+
+/* Lower-cased copies of v, NULL for none; -1 at a bad pattern. */
+static char **
+hosts_lower(char **v, int addr_ok)
+{
+	char	**lv = NULL, *p, qbuf[48];
+	size_t	  i;
+
+	for (i = 0; v != NULL && v[i] != NULL; i++) {
+		lv = strv_add(lv, v[i]);
+		for (p = lv[i]; *p != '\0'; p++)
+			*p = (char)tolower((unsigned char)*p);
+		if (config_pattern_valid(lv[i], addr_ok))
+			continue;
+		quoted(v[i], strlen(v[i]), qbuf, sizeof(qbuf));
+		if (!addr_ok && config_pattern_valid(lv[i], 1))
+			config_seterr("sni \"%s\": an address; TLS clients "
+			    "send host names only", qbuf);
+		else
+			config_seterr("%s \"%s\": not a host name%s", addr_ok ?
+			    "host" : "sni", qbuf, addr_ok ? ", \"*.\" and one, "
+			    "or an IP address" : " or \"*.\" and one");
+		strv_free(lv);
+		return (char **)-1;
+	}
+	return lv;
+}
+
+static size_t
+strv_len(char **v)
+{
+	size_t	n = 0;
+
+	while (v != NULL && v[n] != NULL)
+		n++;
+	return n;
+}
+
+/*
+ * One "match" statement of s, expanded: every host with every ALPN name
+ * (NULL lists: any). Returns -1 with config_error() at a bad pattern or
+ * name, or past MAX_RULES in all; nothing is added then.
+ */
+int
+config_add_match(struct config *cfg, struct service *s, enum proto proto,
+    char **hosts, char **alpns, int silence_ms, const char *file, int line)
+{
+	struct matchrule	*r;
+	char			**lh, qbuf[48];
+	size_t			  nh, na, i, j, n;
+
+	for (i = 0; alpns != NULL && alpns[i] != NULL; i++)
+		if (!alpn_valid(alpns[i])) {
+			config_seterr("alpn \"%s\": not 1 to %d printable "
+			    "bytes without a space", quoted(alpns[i],
+			    strlen(alpns[i]), qbuf, sizeof(qbuf)),
+			    ALPN_NAME_LEN);
+			return -1;
+		}
+	if ((lh = hosts_lower(hosts, proto == PROTO_HTTP)) == (char **)-1)
+		return -1;
+	nh = lh != NULL ? strv_len(lh) : 1;
+	na = alpns != NULL ? strv_len(alpns) : 1;
+	/* Both lists are in memory already: the product fits. */
+	n = nh * na;
+	if (n > (size_t)(MAX_RULES - cfg->nrules)) {
+		config_seterr("more than %d match rules in all (each name "
+		    "with each alpn counts)", MAX_RULES);
+		strv_free(lh);
+		return -1;
+	}
+	r = reallocarray(s->rules, s->nrules + n, sizeof(*r));
+	if (r == NULL)
+		fatal("config: reallocarray");
+	s->rules = r;
+	r += s->nrules;
+	for (i = 0; i < nh; i++)
+		for (j = 0; j < na; j++, r++) {
+			memset(r, 0, sizeof(*r));
+			r->proto = proto;
+			r->host = lh != NULL ? xstrdup(lh[i]) : NULL;
+			r->alpn = alpns != NULL ? xstrdup(alpns[j]) : NULL;
+			r->silence_ms = silence_ms;
+			r->file = file;
+			r->line = line;
+		}
+	s->nrules += n;
+	cfg->nrules += n;
+	strv_free(lh);
+	return 0;
+}
+
+/* "A", "A/N": a trusted PROXY source. -1 with config_error(). */
+int
+config_add_proxy(struct config *cfg, const char *arg)
+{
+	struct netmask	 m;
+	char		 buf[INET6_ADDRSTRLEN + 8], net[INET6_ADDRSTRLEN];
+	char		*slash, *end;
+	long		 prefix;
+	int		 bits, b, set = 0;
+
+	memset(&m, 0, sizeof(m));
+	if (strlen(arg) >= sizeof(buf)) {
+		config_seterr("not an IPv4 or IPv6 address");
+		return -1;
+	}
+	memcpy(buf, arg, strlen(arg) + 1);
+	if ((slash = strchr(buf, '/')) != NULL)
+		*slash++ = '\0';
+	if (inet_pton(AF_INET, buf, m.addr) == 1) {
+		m.family = AF_INET;
+		bits = 32;
+	} else if (inet_pton(AF_INET6, buf, m.addr) == 1) {
+		m.family = AF_INET6;
+		bits = 128;
+	} else {
+		config_seterr("not an IPv4 or IPv6 address");
+		return -1;
+	}
+	prefix = bits;
+	if (slash != NULL) {
+		errno = 0;
+		prefix = strtol(slash, &end, 10);
+		if (*slash < '0' || *slash > '9' || *end != '\0' ||
+		    errno != 0 || prefix > bits) {
+			config_seterr("prefix \"/%s\": not 0 to %d", slash,
+			    bits);
+			return -1;
+		}
+	}
+	m.prefix = (int)prefix;
+	for (b = m.prefix; b < bits; b++) {
+		set |= m.addr[b / 8] & (0x80 >> (b % 8));
+		m.addr[b / 8] &= ~(0x80 >> (b % 8));
+	}
+	if (set) {
+		inet_ntop(m.family, m.addr, net, sizeof(net));
+		config_seterr("host bits set after the /%d prefix (the "
+		    "network is %s/%d)", m.prefix, net, m.prefix);
+		return -1;
+	}
+	if (cfg->nproxy_from >= MAX_PROXY_FROM) {
+		config_seterr("more than %d sources", MAX_PROXY_FROM);
+		return -1;
+	}
+	cfg->proxy_from = reallocarray(cfg->proxy_from,
+	    cfg->nproxy_from + 1, sizeof(m));
+	if (cfg->proxy_from == NULL)
+		fatal("config: reallocarray");
+	cfg->proxy_from[cfg->nproxy_from++] = m;
+	return 0;
+}
+
+/* A rule as a message shows it: "match tls sni "a" alpn "b"". */
+static const char *
+rule_text(const struct matchrule *r, char *buf, size_t len)
+{
+	char	h[48], a[48];
+
+	snprintf(buf, len, "match %s%s%s%s%s%s%s",
+	    config_proto_word(r->proto),
+	    r->host == NULL ? "" : r->proto == PROTO_HTTP ? " host \"" :
+	    " sni \"", r->host == NULL ? "" : quoted(r->host,
+	    strlen(r->host), h, sizeof(h)), r->host == NULL ? "" : "\"",
+	    r->alpn == NULL ? "" : " alpn \"", r->alpn == NULL ? "" :
+	    quoted(r->alpn, strlen(r->alpn), a, sizeof(a)),
+	    r->alpn == NULL ? "" : "\"");
+	return buf;
+}
+
+/* NULL ("any") first; then bytes. */
+static int
+nullstr_cmp(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return (a != NULL) - (b != NULL);
+	return strcmp(a, b);
+}
+
+struct ruleref {
+	const struct matchrule	*r;
+	const struct service	*s;
+	size_t			 order;	/* as declared */
+	const struct ruleref	*first;	/* an earlier rule it overlaps */
+};
+
+static int
+ruleref_cmp(const void *a, const void *b)
+{
+	const struct ruleref	*x = *(struct ruleref *const *)a;
+	const struct ruleref	*y = *(struct ruleref *const *)b;
+	int			 c;
+
+	if (x->r->proto != y->r->proto)
+		return x->r->proto < y->r->proto ? -1 : 1;
+	if ((c = nullstr_cmp(x->r->host, y->r->host)) != 0 ||
+	    (c = nullstr_cmp(x->r->alpn, y->r->alpn)) != 0)
+		return c;
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* What a rule's service must be: one an implicit client can use. A
+ * silence shorter than the timeout; it sets cfg->silence_ms. */
+static int
+rule_check(struct config *cfg, const struct service *s, int k)
+{
+	const struct matchrule	*r = &s->rules[k];
+	int			 errors = 0;
+
+	if (r->proto == PROTO_SILENCE && r->silence_ms >= cfg->timeout_ms) {
+		log_warnx("%s:%d: match silence %dms never matches: the "
+		    "timeout (%dms) ends the wait first", r->file, r->line,
+		    r->silence_ms, cfg->timeout_ms);
+		errors++;
+	} else if (r->proto == PROTO_SILENCE)
+		cfg->silence_ms = r->silence_ms;
+	if (k > 0)
+		return errors;
+	if (s->redirect != REDIRECT_NONE) {
+		log_warnx("%s:%d: match in service \"%s\": implicit clients "
+		    "cannot follow a redirect", r->file, r->line, s->name);
+		errors++;
+	}
+	if (s->reply_self) {
+		log_warnx("%s:%d: match in service \"%s\": with reply self "
+		    "the program sends \"+\", which an implicit client must "
+		    "not get", r->file, r->line, s->name);
+		errors++;
+	}
+	return errors;
+}
+
+/*
+ * Each rule as rule_check wants it, then no two of the same protocol,
+ * host and ALPN: each after the first is an overlap, shown with the
+ * first's place, in the order they were declared. Returns the errors.
+ */
+static int
+rules_check(struct config *cfg)
+{
+	struct ruleref		*refs, **sorted;
+	const struct ruleref	*f;
+	char			 text[160];
+	size_t			 n = 0, i;
+	int			 j, k, errors = 0;
+
+	if (cfg->nrules == 0)
+		return 0;
+	refs = xcalloc(cfg->nrules, sizeof(*refs));
+	sorted = xcalloc(cfg->nrules, sizeof(*sorted));
+	for (j = 0; j < cfg->nservices; j++)
+		for (k = 0; k < cfg->services[j].nrules; k++, n++) {
+			errors += rule_check(cfg, &cfg->services[j], k);
+			refs[n].r = &cfg->services[j].rules[k];
+			refs[n].s = &cfg->services[j];
+			refs[n].order = n;
+			sorted[n] = &refs[n];
+		}
+	qsort(sorted, n, sizeof(*sorted), ruleref_cmp);
+	for (i = 1, f = n > 0 ? sorted[0] : NULL; i < n; i++) {
+		if (sorted[i]->r->proto == f->r->proto &&
+		    nullstr_cmp(sorted[i]->r->host, f->r->host) == 0 &&
+		    nullstr_cmp(sorted[i]->r->alpn, f->r->alpn) == 0)
+			sorted[i]->first = f;
+		else
+			f = sorted[i];
+	}
+	for (i = 0; i < n; i++) {
+		if ((f = refs[i].first) == NULL)
+			continue;
+		log_warnx("%s:%d: %s overlaps the rule at %s:%d (service "
+		    "\"%s\")", refs[i].r->file, refs[i].r->line,
+		    rule_text(refs[i].r, text, sizeof(text)), f->r->file,
+		    f->r->line, f->s->name);
+		errors++;
+	}
+	free(sorted);
+	free(refs);
+	return errors;
+}
+
 /*
  * Completes a loaded configuration: the tcpmux port on every address when
  * nothing else was asked for, ids for every service, services sorted for
@@ -689,6 +1051,7 @@ config_finish(struct config *cfg)
 	}
 	if (cfg->nregrules > 0 && cfg->control == NULL)
 		cfg->control = xstrdup(ONEPORTD_CONTROL);
+	errors += rules_check(cfg);
 	if (cfg->nservices > 1)
 		qsort(cfg->services, cfg->nservices, sizeof(*cfg->services),
 		    service_cmp);

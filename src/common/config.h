@@ -55,6 +55,7 @@ struct matchrule {
 	enum proto	 proto;		/* never PROTO_TCPMUX */
 	char		*host;
 	char		*alpn;
+	int		 silence_ms;	/* PROTO_SILENCE: how long it waits */
 	const char	*file;		/* where it was declared */
 	int		 line;
 };
@@ -142,6 +143,7 @@ struct config {
 	struct netmask	*proxy_from;	/* trusted PROXY protocol sources */
 	int		 nproxy_from;
 	int		 silence_ms;	/* "match silence": 0 if none */
+	int		 nrules;	/* every service's, for MAX_RULES */
 	/* Defaults applied to services declared after a "defaults" block. */
 	struct service	 defaults;
 	char		**files;	/* files read; service->file points here */
@@ -163,6 +165,12 @@ int		 config_add_listener(struct config *, const char *host,
 		    const char *port);
 int		 config_listener_arg(struct config *, const char *arg);
 int		 config_service_arg(struct config *, const char *arg);
+int		 config_add_match(struct config *, struct service *,
+		    enum proto, char **hosts, char **alpns, int silence_ms,
+		    const char *file, int line);
+int		 config_add_proxy(struct config *, const char *);
+int		 config_pattern_valid(const char *, int addr_ok);
+const char	*config_proto_word(enum proto);
 int		 config_finish(struct config *);
 struct service	*config_find(const struct config *, const char *name);
 void		 service_clear(struct service *);

@@ -63,6 +63,8 @@ static struct service	*svc;		/* the block being filled */
 static struct service	 scratch;	/* a rejected service's block */
 static int		 errors;
 static char		 lastword[48];	/* last STRING, for messages */
+static int		 at_start;	/* the last token ended a statement
+					 * or opened a block */
 
 static int	 yylex(YYSTYPE *, YYLTYPE *);
 static void	 yyerror(const YYLTYPE *, const char *);
@@ -74,7 +76,9 @@ static void	 file_pop(void);
 static char	*include_path(const char *, const char *);
 static int	 number(const YYLTYPE *, const char *, const char *,
 		    long long, long long, int *);
-static int	 timeout(const YYLTYPE *, const char *, int *);
+static int	 timeout(const YYLTYPE *, const char *, const char *, int *);
+static void	 match_stmt(const YYLTYPE *, char **);
+static void	 proxy_stmt(const YYLTYPE *, char **);
 static void	 pending(const YYLTYPE *, char *);
 static int	 flag(const YYLTYPE *, const char *, const char *,
 		    const char *, const char *, int, int *);
@@ -105,6 +109,7 @@ static int	 redirect_host_valid(const char *);
 %token	MAXLINE "max-line" ON "on" PENDING "pending"
 %token	PERADDRESS "per-address" PORT "port" REPLY "reply"
 %token	SERVICE "service" TIMEOUT "timeout" USER "user" VISIBLE "visible"
+%token	MATCH "match" PROXY "proxy"	/* only where a statement starts */
 %token	EOL "end of line"
 %token	LEXERROR
 %token	<string> STRING
@@ -154,7 +159,7 @@ global		: LISTEN ON STRING PORT STRING	{
 		| TIMEOUT STRING		{
 			int	ms;
 
-			if (timeout(&@2, $2, &ms) == 0)
+			if (timeout(&@2, "timeout", $2, &ms) == 0)
 				conf->timeout_ms = ms;
 			free($2);
 		}
@@ -247,6 +252,20 @@ global		: LISTEN ON STRING PORT STRING	{
 				free($2);
 				free($4);
 			}
+		}
+		| PROXY strings			{
+			proxy_stmt(&@1, $2);
+			strv_free($2);
+		}
+		| PROXY				{
+			perr(&@1, "proxy: expected from ADDRESS[/PREFIX]...");
+		}
+		| MATCH strings			{
+			perr(&@1, "match is a service option");
+			strv_free($2);
+		}
+		| MATCH				{
+			perr(&@1, "match is a service option");
 		}
 		| STRING			{
 			perr(&@1, "unknown keyword \"%s\"", safe($1));
@@ -399,6 +418,20 @@ option		: COMMAND strings		{
 				svc->owner = $2;
 			} else
 				free($2);
+		}
+		| MATCH strings			{
+			match_stmt(&@1, $2);
+			strv_free($2);
+		}
+		| MATCH				{
+			perr(&@1, "match: expected tls, http, ssh or silence");
+		}
+		| PROXY strings			{
+			perr(&@1, "proxy from is a global option");
+			strv_free($2);
+		}
+		| PROXY				{
+			perr(&@1, "proxy from is a global option");
 		}
 		| STRING			{
 			perr(&@1, "unknown service option \"%s\"",
@@ -587,12 +620,13 @@ safe(const char *s)
 /*
  * Tokens: '{', '}', EOL (a newline or ';'), and words. A bare word is
  * printable ASCII up to a blank or one of "'{};#\ and is a keyword if it
- * is in the table; a quoted word ("..." or '...', one line, \" and \\ the
- * only escapes) never is. '#' starts a comment; a backslash at the end of
- * a line continues it.
+ * is in the table, or "match" or "proxy" where a statement starts (so a
+ * command's argument of that name stays one); a quoted word ("..." or
+ * '...', one line, \" and \\ the only escapes) never is. '#' starts a
+ * comment; a backslash at the end of a line continues it.
  */
 static int
-yylex(YYSTYPE *lval, YYLTYPE *lloc)
+lex_token(YYSTYPE *lval, YYLTYPE *lloc)
 {
 	char			 buf[MAX_TOKEN];
 	const struct keyword	*kw;
@@ -707,9 +741,22 @@ top:
 	    sizeof(keywords[0]), keyword_cmp);
 	if (kw != NULL)
 		return kw->token;
+	if (at_start && strcmp(buf, "match") == 0)
+		return MATCH;
+	if (at_start && strcmp(buf, "proxy") == 0)
+		return PROXY;
 	if ((lval->string = strdup(buf)) == NULL)
 		fatal("parse: strdup");
 	return STRING;
+}
+
+static int
+yylex(YYSTYPE *lval, YYLTYPE *lloc)
+{
+	int	tok = lex_token(lval, lloc);
+
+	at_start = tok == EOL || tok == '{';
+	return tok;
 }
 
 /*
@@ -883,9 +930,9 @@ pending(const YYLTYPE *loc, char *s)
 	conf->drop_rate = r;
 }
 
-/* Seconds, "Ns" or "Nms"; the whole first line must arrive within it. */
+/* Seconds, "Ns" or "Nms"; what names the statement in messages. */
 static int
-timeout(const YYLTYPE *loc, const char *s, int *ms)
+timeout(const YYLTYPE *loc, const char *what, const char *s, int *ms)
 {
 	const char	*p;
 	long long	 v = 0, scale;
@@ -902,13 +949,13 @@ timeout(const YYLTYPE *loc, const char *s, int *ms)
 	else
 		scale = -1;
 	if (scale == -1) {
-		perr(loc, "timeout \"%s\": expected seconds, \"Ns\" or "
-		    "\"Nms\"", safe(s));
+		perr(loc, "%s \"%s\": expected seconds, \"Ns\" or "
+		    "\"Nms\"", what, safe(s));
 		return -1;
 	}
 	if (v > MAX_TIMEOUT_MS || v * scale < 1 ||
 	    v * scale > MAX_TIMEOUT_MS) {
-		perr(loc, "timeout %s: out of range (1ms..%ds)", safe(s),
+		perr(loc, "%s %s: out of range (1ms..%ds)", what, safe(s),
 		    MAX_TIMEOUT_MS / 1000);
 		return -1;
 	}
@@ -991,6 +1038,89 @@ redirect_host_valid(const char *h)
 	return 1;
 }
 
+/*
+ * "match PROTO ...": tls [sni PATTERN...] [alpn NAME...], http [host
+ * PATTERN...], ssh, silence [TIME]. Words are split here, config.c checks
+ * and expands them.
+ */
+static void
+match_stmt(const YYLTYPE *loc, char **w)
+{
+	const char	*word, *lists[2] = { NULL, NULL };
+	char		**hosts = NULL, **alpns = NULL, ***list = NULL;
+	int		 proto, i, ms = DEF_SILENCE_MS, bad = 0, given[2] = { 0 };
+
+	if (svc == &conf->defaults) {
+		perr(loc, "match is not allowed in defaults");
+		return;
+	}
+	for (proto = PROTO_TLS; proto < PROTO_MAX; proto++)
+		if (strcmp(w[0], config_proto_word(proto)) == 0)
+			break;
+	if (proto == PROTO_MAX) {
+		perr(loc, "match \"%s\": expected tls, http, ssh or silence",
+		    safe(w[0]));
+		return;
+	}
+	word = w[0];
+	if (proto == PROTO_TLS) {
+		lists[0] = "sni";
+		lists[1] = "alpn";
+	} else if (proto == PROTO_HTTP)
+		lists[0] = "host";
+	for (i = 1; w[i] != NULL && !bad; i++) {
+		if (lists[0] != NULL && strcmp(w[i], lists[0]) == 0) {
+			bad = given[0]++;
+			list = &hosts;
+		} else if (lists[1] != NULL && strcmp(w[i], lists[1]) == 0) {
+			bad = given[1]++;
+			list = &alpns;
+		} else if (proto == PROTO_SILENCE && i == 1) {
+			bad = timeout(loc, "match silence", w[i], &ms) == -1;
+			continue;
+		} else if (list != NULL) {
+			*list = strv_add(*list, w[i]);
+			continue;
+		} else {
+			perr(loc, "match %s: unexpected \"%s\"%s", word,
+			    safe(w[i]), proto == PROTO_TLS ? " (expected sni "
+			    "or alpn)" : proto == PROTO_HTTP ? " (expected "
+			    "host)" : "");
+			bad = 1;
+			continue;
+		}
+		if (bad)
+			perr(loc, "match %s: %s given twice", word, w[i]);
+	}
+	if (!bad && ((given[0] && hosts == NULL) ||
+	    (given[1] && alpns == NULL))) {
+		perr(loc, "match %s: %s without a name", word,
+		    given[0] && hosts == NULL ? lists[0] : lists[1]);
+		bad = 1;
+	}
+	if (!bad && config_add_match(conf, svc, proto, hosts, alpns,
+	    proto == PROTO_SILENCE ? ms : 0, loc->file, loc->line) == -1)
+		perr(loc, "match %s: %s", word, config_error());
+	strv_free(hosts);
+	strv_free(alpns);
+}
+
+/* "proxy from ADDRESS[/PREFIX]...". */
+static void
+proxy_stmt(const YYLTYPE *loc, char **w)
+{
+	int	i;
+
+	if (strcmp(w[0], "from") != 0 || w[1] == NULL) {
+		perr(loc, "proxy: expected from ADDRESS[/PREFIX]...");
+		return;
+	}
+	for (i = 1; w[i] != NULL; i++)
+		if (config_add_proxy(conf, w[i]) == -1)
+			perr(loc, "proxy from \"%s\": %s", safe(w[i]),
+			    config_error());
+}
+
 /* The UCSPI variables must tell the truth about the connection. */
 static int
 env_reserved(const char *name, size_t len)
@@ -1050,6 +1180,7 @@ parse_config(const char *filename, struct config *cfg)
 	errors = 0;
 	nfiles = 0;
 	svc = NULL;
+	at_start = 1;
 	if (file_push(filename, NULL) == 0) {
 		rv = yyparse();
 		if (rv != 0 && errors == 0)

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include <netdb.h>
 #include <stdio.h>
@@ -18,6 +19,8 @@ static void	print_string(const char *);
 static void	print_strv(const char *, char **);
 static void	print_listener(const struct listener *);
 static void	print_service(const struct service *);
+static void	print_rule(const struct matchrule *);
+static void	print_proxy(const struct netmask *);
 
 /* Quoted, so a value that looks like a keyword stays a value. */
 static void
@@ -67,6 +70,37 @@ print_listener(const struct listener *l)
 		port = ntohs(((const struct sockaddr_in *)(const void *)sa)
 		    ->sin_port);
 	printf("listen on %s port %d\n", host, port);
+}
+
+/* One line per rule as expanded: "match tls sni A B alpn X" prints as
+ * two lines, which parse back to the same two rules. */
+static void
+print_rule(const struct matchrule *r)
+{
+	printf("\tmatch %s", config_proto_word(r->proto));
+	if (r->proto == PROTO_SILENCE)
+		printf(" %dms", r->silence_ms);
+	if (r->host != NULL) {
+		printf(r->proto == PROTO_HTTP ? " host " : " sni ");
+		print_string(r->host);
+	}
+	if (r->alpn != NULL) {
+		printf(" alpn ");
+		print_string(r->alpn);
+	}
+	putchar('\n');
+}
+
+static void
+print_proxy(const struct netmask *m)
+{
+	char	addr[INET6_ADDRSTRLEN];
+
+	if (inet_ntop(m->family, m->addr, addr, sizeof(addr)) == NULL) {
+		printf("# proxy source of unknown family %d\n", m->family);
+		return;
+	}
+	printf("proxy from %s/%d\n", addr, m->prefix);
 }
 
 static void
@@ -123,6 +157,8 @@ print_service(const struct service *s)
 		printf("\tidle %d\n", s->idle_s);
 		printf("\ttoken %s\n", s->token ? "yes" : "no");
 	}
+	for (i = 0; i < (size_t)s->nrules; i++)
+		print_rule(&s->rules[i]);
 	printf("}\n");
 }
 
@@ -167,6 +203,8 @@ print_config(const struct config *cfg)
 		print_string(cfg->regrules[i].user);
 		putchar('\n');
 	}
+	for (i = 0; i < cfg->nproxy_from; i++)
+		print_proxy(&cfg->proxy_from[i]);
 	for (i = 0; i < cfg->nlisteners; i++)
 		print_listener(&cfg->listeners[i]);
 	for (i = 0; i < cfg->nservices; i++)

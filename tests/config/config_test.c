@@ -260,7 +260,7 @@ test_names(void)
 
 static const struct {
 	const char	*text;
-	const char	*want[8];	/* NULL-terminated */
+	const char	*want[12];	/* NULL-terminated */
 } error_cases[] = {
 	{ "frob 1\n", { "@:1: unknown keyword \"frob\"" } },
 	/* Every error is reported, each at its own line. */
@@ -385,6 +385,95 @@ static const struct {
 	{ "include\n", {
 		"@:1: syntax error: unexpected end of line, "
 		"expecting a value" } },
+	/* Implicit names: "match" and "proxy from", each message. */
+	{ "match ssh\nmatch\nservice a { command /bin/cat }\n"
+	    "defaults {\n\tmatch ssh\n}\n", {
+		"@:1: match is a service option",
+		"@:2: match is a service option",
+		"@:5: match is not allowed in defaults" } },
+	{ "service a {\n\tmatch\n\tmatch foo\n\tmatch TLS\n"
+	    "\tmatch \"tls\" sni\n}\n", {
+		"@:2: match: expected tls, http, ssh or silence",
+		"@:3: match \"foo\": expected tls, http, ssh or silence",
+		"@:4: match \"TLS\": expected tls, http, ssh or silence",
+		"@:5: match tls: sni without a name" } },
+	{ "service a {\n\tmatch tls alpn\n\tmatch tls sni a sni b\n"
+	    "\tmatch tls sni a alpn h2 alpn h3\n\tmatch tls x\n}\n", {
+		"@:2: match tls: alpn without a name",
+		"@:3: match tls: sni given twice",
+		"@:4: match tls: alpn given twice",
+		"@:5: match tls: unexpected \"x\" (expected sni or alpn)" } },
+	{ "service a {\n\tmatch http x\n\tmatch http host\n"
+	    "\tmatch http host a *\n\tmatch ssh x\n"
+	    "\tmatch silence 1 2\n\tmatch silence xs\n"
+	    "\tmatch silence 0\n\tmatch silence 3601s\n}\n", {
+		"@:2: match http: unexpected \"x\" (expected host)",
+		"@:3: match http: host without a name",
+		"@:4: match http: host \"*\": not a host name, \"*.\" and "
+		"one, or an IP address",
+		"@:5: match ssh: unexpected \"x\"",
+		"@:6: match silence: unexpected \"2\"",
+		"@:7: match silence \"xs\": expected seconds, \"Ns\" or "
+		"\"Nms\"",
+		"@:8: match silence 0: out of range (1ms..3600s)",
+		"@:9: match silence 3601s: out of range (1ms..3600s)" } },
+	{ "service a {\n\tmatch tls sni -a.b\n\tmatch tls sni a-.b\n"
+	    "\tmatch tls sni a..b\n\tmatch tls sni \"*.\" \"*\"\n"
+	    "\tmatch tls sni a.*.b\n\tmatch tls sni x.123\n"
+	    "\tmatch tls sni a.b.\n\tmatch tls sni a_b\n}\n", {
+		"@:2: match tls: sni \"-a.b\": not a host name or \"*.\" and one",
+		"@:3: match tls: sni \"a-.b\": not a host name or \"*.\" and one",
+		"@:4: match tls: sni \"a..b\": not a host name or \"*.\" and one",
+		"@:5: match tls: sni \"*.\": not a host name or \"*.\" and one",
+		"@:6: match tls: sni \"a.*.b\": not a host name or \"*.\" and "
+		"one",
+		"@:7: match tls: sni \"x.123\": not a host name or \"*.\" and "
+		"one",
+		"@:8: match tls: sni \"a.b.\": not a host name or \"*.\" and one",
+		"@:9: match tls: sni \"a_b\": not a host name or \"*.\" and "
+		"one" } },
+	{ "service a {\n\tmatch tls sni 192.0.2.1\n\tmatch tls sni ::1\n"
+	    "\tmatch http host [::1]\n\tmatch http host 1.2.3\n"
+	    "\tmatch tls alpn \"a b\"\n\tmatch tls alpn \"\"\n"
+	    "\tmatch tls alpn \"\xc3\xa9\"\n}\n", {
+		"@:2: match tls: sni \"192.0.2.1\": an address; TLS clients "
+		"send host names only",
+		"@:3: match tls: sni \"::1\": an address; TLS clients send "
+		"host names only",
+		"@:4: match http: host \"[::1]\": not a host name, \"*.\" and "
+		"one, or an IP address",
+		"@:5: match http: host \"1.2.3\": not a host name, \"*.\" and "
+		"one, or an IP address",
+		"@:6: match tls: alpn \"a b\": not 1 to 255 printable bytes "
+		"without a space",
+		"@:7: match tls: alpn \"\": not 1 to 255 printable bytes "
+		"without a space",
+		"@:8: match tls: alpn \"??\": not 1 to 255 printable bytes "
+		"without a space" } },
+	/* A keyword in a list must be quoted; the line says where. */
+	{ "service a {\n\tcommand /bin/cat\n\tmatch tls alpn on\n}\n", {
+		"@:3: match tls: alpn without a name",
+		"@:3: syntax error: unexpected \"on\", expecting '}'",
+		"@:4: syntax error: unexpected '}'" } },
+	{ "proxy from 10.0.0.1/8 10.0.0.0/33 nonsense\n"
+	    "proxy from ::/129 ::1/-1 ::1/ 10.0.0.0/8x\nproxy\n", {
+		"@:1: proxy from \"10.0.0.1/8\": host bits set after the /8 "
+		"prefix (the network is 10.0.0.0/8)",
+		"@:1: proxy from \"10.0.0.0/33\": prefix \"/33\": not 0 to 32",
+		"@:1: proxy from \"nonsense\": not an IPv4 or IPv6 address",
+		"@:2: proxy from \"::/129\": prefix \"/129\": not 0 to 128",
+		"@:2: proxy from \"::1/-1\": prefix \"/-1\": not 0 to 128",
+		"@:2: proxy from \"::1/\": prefix \"/\": not 0 to 128",
+		"@:2: proxy from \"10.0.0.0/8x\": prefix \"/8x\": not 0 to 32",
+		"@:3: proxy: expected from ADDRESS[/PREFIX]..." } },
+	{ "proxy at 192.0.2.1\nproxy from\n"
+	    "service a { proxy from 192.0.2.1 }\n"
+	    "proxy from 2001:db8::1/64\n", {
+		"@:1: proxy: expected from ADDRESS[/PREFIX]...",
+		"@:2: proxy: expected from ADDRESS[/PREFIX]...",
+		"@:3: proxy from is a global option",
+		"@:4: proxy from \"2001:db8::1/64\": host bits set after the "
+		"/64 prefix (the network is 2001:db8::/64)" } },
 	{ "include \"^/inc/broken.conf\"\ntimeout x\n", {
 		"^/inc/broken.conf:2: syntax error: unexpected \"reply\"",
 		"^/inc/broken.conf:3: syntax error: unexpected \"env\"",
@@ -519,6 +608,79 @@ test_error_files(void)
 /* ---- the sample files ---- */
 
 static void
+check_rule(const struct service *s, int i, enum proto proto,
+    const char *host, const char *alpn, const char *file, int line)
+{
+	const struct matchrule	*r;
+
+	CHECK(s != NULL && i < s->nrules);
+	if (s == NULL || i >= s->nrules)
+		return;
+	r = &s->rules[i];
+	CHECK(r->proto == proto);
+	CHECK_STR(r->host, host);
+	CHECK_STR(r->alpn, alpn);
+	CHECK_STR(r->file, file);
+	CHECK(r->line == line);
+}
+
+/* good.conf's match rules and PROXY sources, as config_finish left them. */
+static void
+test_good_names(struct config *cfg, const char *path)
+{
+	static const uint8_t	 net6[16] = { 0x20, 0x01, 0x0d, 0xb8 };
+	static const uint8_t	 net4[4] = { 192, 0, 2, 0 };
+	static const uint8_t	 host4[4] = { 198, 51, 100, 7 };
+	struct service		*s;
+	char			 inc[PATH_MAX + 64];
+	int			 n = 0;
+
+	s = config_find(cfg, "web");
+	CHECK(s != NULL && s->nrules == 8);
+	if (s != NULL) {
+		/* The command's words are words, not keywords. */
+		while (s->argv[n] != NULL)
+			n++;
+		CHECK(n == 11);
+		CHECK_STR(s->argv[1], "match");
+		CHECK_STR(s->argv[10], "from");
+	}
+	/* Each name with each ALPN, in order, lower-cased. */
+	check_rule(s, 0, PROTO_TLS, "example.org", "h2", path, 58);
+	check_rule(s, 1, PROTO_TLS, "example.org", "http/1.1", path, 58);
+	check_rule(s, 2, PROTO_TLS, "*.example.org", "h2", path, 58);
+	check_rule(s, 3, PROTO_TLS, "*.example.org", "http/1.1", path, 58);
+	check_rule(s, 4, PROTO_HTTP, "www.example.org", NULL, path, 59);
+	check_rule(s, 5, PROTO_HTTP, "127.0.0.1", NULL, path, 59);
+	check_rule(s, 6, PROTO_HTTP, "::1", NULL, path, 59);
+	check_rule(s, 7, PROTO_HTTP, NULL, NULL, path, 60);
+	s = config_find(cfg, "mail");
+	check_rule(s, 0, PROTO_SILENCE, NULL, NULL, path, 62);
+	CHECK(s != NULL && s->nrules == 1 && s->rules[0].silence_ms == 1500);
+	CHECK(cfg->silence_ms == 1500);
+	snprintf(inc, sizeof(inc), "%s/inc/more.conf", datadir);
+	s = config_find(cfg, "shell");
+	CHECK(s != NULL && s->nrules == 2);
+	check_rule(s, 0, PROTO_SSH, NULL, NULL, inc, 7);
+	check_rule(s, 1, PROTO_TLS, NULL, "acme-tls/1", inc, 8);
+	CHECK(config_find(cfg, "quote")->nrules == 0);
+	CHECK(cfg->nrules == 11);
+
+	CHECK(cfg->nproxy_from == 3);
+	if (cfg->nproxy_from != 3)
+		return;
+	CHECK(cfg->proxy_from[0].family == AF_INET);
+	CHECK(cfg->proxy_from[0].prefix == 24);
+	CHECK(memcmp(cfg->proxy_from[0].addr, net4, 4) == 0);
+	CHECK(cfg->proxy_from[1].family == AF_INET6);
+	CHECK(cfg->proxy_from[1].prefix == 32);
+	CHECK(memcmp(cfg->proxy_from[1].addr, net6, 16) == 0);
+	CHECK(cfg->proxy_from[2].family == AF_INET);
+	CHECK(cfg->proxy_from[2].prefix == 32);
+	CHECK(memcmp(cfg->proxy_from[2].addr, host4, 4) == 0);
+}
+
+static void
 test_good(void)
 {
 	struct config	*cfg;
@@ -558,9 +720,10 @@ test_good(void)
 		CHECK(addr_port_of(sa) == ports[i]);
 	}
 
-	CHECK(cfg->nservices == 6);
+	CHECK(cfg->nservices == 9);
 	CHECK(config_finish(cfg) == 0);
 	msgs_expect("good.conf finish", path, (const char *[]){ NULL });
+	test_good_names(cfg, path);
 
 	/* Sorted by config_finish. */
 	for (i = 1; i < cfg->nservices; i++)
@@ -659,15 +822,25 @@ test_good(void)
 	config_free(cfg);
 }
 
+/* A sample file parsed, to the result want; path gets its name. */
+static struct config *
+parse_sample(const char *name, char *path, size_t len, int want)
+{
+	struct config	*cfg;
+
+	snprintf(path, len, "%s/%s", datadir, name);
+	cfg = config_new();
+	CHECK(parse_config(path, cfg) == want);
+	return cfg;
+}
+
 static void
 test_bad(void)
 {
 	struct config	*cfg;
 	char		 path[PATH_MAX + 64];
 
-	snprintf(path, sizeof(path), "%s/bad.conf", datadir);
-	cfg = config_new();
-	CHECK(parse_config(path, cfg) == -1);
+	cfg = parse_sample("bad.conf", path, sizeof(path), -1);
 	msgs_expect("bad.conf", path, (const char *[]){
 	    "@:3: unknown keyword \"frobnicate\"",
 	    "@:4: max-line 10: out of range (18..1024)",
@@ -683,6 +856,11 @@ test_bad(void)
 	    "^/inc/broken.conf:2: syntax error: unexpected \"reply\"",
 	    "^/inc/broken.conf:3: syntax error: unexpected \"env\"",
 	    "@:19: user: empty name",
+	    "@:22: match tls: sni \"a_b\": not a host name or \"*.\" and one",
+	    "^/inc/badmatch.conf:3: match silence \"x\": expected seconds, "
+	    "\"Ns\" or \"Nms\"",
+	    "@:25: proxy from \"10.0.0.1/8\": host bits set after the /8 "
+	    "prefix (the network is 10.0.0.0/8)",
 	    NULL });
 	config_free(cfg);
 
@@ -693,6 +871,108 @@ test_bad(void)
 	    "^/loop-b.conf:3: include loop: ^/loop-a.conf is already "
 	    "being read", NULL });
 	CHECK(cfg->timeout_ms == 5000);
+	config_free(cfg);
+}
+
+/*
+ * Rules that parse and that config_finish refuses, each at its own
+ * place, the overlaps naming both, an included file's among them.
+ */
+static void
+test_overlap(void)
+{
+	struct config	*cfg;
+	char		 path[PATH_MAX + 64];
+
+	cfg = parse_sample("overlap.conf", path, sizeof(path), 0);
+	msgs_expect("overlap.conf", path, (const char *[]){ NULL });
+	CHECK(config_finish(cfg) == -1);
+	msgs_expect("overlap.conf finish", path, (const char *[]){
+	    "@:12: match silence 2000ms never matches: the timeout (2000ms) "
+	    "ends the wait first",
+	    "@:14: match in service \"r\": implicit clients cannot follow a "
+	    "redirect",
+	    "@:15: match in service \"s\": with reply self the program sends "
+	    "\"+\", which an implicit client must not get",
+	    "^/inc/overlap.conf:3: match http overlaps the rule at @:6 "
+	    "(service \"a\")",
+	    "@:11: match tls sni \"a.example.org\" alpn \"h2\" overlaps the "
+	    "rule at @:5 (service \"a\")",
+	    "@:15: match ssh overlaps the rule at @:14 (service \"r\")",
+	    NULL });
+	config_free(cfg);
+
+	/* The order of lines does not matter: a later timeout counts. */
+	snprintf(path, sizeof(path), "%s/case.conf", tmpdir);
+	write_file(path, "service m {\n\tcommand /bin/cat\n"
+	    "\tmatch silence\n}\ntimeout 1500ms\n"
+	    "service t { command /bin/cat; match tls; match tls sni a a }\n");
+	cfg = config_new();
+	CHECK(parse_config(path, cfg) == 0);
+	CHECK(config_finish(cfg) == -1);
+	msgs_expect("silence after timeout", path, (const char *[]){
+	    "@:3: match silence 2000ms never matches: the timeout (1500ms) "
+	    "ends the wait first",
+	    "@:6: match tls sni \"a\" overlaps the rule at @:6 (service "
+	    "\"t\")", NULL });
+	config_free(cfg);
+}
+
+/* MAX_SERVICES services, MAX_PROXY_FROM sources, MAX_RULES rules of the
+ * longest names; with more, one of each beyond. */
+static void
+write_largest(const char *path, int more)
+{
+	char	 pad[256];
+	FILE	*fp;
+	int	 i;
+
+	if ((fp = fopen(path, "w")) == NULL) {
+		perror(path);
+		exit(2);
+	}
+	/* "h0000." and labels of 'a' to HOST_NAME_LEN bytes. */
+	for (i = 0; i < HOST_NAME_LEN - 6; i++)
+		pad[i] = (i + 1) % 64 == 0 ? '.' : 'a';
+	pad[i] = '\0';
+	for (i = 0; i < MAX_PROXY_FROM + more; i++)
+		fprintf(fp, "proxy from 10.%d.%d.0/24\n", i / 256, i % 256);
+	for (i = 0; i < MAX_SERVICES; i++)
+		fprintf(fp, "service s%04d {\n\tcommand /bin/cat\n\tmatch tls "
+		    "sni h%04d.%s alpn %0255d\n%s}\n", i, i, pad, i,
+		    more && i == MAX_SERVICES - 1 ? "\tmatch ssh\n" : "");
+	fclose(fp);
+}
+
+/* The largest configuration loads; one more source or rule is refused
+ * where it is written. */
+static void
+test_largest(void)
+{
+	struct config	*cfg;
+	char		 path[PATH_MAX + 64], w1[160], w2[160];
+
+	snprintf(path, sizeof(path), "%s/largest.conf", tmpdir);
+	write_largest(path, 0);
+	cfg = config_new();
+	CHECK(parse_config(path, cfg) == 0);
+	CHECK(config_finish(cfg) == 0);
+	msgs_expect("largest", path, (const char *[]){ NULL });
+	CHECK(cfg->nrules == MAX_RULES && cfg->nproxy_from == MAX_PROXY_FROM);
+	CHECK(strlen(cfg->services[0].rules[0].host) == HOST_NAME_LEN);
+	CHECK(strlen(cfg->services[0].rules[0].alpn) == ALPN_NAME_LEN);
+	config_free(cfg);
+
+	write_largest(path, 1);
+	cfg = config_new();
+	CHECK(parse_config(path, cfg) == -1);
+	snprintf(w1, sizeof(w1), "@:%d: proxy from \"10.1.0.0/24\": more "
+	    "than %d sources", MAX_PROXY_FROM + 1, MAX_PROXY_FROM);
+	snprintf(w2, sizeof(w2), "@:%d: match ssh: more than %d match rules "
+	    "in all (each name with each alpn counts)", MAX_PROXY_FROM + 1 +
+	    4 * MAX_SERVICES, MAX_RULES);
+	msgs_expect("largest and more", path, (const char *[]){ w1, w2,
+	    NULL });
 	config_free(cfg);
 }
 
@@ -730,10 +1010,24 @@ roundtrip(const char *where, const char *conf, int finish)
 	config_free(b);
 }
 
+/* conf written to path, parsed and printed (to out): the text. */
+static char *
+printed(const char *path, const char *out, const char *conf)
+{
+	struct config	*cfg;
+	char		*text;
+
+	write_file(path, conf);
+	cfg = config_new();
+	CHECK(parse_config(path, cfg) == 0);
+	text = print_to(cfg, out);
+	config_free(cfg);
+	return text;
+}
+
 static void
 test_print(void)
 {
-	struct config	*cfg;
 	char		 path[PATH_MAX + 64], out[PATH_MAX + 64], *text;
 
 	snprintf(path, sizeof(path), "%s/good.conf", datadir);
@@ -743,14 +1037,11 @@ test_print(void)
 	/* The exact text, for a small config. */
 	snprintf(path, sizeof(path), "%s/case.conf", tmpdir);
 	snprintf(out, sizeof(out), "%s/print.conf", tmpdir);
-	write_file(path,
+	text = printed(path, out,
 	    "listen on ::ffff:127.0.0.1 port 7\n"
 	    "timeout 1500ms\n"
 	    "service Echo { command /bin/cat; env \"Q=\\\"\\\\\" ; hidden }\n"
 	    "defaults { user daemon-user }\n");
-	cfg = config_new();
-	CHECK(parse_config(path, cfg) == 0);
-	text = print_to(cfg, out);
 	CHECK_STR(text,
 	    "timeout 1500ms\n"
 	    "max-line 64\n"
@@ -772,8 +1063,35 @@ test_print(void)
 	    "}\n");
 	free(text);
 	msgs_expect("print", path, (const char *[]){ NULL });
-	config_free(cfg);
 	roundtrip("round trip of the small config", path, 0);
+
+	/* Rules one line each as expanded, quoted; sources with a prefix. */
+	text = printed(path, out,
+	    "proxy from 2001:db8:0:0::/64 192.0.2.1\n"
+	    "service web { command /bin/cat\n"
+	    "\tmatch tls sni A.example \"*.b.example\" alpn h2 'x\"y'\n"
+	    "\tmatch http host ::1; match http; match ssh\n"
+	    "\tmatch silence; match silence 1s }\n");
+	CHECK(text != NULL && strstr(text,
+	    "chroot \"/var/empty\"\n"
+	    "proxy from 2001:db8::/64\n"
+	    "proxy from 192.0.2.1/32\n"
+	    "\nservice") != NULL);
+	CHECK(text != NULL && strstr(text,
+	    "\treply daemon\n"
+	    "\tmatch tls sni \"a.example\" alpn \"h2\"\n"
+	    "\tmatch tls sni \"a.example\" alpn \"x\\\"y\"\n"
+	    "\tmatch tls sni \"*.b.example\" alpn \"h2\"\n"
+	    "\tmatch tls sni \"*.b.example\" alpn \"x\\\"y\"\n"
+	    "\tmatch http host \"::1\"\n"
+	    "\tmatch http\n"
+	    "\tmatch ssh\n"
+	    "\tmatch silence 2000ms\n"
+	    "\tmatch silence 1000ms\n"
+	    "}\n") != NULL);
+	free(text);
+	msgs_expect("print rules", path, (const char *[]){ NULL });
+	roundtrip("round trip of the rules", path, 0);
 }
 
 /* ---- -l ADDR:PORT ---- */
@@ -1107,6 +1425,8 @@ main(int argc, char *argv[])
 	test_error_files();
 	test_good();
 	test_bad();
+	test_overlap();
+	test_largest();
 	test_print();
 	test_listener_arg();
 	test_service_arg();
