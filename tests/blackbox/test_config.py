@@ -33,6 +33,19 @@ service "Hidden" {
 }
 """
 
+NAMES = """timeout 3
+proxy from 192.0.2.0/24 2001:db8::/32
+service web {
+	command /bin/echo tls http match proxy sni alpn host from
+	match tls sni Example.org "*.example.org" alpn h2 http/1.1
+	match http host www.example.org ::1
+	match http
+}
+service acme { command /bin/cat; match tls alpn acme-tls/1 }
+service mail { command /bin/cat; match silence 1500ms }
+service shell { command /bin/cat; match ssh }
+"""
+
 
 class CheckMode(DaemonTestCase):
 
@@ -176,3 +189,55 @@ class CheckMode(DaemonTestCase):
         rc, out, err = run_daemon_n(["-n", "-f", path], timeout=5)
         self.assertEqual(rc, 0)
         self.assertNotIn("listening", out)
+
+    # ---- implicit names: "match" and "proxy from" ----
+
+    def test_rules_printed_back_parse_again(self):
+        rc, out1, err = run_daemon_n(["-nv", "-f", self.conf(NAMES)])
+        self.assertEqual(rc, 0, err)
+        # One line per rule as expanded, patterns in lower case.
+        for line in ('\tmatch tls sni "example.org" alpn "h2"',
+                     '\tmatch tls sni "*.example.org" alpn "http/1.1"',
+                     '\tmatch http host "::1"', "\tmatch http",
+                     '\tmatch tls alpn "acme-tls/1"',
+                     "\tmatch silence 1500ms", "\tmatch ssh",
+                     "proxy from 192.0.2.0/24", "proxy from 2001:db8::/32",
+                     '\tcommand "/bin/echo" "tls" "http" "match" "proxy" '
+                     '"sni" "alpn" "host" "from"'):
+            self.assertIn(line + "\n", out1)
+        self.assertEqual(out1.count("\tmatch "), 10)
+        body = out1[:-len("configuration OK\n")]
+        rc, out2, err = run_daemon_n(["-nv", "-f",
+                                      self.conf(body, "printed.conf")])
+        self.assertEqual((rc, out2), (0, out1), err)
+
+    def errors(self, path):
+        rc, out, err = run_daemon_n(["-n", "-f", path])
+        self.assertEqual(rc, 1, (out, err))
+        return err.splitlines()
+
+    def test_rule_errors_name_the_faulty_line(self):
+        inc = self.conf("service b {\n\tcommand /bin/cat\n"
+                        "\tmatch tls sni A.example.org\n}\n", "inc.conf")
+        path = self.conf("timeout 2\nservice a {\n\tcommand /bin/cat\n"
+                         "\tmatch tls sni a.example.org\n"
+                         "\tmatch silence 2s\n}\ninclude \"inc.conf\"\n"
+                         "service r {\n\tredirect to example.org port 80\n"
+                         "\tmatch http\n}\n")
+        self.assertEqual(self.errors(path), [
+            "%s:5: match silence 2000ms never matches: the timeout "
+            "(2000ms) ends the wait first" % path,
+            "%s:10: match in service \"r\": implicit clients cannot follow "
+            "a redirect" % path,
+            "%s:3: match tls sni \"a.example.org\" overlaps the rule at "
+            "%s:4 (service \"a\")" % (inc, path)])
+        path = self.conf("proxy from 10.0.0.1/8\nservice a {\n"
+                         "\tcommand /bin/cat\n\tmatch tls sni a_b\n"
+                         "\tmatch gopher\n}\n")
+        self.assertEqual(self.errors(path), [
+            "%s:1: proxy from \"10.0.0.1/8\": host bits set after the /8 "
+            "prefix (the network is 10.0.0.0/8)" % path,
+            "%s:4: match tls: sni \"a_b\": not a host name or \"*.\" and "
+            "one" % path,
+            "%s:5: match \"gopher\": expected tls, http, ssh or silence"
+            % path])
