@@ -250,10 +250,16 @@ config_add_service(struct config *cfg, const char *name)
 		config_seterr("too many services (at most %d)", MAX_SERVICES);
 		return NULL;
 	}
-	ns = reallocarray(cfg->services, cfg->nservices + 1, sizeof(*ns));
-	if (ns == NULL)
-		fatal("config: reallocarray");
-	cfg->services = ns;
+	/* Doubling: thousands of services are not copied thousands of
+	 * times over (a reload of MAX_SERVICES took seconds under ASan). */
+	if (cfg->nservices == cfg->maxservices) {
+		n = cfg->maxservices > 0 ? 2 * cfg->maxservices : 16;
+		ns = reallocarray(cfg->services, n, sizeof(*ns));
+		if (ns == NULL)
+			fatal("config: reallocarray");
+		cfg->services = ns;
+		cfg->maxservices = n;
+	}
 	s = &cfg->services[cfg->nservices++];
 	memset(s, 0, sizeof(*s));
 	memcpy(s->name, lname, len + 1);

@@ -127,6 +127,7 @@ struct config {
 	int		 nlisteners;
 	struct service	*services;	/* sorted by name after config_finish */
 	int		 nservices;
+	int		 maxservices;	/* allocated */
 	int		 timeout_ms;
 	int		 max_line;
 	int		 max_pending;

@@ -285,7 +285,7 @@ start_frontend(void)
 	extern char	**environ;
 	pid_t		 parent = getpid();
 	int		 sv[2], *fds, nfds, exe, i, n = 0;
-	int		 bufsz = IPC_MAX, sndbuf;
+	int		 bufsz = IPC_MAX / 2 + 4096, sndbuf;
 	socklen_t	 sl = sizeof(sndbuf);
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
@@ -294,8 +294,10 @@ start_frontend(void)
 	}
 	/*
 	 * A message larger than the sender's buffer is refused outright
-	 * (EMSGSIZE), and the largest config is IPC_MAX: as root we may go
-	 * past net.core.wmem_max, else we say it.
+	 * (EMSGSIZE), and the largest config is IPC_MAX: the kernel doubles
+	 * what we ask, so one of those fits, and no more than that waits in
+	 * the socket. As root we may go past net.core.wmem_max, else we say
+	 * it when it is too small.
 	 */
 	for (i = 0; i < 2; i++) {
 		if (setsockopt(sv[i], SOL_SOCKET, SO_SNDBUFFORCE, &bufsz,

@@ -149,7 +149,9 @@ class RegisterChurn(DaemonTestCase):
         fe = d.frontend_pid()
         os.kill(fe, signal.SIGSTOP)
         try:
-            for i in range(12):
+            # More than the channel's buffer holds: the rest waits in
+            # the parent's queue, only the latest kept.
+            for i in range(48):
                 extra = 'service "fresh" {\n\tcommand "/bin/echo" ' \
                     '"gen%d"\n}\n' % i
                 with open(d.conffile, "w") as f:
@@ -161,7 +163,7 @@ class RegisterChurn(DaemonTestCase):
                               d.log_text())
         finally:
             os.kill(fe, signal.SIGCONT)
-        poll_until(lambda: d.answers(b"fresh\r\n", b"+\r\ngen11\n"),
+        poll_until(lambda: d.answers(b"fresh\r\n", b"+\r\ngen47\n"),
                    what="the latest configuration to be served")
         self.assertEqual(d.exchange(b"r399\r\n")[:16], b"@8080 host=aaaaa")
         self.assertEqual(d.frontend_pid(), fe)

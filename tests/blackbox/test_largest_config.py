@@ -38,15 +38,18 @@ class Largest(DaemonTestCase):
     name would be served."""
 
     def test_largest_config_reaches_the_frontend(self):
-        d = self.start(config=largest())
+        # Loading 4096 services takes a while under ASan on a busy
+        # machine: a generous bound, not a measure.
+        d = self.start(config=largest(), wait=False)
+        d.wait_listening(timeout=60)
         fe = d.frontend_pid()
-        d.wait_log(r"started, 4096 services")
+        d.wait_log(r"started, 4096 services", timeout=60)
         for name in (b"s0000", b"s2048", b"s4095"):
             self.assertEqual(d.exchange(name + b"\r\n"),
                              b"+\r\n" + name + b"\n")
         # And again after a reload, which sends it once more.
         d.signal(signal.SIGHUP)
-        d.wait_log(r"configuration reloaded: 4096 services")
+        d.wait_log(r"configuration reloaded: 4096 services", timeout=60)
         self.assertEqual(d.exchange(b"s4095\r\n"), b"+\r\ns4095\n")
         self.assertEqual(d.frontend_pid(), fe)
         self.assertIsNone(d.proc.poll())
