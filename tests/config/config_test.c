@@ -874,6 +874,35 @@ test_bad(void)
 	config_free(cfg);
 }
 
+/* Labels of 63 bytes and names of 253 are the longest: one more is not. */
+static void
+test_pattern_lengths(void)
+{
+	char	name[HOST_NAME_LEN + 3];
+	int	i;
+
+	memset(name, 'a', 64);
+	name[64] = '\0';
+	CHECK(!config_pattern_valid(name, 1));
+	name[63] = '\0';
+	CHECK(config_pattern_valid(name, 0));
+	for (i = 0; i < HOST_NAME_LEN; i++)
+		name[i] = i % 2 ? '.' : 'a';
+	name[HOST_NAME_LEN] = '\0';
+	CHECK(config_pattern_valid(name, 0));
+	name[0] = '*';
+	CHECK(config_pattern_valid(name, 0));
+	name[HOST_NAME_LEN] = '.';
+	name[HOST_NAME_LEN + 1] = 'a';
+	name[HOST_NAME_LEN + 2] = '\0';
+	CHECK(!config_pattern_valid(name, 0));
+	CHECK(config_pattern_valid("2001:db8::1", 1));
+	CHECK(!config_pattern_valid("2001:db8::1", 0));
+	CHECK(!config_pattern_valid("a.b-", 1));
+	CHECK(!config_pattern_valid("", 1));
+	CHECK(!config_pattern_valid("*.*", 1));
+}
+
 /*
  * Rules that parse and that config_finish refuses, each at its own
  * place, the overlaps naming both, an included file's among them.
@@ -1426,6 +1455,7 @@ main(int argc, char *argv[])
 	test_good();
 	test_bad();
 	test_overlap();
+	test_pattern_lengths();
 	test_largest();
 	test_print();
 	test_listener_arg();
