@@ -107,7 +107,9 @@ enum probe_result proxy_probe(const uint8_t *buf, size_t len,
  * untrusted source"): a trusted one was read away by proxy_probe.
  */
 struct first {
-	enum proto	 proto;		/* MATCH or BAD: which protocol */
+	enum proto	 proto;		/* MATCH or BAD: which protocol;
+					 * AGAIN: the one the bytes so far
+					 * may begin (TCPMUX: no other) */
 	struct tls_hello tls;		/* PROTO_TLS */
 	struct http_head http;		/* PROTO_HTTP */
 	struct request	 req;		/* PROTO_TCPMUX: REQ_OK's fields */

@@ -75,6 +75,8 @@ ssh(const uint8_t *buf, size_t len, size_t max_line, struct first *f)
 	const char		*why;
 
 	r = ssh_probe(buf, len, &why);
+	if (r == PROBE_AGAIN)
+		f->proto = PROTO_SSH;
 	if (r == PROBE_NEXT || r == PROBE_AGAIN)
 		return r;
 	if (r == PROBE_BAD && (r = tcpmux(buf, len, max_line, f)) !=

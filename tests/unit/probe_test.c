@@ -119,10 +119,10 @@ run(enum kind k, const uint8_t *buf, size_t len, unsigned protos,
 	case K_FIRST:
 		o->r = probe_first(buf, len, protos, 64, &f);
 		o->why = f.why;
-		if (o->r != PROBE_MATCH && o->r != PROBE_BAD)
+		if (o->r == PROBE_NEXT)
 			break;
 		o->proto = f.proto;
-		if (o->r == PROBE_BAD)
+		if (o->r != PROBE_MATCH)
 			break;
 		if (f.proto == PROTO_TCPMUX)
 			snprintf(o->text, sizeof(o->text), "%s", f.req.name);
@@ -441,8 +441,13 @@ static const struct row rows[] = {
 	    "bad SSH identification line"),
 	FIRST("SSH-3.0-x\r\n", ALL, BAD, PROTO_SSH, NULL,
 	    "bad SSH protocol version"),
-	FIRST("SSH-2", ALL, AGAIN, ANY, NULL, NULL),
-	FIRST("SSH-2\r", ALL, AGAIN, ANY, NULL, NULL),
+	FIRST("SSH-2", ALL, AGAIN, PROTO_SSH, NULL, NULL),
+	FIRST("SSH-2\r", ALL, AGAIN, PROTO_TCPMUX, NULL, NULL),
+	FIRST("SSH-2.0-x", ALL, AGAIN, PROTO_SSH, NULL, NULL),
+	FIRST("SSH-2", 0, AGAIN, PROTO_TCPMUX, NULL, NULL),
+	FIRST("GET / HTTP/1.1\r\n", ALL, AGAIN, PROTO_HTTP, NULL, NULL),
+	FIRST("\x16\x03\x01", ALL, AGAIN, PROTO_TLS, NULL, NULL),
+	FIRST("PROXY", ALL, AGAIN, PROTO_TCPMUX, NULL, NULL),
 	FIRST("SSH-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	    "aaa", ALL, BAD, PROTO_SSH, NULL, "bad SSH protocol version"),
 	FIRST("SSH", ALL, AGAIN, ANY, NULL, NULL),
