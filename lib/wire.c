@@ -75,7 +75,8 @@ text_valid(const uint8_t *s, size_t len, int host)
 	for (i = 0; i < len; i++) {
 		if (host ? !((s[i] >= 'a' && s[i] <= 'z') ||
 		    (s[i] >= '0' && s[i] <= '9') || s[i] == '.' ||
-		    s[i] == '-' || s[i] == ':') : (s[i] <= 0x20 || s[i] > 0x7e))
+		    s[i] == '-' || s[i] == '_' || s[i] == ':') :
+		    (s[i] <= 0x20 || s[i] > 0x7e))
 			return 0;
 	}
 	return 1;

@@ -28,7 +28,8 @@
  *   TCPMUX line. The body of HANDOFF with preread_len 0 (nothing was read
  *   from the client: its stream is untouched), then
  *   u8 proto (WIRE_PROTO_*), u8 match_len (0..253) and the SNI or Host it
- *   matched on (lower-case host-name characters, ':' for an IPv6 Host),
+ *   matched on (lower-case host-name characters and '_', ':' for an IPv6
+ *   Host),
  *   u8 alpn_len and the ALPN protocol chosen (printable, no space). It is
  *   taken as HANDOFF is (lock, ACCEPT), but the service sends no "+": the
  *   client speaks TLS, HTTP or SSH, or waits for the service to speak.

@@ -433,8 +433,8 @@ ipc_config_parse(const uint8_t *p, size_t len, struct ipc_config_view *v,
 
 /*
  * What a probe found goes into logs, the environment of programs and the
- * HANDOFF: a host of host-name characters (and ':' for an IPv6 literal
- * Host), an ALPN name of printable bytes without space, each ended by a
+ * HANDOFF: a host of host-name characters (with '_', which probe_host
+ * lets through, and ':' for an IPv6 literal Host), an ALPN name of printable bytes without space, each ended by a
  * NUL inside its field.
  */
 static int
@@ -462,7 +462,7 @@ dispatch_how_ok(const struct ipc_dispatch *d)
 {
 	if (d->proto >= PROTO_MAX ||
 	    (d->proto != PROTO_TCPMUX && (d->flags & IPC_QUERY)) ||
-	    !text_ok(d->host, sizeof(d->host), ".-:") ||
+	    !text_ok(d->host, sizeof(d->host), ".-_:") ||
 	    !text_ok(d->alpn, sizeof(d->alpn), NULL))
 		return -1;
 	if ((d->proto != PROTO_TLS && d->proto != PROTO_HTTP &&

@@ -37,6 +37,11 @@
 #define REASON_SHUTDOWN		"shutting down"
 #define REASON_BAD_REQUEST	"bad request"
 #define REASON_NO_PROXY		"no PROXY header from a trusted source"
+#define REASON_UNTRUSTED	"PROXY header from an untrusted source"
+#define REASON_NO_HOST		"no Host"
+
+/* The PROXY protocol v2 signature (its section 2.2). */
+static const uint8_t proxy_v2[12] = "\r\n\r\n\0\r\nQUIT\n";
 
 #define ACCEPT_BATCH		64
 #define GRACE_NS		(1000 * 1000000ull)	/* a newcomer's time to speak */
@@ -515,6 +520,12 @@ conn_implicit(struct conn *c, const struct first *f)
 		svc = rule_only(PROTO_SSH);
 	else if ((i = route_find(fe.rules, fe.nrules, f, &alpn)) >= 0)
 		svc = &fe.svcs[fe.rules[i].service];
+	if (svc == NULL && f->proto == PROTO_HTTP && *host == '\0') {
+		/* HTTP/1.0 without Host and no "match http": nothing to
+		 * route by. */
+		conn_refuse(c, "-", REFUSE_BAD, REASON_NO_HOST, NULL);
+		return;
+	}
 	if (svc == NULL) {
 		conn_refuse(c, "-", REFUSE_UNKNOWN, REASON_UNKNOWN, host);
 		return;
@@ -682,9 +693,17 @@ again:
 		}
 		return;
 	case PROBE_BAD:
-		/* A TCPMUX client hears the line parser's reasons; other
-		 * bytes that are no request are a "bad request". */
+		/*
+		 * A TCPMUX client hears the line parser's reasons; other
+		 * bytes that are no request are a "bad request". A PROXY v2
+		 * signature begins with an empty line, which the parser
+		 * refuses at its second byte; come whole, as it does from a
+		 * balancer, it is called what it is.
+		 */
 		c->proto = f.proto;
+		if (f.proto == PROTO_TCPMUX && (size_t)n >= sizeof(proxy_v2) &&
+		    memcmp(iobuf, proxy_v2, sizeof(proxy_v2)) == 0)
+			f.why = REASON_UNTRUSTED;
 		conn_refuse_why(c, "-", REFUSE_BAD, f.proto != PROTO_TCPMUX ||
 		    f.why == f.req.reason ? f.why : REASON_BAD_REQUEST, f.why,
 		    NULL);
