@@ -1128,7 +1128,8 @@ env_reserved(const char *name, size_t len)
 	static const char *const reserved[] = { "PROTO", "TCPREMOTEIP",
 	    "TCPREMOTEPORT", "TCPLOCALIP", "TCPLOCALPORT", "ONEPORT_SERVICE",
 	    "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "ONEPORT_TOKEN",
-	    "ONEPORT_TOKEN_FD" };
+	    "ONEPORT_TOKEN_FD", "ONEPORT_PROTO", "ONEPORT_MATCH",
+	    "ONEPORT_ALPN" };
 	size_t	i;
 
 	for (i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
