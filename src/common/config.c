@@ -747,7 +747,25 @@ alpn_valid(const char *s)
 	return i > 0 && i <= ALPN_NAME_LEN;
 }
 
-/* Lower-cased copies of v, NULL for none; -1 at a bad pattern. */
+/* An address in inet_ntop's form, as the HTTP probe writes a Host's:
+ * "2001:DB8:0::1" is "2001:db8::1". 0 if s is no address. */
+static int
+addr_canonical(char **s)
+{
+	struct in6_addr	a;
+	char		buf[INET6_ADDRSTRLEN];
+	int		af = strchr(*s, ':') != NULL ? AF_INET6 : AF_INET;
+
+	if (inet_pton(af, *s, &a) != 1 ||
+	    inet_ntop(af, &a, buf, sizeof(buf)) == NULL)
+		return 0;
+	free(*s);
+	*s = xstrdup(buf);
+	return 1;
+}
+
+/* Lower-cased copies of v, addresses canonical, NULL for none; -1 at a
+ * bad pattern. */
 static char **
 hosts_lower(char **v, int addr_ok)
 {
@@ -758,6 +776,8 @@ hosts_lower(char **v, int addr_ok)
 		lv = strv_add(lv, v[i]);
 		for (p = lv[i]; *p != '\0'; p++)
 			*p = (char)tolower((unsigned char)*p);
+		if (addr_ok && addr_canonical(&lv[i]))
+			continue;
 		if (config_pattern_valid(lv[i], addr_ok))
 			continue;
 		quoted(v[i], strlen(v[i]), qbuf, sizeof(qbuf));

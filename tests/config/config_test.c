@@ -935,7 +935,8 @@ test_overlap(void)
 	snprintf(path, sizeof(path), "%s/case.conf", tmpdir);
 	write_file(path, "service m {\n\tcommand /bin/cat\n"
 	    "\tmatch silence\n}\ntimeout 1500ms\n"
-	    "service t { command /bin/cat; match tls; match tls sni a a }\n");
+	    "service t { command /bin/cat; match tls; match tls sni a a }\n"
+	    "service u { command /bin/cat; match http host ::1 0::1 }\n");
 	cfg = config_new();
 	CHECK(parse_config(path, cfg) == 0);
 	CHECK(config_finish(cfg) == -1);
@@ -943,7 +944,9 @@ test_overlap(void)
 	    "@:3: match silence 2000ms never matches: the timeout (1500ms) "
 	    "ends the wait first",
 	    "@:6: match tls sni \"a\" overlaps the rule at @:6 (service "
-	    "\"t\")", NULL });
+	    "\"t\")",
+	    "@:7: match http host \"::1\" overlaps the rule at @:7 (service "
+	    "\"u\")", NULL });
 	config_free(cfg);
 }
 
@@ -1099,7 +1102,7 @@ test_print(void)
 	    "proxy from 2001:db8:0:0::/64 192.0.2.1\n"
 	    "service web { command /bin/cat\n"
 	    "\tmatch tls sni A.example \"*.b.example\" alpn h2 'x\"y'\n"
-	    "\tmatch http host ::1; match http; match ssh\n"
+	    "\tmatch http host 2001:DB8:0::1; match http; match ssh\n"
 	    "\tmatch silence; match silence 1s }\n");
 	CHECK(text != NULL && strstr(text,
 	    "chroot \"/var/empty\"\n"
@@ -1112,7 +1115,7 @@ test_print(void)
 	    "\tmatch tls sni \"a.example\" alpn \"x\\\"y\"\n"
 	    "\tmatch tls sni \"*.b.example\" alpn \"h2\"\n"
 	    "\tmatch tls sni \"*.b.example\" alpn \"x\\\"y\"\n"
-	    "\tmatch http host \"::1\"\n"
+	    "\tmatch http host \"2001:db8::1\"\n"
 	    "\tmatch http\n"
 	    "\tmatch ssh\n"
 	    "\tmatch silence 2000ms\n"
