@@ -30,7 +30,7 @@ endif
 PARENT_OBJS	= oneportd loop answer felink child dispatch spawn handoff \
 		  control supervise redirect sockdiag errline
 FRONTEND_OBJS	= frontend source sandbox request probe tls http ssh proxy route
-COMMON_OBJS	= config parse printconf addr log ipc linger refusal
+COMMON_OBJS	= config parse printconf addr log ipc linger refusal proxyout
 COMMON_INC	= -Isrc/common
 FRONTEND_INC	= -Isrc/frontend $(COMMON_INC)
 PARENT_INC	= -Isrc/parent $(FRONTEND_INC)
@@ -85,14 +85,22 @@ $(TEST_PROBE): tests/unit/probe_test.c $(PROBE_OBJS:%=$(B)/frontend/%.o) \
 		 $(B)/lib/name.o
 	$(CC) $(CFLAGS) $(FRONTEND_INC) $(LDFLAGS) -o $@ $^
 
+# The PROXY headers the relay builds, read back by the frontend's parser.
+TEST_PROXYOUT = $(B)/proxyout_test
+$(TEST_PROXYOUT): tests/unit/proxyout_test.c $(B)/common/proxyout.o \
+		 $(B)/frontend/proxy.o
+	$(CC) $(CFLAGS) $(FRONTEND_INC) $(LDFLAGS) -o $@ $^
+
 TEST_SANDBOX = $(B)/sandbox_test
 $(TEST_SANDBOX): tests/unit/sandbox_test.c $(B)/frontend/sandbox.o \
 		 $(B)/common/log.o
 	$(CC) $(CFLAGS) $(FRONTEND_INC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-check: all $(TEST_REQUEST) $(TEST_PROBE) $(TEST_SANDBOX) lib-check
+check: all $(TEST_REQUEST) $(TEST_PROBE) $(TEST_PROXYOUT) $(TEST_SANDBOX) \
+       lib-check
 	$(TEST_REQUEST)
 	$(TEST_PROBE)
+	$(TEST_PROXYOUT)
 	$(TEST_SANDBOX)
 	sh scripts/check-includes.sh
 	sh tests/config/run.sh $(CURDIR)/$(B)/config-test
@@ -110,7 +118,7 @@ FUZZ_CFLAGS = -g -O1 -std=c11 -D_GNU_SOURCE $(PARENT_INC) -Ilib \
 fuzz: build-fuzz/request_fuzz build-fuzz/wire_fuzz build-fuzz/reply_fuzz \
       build-fuzz/ipc_config_fuzz build-fuzz/ipc_frontend_fuzz \
       build-fuzz/errline_fuzz build-fuzz/config_fuzz build-fuzz/probe_fuzz \
-      build-fuzz/proxy_fuzz
+      build-fuzz/proxy_fuzz build-fuzz/proxyout_fuzz
 FUZZ_CONFIG = src/common/config.c src/common/log.c src/common/addr.c \
 	      lib/name.c
 build-fuzz/request_fuzz: fuzz/request_fuzz.c src/frontend/request.c \
@@ -128,6 +136,12 @@ build-fuzz/probe_fuzz: fuzz/probe_fuzz.c $(PROBE_SRCS) $(FUZZ_CONFIG) \
 build-fuzz/proxy_fuzz: fuzz/proxy_fuzz.c src/frontend/proxy.c $(FRONTEND_H)
 	mkdir -p build-fuzz
 	clang $(FUZZ_CFLAGS) -o $@ fuzz/proxy_fuzz.c src/frontend/proxy.c
+# What the relay builds, read back by what the frontend parses.
+build-fuzz/proxyout_fuzz: fuzz/proxyout_fuzz.c src/common/proxyout.c \
+		src/frontend/proxy.c $(FRONTEND_H)
+	mkdir -p build-fuzz
+	clang $(FUZZ_CFLAGS) -o $@ fuzz/proxyout_fuzz.c \
+	    src/common/proxyout.c src/frontend/proxy.c
 # The messages between the frontend and the parent, each direction.
 build-fuzz/ipc_%_fuzz: fuzz/ipc_%_fuzz.c src/common/ipc.c $(FUZZ_CONFIG) \
 		lib/ancil.c $(COMMON_H)
