@@ -105,6 +105,7 @@ config_new(void)
 	cfg->port_lo = DEF_PORT_LO;
 	cfg->port_hi = DEF_PORT_HI;
 	cfg->defaults.reply_self = 0;
+	cfg->config_dns = 1;
 	return cfg;
 }
 
@@ -155,6 +156,8 @@ service_clear(struct service *s)
 	free(s->socket);
 	free(s->owner);
 	free(s->redirect_host);
+	free(s->forward_host);
+	free(s->forward_addrs);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -181,6 +184,8 @@ service_copy(struct service *dst, const struct service *src)
 	dst->redirect = src->redirect == REDIRECT_STATIC ? REDIRECT_NONE :
 	    src->redirect;
 	dst->idle_s = src->idle_s;
+	dst->idle_given = src->idle_given;
+	dst->proxy_out = src->proxy_out;
 	dst->owner = src->owner != NULL ? xstrdup(src->owner) : NULL;
 	dst->token = src->token;
 }
@@ -589,6 +594,93 @@ program_privileged(const char *path)
 }
 
 /*
+ * "forward to HOST port N": the backend's addresses now, all of them in
+ * getaddrinfo's order (the relay tries them so), at most
+ * FORWARD_ADDRS_MAX. A name is looked up once, at load; cfg->config_dns
+ * 0 (the fuzzer) takes literals only.
+ */
+int
+config_add_forward(struct config *cfg, struct service *s, const char *host,
+    const char *port)
+{
+	struct addrinfo	 hints, *res = NULL, *ai;
+	int		 e, n = 0;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_protocol = IPPROTO_TCP;
+	hints.ai_flags = AI_NUMERICSERV | (cfg->config_dns ? 0 :
+	    AI_NUMERICHOST);
+	if (*host == '\0' || strchr(host, '/') != NULL) {
+		config_seterr("not a host name or address (a unix socket "
+		    "path is not supported)");
+		return -1;
+	}
+	if ((e = getaddrinfo(host, port, &hints, &res)) != 0) {
+		config_seterr("%s", gai_strerror(e));
+		return -1;
+	}
+	free(s->forward_addrs);
+	s->forward_addrs = xcalloc(FORWARD_ADDRS_MAX,
+	    sizeof(*s->forward_addrs));
+	for (ai = res; ai != NULL && n < FORWARD_ADDRS_MAX; ai = ai->ai_next)
+		if ((ai->ai_family == AF_INET || ai->ai_family == AF_INET6) &&
+		    ai->ai_addrlen <= sizeof(s->forward_addrs[0]))
+			memcpy(&s->forward_addrs[n++], ai->ai_addr,
+			    ai->ai_addrlen);
+	freeaddrinfo(res);
+	if (n == 0) {
+		config_seterr("no IPv4 or IPv6 address");
+		return -1;
+	}
+	s->nforward_addrs = n;
+	s->forward_port = atoi(port);
+	free(s->forward_host);
+	s->forward_host = xstrdup(host);
+	return 0;
+}
+
+/*
+ * A forward service is relayed, not run: nothing else may say what it
+ * is, and the relay, not a program, answers "+". Told at the forward
+ * option's place.
+ */
+static int
+forward_check(struct service *s)
+{
+	char	where[PATH_MAX + 32];
+	int	errors = 0;
+
+	snprintf(where, sizeof(where), "%s:%d: service \"%s\"",
+	    s->forward_file != NULL ? s->forward_file : "command line",
+	    s->forward_line, s->name);
+	if (s->argv != NULL && s->argv[0] != NULL) {
+		log_warnx("%s: forward and command exclude each other",
+		    where);
+		errors++;
+	}
+	if (s->socket != NULL) {
+		log_warnx("%s: forward and socket exclude each other", where);
+		errors++;
+	}
+	if (s->redirect != REDIRECT_NONE) {
+		log_warnx("%s: forward and redirect exclude each other",
+		    where);
+		errors++;
+	}
+	if (s->reply_self) {
+		log_warnx("%s: forward with reply self: the relay sends "
+		    "\"+\", not the backend", where);
+		errors++;
+	}
+	if (!s->idle_given)
+		s->idle_s = DEF_FORWARD_IDLE_S;
+	s->uid = geteuid();
+	s->gid = getegid();
+	return errors ? -1 : 0;
+}
+
+/*
  * Names to ids. As root a service without "user" runs as nobody: root
  * must be asked for by name (xinetd ran such services as root,
  * CVE-2013-4342). gids is what setgroups() gets: the primary group first.
@@ -613,6 +705,8 @@ service_resolve(struct service *s, int root)
 
 	/* A pass service may lack a command: it runs on its own; a static
 	 * redirect has nothing to run. */
+	if (s->forward_host != NULL)
+		return forward_check(s);
 	if ((s->argv == NULL || s->argv[0] == NULL) && s->socket == NULL &&
 	    s->redirect != REDIRECT_STATIC) {
 		log_warnx("%s: no command and no socket", where);

@@ -94,6 +94,15 @@ struct service {
 	int		 redirect_port;
 	int		 idle_s;	/* shared: stop after idle seconds */
 	int		 token;		/* dynamic: one-time token */
+	/* forward: bytes relayed to an ordinary daemon (the relay) */
+	char		*forward_host;	/* as written; NULL: not forwarded */
+	int		 forward_port;
+	struct sockaddr_storage *forward_addrs;	/* resolved at load */
+	int		 nforward_addrs;	/* <= FORWARD_ADDRS_MAX */
+	int		 proxy_out;	/* PROXY header to it: 0, 1 or 2 */
+	int		 idle_given;	/* "idle": else DEF_FORWARD_IDLE_S */
+	const char	*forward_file;	/* where "forward" was written */
+	int		 forward_line;
 	struct matchrule *rules;	/* implicit names; never in defaults */
 	int		 nrules;
 	/* Resolved by config_finish. As root, a service without "user" gets
@@ -112,6 +121,9 @@ struct service {
 enum { REDIRECT_NONE, REDIRECT_SHARED, REDIRECT_PER_REQUEST,
 	REDIRECT_STATIC };
 #define DEF_IDLE_S		60
+#define DEF_FORWARD_IDLE_S	300	/* forward: no byte either way */
+#define FORWARD_ADDRS_MAX	8	/* a backend name's addresses, tried */
+#define RELAY_FDS		6	/* per relayed connection: 2 + 2 pipes */
 #define DEF_PORT_LO		61000	/* above Linux's ephemeral 32768-60999 */
 #define DEF_PORT_HI		65535
 
@@ -145,6 +157,8 @@ struct config {
 	int		 nproxy_from;
 	int		 silence_ms;	/* "match silence": 0 if none */
 	int		 nrules;	/* every service's, for MAX_RULES */
+	int		 max_relays;	/* "max relays": 0, from the fd limit */
+	int		 config_dns;	/* forward to a name: resolve it */
 	/* Defaults applied to services declared after a "defaults" block. */
 	struct service	 defaults;
 	char		**files;	/* files read; service->file points here */
@@ -173,6 +187,8 @@ int		 config_add_proxy(struct config *, const char *);
 int		 config_pattern_valid(const char *, int addr_ok);
 const char	*config_proto_word(enum proto);
 int		 config_finish(struct config *);
+int		 config_add_forward(struct config *, struct service *,
+		    const char *host, const char *port);
 struct service	*config_find(const struct config *, const char *name);
 void		 service_clear(struct service *);
 char		**strv_add(char **, const char *);

@@ -89,6 +89,8 @@ static int	 absolute(const YYLTYPE *, const char *, const char *);
 static void	 service_begin(const YYLTYPE *, const char *);
 static void	 env_set(const YYLTYPE *, char **);
 static int	 redirect_host_valid(const char *);
+static void	 forward_stmt(const YYLTYPE *, const char *, const char *);
+static void	 proxy_out_stmt(const YYLTYPE *, const char *);
 }
 
 %define api.pure full
@@ -110,6 +112,7 @@ static int	 redirect_host_valid(const char *);
 %token	PERADDRESS "per-address" PORT "port" REPLY "reply"
 %token	SERVICE "service" TIMEOUT "timeout" USER "user" VISIBLE "visible"
 %token	MATCH "match" PROXY "proxy"	/* only where a statement starts */
+%token	FORWARD "forward" RELAYS "relays"
 %token	EOL "end of line"
 %token	LEXERROR
 %token	<string> STRING
@@ -183,6 +186,14 @@ global		: LISTEN ON STRING PORT STRING	{
 			    MAX_COUNT, &n) == 0)
 				conf->max_pending_addr = n;
 			free($4);
+		}
+		| MAX RELAYS STRING		{
+			int	n;
+
+			if (number(&@3, "max relays", $3, 1, MAX_COUNT,
+			    &n) == 0)
+				conf->max_relays = n;
+			free($3);
 		}
 		| HELP ON			{ conf->help = 1; }
 		| HELP STRING			{
@@ -405,8 +416,20 @@ option		: COMMAND strings		{
 			free($5);
 		}
 		| IDLE STRING			{
-			number(&@2, "idle", $2, 1, 86400, &svc->idle_s);
+			if (number(&@2, "idle", $2, 1, 86400,
+			    &svc->idle_s) == 0)
+				svc->idle_given = 1;
 			free($2);
+		}
+		| FORWARD TO STRING PORT STRING	{
+			forward_stmt(&@1, $3, $5);
+			free($3);
+			free($5);
+		}
+		| FORWARD TO STRING		{
+			perr(&@3, "forward to \"%s\": expected HOST port N "
+			    "(a unix socket path is not supported)", safe($3));
+			free($3);
 		}
 		| TOKEN STRING			{
 			flag(&@2, "token", $2, "yes", "no", 0, &svc->token);
@@ -427,11 +450,18 @@ option		: COMMAND strings		{
 			perr(&@1, "match: expected tls, http, ssh or silence");
 		}
 		| PROXY strings			{
-			perr(&@1, "proxy from is a global option");
+			/* "proxy v1|v2|none" here; "proxy from" is global. */
+			if (strcmp($2[0], "from") == 0)
+				perr(&@1, "proxy from is a global option");
+			else if ($2[1] != NULL)
+				perr(&@1, "proxy: expected v1, v2 or none");
+			else
+				proxy_out_stmt(&@2, $2[0]);
 			strv_free($2);
 		}
 		| PROXY				{
-			perr(&@1, "proxy from is a global option");
+			perr(&@1, "proxy: expected v1, v2 or none (or, as a "
+			    "global option, from ADDRESS[/PREFIX]...)");
 		}
 		| STRING			{
 			perr(&@1, "unknown service option \"%s\"",
@@ -484,6 +514,7 @@ static const struct keyword keywords[] = {
 	{ "ports",		PORTS },
 	{ "redirect",		REDIRECT },
 	{ "register",		REGISTER },
+	{ "relays",		RELAYS },
 	{ "reply",		REPLY },
 	{ "service",		SERVICE },
 	{ "socket",		SOCKET },
@@ -620,10 +651,10 @@ safe(const char *s)
 /*
  * Tokens: '{', '}', EOL (a newline or ';'), and words. A bare word is
  * printable ASCII up to a blank or one of "'{};#\ and is a keyword if it
- * is in the table, or "match" or "proxy" where a statement starts (so a
- * command's argument of that name stays one); a quoted word ("..." or
- * '...', one line, \" and \\ the only escapes) never is. '#' starts a
- * comment; a backslash at the end of a line continues it.
+ * is in the table, or "match", "proxy" or "forward" where a statement
+ * starts (so a command's argument of that name stays one); a quoted word
+ * ("..." or '...', one line, \" and \\ the only escapes) never is. '#'
+ * starts a comment; a backslash at the end of a line continues it.
  */
 static int
 lex_token(YYSTYPE *lval, YYLTYPE *lloc)
@@ -745,6 +776,8 @@ top:
 		return MATCH;
 	if (at_start && strcmp(buf, "proxy") == 0)
 		return PROXY;
+	if (at_start && strcmp(buf, "forward") == 0)
+		return FORWARD;
 	if ((lval->string = strdup(buf)) == NULL)
 		fatal("parse: strdup");
 	return STRING;
@@ -1119,6 +1152,38 @@ proxy_stmt(const YYLTYPE *loc, char **w)
 		if (config_add_proxy(conf, w[i]) == -1)
 			perr(loc, "proxy from \"%s\": %s", safe(w[i]),
 			    config_error());
+}
+
+/* "forward to HOST port N": resolved now, so -n tells. */
+static void
+forward_stmt(const YYLTYPE *loc, const char *host, const char *port)
+{
+	int	n;
+
+	if (svc == &conf->defaults) {
+		perr(loc, "forward is not allowed in defaults");
+		return;
+	}
+	if (number(loc, "forward port", port, 1, 65535, &n) == -1)
+		return;
+	if (config_add_forward(conf, svc, host, port) == -1) {
+		perr(loc, "forward to %s: %s", safe(host), config_error());
+		return;
+	}
+	svc->forward_file = loc->file;
+	svc->forward_line = loc->line;
+}
+
+/* A service's "proxy v1|v2|none": the PROXY header its backend gets. */
+static void
+proxy_out_stmt(const YYLTYPE *loc, const char *word)
+{
+	if (strcmp(word, "v1") == 0 || strcmp(word, "v2") == 0)
+		svc->proxy_out = word[1] - '0';
+	else if (strcmp(word, "none") == 0)
+		svc->proxy_out = 0;
+	else
+		perr(loc, "proxy: expected v1, v2 or none");
 }
 
 /* The UCSPI variables must tell the truth about the connection. */

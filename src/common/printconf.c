@@ -159,6 +159,14 @@ print_service(const struct service *s)
 	}
 	for (i = 0; i < (size_t)s->nrules; i++)
 		print_rule(&s->rules[i]);
+	if (s->forward_host != NULL) {
+		printf("\tforward to ");
+		print_string(s->forward_host);
+		printf(" port %d\n", s->forward_port);
+		if (s->proxy_out > 0)
+			printf("\tproxy v%d\n", s->proxy_out);
+		printf("\tidle %d\n", s->idle_s);
+	}
 	printf("}\n");
 }
 
@@ -179,6 +187,8 @@ print_config(const struct config *cfg)
 		printf("max pending %d:%d:%d\n", cfg->drop_start,
 		    cfg->drop_rate, cfg->max_pending);
 	printf("max pending per-address %d\n", cfg->max_pending_addr);
+	if (cfg->max_relays > 0)
+		printf("max relays %d\n", cfg->max_relays);
 	printf("ports %d-%d\n", cfg->port_lo, cfg->port_hi);
 	printf("help %s\n", cfg->help ? "on" : "off");
 	if (cfg->user != NULL) {

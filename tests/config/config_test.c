@@ -375,7 +375,7 @@ static const struct {
 		"@:2: command is not allowed in defaults" } },
 	{ "max instances 5\ncommand \"/bin/cat\"\n", {
 		"@:1: syntax error: unexpected \"instances\", "
-		"expecting \"pending\"",
+		"expecting \"pending\" or \"relays\"",
 		"@:2: syntax error: unexpected \"command\"" } },
 	{ "include \"nonexistent.conf\"\n", {
 		"@:1: %/nonexistent.conf: No such file or directory" } },
