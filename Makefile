@@ -27,18 +27,23 @@ endif
 # One folder per process, and the pieces both use. The -I flags are the
 # rule: a frontend or shared file cannot see the parent's header, and
 # the parent sees the frontend's only for frontend_run.
-PARENT_OBJS	= oneportd loop answer felink child dispatch spawn handoff \
+PARENT_OBJS	= oneportd loop answer felink rlink child dispatch spawn handoff \
 		  control supervise redirect sockdiag errline
 FRONTEND_OBJS	= frontend source sandbox request probe tls http ssh proxy route
-COMMON_OBJS	= config parse printconf addr log ipc linger refusal proxyout
+COMMON_OBJS	= config parse printconf addr log ipc linger refusal proxyout \
+		  privdrop
+RELAY_OBJS	= relay sandbox
 COMMON_INC	= -Isrc/common
 FRONTEND_INC	= -Isrc/frontend $(COMMON_INC)
-PARENT_INC	= -Isrc/parent $(FRONTEND_INC)
+RELAY_INC	= -Isrc/relay $(COMMON_INC)
+PARENT_INC	= -Isrc/parent -Isrc/relay $(FRONTEND_INC)
 COMMON_H	= $(wildcard src/common/*.h) lib/wire.h lib/ancil.h lib/name.h
 FRONTEND_H	= $(wildcard src/frontend/*.h) $(COMMON_H)
-PARENT_H	= $(wildcard src/parent/*.h) $(FRONTEND_H)
+RELAY_H		= $(wildcard src/relay/*.h) $(COMMON_H)
+PARENT_H	= $(wildcard src/parent/*.h) $(RELAY_H) $(FRONTEND_H)
 OBJS	= $(PARENT_OBJS:%=$(B)/parent/%.o) \
 	  $(FRONTEND_OBJS:%=$(B)/frontend/%.o) \
+	  $(RELAY_OBJS:%=$(B)/relay/%.o) \
 	  $(COMMON_OBJS:%=$(B)/common/%.o) $(B)/lib/wire.o $(B)/lib/ancil.o \
 	  $(B)/lib/name.o
 
@@ -59,6 +64,8 @@ $(B)/parent/%.o: src/parent/%.c $(PARENT_H) | $(B)/parent
 	$(CC) $(CFLAGS) $(PARENT_INC) -c -o $@ $<
 $(B)/frontend/%.o: src/frontend/%.c $(FRONTEND_H) | $(B)/frontend
 	$(CC) $(CFLAGS) $(FRONTEND_INC) -c -o $@ $<
+$(B)/relay/%.o: src/relay/%.c $(RELAY_H) | $(B)/relay
+	$(CC) $(CFLAGS) $(RELAY_INC) -c -o $@ $<
 $(B)/common/%.o: src/common/%.c $(COMMON_H) | $(B)/common
 	$(CC) $(CFLAGS) $(COMMON_INC) -c -o $@ $<
 
@@ -68,7 +75,7 @@ $(B)/common/parse.c: src/common/parse.y | $(B)/common
 $(B)/common/parse.o: $(B)/common/parse.c $(COMMON_H)
 	$(CC) $(CFLAGS) $(COMMON_INC) -Wno-missing-prototypes -c -o $@ $<
 
-$(B) $(B)/parent $(B)/frontend $(B)/common:
+$(B) $(B)/parent $(B)/frontend $(B)/relay $(B)/common:
 	mkdir -p $@
 
 # ---- tests ----
@@ -93,7 +100,7 @@ $(TEST_PROXYOUT): tests/unit/proxyout_test.c $(B)/common/proxyout.o \
 
 TEST_SANDBOX = $(B)/sandbox_test
 $(TEST_SANDBOX): tests/unit/sandbox_test.c $(B)/frontend/sandbox.o \
-		 $(B)/common/log.o
+		 $(B)/common/privdrop.o $(B)/common/log.o
 	$(CC) $(CFLAGS) $(FRONTEND_INC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 check: all $(TEST_REQUEST) $(TEST_PROBE) $(TEST_PROXYOUT) $(TEST_SANDBOX) \
@@ -117,6 +124,7 @@ FUZZ_CFLAGS = -g -O1 -std=c11 -D_GNU_SOURCE $(PARENT_INC) -Ilib \
 	      -fsanitize=fuzzer,address,undefined
 fuzz: build-fuzz/request_fuzz build-fuzz/wire_fuzz build-fuzz/reply_fuzz \
       build-fuzz/ipc_config_fuzz build-fuzz/ipc_frontend_fuzz \
+      build-fuzz/ipc_relay_fuzz \
       build-fuzz/errline_fuzz build-fuzz/config_fuzz build-fuzz/probe_fuzz \
       build-fuzz/proxy_fuzz build-fuzz/proxyout_fuzz
 FUZZ_CONFIG = src/common/config.c src/common/log.c src/common/addr.c \

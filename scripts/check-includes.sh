@@ -23,6 +23,11 @@ refuse() {	# refuse FOLDER HEADERS...: no file of FOLDER includes them
 refuse src/frontend $(cd src/parent && ls -- *.h)
 # shellcheck disable=SC2046
 refuse src/common $(cd src/parent && ls -- *.h) $(cd src/frontend && ls -- *.h)
+# The relay sees only the shared headers.
+# shellcheck disable=SC2046
+refuse src/relay $(cd src/parent && ls -- *.h) $(cd src/frontend && ls -- *.h)
+# shellcheck disable=SC2046
+refuse src/common $(cd src/relay && ls -- *.h)
 # Every "file header" pair, for tsort(1) to find a circle in.
 for f in src/*/*; do
 	sed -n "s|^#[[:space:]]*include[[:space:]]*\"\(.*\)\".*|${f##*/} \1|p" \

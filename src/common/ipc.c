@@ -528,6 +528,116 @@ ipc_frontend_parse(enum ipc_type type, const uint8_t *p, size_t len,
 	return 0;
 }
 
+/* A sockaddr_in or sockaddr_in6 in a sockaddr_in6's room. */
+static int
+inet_ok(const struct sockaddr_in6 *a)
+{
+	return a->sin6_family == AF_INET || a->sin6_family == AF_INET6;
+}
+
+/*
+ * The relay's reading of the parent's IPC_FORWARD: one fd, a valid name,
+ * a protocol and PROXY version that exist, timeouts of at least 1, 1 to
+ * FORWARD_ADDRS_MAX backend addresses with a port, and the client's
+ * addresses and names as a dispatch has them. 0, or -1 with *why.
+ */
+int
+ipc_forward_parse(enum ipc_type type, const uint8_t *p, size_t len,
+    int hasfd, struct ipc_forward *f, const char **why)
+{
+	struct ipc_dispatch	d;
+	uint32_t		i;
+
+	*why = "unexpected message";
+	if (type != IPC_FORWARD)
+		return -1;
+	*why = "malformed forward";
+	if (!hasfd || len != sizeof(*f))
+		return -1;
+	memcpy(f, p, sizeof(*f));
+	if (f->name[SERVICE_NAME_MAX] != '\0' ||
+	    !name_valid(f->name, strlen(f->name), 0) ||
+	    (f->flags & ~FORWARD_PLUS) != 0 || f->proxy > 2 ||
+	    f->idle_s < 1 || f->connect_ms < 1 || f->naddrs < 1 ||
+	    f->naddrs > FORWARD_ADDRS_MAX ||
+	    ((f->flags & FORWARD_PLUS) != 0) != (f->proto == PROTO_TCPMUX))
+		return -1;
+	for (i = 0; i < f->naddrs; i++)
+		if (!inet_ok(&f->addrs[i]) || f->addrs[i].sin6_port == 0)
+			return -1;
+	/* The client's side is checked as the parent checked a dispatch. */
+	memset(&d, 0, sizeof(d));
+	d.flags = IPC_PROXIED;
+	d.proto = f->proto;
+	memcpy(d.host, f->host, sizeof(d.host));
+	memcpy(d.alpn, f->alpn, sizeof(d.alpn));
+	d.peer = f->peer;
+	d.local = f->local;
+	if (dispatch_how_ok(&d) == -1)
+		return -1;
+	*why = NULL;
+	return 0;
+}
+
+/*
+ * The parent's reading of the relay's messages: DONE with a result that
+ * is "+" or "-" and printable text, an fd exactly when DONE_REFUSED;
+ * LOG and READY as the frontend's.
+ */
+int
+ipc_relay_parse(enum ipc_type type, const uint8_t *p, size_t len,
+    int hasfd, struct ipc_rmsg *m, const char **why)
+{
+	struct ipc_done	*d = &m->done;
+	size_t		 n, i;
+
+	memset(m, 0, sizeof(*m));
+	m->type = type;
+	if (type != IPC_DONE) {
+		if (type == IPC_DISPATCH) {
+			*why = "unexpected message";
+			return -1;
+		}
+		return ipc_frontend_parse(type, p, len, hasfd, &m->f, why);
+	}
+	*why = "malformed done";
+	if (len != sizeof(*d))
+		return -1;
+	memcpy(d, p, sizeof(*d));
+	if ((d->flags & ~DONE_REFUSED) != 0 ||
+	    ((d->flags & DONE_REFUSED) != 0) != (hasfd != 0) ||
+	    (n = strnlen(d->result, sizeof(d->result))) ==
+	    sizeof(d->result))
+		return -1;
+	/* It goes into a log line: printable, spaces allowed. */
+	for (i = 0; i < n; i++)
+		if (d->result[i] < ' ' || d->result[i] > '~')
+			return -1;
+	if (n == 0 || (d->result[0] != '+' && d->result[0] != '-') ||
+	    (d->result[0] == '+' && (n != 1 || (d->flags & DONE_REFUSED))) ||
+	    (d->connected_ns != 0 && d->done_ns < d->connected_ns))
+		return -1;
+	*why = NULL;
+	return 0;
+}
+
+/*
+ * A sandboxed process's log line to the parent, which owns syslog (a
+ * log.c sink): priority and text, cut to what IPC_LOG allows; a full
+ * socket drops it, as a slow syslog would.
+ */
+void
+ipc_send_log(int sock, int pri, const char *msg)
+{
+	uint8_t		buf[4 + 900];
+	uint32_t	p = pri;
+	size_t		len = strnlen(msg, sizeof(buf) - 4);
+
+	memcpy(buf, &p, 4);
+	memcpy(buf + 4, msg, len);
+	(void)ipc_send(sock, IPC_LOG, buf, 4 + len, -1);
+}
+
 /*
  * An IPC_LOG line as it may be logged: NUL-terminated in buf, with control
  * bytes (a forged newline, a NUL) shown as '?', never refused: a frontend

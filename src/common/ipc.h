@@ -24,6 +24,8 @@ enum ipc_type {
 	IPC_DISPATCH,	/* frontend -> parent: a client fd and its request */
 	IPC_LOG,	/* frontend -> parent: a log line (not in -d mode) */
 	IPC_READY,	/* frontend -> parent: sandboxed and serving, once */
+	IPC_FORWARD,	/* parent -> relay: a client fd and its backend */
+	IPC_DONE,	/* relay -> parent: a relayed connection's end */
 	IPC_TYPE_MAX
 };
 
@@ -106,6 +108,46 @@ struct ipc_dispatch {
 
 #define IPC_LOG_MAX	1000	/* bytes of an IPC_LOG line after the priority */
 
+/*
+ * IPC_FORWARD payload, parent -> relay (the relay's own READY and LOG go
+ * the other way as the frontend's do); exactly one fd, the client's,
+ * comes with it. addrs are the backend's, tried in order; peer and local
+ * the client's (after a trusted PROXY header) for the PROXY header out,
+ * host and alpn what a ClientHello or request named, for its TLVs.
+ */
+struct ipc_forward {
+	uint32_t	 id;		/* the parent's, told back in DONE */
+	char		 name[SERVICE_NAME_MAX + 1];
+	uint32_t	 flags;		/* FORWARD_PLUS */
+	uint32_t	 proto;		/* enum proto */
+	uint32_t	 proxy;		/* 0, 1 or 2: the PROXY header out */
+	uint32_t	 idle_s;	/* >= 1: no byte either way that long */
+	uint32_t	 connect_ms;	/* >= 1: the backend's connect */
+	uint32_t	 naddrs;	/* 1..FORWARD_ADDRS_MAX */
+	struct sockaddr_in6 addrs[FORWARD_ADDRS_MAX];	/* or sockaddr_in */
+	struct sockaddr_in6 peer;
+	struct sockaddr_in6 local;
+	char		 host[HOST_NAME_LEN + 1];	/* "" if none */
+	char		 alpn[ALPN_NAME_LEN + 1];	/* "" if none */
+};
+#define FORWARD_PLUS	0x1	/* a TCPMUX client: "+" once connected */
+
+/*
+ * IPC_DONE payload, relay -> parent. With DONE_REFUSED nothing was
+ * written to the client and its fd comes back with the message, for the
+ * parent to refuse it in its protocol (answer.c) with result's reason;
+ * otherwise no fd, and the relay has closed both sides.
+ */
+struct ipc_done {
+	uint32_t	 id;
+	uint32_t	 flags;		/* DONE_REFUSED */
+	char		 result[64];	/* "+" or "-reason", NUL-terminated */
+	uint64_t	 in, out;	/* bytes client->backend, back */
+	uint64_t	 connected_ns;	/* CLOCK_MONOTONIC; 0: never */
+	uint64_t	 done_ns;
+};
+#define DONE_REFUSED	0x1
+
 /* An IPC_CONFIG as ipc_config_parse found it; pointers into the message. */
 struct ipc_config_view {
 	struct ipc_config	 set;
@@ -125,6 +167,13 @@ struct ipc_fmsg {
 	uint32_t		 pri;		/* IPC_LOG */
 	const char		*text;		/* IPC_LOG: not NUL-terminated */
 	size_t			 textlen;
+};
+
+/* A message from the relay as ipc_relay_parse found it. */
+struct ipc_rmsg {
+	enum ipc_type		 type;
+	struct ipc_done		 done;		/* IPC_DONE */
+	struct ipc_fmsg		 f;		/* IPC_LOG, IPC_READY */
 };
 
 /* Messages waiting for the socket to take them (ipc_queue_*). */
@@ -147,6 +196,11 @@ int	ipc_config_parse(const uint8_t *, size_t, struct ipc_config_view *,
 	    const char **why);
 int	ipc_frontend_parse(enum ipc_type, const uint8_t *, size_t, int hasfd,
 	    struct ipc_fmsg *, const char **why);
+int	ipc_forward_parse(enum ipc_type, const uint8_t *, size_t, int hasfd,
+	    struct ipc_forward *, const char **why);
+int	ipc_relay_parse(enum ipc_type, const uint8_t *, size_t, int hasfd,
+	    struct ipc_rmsg *, const char **why);
+void	ipc_send_log(int sock, int pri, const char *msg);
 const char *ipc_log_text(const struct ipc_fmsg *, char *, size_t);
 
 #endif

@@ -1136,13 +1136,7 @@ parent_read(void)
 static void
 log_to_parent(int pri, const char *msg)
 {
-	uint8_t		buf[4 + 900];
-	uint32_t	p = pri;
-	size_t		len = strnlen(msg, sizeof(buf) - 4);
-
-	memcpy(buf, &p, 4);
-	memcpy(buf + 4, msg, len);
-	(void)ipc_send(fe.parent.fd, IPC_LOG, buf, 4 + len, -1);
+	ipc_send_log(fe.parent.fd, pri, msg);
 }
 
 /* ---- the loop ---- */

@@ -23,57 +23,7 @@
 #include <unistd.h>
 
 #include "frontend.h"
-
-static void
-drop_user(const char *user, const char *root)
-{
-	struct passwd	*pw;
-	struct stat	 st;
-	uid_t		 uid;
-	gid_t		 gid;
-
-	int		 cap;
-
-	pw = getpwnam(user);
-	if (pw == NULL && strcmp(user, ONEPORTD_USER) == 0) {
-		log_warnx("frontend: no user %s, using nobody (create the "
-		    "user: useradd --system %s)", user, user);
-		pw = getpwnam("nobody");
-	}
-	if (pw == NULL)
-		fatalx("frontend: unknown user %s", user);
-	uid = pw->pw_uid;
-	gid = pw->pw_gid;
-	if (uid == 0)
-		fatalx("frontend: refusing to run as root");
-
-	/* The root must be empty and not writable by the frontend's user. */
-	if (mkdir(root, 0755) == -1 && errno != EEXIST)
-		fatal("frontend: mkdir %s", root);
-	if (stat(root, &st) == -1)
-		fatal("frontend: stat %s", root);
-	if (st.st_uid != 0 || (st.st_mode & 022) != 0)
-		fatalx("frontend: %s must be owned by root and not writable "
-		    "by others", root);
-	if (chroot(root) == -1 || chdir("/") == -1)
-		fatal("frontend: chroot %s", root);
-
-	/* No capability can come back, not even through an exec. */
-	for (cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++)
-		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == -1)
-			fatal("frontend: drop capability %d", cap);
-	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) == -1 &&
-	    errno != EINVAL)
-		fatal("frontend: clear ambient capabilities");
-
-	if (setgroups(1, &gid) == -1 ||
-	    setresgid(gid, gid, gid) == -1 ||
-	    setresuid(uid, uid, uid) == -1)
-		fatal("frontend: cannot drop privileges");
-	if (getuid() != uid || geteuid() != uid || getgid() != gid ||
-	    setuid(0) != -1)
-		fatalx("frontend: privileges not dropped");
-}
+#include "privdrop.h"
 
 /* Best effort: older kernels have no Landlock; chroot and seccomp remain. */
 static void
@@ -88,21 +38,7 @@ landlock(void)
 	if (abi < 1)
 		return;
 	memset(&attr, 0, sizeof(attr));
-	attr.handled_access_fs = LANDLOCK_ACCESS_FS_EXECUTE |
-	    LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_READ_FILE |
-	    LANDLOCK_ACCESS_FS_READ_DIR | LANDLOCK_ACCESS_FS_REMOVE_DIR |
-	    LANDLOCK_ACCESS_FS_REMOVE_FILE | LANDLOCK_ACCESS_FS_MAKE_CHAR |
-	    LANDLOCK_ACCESS_FS_MAKE_DIR | LANDLOCK_ACCESS_FS_MAKE_REG |
-	    LANDLOCK_ACCESS_FS_MAKE_SOCK | LANDLOCK_ACCESS_FS_MAKE_FIFO |
-	    LANDLOCK_ACCESS_FS_MAKE_BLOCK | LANDLOCK_ACCESS_FS_MAKE_SYM;
-#ifdef LANDLOCK_ACCESS_FS_REFER
-	if (abi >= 2)
-		attr.handled_access_fs |= LANDLOCK_ACCESS_FS_REFER;
-#endif
-#ifdef LANDLOCK_ACCESS_FS_TRUNCATE
-	if (abi >= 3)
-		attr.handled_access_fs |= LANDLOCK_ACCESS_FS_TRUNCATE;
-#endif
+	attr.handled_access_fs = privdrop_landlock_fs(abi);
 	fd = syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0);
 	if (fd == -1) {
 		log_warn("frontend: landlock");
@@ -128,15 +64,6 @@ static const int allowed[] = {
 	SCMP_SYS(madvise), SCMP_SYS(futex), SCMP_SYS(fstat),
 	SCMP_SYS(newfstatat), SCMP_SYS(getpid), SCMP_SYS(rt_sigreturn),
 	SCMP_SYS(restart_syscall), SCMP_SYS(exit), SCMP_SYS(exit_group),
-#ifdef ONEPORT_SANITIZE
-	/* ASan and UBSan report, unwind and symbolise with these. */
-	SCMP_SYS(sigaltstack), SCMP_SYS(rt_sigaction), SCMP_SYS(writev),
-	SCMP_SYS(rt_sigprocmask), SCMP_SYS(gettid), SCMP_SYS(tgkill),
-	SCMP_SYS(prctl), SCMP_SYS(sched_yield), SCMP_SYS(getrusage),
-	SCMP_SYS(uname), SCMP_SYS(readlink), SCMP_SYS(pread64),
-	SCMP_SYS(ioctl), SCMP_SYS(prlimit64), SCMP_SYS(getrlimit),
-	SCMP_SYS(mincore), SCMP_SYS(lseek), SCMP_SYS(dup), SCMP_SYS(pipe2),
-#endif
 };
 
 static const int fcntl_cmds[] = {
@@ -152,9 +79,7 @@ static void
 rule(scmp_filter_ctx ctx, uint32_t action, int call, unsigned int n,
     struct scmp_arg_cmp cmp)
 {
-	if ((n == 0 ? seccomp_rule_add(ctx, action, call, 0) :
-	    seccomp_rule_add(ctx, action, call, 1, cmp)) < 0)
-		fatalx("frontend: seccomp_rule_add %d", call);
+	privdrop_rule(ctx, action, call, n, &cmp);
 }
 
 /* Loads the frontend's filter; tests/unit/sandbox_test.c tries it. */
@@ -169,6 +94,7 @@ sandbox_seccomp(void)
 		fatalx("frontend: seccomp_init");
 	for (i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
 		rule(ctx, SCMP_ACT_ALLOW, allowed[i], 0, none);
+	privdrop_seccomp_sanitizer(ctx);
 	/* setsockopt only to size a HELP listing's send buffer, to reset
 	 * a reply cut short (linger.c) and to wait for a whole TLS hello
 	 * (SO_RCVLOWAT). */
@@ -207,7 +133,7 @@ void
 sandbox_frontend(const char *user, const char *root, pid_t parent)
 {
 	if (geteuid() == 0)
-		drop_user(user, root);
+		privdrop_user("frontend", user, root);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1)
 		fatal("frontend: parent-death signal");
 	if (getppid() != parent)

@@ -185,6 +185,10 @@ dispatch(struct config *cfg, const struct ipc_dispatch *msg, int fd)
 		dispatch_pass(svc, req, fd, peer);
 		return;
 	}
+	if (svc != NULL && svc->forward_host != NULL) {
+		rlink_forward(svc, req, fd, peer);
+		return;
+	}
 	if (svc == NULL)
 		reason = REASON_UNKNOWN;	/* removed by a reload */
 	else if (svc->max_instances > 0 &&

@@ -38,11 +38,10 @@ static struct {
 	struct src	 fe_src;
 } d = { .fesock = -1, .fepid = -1 };
 
-/* A frontend that dies is restarted after this, doubling each time, and
- * back to the minimum once one has run this long. */
+/* A frontend that dies is restarted after a backoff (parent_backoff);
+ * these bound the retries of what is not its death. */
 #define FE_BACKOFF_MIN_MS	100
 #define FE_BACKOFF_MAX_MS	5000
-#define FE_STABLE_NS		(10000ull * 1000000)
 
 static void	frontend_lost(const char *);
 static void	frontend_ready(void);
@@ -464,17 +463,8 @@ felink_exited(pid_t pid, int st)
 		return 1;
 	if (!d.announced)
 		fatalx("frontend exited before it was ready (status %d)", st);
-	if (now - d.fe_started_ns >= FE_STABLE_NS)
-		d.fe_backoff_ms = 0;
-	d.fe_backoff_ms = d.fe_backoff_ms == 0 ? FE_BACKOFF_MIN_MS :
-	    d.fe_backoff_ms * 2 > FE_BACKOFF_MAX_MS ? FE_BACKOFF_MAX_MS :
-	    d.fe_backoff_ms * 2;
-	if (WIFSIGNALED(st))
-		log_warnx("frontend killed by signal %d; restarting in %ums",
-		    WTERMSIG(st), d.fe_backoff_ms);
-	else
-		log_warnx("frontend exited with status %d; restarting in %ums",
-		    WEXITSTATUS(st), d.fe_backoff_ms);
+	d.fe_backoff_ms = parent_backoff("frontend", d.fe_backoff_ms,
+	    d.fe_started_ns, st);
 	d.fe_restart_ns = now + d.fe_backoff_ms * 1000000ull;
 	return 2;
 }

@@ -5,6 +5,7 @@
  * The dispatch of an event to its module stays in oneportd.c.
  */
 #include <sys/epoll.h>
+#include <sys/wait.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +82,7 @@ loop_timeout(const struct config *cfg)
 {
 	uint64_t	when = felink_next_deadline(), now;
 
+	when = earliest(when, rlink_next_deadline());
 	when = earliest(when, handoff_next_deadline());
 	when = earliest(when, supervise_next_deadline());
 	when = earliest(when, control_next_deadline());
@@ -116,4 +118,25 @@ loop_after(const struct config *cfg)
 	while (l.ndeferred > 0)
 		free(l.deferred[--l.ndeferred]);
 	child_free_dead();
+}
+
+/*
+ * A sandboxed process of ours (frontend, relay) died: the delay before
+ * the next one, 100 ms doubled per death up to 5 s, back to 100 ms after
+ * 10 s of life; logged with how it ended.
+ */
+unsigned int
+parent_backoff(const char *who, unsigned int ms, uint64_t started_ns,
+    int st)
+{
+	if (now_ns() - started_ns >= 10000ull * 1000000)
+		ms = 0;
+	ms = ms == 0 ? 100 : ms * 2 > 5000 ? 5000 : ms * 2;
+	if (WIFSIGNALED(st))
+		log_warnx("%s killed by signal %d; restarting in %ums", who,
+		    WTERMSIG(st), ms);
+	else
+		log_warnx("%s exited with status %d; restarting in %ums", who,
+		    WEXITSTATUS(st), ms);
+	return ms;
 }

@@ -29,6 +29,7 @@
 
 #include "frontend.h"
 #include "parent.h"
+#include "relay.h"
 
 
 static struct {
@@ -44,6 +45,8 @@ static struct {
 } d;
 
 static void	notify_ready(void);
+static void	part_ready(void);
+static void	announce(void);
 static void	daemonize_done(void);
 
 static void __attribute__((noreturn))
@@ -202,6 +205,7 @@ reload(void)
 	supervise_configure(cfg);
 	/* Every frontend drops to the user and chroot of the start. */
 	felink_configure(cfg);
+	rlink_configure(cfg);
 	log_info("configuration reloaded: %d services", cfg->nservices);
 }
 
@@ -237,6 +241,8 @@ reap(void)
 	int	st;
 
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		if (rlink_exited(pid, st))
+			continue;
 		switch (felink_exited(pid, st)) {
 		case 0:
 			(void)child_waited(pid, st);
@@ -251,7 +257,17 @@ reap(void)
 /* ---- start-up ---- */
 
 /* Ready means everything: listeners, control socket, programs, and a
- * frontend that is sandboxed and accepting (its first READY). */
+ * frontend that is sandboxed and accepting (its first READY), and the
+ * relay (its first READY) if a service forwards. */
+static void
+part_ready(void)
+{
+	static int	parts;
+
+	if (++parts == 2)
+		announce();
+}
+
 static void
 announce(void)
 {
@@ -401,6 +417,7 @@ on_signal(void)
 			control_shutdown();
 			supervise_stop();
 			redirect_stop();
+			rlink_stop();
 			if (felink_stop()) {
 				/* Between two frontends. */
 				log_info("stopped");
@@ -422,6 +439,9 @@ main(int argc, char *argv[])
 	/* Our frontend, exec'd by start_frontend. */
 	if (argc > 1 && strcmp(argv[1], "-F") == 0)
 		frontend_run(argc, argv);
+	/* Our relay, exec'd by rlink.c. */
+	if (argc > 1 && strcmp(argv[1], "-R") == 0)
+		relay_run(argc, argv);
 	log_init(1, "oneportd");
 	while ((ch = getopt(argc, argv, "df:l:ns:v")) != -1) {
 		switch (ch) {
@@ -479,8 +499,10 @@ main(int argc, char *argv[])
 	d.linger_src.kind = SRC_LINGER;
 	parent_watch(d.sigfd, &d.sig_src);
 	parent_watch(linger_init(), &d.linger_src);
-	if (felink_start(d.cfg, d.debug, d.exefd, announce) == -1)
+	if (felink_start(d.cfg, d.debug, d.exefd, part_ready) == -1)
 		fatalx("cannot start the frontend");
+	if (rlink_start(d.cfg, d.debug, d.exefd, part_ready) == -1)
+		fatalx("cannot start the relay");
 	handoff_configure(d.cfg);
 	control_configure(d.cfg);
 	supervise_configure(d.cfg);
@@ -489,6 +511,7 @@ main(int argc, char *argv[])
 	for (;;) {
 		/* Names changed in the last batch go out once, coalesced. */
 		felink_tick(now_ns());
+		rlink_tick(now_ns());
 		felink_write();
 		n = loop_wait(evs, 64, d.cfg);
 		for (i = 0; i < n; i++) {
@@ -515,6 +538,10 @@ main(int argc, char *argv[])
 				break;
 			case SRC_LINGER:
 				linger_event();
+				break;
+			case SRC_RELAY:
+				if (rlink_open())
+					rlink_event();
 				break;
 			}
 		}

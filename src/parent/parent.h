@@ -20,7 +20,7 @@
 
 /* loop.c: the epoll set; what an event in it is about. */
 enum src_kind { SRC_SIGNAL, SRC_FRONTEND, SRC_STDERR, SRC_STATUS,
-	SRC_CHANNEL, SRC_CONTROL, SRC_LINGER };
+	SRC_CHANNEL, SRC_CONTROL, SRC_LINGER, SRC_RELAY };
 struct src {
 	enum src_kind	 kind;
 	void		*ptr;
@@ -33,6 +33,8 @@ void	 parent_watch(int fd, struct src *);
 int	 parent_watch_out(int fd, struct src *, int on);
 void	 parent_unwatch(int fd);
 void	 parent_defer_free(void *);
+unsigned int parent_backoff(const char *who, unsigned int ms,
+	    uint64_t started_ns, int status);
 
 /* answer.c: what the parent writes to a client, and its log line. A
  * peer string is the address and the tags of how it chose (proto_tags). */
@@ -54,6 +56,19 @@ void	 felink_tick(uint64_t now);
 uint64_t felink_next_deadline(void);
 int	 felink_stop(void);
 void	 parent_names_changed(void);
+
+/* rlink.c: the link to the relay, for forward services */
+int	 rlink_start(struct config *, int debug, int exefd,
+	    void (*first_ready)(void));
+void	 rlink_configure(struct config *);
+void	 rlink_forward(const struct service *, const struct ipc_dispatch *,
+	    int fd, const char *peer);
+void	 rlink_event(void);
+int	 rlink_open(void);
+int	 rlink_exited(pid_t, int status);
+void	 rlink_tick(uint64_t now);
+uint64_t rlink_next_deadline(void);
+int	 rlink_stop(void);
 
 /* child.c: programs the parent started, until reaped */
 struct child;

@@ -1,0 +1,622 @@
+/*
+ * relay.c: the relay's loop. Each client comes from the parent with its
+ * backend's addresses (IPC_FORWARD); the relay connects to them in order
+ * within a deadline, says "+" to a TCPMUX client only once connected,
+ * writes the PROXY header first if asked, then splices both ways through
+ * a pipe per direction. A full pipe stops reading its side (back-
+ * pressure: the kernel's pipe is all the buffering there is), an empty
+ * one stops writing; an EOF is passed on as a shutdown once its pipe is
+ * drained. Nothing a client or backend does makes it exit.
+ */
+#include <sys/epoll.h>
+#include <poll.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "config.h"
+#include "ipc.h"
+#include "log.h"
+#include "proxyout.h"
+#include "relay.h"
+
+#define SCAN_NS		(250ull * 1000000)	/* deadlines checked this often */
+#define PIPE_WANT	(256 * 1024)	/* asked of each pipe; less is fine */
+#define ROUNDS		16		/* splices per wake, for fairness */
+
+#define REASON_UNAVAIL	"service unavailable"
+#define REASON_BUSY	"service busy"
+
+enum { W_PARENT, W_CLIENT, W_BACKEND };
+
+struct conn;
+struct watch {
+	int		 kind;
+	int		 fd;
+	struct conn	*c;
+};
+
+/* One direction: from one socket through a pipe into the other. */
+struct way {
+	int		 pipe[2];
+	size_t		 queued;	/* bytes in the pipe */
+	size_t		 cap;		/* the pipe's size */
+	int		 full;		/* reading waits for the pipe to drain */
+	int		 blocked;	/* writing waits for room in the socket */
+	int		 eof;		/* its source has ended */
+	int		 shut;		/* its sink was shut for writing */
+	uint64_t	 bytes;
+};
+
+struct conn {
+	struct watch	 cl, be;
+	struct way	 up, down;	/* client->backend, backend->client */
+	struct ipc_forward f;
+	int		 connected;
+	uint32_t	 ai;		/* the backend address being tried */
+	uint8_t		 hdr[PROXYOUT_MAX];	/* the PROXY header, to send */
+	size_t		 hdrlen, hdroff;
+	uint64_t	 deadline_ns;	/* connect by */
+	uint64_t	 last_ns;	/* a byte moved, either way */
+	uint64_t	 connected_ns;
+	int		 dead;		/* ended, freed after this batch */
+	int		 again;		/* on the ready list */
+	struct conn	*prev, *next;	/* rl.conns, or rl.dead */
+	struct conn	*rnext;		/* rl.ready */
+};
+
+static struct {
+	struct watch	 parent;
+	int		 epfd;
+	int		 debug;
+	struct conn	*conns;
+	struct conn	*dead;		/* ended in this batch */
+	struct conn	*ready;		/* to pump again without an event */
+	int		 nconns;
+	uint64_t	 next_scan;
+} rl;
+
+static void	conn_end(struct conn *, const char *result, int refuse);
+
+static void
+log_to_parent(int pri, const char *msg)
+{
+	ipc_send_log(rl.parent.fd, pri, msg);
+}
+
+/*
+ * Edge-triggered, for everything at once: the flags of each way say
+ * what to try, and every stop waits for an edge that will come (an
+ * EAGAIN on a socket, or bytes in a pipe whose sink will say when it
+ * takes them), so no interest is ever changed and nothing spins.
+ */
+static int
+watch_add(struct watch *w)
+{
+	struct epoll_event	ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+	ev.data.ptr = w;
+	return epoll_ctl(rl.epfd, EPOLL_CTL_ADD, w->fd, &ev);
+}
+
+static int
+way_open(struct way *w)
+{
+	int	n;
+
+	if (pipe2(w->pipe, O_NONBLOCK | O_CLOEXEC) == -1) {
+		w->pipe[0] = w->pipe[1] = -1;
+		return -1;
+	}
+	/* Larger pipes move more per splice; the user's pipe budget may
+	 * say no, and the default is fine. */
+	(void)fcntl(w->pipe[1], F_SETPIPE_SZ, PIPE_WANT);
+	n = fcntl(w->pipe[1], F_GETPIPE_SZ);
+	w->cap = n > 0 ? (size_t)n : 65536;
+	return 0;
+}
+
+static void
+way_close(struct way *w)
+{
+	if (w->pipe[0] != -1)
+		close(w->pipe[0]);
+	if (w->pipe[1] != -1)
+		close(w->pipe[1]);
+	w->pipe[0] = w->pipe[1] = -1;
+}
+
+/* The result's text, NUL-terminated in its field. */
+static void
+done_send(const struct conn *c, const char *result, int fd)
+{
+	struct ipc_done	d;
+
+	memset(&d, 0, sizeof(d));
+	d.id = c->f.id;
+	d.flags = fd != -1 ? DONE_REFUSED : 0;
+	snprintf(d.result, sizeof(d.result), "%s", result);
+	d.in = c->up.bytes;
+	d.out = c->down.bytes;
+	d.connected_ns = c->connected_ns;
+	d.done_ns = now_ns();
+	if (d.connected_ns == 0 || d.done_ns < d.connected_ns)
+		d.done_ns = d.connected_ns == 0 ? d.done_ns : d.connected_ns;
+	/*
+	 * The parent always reads its channel; a full socket means it is
+	 * busy, and a DONE must not be lost (its slot, the client's log
+	 * line): wait for room.
+	 */
+	while (ipc_send(rl.parent.fd, IPC_DONE, &d, sizeof(d), fd) == -1) {
+		struct pollfd	pfd = { .fd = rl.parent.fd, .events = POLLOUT };
+
+		if (errno != EAGAIN && errno != ENOBUFS)
+			fatal("relay: cannot tell the parent");
+		(void)poll(&pfd, 1, 1000);
+	}
+}
+
+/*
+ * The end of a connection: everything closed and the parent told. With
+ * refuse, the client has heard nothing and goes back to the parent,
+ * which refuses it in its protocol.
+ */
+static void
+conn_end(struct conn *c, const char *result, int refuse)
+{
+	done_send(c, result, refuse ? c->cl.fd : -1);
+	/* Out of epoll first: a close does not take it out while the
+	 * parent holds the same file (a refused client). */
+	if (c->cl.fd != -1) {
+		epoll_ctl(rl.epfd, EPOLL_CTL_DEL, c->cl.fd, NULL);
+		close(c->cl.fd);
+	}
+	if (c->be.fd != -1) {
+		epoll_ctl(rl.epfd, EPOLL_CTL_DEL, c->be.fd, NULL);
+		close(c->be.fd);
+	}
+	way_close(&c->up);
+	way_close(&c->down);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		rl.conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	rl.nconns--;
+	/* Events of this batch may still name it: freed after it. */
+	c->cl.fd = c->be.fd = -1;
+	c->dead = 1;
+	c->prev = NULL;
+	c->next = rl.dead;
+	rl.dead = c;
+}
+
+/* ---- connecting ---- */
+
+static socklen_t
+sa_len(const struct sockaddr_in6 *a)
+{
+	return a->sin6_family == AF_INET ? sizeof(struct sockaddr_in) :
+	    sizeof(struct sockaddr_in6);
+}
+
+/*
+ * Start a connect to the next address; 0 in progress or done, -1 when
+ * none is left. Out of descriptors is not the backend's fault: -2.
+ */
+static int
+connect_next(struct conn *c)
+{
+	const struct sockaddr_in6 *a;
+	int			   fd;
+
+	for (; c->ai < c->f.naddrs; c->ai++) {
+		a = &c->f.addrs[c->ai];
+		fd = socket(a->sin6_family, SOCK_STREAM | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, 0);
+		if (fd == -1) {
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM)
+				return -2;
+			continue;
+		}
+		if (connect(fd, (const struct sockaddr *)a, sa_len(a)) == 0 ||
+		    errno == EINPROGRESS) {
+			c->be.fd = fd;
+			if (watch_add(&c->be) == -1) {
+				close(fd);
+				c->be.fd = -1;
+				return -2;
+			}
+			return 0;
+		}
+		close(fd);
+	}
+	return -1;
+}
+
+static void	pump(struct conn *);
+
+/* The backend took the connection: "+", the PROXY header, then bytes. */
+static void
+connected(struct conn *c)
+{
+	static const char	plus[] = "+\r\n";
+
+	c->connected = 1;
+	c->connected_ns = c->last_ns = now_ns();
+	if (c->f.proxy == 1)
+		c->hdrlen = proxyout_v1(c->hdr, sizeof(c->hdr),
+		    (struct sockaddr *)&c->f.peer,
+		    (struct sockaddr *)&c->f.local);
+	else if (c->f.proxy == 2)
+		c->hdrlen = proxyout_v2(c->hdr, sizeof(c->hdr),
+		    (struct sockaddr *)&c->f.peer,
+		    (struct sockaddr *)&c->f.local, c->f.host, c->f.alpn);
+	if ((c->f.flags & FORWARD_PLUS) &&
+	    send(c->cl.fd, plus, 3, MSG_NOSIGNAL | MSG_DONTWAIT) != 3) {
+		conn_end(c, "-client gone", 0);
+		return;
+	}
+	pump(c);
+}
+
+static void
+connect_event(struct conn *c)
+{
+	int		err = 0, r;
+	socklen_t	len = sizeof(err);
+
+	if (getsockopt(c->be.fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+		err = errno;
+	if (err == 0) {
+		connected(c);
+		return;
+	}
+	if (err == EINPROGRESS || err == EALREADY)
+		return;
+	epoll_ctl(rl.epfd, EPOLL_CTL_DEL, c->be.fd, NULL);
+	close(c->be.fd);
+	c->be.fd = -1;
+	c->ai++;
+	if ((r = connect_next(c)) < 0)
+		conn_end(c, r == -2 ? "-" REASON_BUSY : "-" REASON_UNAVAIL, 1);
+}
+
+/* ---- moving bytes ---- */
+
+/*
+ * One direction, as far as it goes now: from its source into the pipe,
+ * from the pipe to its sink. Returns 1 if a byte moved, 0 if not, -1
+ * when a side failed (a reset, a broken pipe): the connection ends.
+ */
+static int
+way_move(struct conn *c, struct way *w, int from, int to, int hdr)
+{
+	ssize_t	n;
+	int	moved = 0;
+
+	if (!w->eof && !w->full) {
+		n = splice(from, NULL, w->pipe[1], NULL, w->cap,
+		    SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+		if (n > 0) {
+			w->queued += n;
+			moved = 1;
+			/* Room may be left; the next round says. */
+		} else if (n == 0)
+			w->eof = 1;
+		else if (errno == EAGAIN) {
+			/* Either the socket is empty or the pipe is full;
+			 * with bytes queued, wait for them to go first. */
+			if (w->queued > 0)
+				w->full = 1;
+		} else if (errno != EINTR)
+			return -1;
+	}
+	/* The PROXY header goes to the backend before any client byte. */
+	if (hdr && c->hdroff < c->hdrlen && !w->blocked) {
+		n = send(to, c->hdr + c->hdroff, c->hdrlen - c->hdroff,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n > 0)
+			c->hdroff += n;
+		else if (n == -1 && errno == EAGAIN)
+			w->blocked = 1;
+		else
+			return -1;
+	}
+	if (w->queued > 0 && !w->blocked && (!hdr || c->hdroff == c->hdrlen)) {
+		n = splice(w->pipe[0], NULL, to, NULL, w->queued,
+		    SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+		if (n > 0) {
+			w->queued -= n;
+			w->bytes += n;
+			w->full = 0;
+			moved = 1;
+		} else if (n == -1 && errno == EAGAIN)
+			w->blocked = 1;
+		else if (n == -1 && errno != EINTR)
+			return -1;
+	}
+	if (w->eof && w->queued == 0 && !w->shut &&
+	    (!hdr || c->hdroff == c->hdrlen)) {
+		/* Passed on once all before it is. */
+		shutdown(to, SHUT_WR);
+		w->shut = 1;
+		moved = 1;
+	}
+	return moved;
+}
+
+static void
+pump(struct conn *c)
+{
+	int	i, up, down;
+
+	for (i = 0; i < ROUNDS; i++) {
+		if ((up = way_move(c, &c->up, c->cl.fd, c->be.fd, 1)) == -1 ||
+		    (down = way_move(c, &c->down, c->be.fd, c->cl.fd, 0)) ==
+		    -1) {
+			conn_end(c, "+", 0);
+			return;
+		}
+		if (up == 0 && down == 0)
+			break;
+		c->last_ns = now_ns();
+	}
+	if (c->up.shut && c->down.shut) {
+		conn_end(c, "+", 0);
+		return;
+	}
+	/* Still going: the others get their turn, then this one again
+	 * (no edge will come for bytes we left). */
+	if (i == ROUNDS && !c->again) {
+		c->again = 1;
+		c->rnext = rl.ready;
+		rl.ready = c;
+	}
+}
+
+static void
+conn_event(struct watch *w, uint32_t events)
+{
+	struct conn	*c = w->c;
+
+	if (c->dead)
+		return;
+	if (!c->connected) {
+		/* The client waits, unread, until the backend is there. */
+		if (w == &c->be && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+			connect_event(c);
+		return;
+	}
+	if (events & EPOLLOUT) {
+		if (w == &c->be)
+			c->up.blocked = 0;
+		else
+			c->down.blocked = 0;
+	}
+	pump(c);
+}
+
+/* ---- the parent's messages ---- */
+
+static void
+forward_start(const struct ipc_forward *f, int fd)
+{
+	struct conn	*c;
+	int		 r, fl;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		struct conn	tmp;
+
+		memset(&tmp, 0, sizeof(tmp));
+		tmp.f.id = f->id;
+		done_send(&tmp, "-" REASON_BUSY, fd);
+		close(fd);
+		return;
+	}
+	c->f = *f;
+	c->cl.kind = W_CLIENT;
+	c->be.kind = W_BACKEND;
+	c->cl.c = c->be.c = c;
+	c->cl.fd = fd;
+	c->be.fd = -1;
+	c->up.pipe[0] = c->up.pipe[1] = c->down.pipe[0] = c->down.pipe[1] = -1;
+	c->next = rl.conns;
+	if (rl.conns != NULL)
+		rl.conns->prev = c;
+	rl.conns = c;
+	rl.nconns++;
+	c->deadline_ns = now_ns() + f->connect_ms * 1000000ull;
+	/* Nothing of the client is read until the backend is there. */
+	if ((fl = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1 ||
+	    watch_add(&c->cl) == -1 || way_open(&c->up) == -1 ||
+	    way_open(&c->down) == -1) {
+		conn_end(c, "-" REASON_BUSY, 1);
+		return;
+	}
+	if ((r = connect_next(c)) < 0)
+		conn_end(c, r == -2 ? "-" REASON_BUSY : "-" REASON_UNAVAIL, 1);
+}
+
+static void
+parent_read(void)
+{
+	static uint8_t		 buf[sizeof(struct ipc_forward) + 64];
+	struct ipc_forward	 f;
+	struct ipc_hdr		 hdr;
+	const char		*why;
+	ssize_t			 n;
+	int			 fd, i;
+
+	for (i = 0; i < 64; i++) {
+		n = ipc_recv(rl.parent.fd, &hdr, buf, sizeof(buf), &fd);
+		if (n == -1 && errno == EAGAIN)
+			return;
+		if (n == -1 && errno == EMFILE) {
+			/* The client's fd was dropped by the kernel (closed):
+			 * the parent still frees its slot and logs it. */
+			log_warnx("relay: out of descriptors: a connection "
+			    "was lost");
+			if (ipc_forward_parse(hdr.type, buf, hdr.len, 1, &f,
+			    &why) == 0) {
+				struct conn	tmp;
+
+				memset(&tmp, 0, sizeof(tmp));
+				tmp.f.id = f.id;
+				done_send(&tmp, "-" REASON_BUSY, -1);
+			}
+			continue;
+		}
+		if (n == 0 && hdr.type == 0)
+			exit(0);	/* the parent stops, or lost us */
+		if (n == -1)
+			fatal("relay: receive");
+		if (ipc_forward_parse(hdr.type, buf, n, fd != -1, &f,
+		    &why) == -1)
+			fatalx("relay: %s from the parent", why);
+		forward_start(&f, fd);
+	}
+}
+
+/* Those that stopped at ROUNDS, once each. */
+static void
+again(void)
+{
+	struct conn	*c, *list = rl.ready;
+
+	rl.ready = NULL;
+	while ((c = list) != NULL) {
+		list = c->rnext;
+		c->again = 0;
+		if (!c->dead)
+			pump(c);
+	}
+}
+
+/* Connect deadlines and idle times, every SCAN_NS at most. */
+static void
+scan(uint64_t now)
+{
+	struct conn	*c, *next;
+
+	for (c = rl.conns; c != NULL; c = next) {
+		next = c->next;
+		if (!c->connected && now >= c->deadline_ns)
+			conn_end(c, "-" REASON_UNAVAIL, 1);
+		else if (c->connected &&
+		    now - c->last_ns >= c->f.idle_s * 1000000000ull)
+			conn_end(c, "+", 0);
+	}
+	rl.next_scan = now + SCAN_NS;
+}
+
+static int
+number(const char *s, long max)
+{
+	char	*end;
+	long	 v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || errno != 0 || v < 0 || v > max)
+		fatalx("-R: bad argument %s", s);
+	return (int)v;
+}
+
+/*
+ * argv: oneportd-relay -R USER ROOT DEBUG VERBOSE PORT...: the ports the
+ * backends listen on, all it may connect to (Landlock).
+ */
+void
+relay_run(int argc, char *argv[])
+{
+	struct epoll_event	 evs[64];
+	struct watch		*w;
+	struct conn		*c;
+	struct ucred		 cr;
+	socklen_t		 len = sizeof(cr);
+	uint16_t		*ports;
+	uint64_t		 now;
+	int			 i, n, type, timeout;
+
+	len = sizeof(type);
+	if (argc < 6 || getsockopt(RL_CHANNEL_FD, SOL_SOCKET, SO_TYPE, &type,
+	    &len) == -1 || type != SOCK_SEQPACKET)
+		fatalx("-R: for oneportd's own use (its relay)");
+	len = sizeof(cr);
+	if (getsockopt(RL_CHANNEL_FD, SOL_SOCKET, SO_PEERCRED, &cr,
+	    &len) == -1)
+		fatal("relay: SO_PEERCRED");
+	rl.debug = number(argv[4], 1);
+	log_verbose = number(argv[5], 100);
+	if ((ports = calloc(argc - 5, sizeof(*ports))) == NULL)
+		fatal("relay: calloc");
+	for (i = 6; i < argc; i++)
+		ports[i - 6] = number(argv[i], 65535);
+	rl.parent.kind = W_PARENT;
+	rl.parent.fd = RL_CHANNEL_FD;
+	fcntl(rl.parent.fd, F_SETFD, FD_CLOEXEC);
+	fcntl(rl.parent.fd, F_SETFL, O_NONBLOCK);
+	prctl(PR_SET_NAME, "oneportd-relay");
+	if (!rl.debug)
+		log_set_sink(log_to_parent);
+	if ((rl.epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		fatal("relay: epoll_create1");
+	{
+		struct epoll_event	ev = { .events = EPOLLIN };
+
+		ev.data.ptr = &rl.parent;
+		if (epoll_ctl(rl.epfd, EPOLL_CTL_ADD, rl.parent.fd, &ev) == -1)
+			fatal("relay: epoll_ctl");
+	}
+
+	relay_sandbox(argv[2], argv[3], cr.pid, ports, argc - 6);
+	free(ports);
+	if (ipc_send(rl.parent.fd, IPC_READY, NULL, 0, -1) == -1)
+		fatal("relay: ready");
+
+	for (;;) {
+		now = now_ns();
+		timeout = -1;
+		if (rl.ready != NULL)
+			timeout = 0;
+		else if (rl.conns != NULL)
+			timeout = rl.next_scan <= now ? 0 :
+			    (int)((rl.next_scan - now) / 1000000) + 1;
+		n = epoll_wait(rl.epfd, evs, 64, timeout);
+		if (n == -1 && errno != EINTR)
+			fatal("relay: epoll_wait");
+		/* A connection ended in this batch is marked, not freed
+		 * (conn_end), so the events after it are skipped. */
+		for (i = 0; i < n; i++) {
+			w = evs[i].data.ptr;
+			if (w->kind == W_PARENT)
+				parent_read();
+			else
+				conn_event(w, evs[i].events);
+		}
+		again();
+		while ((c = rl.dead) != NULL) {
+			rl.dead = c->next;
+			free(c);
+		}
+		if (rl.conns != NULL && now_ns() >= rl.next_scan)
+			scan(now_ns());
+	}
+}

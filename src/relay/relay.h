@@ -1,0 +1,22 @@
+/*
+ * The relay process (oneportd -R): it takes clients the parent hands it,
+ * connects each to its service's backend and moves the bytes both ways
+ * with splice(2), then tells the parent how it ended.
+ */
+#ifndef RELAY_H
+#define RELAY_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#define RL_CHANNEL_FD	3	/* the parent's socket, at exec */
+
+/* relay.c */
+void	relay_run(int argc, char *argv[]) __attribute__((noreturn));
+
+/* sandbox.c: ports the backends listen on; connect to nothing else. */
+void	relay_sandbox(const char *user, const char *root, pid_t parent,
+	    const uint16_t *ports, int nports);
+void	relay_seccomp(void);
+
+#endif

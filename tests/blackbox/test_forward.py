@@ -1,0 +1,397 @@
+"""forward: a service relayed to an ordinary daemon by oneportd's relay
+process (splice both ways), with PROXY v1/v2 out, "+" only once the
+backend took the connection, refusals, half-close, back-pressure and no
+descriptor left behind. Backends here are small Python servers; the
+tests with nginx and sshd are in the same file, below."""
+
+import hashlib
+import os
+import re
+import socket
+import threading
+import unittest
+
+from harness import (DaemonTestCase, IO_TIMEOUT, poll_until, recv_exact,
+                     recv_until, recv_until_eof, run_daemon_n, children_of,
+                     proc_comm, proc_status, count_fds)
+
+GIB = 1 << 30
+
+
+class Backend:
+    """A listening socket on 127.0.0.1 and a thread per connection running
+    handler(conn) -> None; what handlers record goes in self.seen."""
+
+    def __init__(self, handler, backlog=64, accept=True):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(backlog)
+        self.port = self.sock.getsockname()[1]
+        self.handler = handler
+        self.seen = []
+        self.cv = threading.Condition()
+        self.threads = []
+        if accept:
+            t = threading.Thread(target=self._loop, daemon=True)
+            t.start()
+
+    def _loop(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            t = threading.Thread(target=self._one, args=(c,), daemon=True)
+            t.start()
+
+    def _one(self, c):
+        try:
+            self.handler(self, c)
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+    def record(self, x):
+        with self.cv:
+            self.seen.append(x)
+            self.cv.notify_all()
+
+    def wait(self, n=1, timeout=IO_TIMEOUT):
+        with self.cv:
+            self.cv.wait_for(lambda: len(self.seen) >= n, timeout)
+            return list(self.seen)
+
+    def close(self):
+        self.sock.close()
+
+
+def read_line(c, limit=4096):
+    buf = b""
+    while not buf.endswith(b"\n") and len(buf) < limit:
+        b = c.recv(1)
+        if not b:
+            break
+        buf += b
+    return buf
+
+
+def echo(b, c):
+    """The PROXY line if any is recorded, then everything is echoed."""
+    first = c.recv(65536)
+    if first.startswith(b"PROXY "):
+        line, _, first = first.partition(b"\r\n")
+        b.record(line.decode())
+    else:
+        b.record(None)
+    while first:
+        c.sendall(first)
+        first = c.recv(65536)
+    c.shutdown(socket.SHUT_WR)
+
+
+def proxy_v2(c):
+    """A PROXY v2 header read off c: (src, sport, dst, dport, tlvs)."""
+    head = recv_exact(c, 16)
+    assert head[:12] == b"\r\n\r\n\x00\r\nQUIT\n", head
+    n = int.from_bytes(head[14:16], "big")
+    body = recv_exact(c, n)
+    fam = head[13]
+    alen = {0x11: 4, 0x21: 16}[fam]
+    af = socket.AF_INET if alen == 4 else socket.AF_INET6
+    src = socket.inet_ntop(af, body[:alen])
+    dst = socket.inet_ntop(af, body[alen:2 * alen])
+    sport = int.from_bytes(body[2 * alen:2 * alen + 2], "big")
+    dport = int.from_bytes(body[2 * alen + 2:2 * alen + 4], "big")
+    tlvs, i = {}, 2 * alen + 4
+    while i < n:
+        t, ln = body[i], int.from_bytes(body[i + 1:i + 3], "big")
+        tlvs[t] = body[i + 3:i + 3 + ln]
+        i += 3 + ln
+    return src, sport, dst, dport, tlvs
+
+
+def relay_pid(d):
+    def find():
+        for k in children_of(d.pid):
+            if proc_comm(k) == "oneportd-relay":
+                return k
+        return None
+    return poll_until(find, IO_TIMEOUT, what="the oneportd-relay process")
+
+
+class ForwardTestCase(DaemonTestCase):
+
+    def backend(self, handler, **kw):
+        b = Backend(handler, **kw)
+        self.addCleanup(b.close)
+        return b
+
+    def forwarding(self, port, extra="", name="fwd", more=""):
+        return self.start(config="service %s {\n\tforward to 127.0.0.1 "
+                          "port %d\n%s}\n%s" % (name, port, extra, more))
+
+    def conn_line(self, d, service, count=1):
+        d.wait_log(r"conn peer=\S+ service=%s " % service, count=count)
+        return [l for l in d.log_lines()
+                if re.search(r"conn peer=\S+ service=%s " % service, l)]
+
+
+class Relaying(ForwardTestCase):
+
+    def test_plus_then_bytes_after_the_line_in_order(self):
+        b = self.backend(echo)
+        d = self.forwarding(b.port)
+        s = self.sock(d)
+        # The line and bytes after it in one segment: none may be lost.
+        s.sendall(b"fwd\r\nfirst,")
+        self.assertEqual(recv_exact(s, 3), b"+\r\n")
+        s.sendall(b"second")
+        s.shutdown(socket.SHUT_WR)
+        self.assertEqual(recv_until_eof(s), b"first,second")
+        line = self.conn_line(d, "fwd")[0]
+        self.assertIn("result=+ ", line)
+        self.assertRegex(line, r" in=12 out=12 duration=\d+\.\d+s$")
+        self.assertEqual(b.wait(), [None])
+
+    def test_proxy_v1_names_the_client(self):
+        b = self.backend(echo)
+        d = self.forwarding(b.port, "\tproxy v1\n")
+        s = self.sock(d)
+        s.sendall(b"fwd\r\nx")
+        self.assertEqual(recv_exact(s, 4), b"+\r\nx")
+        me = s.getsockname()
+        self.assertEqual(b.wait(), ["PROXY TCP4 %s %s %d %d" % (
+            me[0], d.host, me[1], d.port)])
+
+    def test_proxy_v2_names_the_client(self):
+        got = []
+
+        def h(b, c):
+            got.append(proxy_v2(c))
+            b.record(c.recv(100))
+        b = self.backend(h)
+        d = self.forwarding(b.port, "\tproxy v2\n")
+        s = self.sock(d)
+        s.sendall(b"fwd\r\nafter")
+        self.assertEqual(recv_exact(s, 3), b"+\r\n")
+        self.assertEqual(b.wait(), [b"after"])
+        me = s.getsockname()
+        self.assertEqual(got[0][:4], (me[0], me[1], d.host, d.port))
+        # No ClientHello named anything: no TLVs.
+        self.assertEqual(got[0][4], {})
+
+    def test_a_gib_each_way_with_half_close(self):
+        def h(b, c):
+            # Hash all the client sends, then answer with a GiB of its
+            # own and half-close; the digest of what it sent comes last.
+            h_in = hashlib.sha256()
+            buf = bytearray(1 << 20)
+            view = memoryview(buf)
+            total = 0
+            while True:
+                n = c.recv_into(buf)
+                if n == 0:
+                    break
+                h_in.update(view[:n])
+                total += n
+            b.record((total, h_in.hexdigest()))
+            block = bytes(range(256)) * 4096
+            out = hashlib.sha256()
+            for _ in range(GIB // len(block)):
+                c.sendall(block)
+                out.update(block)
+            b.record(out.hexdigest())
+            c.shutdown(socket.SHUT_WR)
+        b = self.backend(h)
+        d = self.forwarding(b.port)
+        s = self.sock(d)
+        s.settimeout(120)
+        s.sendall(b"fwd\r\n")
+        self.assertEqual(recv_exact(s, 3), b"+\r\n")
+        block = os.urandom(1 << 20)
+        sent = hashlib.sha256()
+        for _ in range(GIB // len(block)):
+            s.sendall(block)
+            sent.update(block)
+        # Half-close: the backend sees EOF, then still answers.
+        s.shutdown(socket.SHUT_WR)
+        got = hashlib.sha256()
+        total = 0
+        buf = bytearray(1 << 20)
+        view = memoryview(buf)
+        while True:
+            n = s.recv_into(buf)
+            if n == 0:
+                break
+            got.update(view[:n])
+            total += n
+        seen = b.wait(2, timeout=120)
+        self.assertEqual(seen[0], (GIB, sent.hexdigest()))
+        self.assertEqual(total, GIB)
+        self.assertEqual(got.hexdigest(), seen[1])
+        line = self.conn_line(d, "fwd")[0]
+        self.assertIn(" in=%d out=%d " % (GIB, GIB), line)
+
+
+class Refusals(ForwardTestCase):
+
+    def test_backend_down(self):
+        # Bound, not listening: refused, and no one else gets the port.
+        hold = socket.socket()
+        self.addCleanup(hold.close)
+        hold.bind(("127.0.0.1", 0))
+        d = self.forwarding(hold.getsockname()[1])
+        s = self.sock(d)
+        s.sendall(b"fwd\r\nbytes")
+        self.assertEqual(recv_until_eof(s), b"-service unavailable\r\n")
+        self.assertIn("result=-service unavailable ",
+                      self.conn_line(d, "fwd")[0])
+
+    def test_backend_resets(self):
+        def h(b, c):
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                         b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            b.record("reset")
+        b = self.backend(h)
+        d = self.forwarding(b.port)
+        s = self.sock(d)
+        s.sendall(b"fwd\r\n")
+        self.assertEqual(recv_exact(s, 3), b"+\r\n")
+        try:
+            rest = recv_until_eof(s)
+        except ConnectionResetError:
+            rest = b""
+        self.assertEqual(rest, b"")
+        self.assertIn("result=+ ", self.conn_line(d, "fwd")[0])
+
+    def test_backend_slow_to_accept_gets_bytes_once_it_does(self):
+        # Listening, not accepting: the kernel completes the handshake,
+        # so "+" is true and the bytes wait in its queue.
+        b = self.backend(echo, accept=False)
+        d = self.forwarding(b.port)
+        s = self.sock(d)
+        s.sendall(b"fwd\r\nearly")
+        self.assertEqual(recv_exact(s, 3), b"+\r\n")
+        c, _ = b.sock.accept()
+        self.addCleanup(c.close)
+        self.assertEqual(recv_exact(c, 5), b"early")
+
+    def second_refused(self, want, **kw):
+        b = self.backend(echo)
+        d = self.forwarding(b.port, **kw)
+        s1 = self.sock(d)
+        s1.sendall(b"fwd\r\n")
+        self.assertEqual(recv_exact(s1, 3), b"+\r\n")
+        s2 = self.sock(d)
+        s2.sendall(b"fwd\r\n")
+        self.assertEqual(recv_until_eof(s2), want)
+
+    def test_max_instances(self):
+        self.second_refused(b"-service busy\r\n",
+                            extra="\tmax instances 1\n")
+
+    def test_max_relays(self):
+        self.second_refused(b"-busy\r\n", more="max relays 1\n")
+
+    def test_idle(self):
+        b = self.backend(echo)
+        d = self.forwarding(b.port, "\tidle 1\n")
+        s = self.sock(d)
+        s.settimeout(IO_TIMEOUT)
+        s.sendall(b"fwd\r\n")
+        self.assertEqual(recv_exact(s, 3), b"+\r\n")
+        # Nothing either way: closed by the relay.
+        self.assertEqual(recv_until_eof(s), b"")
+        self.assertIn("result=+ ", self.conn_line(d, "fwd")[0])
+
+
+class Resources(ForwardTestCase):
+
+    def test_client_that_stops_reading(self):
+        state = {}
+
+        def flood(b, c):
+            c.setblocking(False)
+            block = b"x" * (1 << 16)
+            sent = 0
+            while True:
+                try:
+                    sent += c.send(block)
+                except BlockingIOError:
+                    break
+            b.record(sent)
+            c.settimeout(IO_TIMEOUT)
+            c.recv(1)
+        b = self.backend(flood)
+        d = self.forwarding(b.port)
+        pid = relay_pid(d)
+        before = int(proc_status(pid)["VmRSS"].split()[0])
+        s = self.sock(d)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        s.sendall(b"fwd\r\n")
+        # The backend's send blocked: all between is socket buffers and
+        # a pipe, not the relay's memory.
+        sent = b.wait()[0]
+        after = int(proc_status(pid)["VmRSS"].split()[0])
+        self.assertLess(sent, 32 << 20)
+        self.assertLess(after - before, 8 << 10, "relay grew by %d kB" %
+                        (after - before))
+
+    def test_a_thousand_sessions_leave_nothing(self):
+        b = self.backend(echo)
+        d = self.forwarding(b.port)
+        pid = relay_pid(d)
+        base = count_fds(pid)
+        for i in range(1000):
+            s = d.connect()
+            s.sendall(b"fwd\r\n%d" % i)
+            s.shutdown(socket.SHUT_WR)
+            self.assertEqual(recv_until_eof(s), b"+\r\n%d" % i)
+            s.close()
+        d.wait_log(r"service=fwd result=\+ ", count=1000, timeout=30)
+        poll_until(lambda: count_fds(pid) == base, IO_TIMEOUT,
+                   what="the relay back at %d descriptors" % base)
+
+
+class Config(unittest.TestCase):
+
+    def conf(self, text):
+        import tempfile
+        f = tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False)
+        self.addCleanup(os.unlink, f.name)
+        f.write(text)
+        f.close()
+        return f.name
+
+    def test_errors_at_the_forward_line(self):
+        path = self.conf("service a {\n\tcommand /bin/cat\n"
+                         "\tforward to 127.0.0.1 port 80\n\treply self\n}\n")
+        rc, _, err = run_daemon_n(["-n", "-f", path])
+        self.assertEqual(rc, 1)
+        self.assertIn("%s:3: service \"a\": forward and command exclude "
+                      "each other" % path, err)
+        self.assertIn("forward with reply self", err)
+
+    def test_printed_back(self):
+        path = self.conf("max relays 10\nservice a {\n\tforward to "
+                         "127.0.0.1 port 80\n\tproxy v2\n}\n")
+        rc, out, err = run_daemon_n(["-nv", "-f", path])
+        self.assertEqual(rc, 0, err)
+        self.assertIn("max relays 10\n", out)
+        self.assertIn("\tforward to \"127.0.0.1\" port 80\n\tproxy v2\n"
+                      "\tidle 300\n", out)
+
+    def test_bad_values(self):
+        path = self.conf("service a {\n\tforward to 127.0.0.1 port 0\n"
+                         "\tproxy v3\n}\nservice b {\n\tforward to "
+                         "\"/run/x.sock\"\n}\n")
+        rc, _, err = run_daemon_n(["-n", "-f", path])
+        self.assertEqual(rc, 1)
+        self.assertIn("%s:2:" % path, err)
+        self.assertIn("%s:3: proxy: expected v1, v2 or none" % path, err)
+        self.assertIn("%s:6:" % path, err)
+
+
+if __name__ == "__main__":
+    unittest.main()
