@@ -7,7 +7,11 @@ tests with nginx and sshd are in the same file, below."""
 import hashlib
 import os
 import re
+import shutil
 import socket
+import ssl
+import subprocess
+import sys
 import threading
 import unittest
 
@@ -352,6 +356,218 @@ class Resources(ForwardTestCase):
         d.wait_log(r"service=fwd result=\+ ", count=1000, timeout=30)
         poll_until(lambda: count_fds(pid) == base, IO_TIMEOUT,
                    what="the relay back at %d descriptors" % base)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_port(port, proc, what):
+    def up():
+        if proc.poll() is not None:
+            raise AssertionError("%s exited with %d" % (what, proc.returncode))
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return True
+        except OSError:
+            return False
+    poll_until(up, 10, what="%s listening on %d" % (what, port))
+
+
+def tcpmux(port, name):
+    """A client connected through oneportd to name, past its "+"."""
+    s = socket.create_connection(("127.0.0.1", port), IO_TIMEOUT)
+    s.sendall(name + b"\r\n")
+    assert recv_exact(s, 3) == b"+\r\n"
+    return s
+
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+SSHD = "/usr/sbin/sshd"
+
+
+@unittest.skipUnless(os.access(NGINX, os.X_OK), "nginx not installed")
+class Nginx(ForwardTestCase):
+    """nginx with listen ... proxy_protocol behind oneportd: its access
+    log shows the client oneportd served, address and port."""
+
+    def setUp(self):
+        super().setUp()
+        self.prefix = os.path.join(self.tmp, "nginx")
+        os.makedirs(os.path.join(self.prefix, "logs"))
+        with open(os.path.join(self.prefix, "index.html"), "w") as f:
+            f.write("hello from nginx\n")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                        "-nodes", "-days", "1", "-subj", "/CN=web.test",
+                        "-keyout", os.path.join(self.prefix, "key.pem"),
+                        "-out", os.path.join(self.prefix, "cert.pem")],
+                       check=True, capture_output=True)
+        self.http, self.https = free_port(), free_port()
+        conf = os.path.join(self.prefix, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write("""daemon off;
+master_process off;
+error_log %(p)s/logs/error.log;
+pid %(p)s/nginx.pid;
+events { worker_connections 64; }
+http {
+    log_format pp '$proxy_protocol_addr:$proxy_protocol_port $remote_addr $ssl_server_name';
+    access_log %(p)s/logs/access.log pp;
+    client_body_temp_path %(p)s/tmp;
+    proxy_temp_path %(p)s/tmp;
+    fastcgi_temp_path %(p)s/tmp;
+    uwsgi_temp_path %(p)s/tmp;
+    scgi_temp_path %(p)s/tmp;
+    set_real_ip_from 127.0.0.1;
+    real_ip_header proxy_protocol;
+    server {
+        listen 127.0.0.1:%(http)d proxy_protocol;
+        listen 127.0.0.1:%(https)d ssl proxy_protocol;
+        ssl_certificate %(p)s/cert.pem;
+        ssl_certificate_key %(p)s/key.pem;
+        root %(p)s;
+    }
+}
+""" % {"p": self.prefix, "http": self.http, "https": self.https})
+        self.nginx = subprocess.Popen([NGINX, "-p", self.prefix, "-c", conf],
+                                      stdin=subprocess.DEVNULL,
+                                      stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL)
+        self.addCleanup(self.stop_nginx)
+        # nginx speaks PROXY on that port: a bare connect is only a probe.
+        wait_port(self.http, self.nginx, "nginx")
+
+    def stop_nginx(self):
+        self.nginx.kill()
+        self.nginx.wait()
+
+    def access(self, n):
+        path = os.path.join(self.prefix, "logs", "access.log")
+
+        def lines():
+            try:
+                with open(path) as f:
+                    got = [l for l in f.read().splitlines()
+                           if not l.startswith(":")]
+            except FileNotFoundError:
+                return None
+            return got if len(got) >= n else None
+        return poll_until(lines, IO_TIMEOUT, what="nginx's access log")
+
+    def test_http_by_name_with_proxy_v1(self):
+        d = self.start(config="service web {\n\tforward to 127.0.0.1 "
+                       "port %d\n\tproxy v1\n}\n" % self.http)
+        s = tcpmux(d.port, b"web")
+        self.addCleanup(s.close)
+        s.sendall(b"GET /index.html HTTP/1.0\r\nHost: web.test\r\n\r\n")
+        reply = recv_until_eof(s)
+        self.assertTrue(reply.startswith(b"HTTP/1.1 200 OK"), reply[:80])
+        self.assertIn(b"hello from nginx", reply)
+        me = s.getsockname()
+        self.assertEqual(self.access(1)[-1].split()[:2],
+                         ["%s:%d" % me, me[0]])
+
+    def test_https_by_name_with_proxy_v2(self):
+        d = self.start(config="service webs {\n\tforward to 127.0.0.1 "
+                       "port %d\n\tproxy v2\n}\n" % self.https)
+        raw = tcpmux(d.port, b"webs")
+        me = raw.getsockname()
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        s = ctx.wrap_socket(raw, server_hostname="web.test")
+        self.addCleanup(s.close)
+        s.sendall(b"GET /index.html HTTP/1.0\r\nHost: web.test\r\n\r\n")
+        reply = b""
+        while True:
+            try:
+                b = s.recv(65536)
+            except ssl.SSLError:
+                break
+            if not b:
+                break
+            reply += b
+        self.assertIn(b"hello from nginx", reply)
+        self.assertEqual(self.access(1)[-1].split(),
+                         ["%s:%d" % me, me[0], "web.test"])
+
+
+@unittest.skipUnless(os.access(SSHD, os.X_OK) and shutil.which("ssh") and
+                     os.geteuid() == 0, "needs OpenSSH and root")
+class Sshd(ForwardTestCase):
+    """A normal listening sshd on a test port, reached by the OpenSSH
+    client through the relay with a ProxyCommand that speaks TCPMUX."""
+
+    def test_ssh_through_the_relay(self):
+        t = self.tmp
+        for key in ("host", "client"):
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "",
+                            "-f", os.path.join(t, key)], check=True)
+        shutil.copy(os.path.join(t, "client.pub"),
+                    os.path.join(t, "authorized_keys"))
+        os.makedirs("/run/sshd", exist_ok=True)
+        port = free_port()
+        with open(os.path.join(t, "sshd_config"), "w") as f:
+            f.write("Port %d\nListenAddress 127.0.0.1\nHostKey %s/host\n"
+                    "AuthorizedKeysFile %s/authorized_keys\n"
+                    "PermitRootLogin prohibit-password\nStrictModes no\n"
+                    "UsePAM no\nPasswordAuthentication no\n"
+                    "PidFile none\n" % (port, t, t))
+        sshd = subprocess.Popen([SSHD, "-D", "-e", "-f",
+                                 os.path.join(t, "sshd_config")],
+                                stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+
+        def stop():
+            sshd.kill()
+            sshd.wait()
+        self.addCleanup(stop)
+        wait_port(port, sshd, "sshd")
+        d = self.start(config="service ssh {\n\tforward to 127.0.0.1 "
+                       "port %d\n}\n" % port)
+        helper = self.script("tcpmux-connect", """#!%s
+import os, socket, sys, threading
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+s.sendall(sys.argv[3].encode() + b"\\r\\n")
+line = b""
+while not line.endswith(b"\\n"):
+    c = s.recv(1)
+    if not c:
+        sys.exit(1)
+    line += c
+if not line.startswith(b"+"):
+    sys.stderr.write(line.decode(errors="replace"))
+    sys.exit(1)
+def up():
+    while True:
+        b = os.read(0, 65536)
+        if not b:
+            s.shutdown(socket.SHUT_WR)
+            return
+        s.sendall(b)
+threading.Thread(target=up, daemon=True).start()
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    os.write(1, b)
+""" % sys.executable)
+        out = subprocess.run(
+            ["ssh", "-F", "none", "-i", os.path.join(t, "client"),
+             "-o", "UserKnownHostsFile=/dev/null",
+             "-o", "StrictHostKeyChecking=no", "-o", "BatchMode=yes",
+             "-o", "ProxyCommand=%s %s %d ssh" % (helper, d.host, d.port),
+             "root@relayed", "echo", "through-the-relay"],
+            stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(out.stdout, b"through-the-relay\n")
+        line = self.conn_line(d, "ssh")[0]
+        self.assertIn("result=+ ", line)
 
 
 class Config(unittest.TestCase):
