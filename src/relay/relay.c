@@ -112,11 +112,29 @@ watch_add(struct watch *w)
 	return epoll_ctl(rl.epfd, EPOLL_CTL_ADD, w->fd, &ev);
 }
 
+/*
+ * Pipes left empty by a connection that ended cleanly are kept for the
+ * next one (at most POOL_MAX): a session then makes none.
+ */
+#define POOL_MAX	64
+static struct {
+	int	fd[2];
+	size_t	cap;
+}		 pool[POOL_MAX];
+static int	 npool;
+
 static int
 way_open(struct way *w)
 {
 	int	n;
 
+	if (npool > 0) {
+		npool--;
+		w->pipe[0] = pool[npool].fd[0];
+		w->pipe[1] = pool[npool].fd[1];
+		w->cap = pool[npool].cap;
+		return 0;
+	}
 	if (pipe2(w->pipe, O_NONBLOCK | O_CLOEXEC) == -1) {
 		w->pipe[0] = w->pipe[1] = -1;
 		return -1;
@@ -132,6 +150,14 @@ way_open(struct way *w)
 static void
 way_close(struct way *w)
 {
+	if (w->pipe[0] != -1 && w->queued == 0 && npool < POOL_MAX) {
+		pool[npool].fd[0] = w->pipe[0];
+		pool[npool].fd[1] = w->pipe[1];
+		pool[npool].cap = w->cap;
+		npool++;
+		w->pipe[0] = w->pipe[1] = -1;
+		return;
+	}
 	if (w->pipe[0] != -1)
 		close(w->pipe[0]);
 	if (w->pipe[1] != -1)
