@@ -204,16 +204,15 @@ static void
 conn_end(struct conn *c, const char *result, int refuse)
 {
 	done_send(c, result, refuse ? c->cl.fd : -1);
-	/* Out of epoll first: a close does not take it out while the
-	 * parent holds the same file (a refused client). */
+	/* The client's file may still be open in the parent (it closes its
+	 * copy after the send, or has it back, refused): a close would not
+	 * take it out of epoll. The backend's is ours alone. */
 	if (c->cl.fd != -1) {
 		epoll_ctl(rl.epfd, EPOLL_CTL_DEL, c->cl.fd, NULL);
 		close(c->cl.fd);
 	}
-	if (c->be.fd != -1) {
-		epoll_ctl(rl.epfd, EPOLL_CTL_DEL, c->be.fd, NULL);
+	if (c->be.fd != -1)
 		close(c->be.fd);
-	}
 	way_close(&c->up);
 	way_close(&c->down);
 	if (c->prev != NULL)
@@ -315,7 +314,6 @@ connect_event(struct conn *c)
 	}
 	if (err == EINPROGRESS || err == EALREADY)
 		return;
-	epoll_ctl(rl.epfd, EPOLL_CTL_DEL, c->be.fd, NULL);
 	close(c->be.fd);
 	c->be.fd = -1;
 	c->ai++;

@@ -8,6 +8,7 @@ import hashlib
 import os
 import re
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -238,6 +239,40 @@ class Relaying(ForwardTestCase):
         self.assertIn(" in=%d out=%d " % (GIB, GIB), line)
 
 
+class Process(ForwardTestCase):
+
+    def test_started_at_the_reload_that_adds_a_forward(self):
+        b = self.backend(echo)
+        d = self.start(config="service cat {\n\tcommand /bin/cat\n}\n")
+        self.assertNotIn("oneportd-relay",
+                         [proc_comm(k) for k in children_of(d.pid)])
+        with open(d.conffile, "w") as f:
+            f.write("service fwd {\n\tforward to 127.0.0.1 port %d\n}\n"
+                    % b.port)
+        d.signal(signal.SIGHUP)
+        d.wait_log(r"relay ready, pid \d+")
+        s = self.sock(d)
+        s.sendall(b"fwd\r\nx")
+        self.assertEqual(recv_exact(s, 4), b"+\r\nx")
+
+    def test_restarted_after_a_death(self):
+        b = self.backend(echo)
+        d = self.forwarding(b.port)
+        pid = relay_pid(d)
+        st = proc_status(pid)
+        # Its own user, not dumpable (no ptrace by that user), no new
+        # privileges, a seccomp filter.
+        self.assertNotEqual(st["Uid"].split()[0], "0")
+        self.assertEqual(st["NoNewPrivs"], "1")
+        self.assertEqual(st["Seccomp"], "2")
+        os.kill(pid, signal.SIGKILL)
+        d.wait_log(r"relay killed by signal 9; restarting in \d+ms")
+        d.wait_log(r"relay ready, pid \d+", count=2)
+        s = self.sock(d)
+        s.sendall(b"fwd\r\ny")
+        self.assertEqual(recv_exact(s, 4), b"+\r\ny")
+
+
 class Refusals(ForwardTestCase):
 
     def test_backend_down(self):
@@ -254,13 +289,15 @@ class Refusals(ForwardTestCase):
 
     def test_backend_resets(self):
         def h(b, c):
+            # After the first byte, so that the relay was connected.
+            c.recv(1)
             c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                          b"\x01\x00\x00\x00\x00\x00\x00\x00")
             b.record("reset")
         b = self.backend(h)
         d = self.forwarding(b.port)
         s = self.sock(d)
-        s.sendall(b"fwd\r\n")
+        s.sendall(b"fwd\r\nx")
         self.assertEqual(recv_exact(s, 3), b"+\r\n")
         try:
             rest = recv_until_eof(s)
