@@ -85,8 +85,13 @@ def echo(b, c):
     """The PROXY line if any is recorded, then everything is echoed."""
     first = c.recv(65536)
     if first.startswith(b"PROXY "):
+        while b"\r\n" not in first:
+            first += c.recv(65536)
         line, _, first = first.partition(b"\r\n")
         b.record(line.decode())
+        # The client's bytes may come in a segment of their own.
+        if not first:
+            first = c.recv(65536)
     else:
         b.record(None)
     while first:
@@ -137,9 +142,10 @@ class ForwardTestCase(DaemonTestCase):
                           "port %d\n%s}\n%s" % (name, port, extra, more))
 
     def conn_line(self, d, service, count=1):
-        d.wait_log(r"conn peer=\S+ service=%s " % service, count=count)
-        return [l for l in d.log_lines()
-                if re.search(r"conn peer=\S+ service=%s " % service, l)]
+        # Tags (by=, host=...) come between the peer and the service.
+        pat = r"conn peer=\S+ (?:[a-z]+=\S+ )*service=%s " % service
+        d.wait_log(pat, count=count)
+        return [l for l in d.log_lines() if re.search(pat, l)]
 
 
 class Relaying(ForwardTestCase):
@@ -539,13 +545,60 @@ http {
                          ["%s:%d" % me, me[0], "web.test"])
 
 
+    def test_http_by_host_with_proxy_v2(self):
+        # No TCPMUX line: the Host header picks the service, and the
+        # request reaches nginx whole, after the PROXY header.
+        d = self.start(config="service web {\n\tforward to 127.0.0.1 "
+                       "port %d\n\tproxy v2\n\tmatch http host web.test"
+                       "\n}\n" % self.http)
+        s = self.sock(d)
+        s.sendall(b"GET /index.html HTTP/1.0\r\nHost: web.test\r\n\r\n")
+        reply = recv_until_eof(s)
+        self.assertTrue(reply.startswith(b"HTTP/1.1 200 OK"), reply[:80])
+        me = s.getsockname()
+        self.assertEqual(self.access(1)[-1].split()[:2],
+                         ["%s:%d" % me, me[0]])
+        # nginx closed; the relay's connection ends with the client's.
+        s.close()
+        line = self.conn_line(d, "web")[0]
+        self.assertIn("by=http host=web.test ", line)
+
+    def test_https_by_sni_with_proxy_v2(self):
+        d = self.start(config="service webs {\n\tforward to 127.0.0.1 "
+                       "port %d\n\tproxy v2\n\tmatch tls sni web.test"
+                       "\n}\n" % self.https)
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        raw = socket.create_connection((d.host, d.port), IO_TIMEOUT)
+        me = raw.getsockname()
+        s = ctx.wrap_socket(raw, server_hostname="web.test")
+        self.addCleanup(s.close)
+        s.sendall(b"GET /index.html HTTP/1.0\r\nHost: web.test\r\n\r\n")
+        reply = b""
+        while True:
+            try:
+                b = s.recv(65536)
+            except ssl.SSLError:
+                break
+            if not b:
+                break
+            reply += b
+        self.assertIn(b"hello from nginx", reply)
+        self.assertEqual(self.access(1)[-1].split(),
+                         ["%s:%d" % me, me[0], "web.test"])
+        s.close()
+        self.assertIn("by=tls sni=web.test ", self.conn_line(d, "webs")[0])
+
+
 @unittest.skipUnless(os.access(SSHD, os.X_OK) and shutil.which("ssh") and
                      os.geteuid() == 0, "needs OpenSSH and root")
 class Sshd(ForwardTestCase):
     """A normal listening sshd on a test port, reached by the OpenSSH
     client through the relay with a ProxyCommand that speaks TCPMUX."""
 
-    def test_ssh_through_the_relay(self):
+    def sshd(self):
+        """A listening sshd and a client key: its port."""
         t = self.tmp
         for key in ("host", "client"):
             subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "",
@@ -571,6 +624,27 @@ class Sshd(ForwardTestCase):
             sshd.wait()
         self.addCleanup(stop)
         wait_port(port, sshd, "sshd")
+        return port
+
+    def ssh(self, *opts):
+        return subprocess.run(
+            ["ssh", "-F", "none", "-i", os.path.join(self.tmp, "client"),
+             "-o", "UserKnownHostsFile=/dev/null",
+             "-o", "StrictHostKeyChecking=no", "-o", "BatchMode=yes"] +
+            list(opts) + ["echo", "through-the-relay"],
+            stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+
+    def test_ssh_by_match_ssh(self):
+        port = self.sshd()
+        d = self.start(config="service ssh {\n\tforward to 127.0.0.1 "
+                       "port %d\n\tmatch ssh\n}\n" % port)
+        out = self.ssh("-p", str(d.port), "root@%s" % d.host)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(out.stdout, b"through-the-relay\n")
+        self.assertIn("by=ssh ", self.conn_line(d, "ssh")[0])
+
+    def test_ssh_by_tcpmux_proxycommand(self):
+        port = self.sshd()
         d = self.start(config="service ssh {\n\tforward to 127.0.0.1 "
                        "port %d\n}\n" % port)
         helper = self.script("tcpmux-connect", """#!%s
@@ -600,13 +674,8 @@ while True:
         break
     os.write(1, b)
 """ % sys.executable)
-        out = subprocess.run(
-            ["ssh", "-F", "none", "-i", os.path.join(t, "client"),
-             "-o", "UserKnownHostsFile=/dev/null",
-             "-o", "StrictHostKeyChecking=no", "-o", "BatchMode=yes",
-             "-o", "ProxyCommand=%s %s %d ssh" % (helper, d.host, d.port),
-             "root@relayed", "echo", "through-the-relay"],
-            stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+        out = self.ssh("-o", "ProxyCommand=%s %s %d ssh" % (
+            helper, d.host, d.port), "root@relayed")
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertEqual(out.stdout, b"through-the-relay\n")
         line = self.conn_line(d, "ssh")[0]
