@@ -435,6 +435,26 @@ def tcpmux(port, name):
     return s
 
 
+def https_get(raw):
+    """GET /index.html over TLS (SNI web.test) on raw: (tls socket,
+    the reply to its end)."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    s = ctx.wrap_socket(raw, server_hostname="web.test")
+    s.sendall(b"GET /index.html HTTP/1.0\r\nHost: web.test\r\n\r\n")
+    reply = b""
+    while True:
+        try:
+            b = s.recv(65536)
+        except ssl.SSLError:
+            break
+        if not b:
+            break
+        reply += b
+    return s, reply
+
+
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 SSHD = "/usr/sbin/sshd"
 
@@ -525,21 +545,8 @@ http {
                        "port %d\n\tproxy v2\n}\n" % self.https)
         raw = tcpmux(d.port, b"webs")
         me = raw.getsockname()
-        ctx = ssl.create_default_context()
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-        s = ctx.wrap_socket(raw, server_hostname="web.test")
+        s, reply = https_get(raw)
         self.addCleanup(s.close)
-        s.sendall(b"GET /index.html HTTP/1.0\r\nHost: web.test\r\n\r\n")
-        reply = b""
-        while True:
-            try:
-                b = s.recv(65536)
-            except ssl.SSLError:
-                break
-            if not b:
-                break
-            reply += b
         self.assertIn(b"hello from nginx", reply)
         self.assertEqual(self.access(1)[-1].split(),
                          ["%s:%d" % me, me[0], "web.test"])
@@ -567,23 +574,10 @@ http {
         d = self.start(config="service webs {\n\tforward to 127.0.0.1 "
                        "port %d\n\tproxy v2\n\tmatch tls sni web.test"
                        "\n}\n" % self.https)
-        ctx = ssl.create_default_context()
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
         raw = socket.create_connection((d.host, d.port), IO_TIMEOUT)
         me = raw.getsockname()
-        s = ctx.wrap_socket(raw, server_hostname="web.test")
+        s, reply = https_get(raw)
         self.addCleanup(s.close)
-        s.sendall(b"GET /index.html HTTP/1.0\r\nHost: web.test\r\n\r\n")
-        reply = b""
-        while True:
-            try:
-                b = s.recv(65536)
-            except ssl.SSLError:
-                break
-            if not b:
-                break
-            reply += b
         self.assertIn(b"hello from nginx", reply)
         self.assertEqual(self.access(1)[-1].split(),
                          ["%s:%d" % me, me[0], "web.test"])
