@@ -21,6 +21,11 @@ same(const struct wire_msg *a, const struct wire_msg *b)
 	if (a->type != b->type || a->id != b->id)
 		return 0;
 	switch (a->type) {
+	case WIRE_HANDOFF_RAW:
+		if (a->proto != b->proto || strcmp(a->match, b->match) != 0 ||
+		    strcmp(a->alpn, b->alpn) != 0)
+			return 0;
+		/* FALLTHROUGH */
 	case WIRE_HANDOFF:
 		return strcmp(a->name, b->name) == 0 &&
 		    a->family == b->family && a->peer_port == b->peer_port &&
@@ -50,6 +55,20 @@ check_fields(const struct wire_msg *m, const uint8_t *buf, size_t len)
 	size_t	n, i;
 
 	switch (m->type) {
+	case WIRE_HANDOFF_RAW:
+		/* Nothing was read from such a client; its texts are clean. */
+		if (m->preread_len != 0 || m->proto == 0 ||
+		    m->proto >= WIRE_PROTO_MAX ||
+		    strlen(m->match) > WIRE_MATCH_MAX ||
+		    strlen(m->alpn) > WIRE_ALPN_MAX)
+			abort();
+		for (i = 0; m->match[i] != '\0'; i++)
+			if (m->match[i] >= 'A' && m->match[i] <= 'Z')
+				abort();
+		for (i = 0; m->alpn[i] != '\0'; i++)
+			if (m->alpn[i] <= ' ' || m->alpn[i] > 0x7e)
+				abort();
+		/* FALLTHROUGH */
 	case WIRE_HANDOFF:
 		if ((m->family != 4 && m->family != 6) ||
 		    m->preread_len > WIRE_PREREAD_MAX ||
@@ -126,7 +145,7 @@ encode_fields(const uint8_t *data, size_t size)
 	if (size < fixed)
 		return;
 	memset(&m, 0, sizeof(m));
-	m.type = (enum wire_type)(p[0] % 8);
+	m.type = (enum wire_type)(p[0] % 9);
 	memcpy(&m.id, p + 1, 4);
 	memcpy(m.name, p + 5, 16);
 	m.family = p[21];
@@ -142,6 +161,10 @@ encode_fields(const uint8_t *data, size_t size)
 		m.preread_len = (uint16_t)(size - fixed > 0xffff ? 0xffff :
 		    size - fixed);
 	m.preread = m.preread_len > 0 ? p + fixed : NULL;
+	/* HANDOFF_RAW's own fields from the bytes of the others. */
+	m.proto = p[58];
+	memcpy(m.match, p + 5, 16);
+	memcpy(m.alpn, p + 59, 65);
 
 	if ((n = wire_encode(buf, sizeof(buf), &m)) == 0)
 		return;
