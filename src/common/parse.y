@@ -95,6 +95,9 @@ static void	 proxy_out_stmt(const YYLTYPE *, const char *);
 
 %define api.pure full
 %define parse.error custom
+/* An error is seen before the statement is reduced, so recovery stays in
+ * the block ("user x on" inside one was taken for a global error). */
+%define lr.default-reduction consistent
 %locations
 
 %union {

@@ -450,11 +450,13 @@ static const struct {
 		"without a space",
 		"@:8: match tls: alpn \"??\": not 1 to 255 printable bytes "
 		"without a space" } },
-	/* A keyword in a list must be quoted; the line says where. */
-	{ "service a {\n\tcommand /bin/cat\n\tmatch tls alpn on\n}\n", {
-		"@:3: match tls: alpn without a name",
-		"@:3: syntax error: unexpected \"on\", expecting '}'",
-		"@:4: syntax error: unexpected '}'" } },
+	/* A keyword in a list must be quoted; the line says where, and the
+	 * block goes on (default reductions only in consistent states). */
+	{ "service a {\n\tcommand /bin/cat\n\tmatch tls alpn on\n"
+	    "\tmatch gopher\n}\n", {
+		"@:3: syntax error: unexpected \"on\", expecting end of line, "
+		"a value or '}'",
+		"@:4: match \"gopher\": expected tls, http, ssh or silence" } },
 	{ "proxy from 10.0.0.1/8 10.0.0.0/33 nonsense\n"
 	    "proxy from ::/129 ::1/-1 ::1/ 10.0.0.0/8x\nproxy\n", {
 		"@:1: proxy from \"10.0.0.1/8\": host bits set after the /8 "
