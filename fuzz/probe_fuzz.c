@@ -9,6 +9,7 @@
  * and return sane fields; route_find must pick a rule of the most
  * specific tier that matches, route_host_match agree with its rule.
  */
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -215,11 +216,15 @@ parse_rules(const uint8_t *p, size_t len, struct rules *rs)
 static int
 host_match(const char *pat, const char *host)
 {
-	size_t	np, nh;
-	const char *dot;
+	struct in6_addr	 a, b;
+	size_t		 np, nh;
+	const char	*dot;
 
 	if (strcmp(pat, host) == 0)
 		return host[0] != '\0';
+	if (inet_pton(AF_INET6, pat, &a) == 1 &&
+	    inet_pton(AF_INET6, host, &b) == 1)
+		return memcmp(&a, &b, sizeof(a)) == 0;
 	if (strncmp(pat, "*.", 2) != 0)
 		return 0;
 	np = strlen(pat + 1);		/* ".rest" */
@@ -258,7 +263,7 @@ rank(const struct route_rule *r, const struct first *f)
 	host = f->proto == PROTO_TLS ? f->tls.sni : f->http.host;
 	if (r->host != NULL && !host_match(r->host, host))
 		return -1;
-	wild = r->host != NULL && r->host[0] == '*';
+	wild = r->host != NULL && strncmp(r->host, "*.", 2) == 0;
 	if (f->proto == PROTO_HTTP)
 		return r->host == NULL ? 2 : wild;
 	if (r->alpn != NULL && (pos = offered(&f->tls, r->alpn)) == -1)

@@ -65,7 +65,10 @@ struct tls_hello {
 	int		 ech;		/* encrypted_client_hello seen: sni is
 					 * the outer (public) name */
 	size_t		 need;		/* AGAIN: bytes the hello needs in all,
-					 * once its length is known; else 0 */
+					 * at least (exact if the rest comes in
+					 * the current record): to its end once
+					 * its length is known, else to the
+					 * current record's end; 0 if neither */
 	const char	*why;		/* BAD: static string */
 };
 enum probe_result tls_probe(const uint8_t *buf, size_t len,

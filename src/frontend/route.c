@@ -8,9 +8,22 @@
  * "match http". Other protocols: the first rule of that protocol (the
  * config allows one). Pure: no I/O, no allocation.
  */
+#include <arpa/inet.h>
 #include <string.h>
 
 #include "frontend.h"
+
+/* Two IPv6 literals (an HTTP Host, a rule's) name one address however
+ * each is written: "2001:db8:0::1" is "2001:db8::1". */
+static int
+same_v6(const char *a, const char *b)
+{
+	struct in6_addr	x, y;
+
+	return strchr(a, ':') != NULL && strchr(b, ':') != NULL &&
+	    inet_pton(AF_INET6, a, &x) == 1 &&
+	    inet_pton(AF_INET6, b, &y) == 1 && memcmp(&x, &y, sizeof(x)) == 0;
+}
 
 /* Exact, or "*." and the rest: "*" stands for exactly one label. */
 int
@@ -20,7 +33,7 @@ route_host_match(const char *pattern, const char *host)
 
 	if (*host == '\0')
 		return 0;
-	if (strcmp(pattern, host) == 0)
+	if (strcmp(pattern, host) == 0 || same_v6(pattern, host))
 		return 1;
 	if (strncmp(pattern, "*.", 2) != 0)
 		return 0;
@@ -39,7 +52,8 @@ host_ok(const struct route_rule *r, int how, const char *host)
 	if (r->host == NULL)
 		return 0;
 	if (how == EXACT)
-		return *host != '\0' && strcmp(r->host, host) == 0;
+		return strncmp(r->host, "*.", 2) != 0 &&
+		    route_host_match(r->host, host);
 	return strncmp(r->host, "*.", 2) == 0 &&
 	    route_host_match(r->host, host);
 }

@@ -1075,6 +1075,7 @@ static const struct route_rule rules[] = {
 	{ PROTO_HTTP, 8, NULL, NULL },
 	{ PROTO_SSH, 9, NULL, NULL },
 	{ PROTO_SILENCE, 10, NULL, NULL },
+	{ PROTO_HTTP, 11, "2001:db8:0::1", NULL },
 };
 
 static void
@@ -1125,6 +1126,9 @@ route(void)
 		{ "a.example.org", "b.example.org", 0 },
 		{ "a.example.org", "", 0 },
 		{ "", "", 0 },
+		{ "2001:db8:0::1", "2001:db8::1", 1 },
+		{ "2001:db8::2", "2001:db8::1", 0 },
+		{ "192.0.2.1", "192.0.2.1", 1 },
 	};
 	size_t	i, all = sizeof(rules) / sizeof(rules[0]);
 
@@ -1156,6 +1160,8 @@ route(void)
 	route_one(all, PROTO_HTTP, "a.example.org", NULL, 7);
 	route_one(all, PROTO_HTTP, "", NULL, 8);
 	route_one(all, PROTO_HTTP, "other.org", NULL, 8);
+	route_one(all, PROTO_HTTP, "2001:db8::1", NULL, 11);
+	route_one(all, PROTO_HTTP, "2001:db8::2", NULL, 8);
 	route_one(8, PROTO_HTTP, "", NULL, -1);
 	route_one(8, PROTO_HTTP, "example.org", NULL, 6);
 	route_one(all, PROTO_SSH, "", NULL, 9);
