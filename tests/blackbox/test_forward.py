@@ -396,15 +396,18 @@ class Resources(ForwardTestCase):
             s.shutdown(socket.SHUT_WR)
             self.assertEqual(recv_until_eof(s), b"+\r\n%d" % i)
             s.close()
-        # One first: its two pipes are kept for the next connection.
         one(0)
         d.wait_log(r"service=fwd result=\+ ", count=1)
         base = count_fds(pid)
         for i in range(1000):
             one(i)
         d.wait_log(r"service=fwd result=\+ ", count=1001, timeout=30)
-        poll_until(lambda: count_fds(pid) == base, IO_TIMEOUT,
-                   what="the relay back at %d descriptors" % base)
+        # Emptied pipes are kept for the next connections, two a
+        # connection and 64 at most (relay.c's POOL_MAX): sessions that
+        # overlapped leave a few; one descriptor lost a session, 1000.
+        n = count_fds(pid)
+        self.assertLessEqual(n, base + 2 * 64, "relay at %d descriptors, "
+                             "%d after the first session" % (n, base))
 
 
 def free_port():
