@@ -11,8 +11,9 @@ set -eu
 
 # Manuals of other packages that the pages may cite, as name.section.
 EXTERNAL="cat.1 nc.1 socat.1 systemd.1 tcpserver.1
-	execve.2 fcntl.2 fork.2 ptrace.2 seccomp.2 shutdown.2 splice.2 syslog.3
-	group.5 passwd.5 services.5 landlock.7 inetd.8 nginx.8 sshd.8 xinetd.8"
+	execve.2 fcntl.2 fork.2 ptrace.2 sched_setattr.2 seccomp.2 shutdown.2
+	splice.2 syslog.3 group.5 passwd.5 services.5 landlock.7 inetd.8 nginx.8
+	sshd.8 xinetd.8"
 
 usage() {
 	echo "usage: $0 [-s]" >&2

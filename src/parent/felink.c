@@ -352,6 +352,8 @@ start_frontend(void)
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
 		    getppid() != parent)
 			_exit(1);
+		/* Its events are as short as ours, and as waited on. */
+		loop_slice();
 		/* Detached, it logs through us: keep no terminal or pipe of
 		 * whoever started the daemon open. */
 		if (!d.debug && (i = open("/dev/null", O_RDWR)) != -1) {

@@ -27,6 +27,7 @@ struct src {
 };
 struct epoll_event;
 int	 loop_init(void);
+void	 loop_slice(void);
 int	 loop_wait(struct epoll_event *, int, const struct config *);
 void	 loop_after(const struct config *);
 void	 parent_watch(int fd, struct src *);

@@ -548,6 +548,36 @@ class BigArguments(DaemonTestCase):
                 self.assertEqual(got.get(k), [v], k)
 
 
+def sched_slice(text):
+    """se.slice of a /proc/PID/sched text, in nanoseconds."""
+    m = re.search(r"^se\.slice\s*:\s*(\d+)$", text, re.M)
+    return int(m.group(1)) if m else None
+
+
+def kernel_at_least(major, minor):
+    m = re.match(r"(\d+)\.(\d+)", platform.release())
+    return m is not None and (int(m.group(1)), int(m.group(2))) >= (major,
+                                                                  minor)
+
+
+@unittest.skipUnless(kernel_at_least(6, 12), "no custom slices before 6.12")
+class Scheduling(DaemonTestCase):
+    """The parent and the frontend take the shortest slice (a woken one
+    runs at once on a busy CPU); their programs start with the
+    kernel's default, as under any other server."""
+
+    def test_short_slice_for_the_daemon_default_for_programs(self):
+        d = self.start("-s", "sched=/bin/cat /proc/self/sched")
+        for pid in (d.pid, d.frontend_pid()):
+            with open("/proc/%d/sched" % pid) as f:
+                self.assertEqual(sched_slice(f.read()), 100000, pid)
+        with open("/proc/self/sched") as f:
+            default = sched_slice(f.read())
+        out = d.exchange(b"sched\r\n")
+        self.assertTrue(out.startswith(b"+\r\n"), out)
+        self.assertEqual(sched_slice(out[3:].decode()), default)
+
+
 def deny_ptrace():
     """A seccomp filter, inherited by the daemon and its children, under
     which ptrace(2) fails with EPERM, as some containers have it."""
