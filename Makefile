@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # oneport: plain make. `make` builds oneportd; `make SANITIZE=1` builds the
 # same with ASan and UBSan into build-san/; `make check` runs every test
 # layer; `make fuzz` builds the libFuzzer targets with clang.
@@ -110,6 +111,7 @@ check: all $(TEST_REQUEST) $(TEST_PROBE) $(TEST_PROXYOUT) $(TEST_SANDBOX) \
 	$(TEST_PROXYOUT)
 	$(TEST_SANDBOX)
 	sh scripts/check-includes.sh
+	sh scripts/check-spdx.sh
 	sh tests/config/run.sh $(CURDIR)/$(B)/config-test
 	sh fuzz/replay.sh $(B)
 	sh man/lint.sh

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Build everything with ASan+UBSan and warnings as errors, then run every
 # test layer: parser tables, config tests, fuzz-input replay, black-box
 # tests against the real daemon (sanitized, then plain), and a short

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Build oneportd and run it in the foreground with the example services on
 # 127.0.0.1:7001. Try it from another terminal:
 #   printf 'help\r\n' | nc 127.0.0.1 7001

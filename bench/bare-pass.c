@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * bare-pass: the ceiling for the hand-off bench. The least a TCPMUX-style
  * daemon with a running service can do: one process accepts, reads the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * bench-util.c: helpers shared by greet-svc, handoff-svc and bare-pass.
  * Benchmark tools, not the daemon: a failure at start-up is fatal.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * bench-util.h: the few helpers the bench's servers share (bench-util.c):
  * fatal exits, full writes, sourcing bulk bytes, option parsing, and a

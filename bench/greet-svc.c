@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * greet-svc: a plain TCP server for the hand-off bench, the back end that
  * sslh proxies to and the "direct" baseline. On one epoll loop it reads

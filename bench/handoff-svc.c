@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * handoff-svc: the running service of the hand-off bench, on liboneport.
  * For each connection oneportd passes it writes a greeting and closes,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * hello: the service every server under test spawns per connection.
  * Writes "hello\r\n" to fd 1 and exits without reading, so the cost measured

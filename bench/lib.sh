@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # shellcheck shell=bash
 # bench/lib.sh: what bench/run-handoff and bench/run-redirect share, sourced
 # by both: cleanup of every process group started, building the bench's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * loadgen: closed-loop load generator for one-shot TCP services.
  * One epoll loop keeps CONCURRENCY sessions in flight; a session connects,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tls-load: the TLS load generator of bench/run-names. CONC threads,
  * each a closed loop of sessions: connect, TLS handshake with SNI (a full

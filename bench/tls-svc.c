@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tls-svc: the TLS server of bench/run-names, the same program behind
  * every path. It takes clients from a TCP port (-l: what sslh-select,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * oneport: the client command. Reaches a function by name through a
  * rendezvous server (liboneport's oneport_connect) and relays standard

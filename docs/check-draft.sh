@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # check-draft.sh: the idnits-style checks of an Internet-Draft in plain
 # text, in POSIX sh and awk: lines, characters, pages, the required
 # sections and boilerplate, the table of contents, the references (each

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """
 mkdraft.py: turns the draft's source (draft-oneport-rendezvous.in) into the
 paginated plain-text Internet-Draft, in the layout of RFC 7322 text: pages of

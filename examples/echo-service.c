@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * echo-service: an example "pass" service built on liboneport. It takes
  * its hand-off socket from LISTEN_FDS, binds PATH, or registers NAME with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * libFuzzer target for ancil_parse (lib/ancil.h), the judge of the control
  * data that comes with every message on a channel. The first byte picks

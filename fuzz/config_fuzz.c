@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * libFuzzer target for the configuration grammar (src/common/parse.y)
  * and what config_finish checks after it. The input is written to a file of its

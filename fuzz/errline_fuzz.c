@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * libFuzzer target for errline_next and errline_escape (src/parent/errline.c).
  * The input is a program's stderr, fed through a buffer like child.c's in

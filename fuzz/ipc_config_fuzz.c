@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * libFuzzer target for ipc_config_parse (src/common/ipc.c): the frontend's reading
  * of the parent's IPC_CONFIG. The input is parsed from an exact-size heap

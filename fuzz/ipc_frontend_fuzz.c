@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * libFuzzer target for the parent's reading of the frontend's messages:
  * ipc_hdr_valid and ipc_frontend_parse (src/common/ipc.c). The first input byte

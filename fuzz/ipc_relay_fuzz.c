@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * libFuzzer target for the messages between the parent and the relay:
  * ipc_forward_parse (the relay reading IPC_FORWARD) and ipc_relay_parse

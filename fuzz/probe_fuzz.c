@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * libFuzzer target for the probes of a client's first bytes and for
  * route.c. Input: a flags byte (which protocols the second chain run

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * libFuzzer target for proxy_probe: never reads past len (ASan); the
  * verdict and the fields on the whole input are those of the first

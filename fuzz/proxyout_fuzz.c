@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * libFuzzer target for proxyout.c: addresses, ports and TLV strings from
  * the input; every header built is read back by the frontend's parser

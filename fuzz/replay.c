@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * replay: runs a fuzz target's entry point over files given on the command
  * line, so the committed corpus and crash inputs are replayed by every

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Replay every committed fuzz input (corpus and past crashes) through each
 # target, built with the same compiler and sanitizers as the daemon.
 set -eu

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * libFuzzer target for the client's line parsers (lib/reply.h): the reply
  * line, a HELP listing line and the token line, each run over an

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * libFuzzer target for request_parse: never reads past len (ASan), and the
  * verdict on the whole input agrees with the verdict reached by feeding it

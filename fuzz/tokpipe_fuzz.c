@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * libFuzzer target for the token pipe's reader (lib/tokpipe.h): the
  * lines oneportd writes to a shared program's ONEPORT_TOKEN_FD. The input

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * libFuzzer target for wire_decode and wire_encode (lib/wire.h). The input
  * is decoded from an exact-size heap copy (ASan catches any read past

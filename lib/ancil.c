@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * ancil.c: one strict receive of a message and at most one descriptor
  * (ancil.h). The control buffer is walked by hand with every length checked

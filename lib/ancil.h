@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * ancil.h: receiving one message and at most one descriptor over a unix
  * socket, strictly, for every channel of oneport: the daemon's channels

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * client.c: the client side of liboneport (oneport.h): reach a function by
  * name through a rendezvous server, follow a redirect with its token, ask

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * internal.h: what liboneport's own files share and its users do not see
  * (the library is built with -fvisibility=hidden).

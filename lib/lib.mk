@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # lib/lib.mk: liboneport, included by the top Makefile (anywhere after B,
 # CC and CFLAGS are set; it leaves the default goal alone). `lib` builds
 # the static and shared library, liboneport.pc and the example service;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * name.c: RFC 6335 section 5.1, a service name: 1 to 15 characters,
  * letters, digits and hyphens, at least one letter, no hyphen at either

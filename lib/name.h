@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * name.h: the one rule for a service name (RFC 6335 section 5.1), for
  * the daemon (config, the first line, its IPC), the wire codec and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * oneport.h: liboneport, the public C API of oneport.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * reply.c: the rendezvous server's reply line as a client reads it, the
  * lines of a HELP listing, and the token line a redirected program reads

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * reply.h: the lines a client of a rendezvous server reads, and the token
  * line a redirected program reads (reply.c). Internal to liboneport; pure

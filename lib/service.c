@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * service.c: the service side of liboneport (oneport.h). Accepts oneportd's
  * channels and takes each HANDOFF in one step: lock the client's socket,

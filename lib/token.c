@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * token.c: the program's side of a redirect with "token yes": read the
  * client's first line, exactly, and accept the token once if oneportd

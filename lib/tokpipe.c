@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tokpipe.c: the token pipe's lines (tokpipe.h). A line that breaks the
  * grammar, or is too long to be one, is skipped up to its LF, so one

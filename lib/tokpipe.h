@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tokpipe.h: the lines oneportd writes on a shared program's token pipe
  * (ONEPORT_TOKEN_FD), split and parsed (tokpipe.c). Internal to

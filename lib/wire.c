@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * wire.c: the messages between oneportd and a running service (wire.h).
  * Pure functions over (buf, len): no I/O, no globals, no allocation. The

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * wire.h: the messages between oneportd and a running service over the
  * service's unix socket (SOCK_SEQPACKET: one send is one message). Shared

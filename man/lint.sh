@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # man/lint.sh: mandoc -Tlint -Wstyle over every page in man/; exits 1 if
 # mandoc reports anything at all. References to other manuals (.Xr) are
 # resolved in a private manual tree holding these pages and a stub for each

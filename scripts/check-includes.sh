@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # The include rules of src/ (make check): a frontend file or a shared one
 # never names a header of the parent, a shared file none of the frontend's
 # either, and no chain of includes comes back to where it started. The -I

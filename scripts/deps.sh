@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # Sourced by try.sh and check.sh: install the Debian packages that are
 # missing, and only those (one apt-get update, only when needed).
 need() {

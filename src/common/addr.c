@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * addr.c: socket addresses as text, for logs, the readiness line and the
  * UCSPI environment, and the one clock every duration is measured on.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* addr.c: socket addresses as text and keys; the monotonic clock. */
 #ifndef ADDR_H
 #define ADDR_H

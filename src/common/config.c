@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * config.c: the in-memory configuration: defaults, services, listeners, the
  * -l and -s command-line forms, and the final checks that turn names into

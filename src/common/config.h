@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The parsed configuration (config.c, parse.y, printconf.c), shared by
  * the parent, which reads it, and the frontend, which gets its part.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * ipc.c: typed, versioned messages between oneportd's processes over a
  * SOCK_SEQPACKET socketpair, so one send is one message. The receiver checks

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The messages between the parent and the frontend (ipc.c). */
 #ifndef IPC_H
 #define IPC_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * linger.c: how a process lets go of a client it answered itself. Closing
  * a socket with unread bytes makes the kernel send RST, which can destroy

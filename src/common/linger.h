@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* linger.c: a last reply to a client, for the parent and the frontend. */
 #ifndef LINGER_H
 #define LINGER_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * log.c: one log vocabulary for every oneportd process. In -d (and -n) mode
  * lines go to stderr; otherwise to syslog, or, in the sandboxed frontend, to

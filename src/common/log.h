@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* log.c: syslog, stderr in -d mode, or a sink (the frontend's). */
 #ifndef LOG_H
 #define LOG_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * parse.y: the oneportd.conf grammar and its lexer. Every problem is logged
  * as "file:line: message" and parsing goes on to the end, so one run shows

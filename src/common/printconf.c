@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * printconf.c: the configuration as oneportd.conf text, for -n. Every
  * effective value is printed, strings quoted and addresses numeric, so the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * privdrop.c: what the frontend's and the relay's sandboxes share. Each
  * step is checked; a failure is fatal, at start-up, before any client.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * privdrop.c: the parts of a sandbox the frontend and the relay share:
  * the drop from root to a user in an empty chroot, the Landlock

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * proxyout.c: the PROXY header the relay sends a backend first, so that
  * the backend sees the real client. Both builders return the header's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * proxyout.c: the PROXY protocol header (haproxy's proxy-protocol.txt,
  * versions 1 and 2) that the relay writes to a backend before the

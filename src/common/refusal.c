@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * refusal.c: the bytes that refuse a client, in its own protocol. A
  * client that spoke TLS or HTTP cannot read a TCPMUX "-reason" line, so

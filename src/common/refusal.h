@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * refusal.c: a refusal in the client's own protocol, for the frontend and
  * the parent alike: "-reason" to a TCPMUX client, a TLS alert to a TLS

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * frontend.c: the unprivileged, sandboxed process that meets clients. It
  * accepts, reads the first message under one absolute deadline, answers

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The sandboxed frontend: what its files share. The parent includes it
  * only for frontend_run; nothing here may include the parent's header.

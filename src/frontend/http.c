@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * http.c: an HTTP/1.x request head (RFC 9112 2-3, 5; RFC 9110 7.2), to
  * its empty line: which host it asks for. A pure function over (buf,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * probe.c: the chain of probes over a client's first bytes. Each probe
  * claims its protocol by its first bytes, which no two share but for the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * proxy.c: the PROXY protocol header a trusted balancer sends before the
  * client's bytes (haproxy's proxy-protocol.txt, versions 1 and 2). A pure

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * request.c: the RFC 1078 request line, the first bytes a client sends.
  * A pure function over (buf, len): no I/O, no globals, no allocation, never

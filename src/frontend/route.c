@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * route.c: which match rule a first message meets, most specific first
  * (oneportd.conf(5) documents the order). TLS: rules naming both an SNI

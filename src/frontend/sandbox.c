@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * sandbox.c: what the frontend gives up before it reads a client byte. As
  * root: an empty chroot and its own user. Always: no_new_privs, Landlock

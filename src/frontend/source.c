@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * source.c: the frontend's memory of client addresses that open
  * connections and leave them without a request line. Each address has a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * ssh.c: the SSH client's identification line (RFC 4253 4.2),
  * "SSH-protoversion-softwareversion [SP comments] CR LF". A pure function

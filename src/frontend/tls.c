@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tls.c: the TLS ClientHello (RFC 8446 4.1.2, 5.1), reassembled from
  * the handshake records that carry it, however the client cut it: a

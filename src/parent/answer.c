@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * What the parent writes to a client itself, and the one log line per
  * connection it passed on: one place for both, so that every module

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * child.c: the programs the parent started, from clone until reaped: a
  * client still waiting is told "+" (at the exec-stop, or at exec for an

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * control.c: the control socket, where running services connect to
  * register a name at run time, and the unix sockets the parent listens

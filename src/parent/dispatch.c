@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * dispatch.c: what the parent does with a request the frontend passed
  * on with its client fd: say where a redirect service lives, hand the

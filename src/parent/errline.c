@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * errline.c: a program's stderr cut into log lines, each made safe to log.
  * Pure functions over (buf, len): no I/O, no globals, no allocation, never

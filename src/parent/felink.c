@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The parent's link to the frontend: starting it (a fresh exec of
  * ourselves), restarting it after a backoff when it dies, reading what it

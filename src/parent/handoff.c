@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * handoff.c: the parent's side of "pass" services. A client's socket is
  * sent, with a HANDOFF message (lib/wire.h), over a unix SOCK_SEQPACKET

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The parent's event loop: the epoll set every module registers its
  * descriptors in (a struct src says whose an event is), the earliest of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * oneportd.c: the privileged parent. It reads the configuration, binds the
  * listeners, starts the sandboxed frontend and then only does what the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The privileged parent: what its files share. Structs used by one file
  * live in that file; prototypes are grouped by the file that defines them.

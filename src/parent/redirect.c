@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * redirect.c: mode B. Instead of handing the connection over, tell the
  * client where to call: "@PORT [host=HOST] [token=TOKEN]" and close.

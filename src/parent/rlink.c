@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * rlink.c: the parent's link to the relay (oneportd -R), as felink.c is
  * to the frontend: started when the config has a forward service, once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * sockdiag.c: what the kernel says about a redirect program's port, asked
  * over NETLINK_SOCK_DIAG without touching the socket: whether the program

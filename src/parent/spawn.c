@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * spawn.c: the one recipe by which oneportd starts a service's program with
  * a client: signals blocked across the clone, SIGPIPE back to default, a

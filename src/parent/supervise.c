@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * supervise.c: pass services whose config gives a command. oneportd makes
  * the hand-off socket, starts the program with it (LISTEN_FDS, fd 3, as

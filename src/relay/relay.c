@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * relay.c: the relay's loop. Each client comes from the parent with its
  * backend's addresses (IPC_FORWARD); the relay connects to them in order

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The relay process (oneportd -R): it takes clients the parent hands it,
  * connects each to its service's backend and moves the bytes both ways

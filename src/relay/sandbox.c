@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * sandbox.c: what the relay gives up before it takes a client. As root:
  * the empty chroot and the frontend's user (privdrop.c). Always: not

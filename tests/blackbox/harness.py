@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """
 harness.py: what every black-box test of oneportd shares. It starts the real
 daemon (the binary named by $ONEPORTD) on 127.0.0.1 port 0, reads the bound

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """
 oneportd -n and -nv: "configuration OK", the parsed configuration printed
 back, and "FILE:LINE: message" on stderr with exit 1 for a bad file.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """
 The control socket and the parent's unix sockets, under attack and under
 fault: a local user who floods the control socket holds a bounded number

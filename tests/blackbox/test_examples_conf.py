@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """
 The example configurations of examples/ are what a reader copies: each
 must be one that oneportd -n accepts, and examples/names.conf (the

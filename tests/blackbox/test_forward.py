@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """forward: a service relayed to an ordinary daemon by oneportd's relay
 process (splice both ways), with PROXY v1/v2 out, "+" only once the
 backend took the connection, refusals, half-close, back-pressure and no

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """
 The frontend as a process the daemon depends on: it holds as many names as
 the configuration and the control socket give it, configured or

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """
 What the root parent does not take on trust. A frontend that was taken
 over can pass any descriptor with a request: the parent gives a program

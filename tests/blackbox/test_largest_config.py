@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """
 Implicit names in oneportd.conf: the largest configuration the grammar
 allows ("match" rules and "proxy from" sources as many and as long as they

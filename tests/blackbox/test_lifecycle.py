@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """
 The daemon's life: readiness (the listening lines, NOTIFY_SOCKET), IPv4 and
 IPv6 listeners, SIGHUP reloads (good and broken files) with sessions in

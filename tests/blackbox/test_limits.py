@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """
 Limits: instances per service and per client address, pending connections
 per address and in total (the oldest silent one is evicted, never the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """
 Logging never holds the daemon up. With its log output stalled (here, in
 -d mode, a stderr pipe that is full and that nobody reads) every request

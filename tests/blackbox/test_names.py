@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """
 Implicit names (issue 13): clients that send no TCPMUX line, chosen by
 their first bytes, with the real programs of the field on both ends:

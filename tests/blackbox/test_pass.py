@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """
 Pass services: the daemon hands the live client socket to a service that
 is already running (a socket of its own, one the daemon supervises, or a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """
 The RFC 1078 exchange as a client sees it: the exact bytes of every reply,
 name matching, line endings, the one absolute deadline, and that bytes sent

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """
 PROXY protocol in (issue 13): HAProxy in front of oneportd sends v1 or
 v2; from the trusted address the header is read away and the address it

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """
 Redirect services (mode B): instead of handing the connection over, the
 daemon answers "@PORT", "@PORT token=HEX" or "@PORT host=HOST" and closes.

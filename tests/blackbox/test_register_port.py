@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """
 A running service may register a port instead of a hand-off socket: the
 name is then answered with a redirect to that port on this host, for as

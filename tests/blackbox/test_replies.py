@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """
 How a reply ends. A client that sent more than its request line (a
 pipelined request, a TLS hello after the name) must still read the whole

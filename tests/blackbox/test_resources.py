@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """
 Resources and the sandbox: no descriptor growth in the parent or the
 frontend over 1000 mixed sessions and repeated reloads; the frontend's user,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """
 What a service program is given: the socket on fd 0 and 1 (blocking), its
 stderr piped into the daemon's log, no other descriptor, the UCSPI

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """
 clienttest.py: what the black-box tests of the oneport command share. The
 command is $ONEPORT, run as a subprocess with a bounded timeout; real

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # tests/client/run.sh: the black-box tests of the oneport command, as built
 # in BUILDDIR, against the real oneportd of the same build, fake servers
 # and xinetd. Every test is bounded in time.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """
 Each way the oneport command can fail has its own exit status and says why
 on stderr: refused by the server (1), usage (2), cannot connect (3), timed

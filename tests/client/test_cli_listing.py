@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """
 Listing and locating functions: "oneport -l" (or the name "help") prints
 the names HELP returns, one a line; "oneport -q" prints where a redirected

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """
 Redirects followed by the command: to a program oneportd starts on a free
 port, per request or shared, with a one-time token the program checks with

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """
 The oneport command as a relay and as a program runner, against the real
 oneportd and against fake servers: bytes arrive exactly, in both

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """
 A host name with several addresses, of which the first refuses: the
 command must go on to the next. The name is resolved for real, by the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """
 Interoperability with a plain RFC 1078 server: xinetd's TCPMUX, run in the
 foreground with a configuration of its own on a free loopback port. For a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * token_service: a redirect target for the client tests. oneportd starts
  * it with its listening socket on fd 3 (LISTEN_FDS=1) and, with "token

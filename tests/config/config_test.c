@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * config_test.c: table tests of the configuration: the grammar and its
  * error messages (file:line and text, exactly), includes, print_config

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Builds config_test from the configuration files (parse.y, config.c,
 # printconf.c), log.c and the name rule (lib/name.c), then runs it: once plain, once under ASan and
 # UBSan unless NO_SANITIZE=1. Bison's output goes to the build directory,

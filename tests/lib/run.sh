@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # tests/lib/run.sh: liboneport as built in BUILDDIR. The shared library
 # must export the oneport_* API and nothing else, under its soname, and
 # liboneport.pc must be usable; then lib_test plays oneportd against the

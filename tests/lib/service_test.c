@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * service_test: the service side of liboneport end to end, without the
  * daemon. The test plays oneportd: it connects to the hand-off socket (or

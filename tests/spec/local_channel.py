@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """
 local_channel.py: the messages of the local hand-off channel, written from
 the draft's Appendix A.2 alone (not from lib/wire.c), as an independent

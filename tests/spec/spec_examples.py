@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """
 spec_examples.py: reads the example exchanges out of the Internet-Draft
 (docs/draft-oneport-rendezvous-00.txt), in the notation its Section 2.3

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """
 The draft as a document: it passes docs/check-draft.sh, it is what
 docs/mkdraft.py makes of its source, the checker finds each kind of fault

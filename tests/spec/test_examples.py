@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """
 The draft's examples, played against the real oneportd: every example of
 the draft is one test here, and the server's bytes must be exactly those

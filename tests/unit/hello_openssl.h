@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * A ClientHello as OpenSSL 3.0 sends it: captured on loopback from
  * `openssl s_client -servername www.Example.ORG -alpn h2,http/1.1`.

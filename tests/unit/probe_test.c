@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * probe_test: the probes of a client's first bytes (ssh.c, proxy.c,
  * tls.c, http.c, the chain in probe.c) and route.c, against tables of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * proxyout_test.c: the PROXY headers the relay builds (proxyout.c), byte
  * for byte for a few, and each read back by the frontend's parser

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * reply_test: the client's line parsers (lib/reply.h) against tables of
  * replies, listing lines and token lines at and past every limit. Each is

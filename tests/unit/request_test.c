@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * request_test: the request-line parser against a table of inputs, each fed
  * whole and then in every two-piece split, which must not change a verdict.

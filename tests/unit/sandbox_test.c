@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * sandbox_test.c: the frontend's seccomp filter (sandbox_seccomp), loaded
  * in a child per case: what the frontend's loop does still works, and an

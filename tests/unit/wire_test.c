@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * wire_test: wire_encode and wire_decode (lib/wire.h) against tables of
  * messages at and past every field limit, each decoded from an exact-size
