@@ -9,6 +9,8 @@ cd "$(dirname "$0")"
 . scripts/deps.sh
 # test_forward: nginx behind oneportd, sshd and its client through it.
 need nginx-light openssh-server openssh-client openssl
+# test_systemd: systemd-socket-activate, systemd-analyze.
+need systemd
 need $BUILD_DEPS clang libclang-rt-14-dev python3 mandoc netcat-openbsd \
     socat xinetd procps openssl curl openssh-client openssh-server stunnel4 \
     haproxy

@@ -68,10 +68,14 @@ struct netmask {
 	int		 prefix;	/* 0..32 or 0..128 */
 };
 
+#define LISTEN_NAME_MAX	256	/* a LISTEN_FDNAMES name, NUL too */
 struct listener {
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen;
 	int			 fd;		/* -1 until bound */
+	int			 handed;	/* socket activation: kept */
+	int			 port0;		/* asked for any port */
+	char			 name[LISTEN_NAME_MAX];	/* handed: its name */
 };
 
 struct service {

@@ -99,7 +99,7 @@ static struct config *
 load_config(void)
 {
 	struct config	*cfg;
-	int		 i;
+	int		 i, asked;
 
 	if ((cfg = config_new()) == NULL)
 		return NULL;
@@ -115,8 +115,12 @@ load_config(void)
 			log_warnx("-s %s: %s", d.sargs[i], config_error());
 			goto fail;
 		}
+	asked = cfg->nlisteners > 0;
 	if (config_finish(cfg) == -1)
 		goto fail;
+	/* Sockets handed to us stand for the default port 1. */
+	if (!asked && listen_handed())
+		cfg->nlisteners = 0;
 	if (check_users(cfg) == -1)
 		goto fail;
 	redirect_check_ports(cfg);
@@ -124,36 +128,6 @@ load_config(void)
 fail:
 	config_free(cfg);
 	return NULL;
-}
-
-static void
-bind_listeners(struct config *cfg)
-{
-	struct listener	*l;
-	int		 i, one = 1;
-	char		 a[ADDR_STRLEN];
-
-	for (i = 0; i < cfg->nlisteners; i++) {
-		l = &cfg->listeners[i];
-		addr_ntop((struct sockaddr *)&l->ss, a, sizeof(a));
-		l->fd = socket(l->ss.ss_family,
-		    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (l->fd == -1)
-			fatal("socket %s", a);
-		setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (l->ss.ss_family == AF_INET6)
-			setsockopt(l->fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
-			    sizeof(one));
-		if (bind(l->fd, (struct sockaddr *)&l->ss, l->sslen) == -1)
-			fatal("bind %s", a);
-		if (listen(l->fd, SOMAXCONN) == -1)
-			fatal("listen %s", a);
-		/* Port 0: learn which port the kernel gave. */
-		l->sslen = sizeof(l->ss);
-		if (getsockname(l->fd, (struct sockaddr *)&l->ss,
-		    &l->sslen) == -1)
-			fatal("getsockname");
-	}
 }
 
 static int
@@ -470,6 +444,9 @@ main(int argc, char *argv[])
 	}
 	if (optind != argc)
 		usage();
+	/* First, while nothing else holds a descriptor above 2. */
+	if (!noaction)
+		listen_inherit();
 	if (d.conffile == NULL && d.sargs == NULL)
 		d.conffile = ONEPORTD_CONF;
 	/* Reloads happen after the chdir("/") of daemonize. */
@@ -492,7 +469,7 @@ main(int argc, char *argv[])
 	setup();
 	if (control_check(d.cfg) == -1)
 		exit(1);
-	bind_listeners(d.cfg);
+	listen_start(d.cfg);
 	if (!d.debug)
 		daemonize();
 	d.epfd = loop_init();

@@ -59,6 +59,11 @@ uint64_t felink_next_deadline(void);
 int	 felink_stop(void);
 void	 parent_names_changed(void);
 
+/* listen.c: the listening sockets, handed over or bound */
+void	 listen_inherit(void);
+int	 listen_handed(void);
+void	 listen_start(struct config *);
+
 /* rlink.c: the link to the relay, for forward services */
 int	 rlink_start(struct config *, int debug, int exefd,
 	    void (*first_ready)(void));

@@ -230,14 +230,14 @@ class Daemon:
 
     def __init__(self, tmpdir, args=(), config=None, listen=("127.0.0.1:0",),
                  env=None, nlisteners=None, conffile=None, nofile=None,
-                 preexec=None):
+                 preexec=None, wrap=()):
         self.tmpdir = tmpdir
         self.conffile = conffile
         if config is not None:
             self.conffile = conffile or os.path.join(tmpdir, "oneportd.conf")
             with open(self.conffile, "w") as f:
                 f.write(config)
-        argv = [DAEMON, "-d"]
+        argv = list(wrap) + [DAEMON, "-d"]     # wrap: a program that execs it
         if self.conffile is not None:
             argv += ["-f", self.conffile]
         for l in listen:
@@ -498,10 +498,10 @@ class DaemonTestCase(unittest.TestCase):
 
     def start(self, *args, config=None, listen=("127.0.0.1:0",), env=None,
               nlisteners=None, conffile=None, wait=True, nofile=None,
-              preexec=None):
+              preexec=None, wrap=()):
         d = Daemon(self.tmp, args=args, config=config, listen=listen,
                    env=env, nlisteners=nlisteners, conffile=conffile,
-                   nofile=nofile, preexec=preexec)
+                   nofile=nofile, preexec=preexec, wrap=wrap)
         self.addCleanup(self._finish, d)
         if wait:
             d.wait_listening()

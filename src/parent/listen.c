@@ -1,0 +1,278 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * listen.c: the parent's listening sockets. Some are handed to it at
+ * start (socket activation: LISTEN_FDS, LISTEN_PID, LISTEN_FDNAMES, as
+ * systemd and systemd-socket-activate pass them; or its own earlier image
+ * across an upgrade), the rest it binds. A handed socket whose address
+ * (getsockname) is a `listen on` line's stands for that line; one that
+ * matches no line is served as well. A reload binds the lines that are
+ * new and closes those that went, keeping the sockets of the others, so
+ * their queues and the connections in flight are untouched.
+ */
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "parent.h"
+
+#define SD_LISTEN_FDS_START	3
+#define LISTEN_FDS_MAX		1024
+
+/* A socket handed to us at start, until a listener takes it. */
+struct handed {
+	int			 fd;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+	char			 name[LISTEN_NAME_MAX];
+};
+
+static struct handed	*handed;
+static int		 nhanded;
+static int		 activated;	/* some were handed at start */
+
+/* Address and port, nothing else of the sockaddr (flow labels, scope). */
+static int
+same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	const struct sockaddr_in	*a4, *b4;
+	const struct sockaddr_in6	*a6, *b6;
+
+	if (a->ss_family != b->ss_family)
+		return 0;
+	if (a->ss_family == AF_INET) {
+		a4 = (const struct sockaddr_in *)a;
+		b4 = (const struct sockaddr_in *)b;
+		return a4->sin_port == b4->sin_port &&
+		    a4->sin_addr.s_addr == b4->sin_addr.s_addr;
+	}
+	a6 = (const struct sockaddr_in6 *)a;
+	b6 = (const struct sockaddr_in6 *)b;
+	return a6->sin6_port == b6->sin6_port &&
+	    memcmp(&a6->sin6_addr, &b6->sin6_addr, 16) == 0;
+}
+
+static int
+number(const char *s, long max, long *v)
+{
+	char	*end;
+
+	errno = 0;
+	*v = strtol(s, &end, 10);
+	return errno != 0 || *s == '\0' || *end != '\0' || *v < 0 ||
+	    *v > max ? -1 : 0;
+}
+
+/* The i-th of the colon-separated names, "" when there are fewer. */
+static void
+name_of(const char *names, int i, char *dst, size_t size)
+{
+	const char	*p = names, *end;
+	size_t		 n;
+
+	*dst = '\0';
+	for (; p != NULL && i > 0; i--)
+		if ((p = strchr(p, ':')) != NULL)
+			p++;
+	if (p == NULL)
+		return;
+	end = strchr(p, ':');
+	n = end != NULL ? (size_t)(end - p) : strlen(p);
+	if (n >= size)
+		n = size - 1;
+	memcpy(dst, p, n);
+	dst[n] = '\0';
+}
+
+/* Only TCP sockets that listen are ours to serve: anything else handed
+ * to us is closed, and said. */
+static int
+usable(int fd)
+{
+	int		 v;
+	socklen_t	 len = sizeof(v);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &len) == -1 ||
+	    v != SOCK_STREAM)
+		return 0;
+	len = sizeof(v);
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) == -1 ||
+	    v == 0)
+		return 0;
+	len = sizeof(v);
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &v, &len) == -1 ||
+	    (v != AF_INET && v != AF_INET6))
+		return 0;
+	return 1;
+}
+
+/*
+ * At start-up, before any other descriptor is opened: the sockets of
+ * LISTEN_FDS, if LISTEN_PID is us. The variables go either way, so that
+ * no program we start takes them for its own; the sockets are
+ * close-on-exec and non-blocking (the frontend never waits in accept).
+ */
+void
+listen_inherit(void)
+{
+	const char	*pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	const char	*names = getenv("LISTEN_FDNAMES");
+	char		 a[ADDR_STRLEN];
+	struct handed	*h;
+	long		 p, n, i;
+	int		 fd, fl;
+
+	if (pid != NULL && fds != NULL) {
+		if (number(pid, 0x7fffffff, &p) == -1 || p != getpid()) {
+			log_warnx("LISTEN_PID=%s is not this process: its "
+			    "sockets are not taken", pid);
+			n = 0;
+		} else if (number(fds, LISTEN_FDS_MAX, &n) == -1) {
+			log_warnx("LISTEN_FDS=%s: not a count up to %d", fds,
+			    LISTEN_FDS_MAX);
+			n = 0;
+		}
+		if (n > 0 && (handed = calloc(n, sizeof(*handed))) == NULL)
+			fatal("calloc");
+		for (i = 0; i < n; i++) {
+			fd = SD_LISTEN_FDS_START + i;
+			h = &handed[nhanded];
+			if (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1) {
+				log_warn("LISTEN_FDS: fd %d", fd);
+				continue;
+			}
+			h->sslen = sizeof(h->ss);
+			if (!usable(fd) || getsockname(fd,
+			    (struct sockaddr *)&h->ss, &h->sslen) == -1) {
+				log_warnx("LISTEN_FDS: fd %d is not a listening "
+				    "TCP socket: closed", fd);
+				close(fd);
+				continue;
+			}
+			if ((fl = fcntl(fd, F_GETFL)) == -1 ||
+			    fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)
+				fatal("LISTEN_FDS: fd %d", fd);
+			h->fd = fd;
+			name_of(names, i, h->name, sizeof(h->name));
+			log_debug("LISTEN_FDS: fd %d on %s, name \"%s\"", fd,
+			    addr_ntop((struct sockaddr *)&h->ss, a, sizeof(a)),
+			    h->name);
+			nhanded++;
+		}
+	}
+	activated = nhanded > 0;
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+}
+
+/* Handed sockets were given: then a config without `listen on` lines
+ * binds nothing of its own (load_config tells, before the default). */
+int
+listen_handed(void)
+{
+	return activated;
+}
+
+static struct listener *
+listener_append(struct config *cfg)
+{
+	struct listener	*l;
+
+	l = reallocarray(cfg->listeners, cfg->nlisteners + 1, sizeof(*l));
+	if (l == NULL)
+		return NULL;
+	cfg->listeners = l;
+	l = &cfg->listeners[cfg->nlisteners++];
+	memset(l, 0, sizeof(*l));
+	l->fd = -1;
+	return l;
+}
+
+/* A fresh socket for l; -1 after logging why. */
+static int
+listen_bind_one(struct listener *l)
+{
+	char	a[ADDR_STRLEN];
+	int	fd, one = 1;
+
+	addr_ntop((struct sockaddr *)&l->ss, a, sizeof(a));
+	l->port0 = addr_port((struct sockaddr *)&l->ss) == 0;
+	fd = socket(l->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		log_warn("socket %s", a);
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (l->ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&l->ss, l->sslen) == -1) {
+		log_warn("bind %s", a);
+		goto fail;
+	}
+	if (listen(fd, SOMAXCONN) == -1) {
+		log_warn("listen %s", a);
+		goto fail;
+	}
+	/* Port 0: learn which port the kernel gave. */
+	l->sslen = sizeof(l->ss);
+	if (getsockname(fd, (struct sockaddr *)&l->ss, &l->sslen) == -1) {
+		log_warn("getsockname %s", a);
+		goto fail;
+	}
+	l->fd = fd;
+	return 0;
+fail:
+	close(fd);
+	return -1;
+}
+
+/*
+ * Start-up: each listener takes the handed socket of its address, or a
+ * socket of its own; the handed sockets no line names are listeners too.
+ * A socket we cannot bind is fatal here (the daemon is not started).
+ */
+void
+listen_start(struct config *cfg)
+{
+	struct listener	*l = NULL;
+	char		 a[ADDR_STRLEN];
+	int		 i, j, matched;
+
+	for (j = 0; j < nhanded; j++) {
+		for (i = 0; i < cfg->nlisteners; i++) {
+			l = &cfg->listeners[i];
+			if (l->fd == -1 && addr_port((struct sockaddr *)
+			    &l->ss) != 0 && same_addr(&l->ss, &handed[j].ss))
+				break;
+		}
+		matched = i < cfg->nlisteners;
+		if (!matched && (l = listener_append(cfg)) == NULL)
+			fatal("listeners");
+		memcpy(&l->ss, &handed[j].ss, sizeof(l->ss));
+		l->sslen = handed[j].sslen;
+		l->fd = handed[j].fd;
+		l->handed = 1;
+		memcpy(l->name, handed[j].name, sizeof(l->name));
+		log_info("listener %s: handed over as fd %d%s%s%s, %s",
+		    addr_ntop((struct sockaddr *)&l->ss, a, sizeof(a)),
+		    handed[j].fd, *l->name ? " named \"" : "", l->name,
+		    *l->name ? "\"" : "", matched ? "for its listen line" :
+		    "served as well");
+	}
+	free(handed);
+	handed = NULL;
+	nhanded = 0;
+	for (i = 0; i < cfg->nlisteners; i++) {
+		l = &cfg->listeners[i];
+		if (l->fd == -1 && listen_bind_one(l) == -1)
+			fatalx("cannot listen on %s", addr_ntop((struct
+			    sockaddr *)&l->ss, a, sizeof(a)));
+	}
+}
