@@ -4,26 +4,68 @@
 # layer; `make fuzz` builds the libFuzzer targets with clang.
 
 CC	?= cc
-PREFIX	?= /usr/local
-MANDIR	?= $(PREFIX)/share/man
 BISON	?= bison
+VERSION	:= $(shell cat VERSION)
+
+# Where `make install` puts things; DESTDIR is prepended to each. The
+# configuration is /etc/oneportd.conf unless SYSCONFDIR says otherwise,
+# whatever the PREFIX: the daemon is built to read it there.
+PREFIX	?= /usr/local
+BINDIR	?= $(PREFIX)/bin
+SBINDIR	?= $(PREFIX)/sbin
+LIBDIR	?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+DATADIR	?= $(PREFIX)/share
+MANDIR	?= $(DATADIR)/man
+DOCDIR	?= $(DATADIR)/doc/oneport
+EXAMPLESDIR ?= $(DOCDIR)/examples
+SYSCONFDIR ?= /etc
+
+# CFLAGS, CPPFLAGS and LDFLAGS are the builder's (`make CFLAGS=-O0`,
+# dpkg-buildflags); what the code needs is added to them here, the
+# builder's last so that they win. Add the project's own flags to
+# ONEPORT_CFLAGS, not to CFLAGS: after the override below, a plain
+# `CFLAGS +=` is ignored.
 WARN	 = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	   -Wformat=2 -Wwrite-strings
 CFLAGS	?= -O2 -g
-CFLAGS	+= -std=c11 -D_GNU_SOURCE $(WARN) -Ilib
+ONEPORT_CPPFLAGS = -D_GNU_SOURCE -Ilib
+ONEPORT_CFLAGS	 = -std=c11 $(WARN)
+ONEPORT_LDFLAGS	 =
 LDLIBS	+= -lseccomp
 
 ifeq ($(WERROR),1)
-CFLAGS	+= -Werror
+ONEPORT_CFLAGS	+= -Werror
 endif
 ifeq ($(SANITIZE),1)
 B	 = build-san
-CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer \
+ONEPORT_CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer \
 	   -fno-sanitize-recover=undefined -DONEPORT_SANITIZE
-LDFLAGS	+= -fsanitize=address,undefined
+ONEPORT_LDFLAGS	+= -fsanitize=address,undefined
 else
 B	 = build
 endif
+override CFLAGS	 := $(ONEPORT_CPPFLAGS) $(CPPFLAGS) $(ONEPORT_CFLAGS) $(CFLAGS)
+override LDFLAGS := $(ONEPORT_LDFLAGS) $(LDFLAGS)
+
+# The rules below come before `all`, which stays the goal of a bare make.
+.DEFAULT_GOAL := all
+
+# What the programs are told at build time, kept in a file that changes
+# only when a value does, so that what uses it is rebuilt then and only
+# then: `make install PREFIX=/usr` after `make` rewrites liboneport.pc.
+BUILD_VARS = VERSION=$(VERSION) PREFIX=$(PREFIX) LIBDIR=$(LIBDIR) \
+	     INCLUDEDIR=$(INCLUDEDIR) SYSCONFDIR=$(SYSCONFDIR)
+$(B)/build-vars: FORCE | $(B)
+	@printf '%s\n' '$(BUILD_VARS)' | cmp -s - $@ || \
+	    printf '%s\n' '$(BUILD_VARS)' >$@
+FORCE:
+# The version and the configuration's path, for each program's -V and
+# default -f.
+DEFINES	= -DONEPORT_VERSION='"$(VERSION)"' \
+	  -DONEPORTD_CONF='"$(SYSCONFDIR)/oneportd.conf"'
+$(B)/parent/oneportd.o $(B)/oneport: $(B)/build-vars
+$(B)/parent/oneportd.o $(B)/oneport: override CFLAGS += $(DEFINES)
 
 # One folder per process, and the pieces both use. The -I flags are the
 # rule: a frontend or shared file cannot see the parent's header, and
@@ -112,6 +154,8 @@ check: all $(TEST_REQUEST) $(TEST_PROBE) $(TEST_PROXYOUT) $(TEST_SANDBOX) \
 	$(TEST_SANDBOX)
 	sh scripts/check-includes.sh
 	sh scripts/check-spdx.sh
+	MAKE=$(MAKE) sh tests/pkg/test-install.sh SANITIZE=$(SANITIZE) \
+	    WERROR=$(WERROR)
 	sh tests/config/run.sh $(CURDIR)/$(B)/config-test
 	sh fuzz/replay.sh $(B)
 	sh man/lint.sh
@@ -167,21 +211,48 @@ build-fuzz/config_fuzz: fuzz/config_fuzz.c build/common/parse.c \
 	clang $(FUZZ_CFLAGS) -o $@ fuzz/config_fuzz.c build/common/parse.c \
 	    $(FUZZ_CONFIG) src/common/printconf.c
 
+# ---- install ----
+# Other programs add themselves to these lists and are installed and
+# uninstalled with the rest; every man page in man/ is installed.
+SBIN_PROGS	= $(B)/oneportd
+BIN_PROGS	= $(B)/oneport
+MAN_PAGES	= $(wildcard man/*.[1-8])
+EXAMPLES	= examples/oneportd.conf examples/names.conf \
+		  examples/echo-service.c
+CONF		= $(DESTDIR)$(SYSCONFDIR)/oneportd.conf
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(MANDIR)/man5 \
-	    $(DESTDIR)$(MANDIR)/man8
-	install -m 755 $(B)/oneportd $(DESTDIR)$(PREFIX)/sbin/oneportd
-	install -m 644 man/oneportd.8 $(DESTDIR)$(MANDIR)/man8/
-	install -m 644 man/oneportd.conf.5 $(DESTDIR)$(MANDIR)/man5/
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(MANDIR)/man1
-	install -m 755 $(B)/oneport $(DESTDIR)$(PREFIX)/bin/oneport
-	install -m 644 man/oneport.1 $(DESTDIR)$(MANDIR)/man1/
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
+	    $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(EXAMPLESDIR)
+	install -m 755 $(SBIN_PROGS) $(DESTDIR)$(SBINDIR)/
+	install -m 755 $(BIN_PROGS) $(DESTDIR)$(BINDIR)/
+	for m in $(MAN_PAGES); do \
+		d=$(DESTDIR)$(MANDIR)/man$${m##*.}; \
+		install -d $$d && install -m 644 $$m $$d/ || exit 1; \
+	done
+	install -m 644 $(EXAMPLES) $(DESTDIR)$(EXAMPLESDIR)/
+	@# A configuration already there is the administrator's: kept.
+	[ -e $(CONF) ] || install -m 644 etc/oneportd.conf $(CONF)
 	$(LIB_INSTALL)
+
+# Everything install put there, and the configuration only if nobody
+# changed it; folders of other packages are left, even empty.
+uninstall:
+	rm -f $(SBIN_PROGS:$(B)/%=$(DESTDIR)$(SBINDIR)/%) \
+	    $(BIN_PROGS:$(B)/%=$(DESTDIR)$(BINDIR)/%) \
+	    $(EXAMPLES:examples/%=$(DESTDIR)$(EXAMPLESDIR)/%)
+	for m in $(MAN_PAGES); do \
+		rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/}; \
+	done
+	! [ -d $(DESTDIR)$(EXAMPLESDIR) ] || rmdir $(DESTDIR)$(EXAMPLESDIR)
+	! [ -d $(DESTDIR)$(DOCDIR) ] || rmdir $(DESTDIR)$(DOCDIR)
+	! cmp -s etc/oneportd.conf $(CONF) || rm -f $(CONF)
+	$(LIB_UNINSTALL)
 
 clean:
 	rm -rf build build-san build-fuzz oneportd
 
-.PHONY: all check fuzz install clean
+.PHONY: all check fuzz install uninstall clean FORCE
 
 # liboneport: the library, its example service, tests and install.
 include lib/lib.mk

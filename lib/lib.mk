@@ -3,16 +3,13 @@
 # CC and CFLAGS are set; it leaves the default goal alone). `lib` builds
 # the static and shared library, liboneport.pc and the example service;
 # `lib-check` runs the wire tables and the service tests; $(LIB_INSTALL)
-# is a recipe that installs the header, the libraries, the .pc and the
-# man page. wire.o, ancil.o and name.o are also what the daemon links for
+# is a recipe that installs the header, the libraries and the .pc, and
+# $(LIB_UNINSTALL) removes them. wire.o, ancil.o and name.o are also what the daemon links for
 # lib/wire.h, lib/ancil.h and lib/name.h.
 
 LIB_GOAL	:= $(.DEFAULT_GOAL)
 
-LIB_VERSION	 = 1.0.0
 LIB_SONAME	 = liboneport.so.1
-LIBDIR		?= $(PREFIX)/lib
-INCLUDEDIR	?= $(PREFIX)/include
 # Position-independent objects serve both libraries; only symbols marked
 # EXPORT in the sources (the oneport_* API) leave the shared one.
 LIB_CFLAGS	 = $(CFLAGS) -fPIC -fvisibility=hidden -Ilib
@@ -50,13 +47,13 @@ $(B)/$(LIB_SONAME): $(LIB_OBJS)
 $(B)/liboneport.so: $(B)/$(LIB_SONAME)
 	ln -sf $(LIB_SONAME) $@
 
-$(B)/liboneport.pc: lib/lib.mk | $(B)
+$(B)/liboneport.pc: lib/lib.mk $(B)/build-vars
 	printf '%s\n' 'prefix=$(PREFIX)' \
 	    'libdir=$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))' \
 	    'includedir=$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))' \
 	    '' 'Name: liboneport' \
 	    'Description: accept connections handed over by oneportd' \
-	    'Version: $(LIB_VERSION)' 'Libs: -L$${libdir} -loneport' \
+	    'Version: $(VERSION)' 'Libs: -L$${libdir} -loneport' \
 	    'Cflags: -I$${includedir}' >$@
 
 # The example links the static library: it runs from the build tree.
@@ -120,14 +117,19 @@ build-fuzz/reply_fuzz: fuzz/reply_fuzz.c lib/reply.c lib/reply.h
 
 # ---- install: use as a recipe line, `$(LIB_INSTALL)` ----
 define LIB_INSTALL
-install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \
-    $(DESTDIR)$(MANDIR)/man3
+install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR)/pkgconfig
 install -m 644 lib/oneport.h $(DESTDIR)$(INCLUDEDIR)/oneport.h
 install -m 644 $(B)/liboneport.a $(DESTDIR)$(LIBDIR)/liboneport.a
 install -m 755 $(B)/$(LIB_SONAME) $(DESTDIR)$(LIBDIR)/$(LIB_SONAME)
 ln -sf $(LIB_SONAME) $(DESTDIR)$(LIBDIR)/liboneport.so
 install -m 644 $(B)/liboneport.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
-install -m 644 man/liboneport.3 $(DESTDIR)$(MANDIR)/man3/
+endef
+
+# ---- uninstall: `$(LIB_UNINSTALL)`, what LIB_INSTALL put there ----
+define LIB_UNINSTALL
+rm -f $(DESTDIR)$(INCLUDEDIR)/oneport.h $(DESTDIR)$(LIBDIR)/liboneport.a \
+    $(DESTDIR)$(LIBDIR)/$(LIB_SONAME) $(DESTDIR)$(LIBDIR)/liboneport.so \
+    $(DESTDIR)$(LIBDIR)/pkgconfig/liboneport.pc
 endef
 
 lib-install: lib

@@ -12,7 +12,10 @@
 #include <stdint.h>
 #include "name.h"
 
+/* The Makefile passes $(SYSCONFDIR)/oneportd.conf. */
+#ifndef ONEPORTD_CONF
 #define ONEPORTD_CONF		"/etc/oneportd.conf"
+#endif
 #define ONEPORTD_USER		"oneportd"
 #define ONEPORTD_CHROOT		"/var/empty"
 #define ONEPORTD_CONTROL	"/run/oneportd.sock"
