@@ -189,6 +189,14 @@ service_copy(struct service *dst, const struct service *src)
 	dst->proxy_out = src->proxy_out;
 	dst->owner = src->owner != NULL ? xstrdup(src->owner) : NULL;
 	dst->token = src->token;
+	dst->at_command = src->at_command;
+	dst->at_user = src->at_user;
+	dst->at_group = src->at_group;
+	dst->at_groups = src->at_groups;
+	dst->at_chdir = src->at_chdir;
+	dst->at_socket = src->at_socket;
+	dst->at_owner = src->at_owner;
+	dst->at_redirect = src->at_redirect;
 }
 
 /*
@@ -357,7 +365,10 @@ port_parse(const char *port, int *out)
 		*out = (int)v;
 		return 0;
 	}
-	if (*p >= '0' && *p <= '9') {
+	/* "-1" and "99999" are numbers too, just not ports. */
+	if ((*p >= '0' && *p <= '9') || (port[0] == '-' && port[1] >= '0' &&
+	    port[1] <= '9' && strspn(port + 1, "0123456789") ==
+	    strlen(port + 1))) {
 		config_seterr("port out of range (0..65535)");
 		return -1;
 	}
@@ -366,7 +377,10 @@ port_parse(const char *port, int *out)
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE;
 	if ((rv = getaddrinfo(NULL, port, &hints, &res)) != 0) {
-		config_seterr("unknown port name: %s", gai_strerror(rv));
+		/* gai_strerror would say "Servname not supported for
+		 * ai_socktype", which tells nobody anything. */
+		config_seterr("not a port number or a TCP service name in "
+		    "/etc/services");
 		return -1;
 	}
 	*out = ntohs(((struct sockaddr_in *)(void *)res->ai_addr)->sin_port);
@@ -682,6 +696,32 @@ forward_check(struct service *s)
 }
 
 /*
+ * "file:line: service "name"" for a message about one option: the place
+ * the option was written (in the block, or in defaults), else the
+ * service's own.
+ */
+static const char *
+service_where(const struct service *s, const struct srcloc *at, char *buf,
+    size_t len)
+{
+	const char	*file = s->file;
+	int		 line = s->line;
+
+	if (at != NULL && at->file != NULL) {
+		file = at->file;
+		line = at->line;
+	}
+	if (file != NULL && line > 0)
+		snprintf(buf, len, "%s:%d: service \"%s\"", file, line,
+		    s->name);
+	else if (file != NULL)
+		snprintf(buf, len, "%s: service \"%s\"", file, s->name);
+	else
+		snprintf(buf, len, "service \"%s\"", s->name);
+	return buf;
+}
+
+/*
  * Names to ids. As root a service without "user" runs as nobody: root
  * must be asked for by name (xinetd ran such services as root,
  * CVE-2013-4342). gids is what setgroups() gets: the primary group first.
@@ -695,26 +735,19 @@ service_resolve(struct service *s, int root)
 	size_t		 i, n;
 	int		 errors = 0;
 
-	if (s->file != NULL && s->line > 0)
-		snprintf(where, sizeof(where), "%s:%d: service \"%s\"",
-		    s->file, s->line, s->name);
-	else if (s->file != NULL)
-		snprintf(where, sizeof(where), "%s: service \"%s\"",
-		    s->file, s->name);
-	else
-		snprintf(where, sizeof(where), "service \"%s\"", s->name);
-
 	/* A pass service may lack a command: it runs on its own; a static
 	 * redirect has nothing to run. */
 	if (s->forward_host != NULL)
 		return forward_check(s);
 	if ((s->argv == NULL || s->argv[0] == NULL) && s->socket == NULL &&
 	    s->redirect != REDIRECT_STATIC) {
-		log_warnx("%s: no command and no socket", where);
+		log_warnx("%s: no command and no socket",
+		    service_where(s, NULL, where, sizeof(where)));
 		errors++;
 	}
 	if (s->redirect != REDIRECT_NONE && s->socket != NULL) {
-		log_warnx("%s: redirect and socket exclude each other", where);
+		log_warnx("%s: redirect and socket exclude each other",
+		    service_where(s, &s->at_socket, where, sizeof(where)));
 		errors++;
 	}
 	s->untraced = !root && s->argv != NULL && s->argv[0] != NULL &&
@@ -724,12 +757,15 @@ service_resolve(struct service *s, int root)
 		log_warnx("%s: %s is setuid, setgid or has file capabilities, "
 		    "which tracing would take away: it is started untraced, "
 		    "so \"+\" is sent at exec and may race its first bytes",
-		    where, s->argv[0]);
+		    service_where(s, &s->at_command, where, sizeof(where)),
+		    s->argv[0]);
 	/* Only its owner (root by default) may sit on a hand-off socket. */
 	s->owner_uid = 0;
 	if (s->owner != NULL) {
 		if ((pw = getpwnam(s->owner)) == NULL) {
-			log_warnx("%s: unknown owner \"%s\"", where, s->owner);
+			log_warnx("%s: unknown owner \"%s\"",
+			    service_where(s, &s->at_owner, where,
+			    sizeof(where)), s->owner);
 			errors++;
 		} else
 			s->owner_uid = pw->pw_uid;
@@ -744,7 +780,8 @@ service_resolve(struct service *s, int root)
 		s->uid = geteuid();
 		s->gid = getegid();
 	} else if ((pw = getpwnam(s->user)) == NULL) {
-		log_warnx("%s: unknown user \"%s\"", where, s->user);
+		log_warnx("%s: unknown user \"%s\"", service_where(s,
+		    &s->at_user, where, sizeof(where)), s->user);
 		errors++;
 	} else {
 		s->uid = pw->pw_uid;
@@ -752,7 +789,9 @@ service_resolve(struct service *s, int root)
 	}
 	if (s->group != NULL) {
 		if ((gr = getgrnam(s->group)) == NULL) {
-			log_warnx("%s: unknown group \"%s\"", where, s->group);
+			log_warnx("%s: unknown group \"%s\"",
+			    service_where(s, &s->at_group, where,
+			    sizeof(where)), s->group);
 			errors++;
 		} else
 			s->gid = gr->gr_gid;
@@ -763,8 +802,9 @@ service_resolve(struct service *s, int root)
 	s->gids[s->ngids++] = s->gid;
 	for (i = 0; i < n; i++) {
 		if ((gr = getgrnam(s->groups[i])) == NULL) {
-			log_warnx("%s: unknown group \"%s\"", where,
-			    s->groups[i]);
+			log_warnx("%s: unknown group \"%s\"",
+			    service_where(s, &s->at_groups, where,
+			    sizeof(where)), s->groups[i]);
 			errors++;
 		} else
 			s->gids[s->ngids++] = gr->gr_gid;
@@ -1164,8 +1204,10 @@ config_finish(struct config *cfg)
 		struct passwd	*pw = getpwnam(cfg->regrules[i].user);
 
 		if (pw == NULL) {
-			log_warnx("register \"%s\": unknown user \"%s\"",
-			    cfg->regrules[i].pattern, cfg->regrules[i].user);
+			log_warnx("%s:%d: register \"%s\": unknown user "
+			    "\"%s\"", cfg->regrules[i].at.file,
+			    cfg->regrules[i].at.line, cfg->regrules[i].pattern,
+			    cfg->regrules[i].user);
 			errors++;
 		} else
 			cfg->regrules[i].uid = pw->pw_uid;

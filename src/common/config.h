@@ -72,6 +72,13 @@ struct netmask {
 };
 
 #define LISTEN_NAME_MAX	256	/* a LISTEN_FDNAMES name, NUL too */
+
+/* Where a statement was written, for messages; file NULL: nowhere. */
+struct srcloc {
+	const char	*file;		/* in config->files */
+	int		 line;
+};
+
 struct listener {
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen;
@@ -124,6 +131,9 @@ struct service {
 	int		 running;
 	const char	*file;		/* where it was declared, for messages */
 	int		 line;		/* 0: not in a file ("command line") */
+	/* Where options were written (maybe in defaults), for messages. */
+	struct srcloc	 at_command, at_user, at_group, at_groups, at_chdir,
+			 at_socket, at_owner, at_redirect;
 };
 
 enum { REDIRECT_NONE, REDIRECT_SHARED, REDIRECT_PER_REQUEST,
@@ -140,6 +150,7 @@ struct regrule {
 	char		*pattern;	/* fnmatch(3), lower case */
 	char		*user;
 	uid_t		 uid;
+	struct srcloc	 at;
 };
 
 struct config {
@@ -158,6 +169,7 @@ struct config {
 	int		 port_lo, port_hi;	/* dynamic redirect ports */
 	char		*user;		/* frontend's user */
 	char		*chroot;	/* frontend's root when started as root */
+	struct srcloc	 at_user, at_chroot;	/* where they were set */
 	char		*control;	/* control socket path, or NULL */
 	struct regrule	*regrules;	/* who may register which names */
 	int		 nregrules;

@@ -6,12 +6,10 @@
  */
 
 %code requires {
+#include "config.h"
 /* A token's place: the file it came from, not the one being read when an
  * error is noticed (the parser may have read on into an include). */
-typedef struct yyltype {
-	const char	*file;
-	int		 line;
-} yyltype;
+typedef struct srcloc yyltype;
 #define YYLTYPE			yyltype
 #define YYLTYPE_IS_DECLARED	1
 #define YYLLOC_DEFAULT(cur, rhs, n) do {				\
@@ -66,6 +64,7 @@ static int		 errors;
 static char		 lastword[48];	/* last STRING, for messages */
 static int		 at_start;	/* the last token ended a statement
 					 * or opened a block */
+static int		 tok_at_start;	/* so the one before the last did */
 
 static int	 yylex(YYSTYPE *, YYLTYPE *);
 static void	 yyerror(const YYLTYPE *, const char *);
@@ -132,6 +131,12 @@ grammar		: %empty
 		| grammar global EOL
 		| grammar block EOL
 		| grammar error EOL		{ yyerrok; }
+		| grammar error '{'		{
+			/* A bad block head: its body is read, into
+			 * scratch, so its lines are not errors too. */
+			service_clear(&scratch);
+			svc = &scratch;
+		} blockbody '}' EOL		{ svc = NULL; yyerrok; }
 		;
 
 include		: INCLUDE STRING		{
@@ -208,6 +213,7 @@ global		: LISTEN ON STRING PORT STRING	{
 			if (nonempty(&@2, "user", $2) == 0) {
 				free(conf->user);
 				conf->user = $2;
+				conf->at_user = @1;
 			} else
 				free($2);
 		}
@@ -215,6 +221,7 @@ global		: LISTEN ON STRING PORT STRING	{
 			if (absolute(&@2, "chroot", $2) == 0) {
 				free(conf->chroot);
 				conf->chroot = $2;
+				conf->at_chroot = @1;
 			} else
 				free($2);
 		}
@@ -263,6 +270,7 @@ global		: LISTEN ON STRING PORT STRING	{
 				r->pattern = $2;
 				r->user = $4;
 				r->uid = 0;
+				r->at = @4;
 			} else {
 				free($2);
 				free($4);
@@ -282,11 +290,6 @@ global		: LISTEN ON STRING PORT STRING	{
 		| MATCH				{
 			perr(&@1, "match is a service option");
 		}
-		| STRING			{
-			perr(&@1, "unknown keyword \"%s\"", safe($1));
-			free($1);
-			YYERROR;
-		}
 		;
 
 block		: blockhead '{' blockbody '}'	{ svc = NULL; }
@@ -302,6 +305,7 @@ blockhead	: SERVICE STRING		{
 /* Options one per line; the last one may share the line of the '}'. */
 blockbody	: optlist
 		| optlist option
+		| optlist error			{ yyerrok; }	/* at the '}' */
 		;
 
 optlist		: %empty
@@ -316,6 +320,7 @@ option		: COMMAND strings		{
 			else if (absolute(&@2, "command", $2[0]) == 0) {
 				strv_free(svc->argv);
 				svc->argv = $2;
+				svc->at_command = @1;
 				$2 = NULL;
 			}
 			strv_free($2);
@@ -324,6 +329,7 @@ option		: COMMAND strings		{
 			if (nonempty(&@2, "user", $2) == 0) {
 				free(svc->user);
 				svc->user = $2;
+				svc->at_user = @1;
 			} else
 				free($2);
 		}
@@ -331,6 +337,7 @@ option		: COMMAND strings		{
 			if (nonempty(&@2, "group", $2) == 0) {
 				free(svc->group);
 				svc->group = $2;
+				svc->at_group = @1;
 			} else
 				free($2);
 		}
@@ -344,6 +351,7 @@ option		: COMMAND strings		{
 			if (!bad) {
 				strv_free(svc->groups);
 				svc->groups = $2;
+				svc->at_groups = @1;
 			} else
 				strv_free($2);
 		}
@@ -351,6 +359,7 @@ option		: COMMAND strings		{
 			if (absolute(&@2, "chdir", $2) == 0) {
 				free(svc->chdir);
 				svc->chdir = $2;
+				svc->at_chdir = @1;
 			} else
 				free($2);
 		}
@@ -386,11 +395,13 @@ option		: COMMAND strings		{
 			else if (absolute(&@2, "socket", $2) == 0) {
 				free(svc->socket);
 				svc->socket = $2;
+				svc->at_socket = @1;
 				$2 = NULL;
 			}
 			free($2);
 		}
 		| REDIRECT STRING		{
+			svc->at_redirect = @1;
 			if (strcmp($2, "shared") == 0)
 				svc->redirect = REDIRECT_SHARED;
 			else if (strcmp($2, "per-request") == 0)
@@ -411,6 +422,7 @@ option		: COMMAND strings		{
 				    "or address", safe($3));
 			else if (number(&@5, "port", $5, 1, 65535, &n) == 0) {
 				svc->redirect = REDIRECT_STATIC;
+				svc->at_redirect = @1;
 				free(svc->redirect_host);
 				svc->redirect_host = $3;
 				svc->redirect_port = n;
@@ -443,6 +455,7 @@ option		: COMMAND strings		{
 			if (nonempty(&@2, "owner", $2) == 0) {
 				free(svc->owner);
 				svc->owner = $2;
+				svc->at_owner = @1;
 			} else
 				free($2);
 		}
@@ -466,12 +479,6 @@ option		: COMMAND strings		{
 		| PROXY				{
 			perr(&@1, "proxy: expected v1, v2 or none (or, as a "
 			    "global option, from ADDRESS[/PREFIX]...)");
-		}
-		| STRING			{
-			perr(&@1, "unknown service option \"%s\"",
-			    safe($1));
-			free($1);
-			YYERROR;
 		}
 		;
 
@@ -582,31 +589,121 @@ symbol_text(yysymbol_kind_t sym)
 	}
 }
 
+/*
+ * Edit distance (optimal string alignment: a swap of two neighbours is
+ * one edit), case-blind, of words up to 31 bytes; more is "far".
+ */
+static int
+distance(const char *a, const char *b)
+{
+	int	d[32][32], la = strlen(a), lb = strlen(b), i, j, c, v;
+
+	if (la > 31 || lb > 31)
+		return 99;
+	for (i = 0; i <= la; i++)
+		d[i][0] = i;
+	for (j = 0; j <= lb; j++)
+		d[0][j] = j;
+	for (i = 1; i <= la; i++)
+		for (j = 1; j <= lb; j++) {
+			c = tolower((unsigned char)a[i - 1]) !=
+			    tolower((unsigned char)b[j - 1]);
+			v = d[i - 1][j - 1] + c;
+			if (d[i - 1][j] + 1 < v)
+				v = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < v)
+				v = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
+			    a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < v)
+				v = d[i - 2][j - 2] + 1;
+			d[i][j] = v;
+		}
+	return d[la][lb];
+}
+
+/* Keywords are named as written, in lower case. */
+static int
+is_keyword(yysymbol_kind_t sym)
+{
+	const char	*name = yysymbol_name(sym);
+
+	return sym != YYSYMBOL_EOL && name[0] >= 'a' && name[0] <= 'z';
+}
+
+/* The keyword the parser could take here that word is closest to: one
+ * edit away for short keywords, two for longer; NULL if none is. */
+static const char *
+nearest(const char *word, const yysymbol_kind_t *exp, int n)
+{
+	const char	*name, *best = NULL;
+	int		 i, dist, bestdist = 99;
+
+	for (i = 0; i < n; i++) {
+		if (!is_keyword(exp[i]))
+			continue;
+		name = yysymbol_name(exp[i]);
+		dist = distance(word, name);
+		if (dist < bestdist && dist <= (strlen(name) > 4 ? 2 : 1)) {
+			best = name;
+			bestdist = dist;
+		}
+	}
+	return best;
+}
+
+/*
+ * One message per mistake, at the token that made it: an unknown word
+ * where a statement starts (with the keyword it is closest to), a
+ * keyword where a value was wanted (quote it), or what was expected.
+ */
 static int
 yyreport_syntax_error(const yypcontext_t *ctx)
 {
-	yysymbol_kind_t	 tok = yypcontext_token(ctx), exp[4];
-	char		 msg[256];
+	yysymbol_kind_t	 tok = yypcontext_token(ctx), exp[YYNTOKENS];
+	const YYLTYPE	*loc = yypcontext_location(ctx);
+	const char	*near = NULL, *what;
+	char		 msg[256], hint[160] = "";
 	size_t		 len;
-	int		 i, n;
+	int		 i, n, value = 0;
 
 	/* The lexer has said what was wrong with this one. */
 	if (tok == YYSYMBOL_LEXERROR)
 		return 0;
+	if (tok == YYSYMBOL_YYEOF) {
+		perr(loc, "end of file inside a block (missing '}'?)");
+		return 0;
+	}
+	n = yypcontext_expected_tokens(ctx, exp, YYNTOKENS);
+	for (i = 0; i < n; i++)
+		value |= exp[i] == YYSYMBOL_STRING;
+	if (tok == YYSYMBOL_STRING)
+		near = nearest(lastword, exp, n);
+	if (near != NULL)
+		snprintf(hint, sizeof(hint), " (did you mean \"%s\"?)", near);
+	else if (value && is_keyword(tok))
+		snprintf(hint, sizeof(hint), " (\"%s\" is a keyword: write "
+		    "'%s' to use it as a value)", lastword, lastword);
+	what = svc != NULL ? "service option" : "keyword";
+	if (tok_at_start && tok == YYSYMBOL_STRING) {
+		perr(loc, "unknown %s \"%s\"%s", what, lastword, hint);
+		return 0;
+	}
+	if (tok_at_start && is_keyword(tok)) {
+		perr(loc, "\"%s\" is not a %s", lastword, svc != NULL ?
+		    "service option" : "global option");
+		return 0;
+	}
 	len = (size_t)snprintf(msg, sizeof(msg), "syntax error: unexpected %s",
 	    symbol_text(tok));
-	n = yypcontext_expected_tokens(ctx, exp, 4);
+	if (n > 4)
+		n = 0;
 	for (i = 0; i < n && len < sizeof(msg); i++) {
 		len += (size_t)snprintf(msg + len, sizeof(msg) - len, "%s%s",
 		    i == 0 ? ", expecting " : i == n - 1 ? " or " : ", ",
 		    exp[i] == YYSYMBOL_STRING ? "a value" :
 		    symbol_text(exp[i]));
 	}
-	if (tok == YYSYMBOL_YYEOF)
-		perr(yypcontext_location(ctx), "end of file inside a block "
-		    "(missing '}'?)");
-	else
-		perr(yypcontext_location(ctx), "%s", msg);
+	perr(loc, "%s%s", msg, hint);
 	return 0;
 }
 
@@ -792,6 +889,7 @@ yylex(YYSTYPE *lval, YYLTYPE *lloc)
 {
 	int	tok = lex_token(lval, lloc);
 
+	tok_at_start = at_start;
 	at_start = tok == EOL || tok == '{';
 	return tok;
 }
@@ -920,7 +1018,11 @@ number(const YYLTYPE *loc, const char *what, const char *s, long long min,
 	for (p = s; *p >= '0' && *p <= '9'; p++)
 		if (v <= max)
 			v = v * 10 + (*p - '0');
-	if (*p != '\0') {
+	/* A negative number is one, below any range here. */
+	if (*p == '-' && p == s && p[1] != '\0' &&
+	    strspn(p + 1, "0123456789") == strlen(p + 1))
+		v = -1;
+	else if (*p != '\0') {
 		perr(loc, "%s \"%s\": not a number", what, safe(s));
 		return -1;
 	}

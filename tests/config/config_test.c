@@ -264,6 +264,40 @@ static const struct {
 	const char	*want[12];	/* NULL-terminated */
 } error_cases[] = {
 	{ "frob 1\n", { "@:1: unknown keyword \"frob\"" } },
+	/* One error per mistake, at its line: the '}' after a bad option
+	 * and the body of a block whose head is bad are not errors too. */
+	{ "service \"a\" { comand \"/bin/cat\" }\ntimeout 5\n", {
+		"@:1: unknown service option \"comand\" (did you mean "
+		"\"command\"?)" } },
+	{ "servce \"c\" {\n\tcommand /bin/cat\n}\ntimeout 5\n"
+	    "Service d {\n}\n", {
+		"@:1: unknown keyword \"servce\" (did you mean \"service\"?)",
+		"@:5: unknown keyword \"Service\" (did you mean "
+		"\"service\"?)" } },
+	{ "service a {\n\tcommand /bin/cat\n\tusr nobody\n"
+	    "\tmax instance 5\n\tvisibel yes\n\tchdir relative\n}\n"
+	    "defaults { rpely self }\n", {
+		"@:3: unknown service option \"usr\" (did you mean \"user\"?)",
+		"@:4: syntax error: unexpected \"instance\", expecting "
+		"\"instances\" or \"per-address\" (did you mean "
+		"\"instances\"?)",
+		"@:5: unknown service option \"visibel\" (did you mean "
+		"\"visible\"?)",
+		"@:6: chdir \"relative\": not an absolute path",
+		"@:8: unknown service option \"rpely\" (did you mean "
+		"\"reply\"?)" } },
+	{ "max pendin 5\nlsiten on * port 1\ntimeout 5\nxyzzy\n", {
+		"@:1: syntax error: unexpected \"pendin\", expecting "
+		"\"pending\" or \"relays\" (did you mean \"pending\"?)",
+		"@:2: unknown keyword \"lsiten\" (did you mean \"listen\"?)",
+		"@:4: unknown keyword \"xyzzy\"" } },
+	/* A keyword where a value goes: quote it. */
+	{ "service a {\n\tcommand /bin/cat\n\tuser on\n\tgroup max\n}\n"
+	    "service b { command /bin/cat; user \"on\" }\n", {
+		"@:3: syntax error: unexpected \"on\", expecting a value "
+		"(\"on\" is a keyword: write 'on' to use it as a value)",
+		"@:4: syntax error: unexpected \"max\", expecting a value "
+		"(\"max\" is a keyword: write 'max' to use it as a value)" } },
 	/* Every error is reported, each at its own line. */
 	{ "timeout 5\nfrob\nfrab x y\nmax-line 5\n", {
 		"@:2: unknown keyword \"frob\"",
@@ -280,7 +314,10 @@ static const struct {
 		"port out of range (0..65535)" } },
 	{ "listen on 127.0.0.1 port nosuchport-x\n", {
 		"@:1: listen on 127.0.0.1 port nosuchport-x: "
-		"unknown port name: *" } },
+		"not a port number or a TCP service name in /etc/services" } },
+	{ "listen on 127.0.0.1 port -1\n", {
+		"@:1: listen on 127.0.0.1 port -1: "
+		"port out of range (0..65535)" } },
 	{ "timeout 0\ntimeout 3601\ntimeout 0ms\ntimeout 3600001ms\n"
 	  "timeout 5m\ntimeout ms\n"
 	  "timeout 3600\ntimeout 1ms\ntimeout 3600000ms\n", {
@@ -298,7 +335,7 @@ static const struct {
 	  "max pending 123456789012345678901234567890\n", {
 		"@:1: max pending \"abc\": not a number",
 		"@:2: max pending 0: out of range (1..1000000)",
-		"@:3: max pending \"-1\": not a number",
+		"@:3: max pending -1: out of range (1..1000000)",
 		"@:4: max pending 1000001: out of range (1..1000000)",
 		"@:5: max pending per-address 0: out of range (1..1000000)",
 		"@:6: max pending 123456789012345678901234567890: "
@@ -348,9 +385,8 @@ static const struct {
 		"@:3: invalid service name \"42\": needs at least one letter",
 		"@:5: invalid service name \"\": empty" } },
 	{ "service help {\n}\n", {
-		"@:1: syntax error: unexpected \"help\", expecting a value",
-		/* The rest of the line went with the error; not the '}'. */
-		"@:2: syntax error: unexpected '}'" } },
+		"@:1: syntax error: unexpected \"help\", expecting a value "
+		"(\"help\" is a keyword: write 'help' to use it as a value)" } },
 	{ "service \"HELP\" {\n}\n", {
 		"@:1: invalid service name \"HELP\": "
 		"reserved for the HELP request" } },
@@ -361,7 +397,7 @@ static const struct {
 	  "\tmax per-address 1000001\n\tvisible maybe\n\treply yes\n"
 	  "\tenv \"FOO\" \"OK=1\"\n\tcommand \"/bin/cat\"\n}\n", {
 		"@:2: unknown service option \"frob\"",
-		"@:3: max instances \"-1\": not a number",
+		"@:3: max instances -1: out of range (0..1000000)",
 		"@:4: max per-address 1000001: out of range (0..1000000)",
 		"@:5: visible \"maybe\": expected yes or no",
 		"@:6: reply \"yes\": expected self or daemon",
@@ -371,13 +407,13 @@ static const struct {
 		"@:2: env \"=bar\": expected NAME=value",
 		"@:3: chdir \"tmp\": not an absolute path",
 		"@:4: groups: empty name",
-		"@:5: syntax error: unexpected \"listen\"" } },
+		"@:5: \"listen\" is not a service option" } },
 	{ "defaults {\n\tcommand \"/bin/cat\"\n}\n", {
 		"@:2: command is not allowed in defaults" } },
 	{ "max instances 5\ncommand \"/bin/cat\"\n", {
 		"@:1: syntax error: unexpected \"instances\", "
 		"expecting \"pending\" or \"relays\"",
-		"@:2: syntax error: unexpected \"command\"" } },
+		"@:2: \"command\" is not a global option" } },
 	{ "include \"nonexistent.conf\"\n", {
 		"@:1: %/nonexistent.conf: No such file or directory" } },
 	{ "include \"/\"\n", { "@:1: /: not a regular file" } },
@@ -456,7 +492,8 @@ static const struct {
 	{ "service a {\n\tcommand /bin/cat\n\tmatch tls alpn on\n"
 	    "\tmatch gopher\n}\n", {
 		"@:3: syntax error: unexpected \"on\", expecting end of line, "
-		"a value or '}'",
+		"a value or '}' (\"on\" is a keyword: write 'on' to use it as "
+		"a value)",
 		"@:4: match \"gopher\": expected tls, http, ssh or silence" } },
 	{ "proxy from 10.0.0.1/8 10.0.0.0/33 nonsense\n"
 	    "proxy from ::/129 ::1/-1 ::1/ 10.0.0.0/8x\nproxy\n", {
@@ -478,8 +515,8 @@ static const struct {
 		"@:4: proxy from \"2001:db8::1/64\": host bits set after the "
 		"/64 prefix (the network is 2001:db8::/64)" } },
 	{ "include \"^/inc/broken.conf\"\ntimeout x\n", {
-		"^/inc/broken.conf:2: syntax error: unexpected \"reply\"",
-		"^/inc/broken.conf:3: syntax error: unexpected \"env\"",
+		"^/inc/broken.conf:2: \"reply\" is not a global option",
+		"^/inc/broken.conf:3: \"env\" is not a global option",
 		"@:2: timeout \"x\": expected seconds, \"Ns\" or \"Nms\"" } },
 };
 
@@ -856,8 +893,8 @@ test_bad(void)
 	    "@:15: invalid service name \"no--dash\": two hyphens in a row",
 	    "@:16: unterminated quoted string",
 	    "@:17: max pending \"12x\": not a number",
-	    "^/inc/broken.conf:2: syntax error: unexpected \"reply\"",
-	    "^/inc/broken.conf:3: syntax error: unexpected \"env\"",
+	    "^/inc/broken.conf:2: \"reply\" is not a global option",
+	    "^/inc/broken.conf:3: \"env\" is not a global option",
 	    "@:19: user: empty name",
 	    "@:22: match tls: sni \"a_b\": not a host name or \"*.\" and one",
 	    "^/inc/badmatch.conf:3: match silence \"x\": expected seconds, "
@@ -1316,7 +1353,8 @@ test_finish(void)
 	    "\tuser \"no-such-user-x\"\n}\n"
 	    "service badgroup {\n\tcommand /bin/cat\n"
 	    "\tgroup \"no-such-group-x\"\n\tgroups adm \"no-such-group-y\"\n"
-	    "}\n");
+	    "}\n"
+	    "register \"x*\" user \"no-such-user-r\"\n");
 	cfg = config_new();
 	CHECK(parse_config(path, cfg) == 0);
 	CHECK(config_service_arg(cfg, "zz=/bin/cat") == 0);
@@ -1324,10 +1362,11 @@ test_finish(void)
 	CHECK(config_finish(cfg) == -1);
 	msgs_expect("finish", path, (const char *[]){
 	    "@:1: service \"nocmd\": no command and no socket",
-	    "@:3: service \"baduser\": unknown user \"no-such-user-x\"",
-	    "@:7: service \"badgroup\": unknown group \"no-such-group-x\"",
-	    "@:7: service \"badgroup\": unknown group \"no-such-group-y\"",
+	    "@:5: service \"baduser\": unknown user \"no-such-user-x\"",
+	    "@:9: service \"badgroup\": unknown group \"no-such-group-x\"",
+	    "@:10: service \"badgroup\": unknown group \"no-such-group-y\"",
 	    "command line: service \"zz\": unknown user \"no-such-user-z\"",
+	    "@:12: register \"x*\": unknown user \"no-such-user-r\"",
 	    NULL });
 	config_free(cfg);
 
