@@ -71,7 +71,7 @@ $(B)/parent/oneportd.o $(B)/oneport: override CFLAGS += $(DEFINES)
 # rule: a frontend or shared file cannot see the parent's header, and
 # the parent sees the frontend's only for frontend_run.
 PARENT_OBJS	= oneportd loop answer felink rlink child dispatch spawn handoff \
-		  control supervise redirect sockdiag errline listen
+		  control supervise redirect sockdiag errline listen notify
 FRONTEND_OBJS	= frontend source sandbox request probe tls http ssh proxy route
 COMMON_OBJS	= config parse printconf addr log ipc linger refusal proxyout \
 		  privdrop

@@ -42,4 +42,5 @@ parent_log_conn(const char *peer, const char *name, const char *result,
 		snprintf(p, sizeof(p), "%d", (int)pid);
 	log_info("conn peer=%s service=%s result=%s pid=%s dispatch=%.3fms",
 	    peer, name, result, p, (now_ns() - accepted_ns) / 1e6);
+	notify_changed(result[0] == '+');
 }

@@ -844,6 +844,20 @@ handoff_names(void (*fn)(const char *, void *), void *arg)
 			fn(ch->name, arg);
 }
 
+/* Clients handed over whose service has not answered yet. */
+int
+handoff_pending(void)
+{
+	struct channel	*ch;
+	struct pending	*p;
+	int		 k = 0;
+
+	for (ch = h.channels; ch != NULL; ch = ch->next)
+		for (p = ch->pending; p != NULL; p = p->next)
+			k++;
+	return k;
+}
+
 int
 handoff_registered(const char *name)
 {

@@ -123,6 +123,7 @@ loop_timeout(const struct config *cfg)
 	when = earliest(when, control_next_deadline());
 	when = earliest(when, redirect_next_deadline(cfg));
 	when = earliest(when, linger_next_deadline());
+	when = earliest(when, notify_next_deadline());
 	if (when == 0)
 		return -1;
 	now = now_ns();
@@ -150,6 +151,7 @@ loop_after(const struct config *cfg)
 	supervise_tick(now_ns(), cfg);
 	redirect_tick(now_ns(), cfg);
 	linger_expire(now_ns());
+	notify_tick(now_ns(), cfg);
 	while (l.ndeferred > 0)
 		free(l.deferred[--l.ndeferred]);
 	child_free_dead();

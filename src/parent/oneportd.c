@@ -45,7 +45,6 @@ static struct {
 	struct src	 sig_src, linger_src;
 } d;
 
-static void	notify_ready(void);
 static void	part_ready(void);
 static void	announce(void);
 static void	daemonize_done(void);
@@ -220,7 +219,8 @@ reap(void)
 			continue;
 		switch (felink_exited(pid, st)) {
 		case 0:
-			(void)child_waited(pid, st);
+			if (child_waited(pid, st))
+				notify_changed(0);
 			break;
 		case 1:
 			log_info("stopped");
@@ -253,35 +253,10 @@ announce(void)
 		printf("listening on %s\n", addr_ntop((struct sockaddr *)
 		    &d.cfg->listeners[i].ss, a, sizeof(a)));
 	fflush(stdout);
-	notify_ready();
+	notify_ready(d.cfg);
 	if (!d.debug)
 		daemonize_done();
 	log_info("started, %d services", d.cfg->nservices);
-}
-
-static void
-notify_ready(void)
-{
-	struct sockaddr_un	 sun;
-	const char		*path = getenv("NOTIFY_SOCKET");
-	socklen_t		 len;
-	int			 fd;
-
-	if (path == NULL || *path == '\0' ||
-	    strlen(path) >= sizeof(sun.sun_path))
-		return;
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, path, strlen(path));
-	if (path[0] == '@')
-		sun.sun_path[0] = '\0';	/* abstract namespace */
-	len = offsetof(struct sockaddr_un, sun_path) + strlen(path);
-	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
-		return;
-	if (sendto(fd, "READY=1", 7, MSG_NOSIGNAL, (struct sockaddr *)&sun,
-	    len) == -1)
-		log_warn("NOTIFY_SOCKET %s", path);
-	close(fd);
 }
 
 /*
@@ -333,12 +308,19 @@ daemonize_done(void)
 	close(ready_fd);
 }
 
+/* What the signalfd takes; the real-time signals too. */
+static const int caught[] = {
+	SIGCHLD, SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM,
+	SIGVTALRM, SIGPROF, SIGIO, SIGPWR, SIGSTKFLT, SIGTTIN, SIGTTOU,
+	SIGWINCH, SIGURG
+};
+
 static void
 setup(void)
 {
 	struct rlimit	 rl;
 	sigset_t	 set;
-	int		 fd;
+	int		 fd, i;
 
 	/* 0, 1 and 2 always open: the spawn recipe relies on it. */
 	while ((fd = open("/dev/null", O_RDWR)) != -1 && fd <= 2)
@@ -356,20 +338,25 @@ setup(void)
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* Every signal a person may send is an event: none of them kills
+	 * the parent (oneportd(8), SIGNALS). The programs we start get the
+	 * mask of before (spawn_init). */
 	sigemptyset(&set);
-	sigaddset(&set, SIGCHLD);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
+	for (i = 0; i < (int)(sizeof(caught) / sizeof(caught[0])); i++)
+		sigaddset(&set, caught[i]);
+	for (i = SIGRTMIN; i <= SIGRTMAX; i++)
+		sigaddset(&set, i);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	if ((d.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
 		fatal("signalfd");
+	notify_init();
 }
 
 static void
 on_signal(void)
 {
 	struct signalfd_siginfo	si;
+	char			line[128];
 
 	while (read(d.sigfd, &si, sizeof(si)) == sizeof(si)) {
 		switch (si.ssi_signo) {
@@ -377,16 +364,21 @@ on_signal(void)
 			/* Reaped once, below, for every child at once. */
 			break;
 		case SIGHUP:
-			if (!d.stopping)
-				reload();
+			if (d.stopping)
+				break;
+			notify_reloading();
+			reload();
+			notify_ready(d.cfg);
 			break;
 		case SIGTERM:
 		case SIGINT:
+		case SIGQUIT:
 			if (d.stopping)
 				break;
 			/* The frontend answers its waiting clients and
 			 * exits when its channel closes; we follow. */
 			log_info("stopping on signal %d", si.ssi_signo);
+			notify_stopping();
 			d.stopping = 1;
 			handoff_shutdown();
 			control_shutdown();
@@ -398,6 +390,14 @@ on_signal(void)
 				log_info("stopped");
 				drain_and_exit();
 			}
+			break;
+		case SIGUSR1:
+			log_info("status: %s", notify_status(d.cfg, line,
+			    sizeof(line)));
+			break;
+		default:
+			log_info("signal %d (%s) ignored", si.ssi_signo,
+			    strsignal(si.ssi_signo));
 			break;
 		}
 	}

@@ -64,6 +64,17 @@ void	 listen_inherit(void);
 int	 listen_handed(void);
 void	 listen_start(struct config *);
 
+/* notify.c: sd_notify(3) to the service manager, if one listens */
+void	 notify_init(void);
+void	 notify_ready(const struct config *);
+void	 notify_reloading(void);
+void	 notify_stopping(void);
+void	 notify_mainpid(pid_t);
+void	 notify_changed(int served);
+const char *notify_status(const struct config *, char *, size_t);
+void	 notify_tick(uint64_t now, const struct config *);
+uint64_t notify_next_deadline(void);
+
 /* rlink.c: the link to the relay, for forward services */
 int	 rlink_start(struct config *, int debug, int exefd,
 	    void (*first_ready)(void));
@@ -140,6 +151,7 @@ void	handoff_expire(uint64_t now);
 uint64_t handoff_next_deadline(void);
 void	handoff_names(void (*)(const char *, void *), void *);
 int	handoff_registered(const char *name);
+int	handoff_pending(void);
 int	handoff_registered_port(const char *name);
 void	handoff_shutdown(void);
 

@@ -7,11 +7,15 @@ stands for a `listen on` line), LISTEN_PID that is not ours.
 import os
 import re
 import shutil
+import signal
 import socket
+import statistics
+import threading
+import time
 import unittest
 
-from harness import (DaemonTestCase, IO_TIMEOUT, free_port, recv_until,
-                     recv_until_eof)
+from harness import (DaemonTestCase, IO_TIMEOUT, free_port, poll_until,
+                     recv_until, recv_until_eof)
 
 ACTIVATE = shutil.which("systemd-socket-activate")
 
@@ -93,6 +97,141 @@ class SocketActivation(DaemonTestCase):
         d.wait_log(r"LISTEN_PID=1 is not this process")
         self.assertEqual(d.exchange(b"echo\r\nhi\r\n", half_close=True),
                          b"+\r\nhi\r\n")
+
+
+class Manager:
+    """A service manager's end of NOTIFY_SOCKET: every datagram, in order,
+    with the monotonic time it came."""
+
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(path)
+        self.sock.settimeout(0.2)
+        self.msgs = []
+        self.cv = threading.Condition()
+        self.done = False
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        while not self.done:
+            try:
+                m = self.sock.recv(4096)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with self.cv:
+                self.msgs.append((time.monotonic(), m.decode()))
+                self.cv.notify_all()
+
+    def close(self):
+        self.done = True
+        self.thread.join(5)
+        self.sock.close()
+
+    def lines(self, what=None):
+        """Every NAME=value line so far, without WATCHDOG=1 unless asked."""
+        with self.cv:
+            out = [l for _, m in self.msgs for l in m.split("\n")]
+        return [l for l in out if (what is None and l != "WATCHDOG=1") or
+                (what is not None and l.startswith(what))]
+
+    def wait(self, line, count=1, timeout=IO_TIMEOUT):
+        return poll_until(lambda: len([l for l in self.lines()
+                                       if re.fullmatch(line, l)]) >= count,
+                          timeout, what="%d x %s; got %r"
+                          % (count, line, self.lines()))
+
+    def pings(self):
+        with self.cv:
+            return [t for t, m in self.msgs if "WATCHDOG=1" in m.split("\n")]
+
+
+class Notify(DaemonTestCase):
+    """sd_notify(3): what a Type=notify unit's manager is told, in order."""
+
+    def manager(self):
+        m = Manager(os.path.join(self.tmp, "notify"))
+        self.addCleanup(m.close)
+        return m
+
+    def test_ready_reloading_status_stopping(self):
+        m = self.manager()
+        d = self.start("-s", "echo=cat", "-s", "date=date",
+                       env={"NOTIFY_SOCKET": m.sock.getsockname()})
+        m.wait("READY=1")
+        m.wait(r"STATUS=2 services, 0 pending, 0 running, 0 served")
+        for i in range(3):
+            self.assertEqual(d.exchange(b"echo\r\nx\r\n", half_close=True),
+                             b"+\r\nx\r\n")
+        # At most one STATUS a second: the third one is there in time.
+        m.wait(r"STATUS=2 services, 0 pending, 0 running, 3 served")
+        before = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+        d.signal(signal.SIGHUP)
+        m.wait("READY=1", count=2)
+        after = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+        d.signal(signal.SIGTERM)
+        self.assertEqual(d.wait_exit(), 0)
+        m.wait("STOPPING=1")
+        got = [l for l in m.lines() if not l.startswith("STATUS=")]
+        self.assertEqual([re.sub(r"^MONOTONIC_USEC=\d+$", "MONOTONIC_USEC=N",
+                                 l) for l in got],
+                         ["READY=1", "RELOADING=1", "MONOTONIC_USEC=N",
+                          "READY=1", "STOPPING=1"])
+        usec = int(got[2].split("=")[1])
+        self.assertTrue(before <= usec <= after, (before, usec, after))
+        # STATUS= never comes before the first READY=1.
+        self.assertEqual(m.lines()[0], "READY=1")
+
+    def test_watchdog_at_half_the_period(self):
+        m = self.manager()
+        self.start("-s", "echo=cat",
+                   env={"NOTIFY_SOCKET": m.sock.getsockname(),
+                        "WATCHDOG_USEC": "600000"})
+        poll_until(lambda: len(m.pings()) >= 6, 10, what="6 pings")
+        gaps = [b - a for a, b in zip(m.pings(), m.pings()[1:])]
+        # Every 0.3 s: never much faster (what a ping's way here may
+        # take aside), and in the median within the 0.6 s asked.
+        self.assertGreaterEqual(min(gaps), 0.2, gaps)
+        self.assertLess(statistics.median(gaps), 0.6, gaps)
+
+    def test_watchdog_of_another_process(self):
+        m = self.manager()
+        d = self.start("-s", "echo=cat",
+                       env={"NOTIFY_SOCKET": m.sock.getsockname(),
+                            "WATCHDOG_USEC": "200000",
+                            "WATCHDOG_PID": "1"})
+        m.wait("READY=1")
+        # Three periods and more: no ping meant for pid 1.
+        self.assertEqual(d.exchange(b"echo\r\nx\r\n", half_close=True),
+                         b"+\r\nx\r\n")
+        deadline = time.monotonic() + 0.7
+        poll_until(lambda: time.monotonic() >= deadline, 2)
+        self.assertEqual(m.pings(), [])
+
+
+class Signals(DaemonTestCase):
+    """No signal a person may send kills the daemon unasked."""
+
+    def test_stray_signals(self):
+        d = self.start("-s", "echo=cat")
+        for sig in (signal.SIGUSR1, signal.SIGALRM, signal.SIGVTALRM,
+                    signal.SIGPROF, signal.SIGIO, signal.SIGPWR,
+                    signal.SIGWINCH, signal.SIGURG, signal.SIGTTIN,
+                    signal.SIGRTMIN, signal.SIGRTMAX):
+            d.signal(sig)
+            self.assertEqual(d.exchange(b"echo\r\nx\r\n",
+                                        half_close=True), b"+\r\nx\r\n")
+        d.wait_log(r"status: 1 services, 0 pending, 0 running, \d+ served")
+        d.wait_log(r"signal %d \(Alarm clock\) ignored" % signal.SIGALRM)
+        self.assertIsNone(d.proc.poll())
+
+    def test_sigquit_stops(self):
+        d = self.start("-s", "echo=cat")
+        d.signal(signal.SIGQUIT)
+        self.assertEqual(d.wait_exit(), 0)
+        d.wait_log("stopped")
 
 
 if __name__ == "__main__":
