@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -38,6 +39,12 @@ enum {
 
 static int	verbose;
 
+static const struct option longopts[] = {
+	{ "help",	no_argument,	NULL,	'h' },
+	{ "version",	no_argument,	NULL,	'V' },
+	{ NULL,		0,		NULL,	0 },
+};
+
 static void	warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
 
 static void
@@ -52,17 +59,71 @@ warnx(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-static void __attribute__((noreturn))
-usage(void)
+#define SYNOPSIS \
+	"usage: oneport [-46Rv] [-p port] [-t seconds] host[:port] name\n" \
+	"       oneport [-46Riv] [-p port] [-t seconds] -e host[:port] " \
+	"name program [arg ...]\n" \
+	"       oneport [-46v] [-p port] [-t seconds] -l host[:port]\n" \
+	"       oneport [-46v] [-p port] [-t seconds] -q host[:port] name\n" \
+	"       oneport -h | -V\n"
+
+/*
+ * A command line that cannot be right: what is wrong, what to type
+ * instead when there is one thing, then the synopsis. NULL when getopt
+ * has said it already.
+ */
+static void __attribute__((noreturn, format(printf, 1, 2)))
+usage(const char *fmt, ...)
 {
-	fprintf(stderr,
-	    "usage: oneport [-46Rv] [-p port] [-t seconds] host[:port] name\n"
-	    "       oneport [-46Riv] [-p port] [-t seconds] -e host[:port] "
-	    "name program [arg ...]\n"
-	    "       oneport [-46v] [-p port] [-t seconds] -l host[:port]\n"
-	    "       oneport [-46v] [-p port] [-t seconds] -q host[:port] "
-	    "name\n");
+	va_list	ap;
+
+	if (fmt != NULL) {
+		fputs("oneport: ", stderr);
+		va_start(ap, fmt);
+		vfprintf(stderr, fmt, ap);
+		va_end(ap);
+		fputc('\n', stderr);
+	}
+	fputs(SYNOPSIS, stderr);
 	exit(EX_USAGE);
+}
+
+static void __attribute__((noreturn))
+help(void)
+{
+	printf("%s\n"
+	    "Connect to the service NAME through the TCPMUX (RFC 1078) "
+	    "server on HOST\nand copy standard input and output to it; "
+	    "PORT is 1 unless given.\n\n"
+	    "  -4, -6        IPv4 or IPv6 addresses only\n"
+	    "  -e            run PROGRAM with the connection on fds 6 "
+	    "and 7 (UCSPI)\n"
+	    "  -i            with -e: the connection on its stdin and "
+	    "stdout too\n"
+	    "  -l            list the services the server offers (as "
+	    "NAME \"help\")\n"
+	    "  -p PORT       the server's port, as HOST:PORT or HOST PORT\n"
+	    "  -q            print the host and port where NAME lives\n"
+	    "  -R            follow a redirect to another host\n"
+	    "  -t SECONDS    deadline to reach the service (10)\n"
+	    "  -v            say where the connection went\n"
+	    "  -h, --help    this text\n"
+	    "  -V, --version the version\n\n"
+	    "Example: oneport 127.0.0.1:7001 echo\n"
+	    "See oneport(1).\n", SYNOPSIS);
+	exit(fflush(stdout) == EOF ? EX_CONNECT : EX_OK);
+}
+
+/* A port number written as an operand of its own: names have a letter. */
+static int
+is_port(const char *s)
+{
+	size_t	i;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+	return i > 0;
 }
 
 /* The exit status for a library failure. */
@@ -86,10 +147,31 @@ status_of(const struct oneport_result *res)
 	}
 }
 
-static int
-failed(const struct oneport_result *res)
+/* host and port as one operand: host:port, [v6]:port, or host alone. */
+static const char *
+target_text(const char *host, const char *port, char *buf, size_t len)
 {
+	int	v6 = strchr(host, ':') != NULL;
+
+	if (port == NULL)
+		snprintf(buf, len, "%s", host);
+	else
+		snprintf(buf, len, "%s%s%s:%s", v6 ? "[" : "", host,
+		    v6 ? "]" : "", port);
+	return buf;
+}
+
+static int
+failed(const struct oneport_result *res, const char *host, const char *port)
+{
+	char	shown[600];
+
 	warnx("%s", res->msg);
+	if (res->error == ONEPORT_E_CONNECT && port == NULL &&
+	    strstr(res->msg, "refused") != NULL)
+		warnx("port 1, the TCPMUX port, is the default: give the "
+		    "server's port, as %s", target_text(host, "PORT", shown,
+		    sizeof(shown)));
 	if (res->error == ONEPORT_E_REDIRECT &&
 	    strstr(res->msg, "another host") != NULL)
 		warnx("use -R to follow redirects to other hosts");
@@ -352,13 +434,15 @@ main(int argc, char *argv[])
 	struct oneport_result	 res;
 	const char		*host = NULL, *port = NULL, *name = NULL;
 	const char		*inport = NULL;
-	char			 target[512], *end, addr[INET6_ADDRSTRLEN];
+	char			 target[512], shown[600], *end;
+	char			 addr[INET6_ADDRSTRLEN];
 	int			 ch, mode = 0, stdio = 0, fd, n, st;
 	double			 secs;
 
 	memset(&opts, 0, sizeof(opts));
 	/* "+": options end at the first operand; a program's are its own. */
-	while ((ch = getopt(argc, argv, "+46eilp:qRt:v")) != -1) {
+	while ((ch = getopt_long(argc, argv, "+46ehilp:qRt:vV", longopts,
+	    NULL)) != -1) {
 		switch (ch) {
 		case '4':
 			opts.family = AF_INET;
@@ -370,9 +454,11 @@ main(int argc, char *argv[])
 		case 'l':
 		case 'q':
 			if (mode != 0 && mode != ch)
-				usage();
+				usage("-%c and -%c exclude each other", mode, ch);
 			mode = ch;
 			break;
+		case 'h':
+			help();
 		case 'i':
 			stdio = 1;
 			break;
@@ -386,53 +472,72 @@ main(int argc, char *argv[])
 			errno = 0;
 			secs = strtod(optarg, &end);
 			if (errno != 0 || end == optarg || *end != '\0' ||
-			    !(secs > 0) || secs > 86400) {
-				warnx("bad timeout: %s", optarg);
-				usage();
-			}
+			    !(secs > 0) || secs > 86400)
+				usage("bad timeout: %s (seconds, more than 0 "
+				    "and at most 86400)", optarg);
 			opts.timeout_ms = secs * 1000 < 1 ? 1 :
 			    (int)(secs * 1000);
 			break;
 		case 'v':
 			verbose = 1;
 			break;
+		case 'V':
+			printf("oneport %s\n", ONEPORT_VERSION);
+			return fflush(stdout) == EOF ? EX_CONNECT : EX_OK;
 		default:
-			usage();
+			usage(NULL);
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	if (stdio && mode != 'e')
-		usage();
+		usage("-i is for -e only: oneport -ei host[:port] name program");
 	if (argc < 1)
-		usage();
+		usage("no host: oneport host[:port] name");
 	if (split_target(argv[0], target, sizeof(target), &host,
-	    &inport) == -1) {
-		warnx("bad host: %s", argv[0]);
-		usage();
+	    &inport) == -1)
+		usage("bad host: %s (host, host:port, [IPv6] or [IPv6]:port)",
+		    argv[0]);
+	/* "host port name", as nc and telnet take it. */
+	if (argc > 1 && is_port(argv[1])) {
+		if (inport != NULL || port != NULL)
+			usage("two ports: %s and %s", inport != NULL ? inport :
+			    port, argv[1]);
+		inport = argv[1];
+		argv[1] = argv[0];
+		argc--;
+		argv++;
 	}
-	if (inport != NULL && port != NULL) {
-		warnx("two ports: -p %s and %s", port, argv[0]);
-		usage();
-	}
+	if (inport != NULL && port != NULL)
+		usage("two ports: -p %s and %s", port, argv[0]);
 	if (inport != NULL)
 		port = inport;
 
 	/* "HELP" can never name a function: it is the listing. */
 	if (mode == 0 && argc == 2 && strcasecmp(argv[1], "help") == 0)
 		mode = 'l';
-	if ((mode == 'l' && argc != 1 && !(argc == 2 &&
-	    strcasecmp(argv[1], "help") == 0)) ||
-	    (mode == 'q' && argc != 2) || (mode == 'e' && argc < 3) ||
-	    (mode == 0 && argc != 2))
-		usage();
+	if (mode == 'l' && argc != 1 && !(argc == 2 &&
+	    strcasecmp(argv[1], "help") == 0))
+		usage("-l takes no name: oneport -l %s", target_text(host,
+		    port, shown, sizeof(shown)));
+	if ((mode == 0 || mode == 'q') && argc == 1)
+		usage("no service name: oneport %s%s name (oneport -l %s "
+		    "lists them)", mode == 'q' ? "-q " : "", target_text(host,
+		    port, shown, sizeof(shown)), shown);
+	if ((mode == 0 || mode == 'q') && argc > 2)
+		usage("one name only, then nothing: \"%s\" is too many%s",
+		    argv[2], mode == 0 ? " (-e runs a program with the "
+		    "connection)" : "");
+	if (mode == 'e' && argc < 3)
+		usage(argc < 2 ? "-e needs a name and a program" :
+		    "-e needs a program after the name");
 	if (argc > 1)
 		name = argv[1];
 
 	if (mode == 'l') {
 		if ((n = oneport_help(host, port, &opts, print_name, NULL,
 		    &res)) == -1)
-			return failed(&res);
+			return failed(&res, host, port);
 		if (fflush(stdout) == EOF || ferror(stdout)) {
 			warnx("writing standard output: %s", strerror(errno));
 			return EX_CONNECT;
@@ -443,7 +548,7 @@ main(int argc, char *argv[])
 	}
 	if (mode == 'q') {
 		if (oneport_query(host, port, name, &opts, &res) == -1)
-			return failed(&res);
+			return failed(&res, host, port);
 		printf("%s %d\n", res.host, res.port);
 		if (fflush(stdout) == EOF) {
 			warnx("writing standard output: %s", strerror(errno));
@@ -453,7 +558,7 @@ main(int argc, char *argv[])
 	}
 
 	if ((fd = oneport_connect(host, port, name, &opts, &res)) == -1)
-		return failed(&res);
+		return failed(&res, host, port);
 	if (verbose)
 		warnx("%s: connected to %s port %d%s", name,
 		    sa_host(&res.peer, addr, sizeof(addr)), sa_port(&res.peer),

@@ -20,6 +20,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -49,13 +50,43 @@ static void	part_ready(void);
 static void	announce(void);
 static void	daemonize_done(void);
 
+#define SYNOPSIS	"usage: oneportd [-dnv] [-f file] [-l address:port] " \
+			"[-s name=command]\n       oneportd -h | -V\n"
+
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: oneportd [-dnv] [-f file] [-l address:port] "
-	    "[-s name=command]\n");
+	fputs(SYNOPSIS, stderr);
 	exit(2);
 }
+
+static void __attribute__((noreturn))
+help(void)
+{
+	printf("%s\n"
+	    "The TCPMUX (RFC 1078) rendezvous daemon: one port, services "
+	    "by name.\n\n"
+	    "  -d            stay in the foreground, log to stderr\n"
+	    "  -f FILE       the configuration (%s)\n"
+	    "  -l ADDR:PORT  listen there too (port 0: any, printed)\n"
+	    "  -n            check the configuration and exit (-nv: "
+	    "print it)\n"
+	    "  -s NAME=CMD   a service that runs CMD, words split at "
+	    "spaces\n"
+	    "  -v            log more (debug)\n"
+	    "  -h, --help    this text\n"
+	    "  -V, --version the version\n\n"
+	    "Example: oneportd -d -l 127.0.0.1:7001 -s echo=cat\n"
+	    "See oneportd(8) and oneportd.conf(5).\n", SYNOPSIS,
+	    ONEPORTD_CONF);
+	exit(fflush(stdout) == EOF);
+}
+
+static const struct option longopts[] = {
+	{ "help",	no_argument,	NULL,	'h' },
+	{ "version",	no_argument,	NULL,	'V' },
+	{ NULL,		0,		NULL,	0 },
+};
 
 /* ---- configuration ---- */
 
@@ -418,7 +449,8 @@ main(int argc, char *argv[])
 	if (argc > 1 && strcmp(argv[1], "-R") == 0)
 		relay_run(argc, argv);
 	log_init(1, "oneportd");
-	while ((ch = getopt(argc, argv, "df:l:ns:v")) != -1) {
+	while ((ch = getopt_long(argc, argv, "df:hl:ns:vV", longopts,
+	    NULL)) != -1) {
 		switch (ch) {
 		case 'd':
 			d.debug = 1;
@@ -435,15 +467,23 @@ main(int argc, char *argv[])
 		case 's':
 			d.sargs = strv_add(d.sargs, optarg);
 			break;
+		case 'h':
+			help();
 		case 'v':
 			log_verbose++;
 			break;
+		case 'V':
+			printf("oneportd %s\n", ONEPORT_VERSION);
+			exit(fflush(stdout) == EOF);
 		default:
 			usage();
 		}
 	}
-	if (optind != argc)
+	if (optind != argc) {
+		fprintf(stderr, "oneportd: %s: no operand is taken; a "
+		    "configuration file is given with -f\n", argv[optind]);
 		usage();
+	}
 	/* First, while nothing else holds a descriptor above 2. */
 	if (!noaction)
 		listen_inherit();
