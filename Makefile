@@ -20,6 +20,7 @@ MANDIR	?= $(DATADIR)/man
 DOCDIR	?= $(DATADIR)/doc/oneport
 EXAMPLESDIR ?= $(DOCDIR)/examples
 SYSCONFDIR ?= /etc
+UNITDIR	?= $(PREFIX)/lib/systemd/system
 
 # CFLAGS, CPPFLAGS and LDFLAGS are the builder's (`make CFLAGS=-O0`,
 # dpkg-buildflags); what the code needs is added to them here, the
@@ -234,6 +235,16 @@ install: all
 	@# A configuration already there is the administrator's: kept.
 	[ -e $(CONF) ] || install -m 644 etc/oneportd.conf $(CONF)
 	$(LIB_INSTALL)
+	$(MAKE) install-units
+
+# systemd's units, with the paths of this install (test_systemd.py too).
+UNITS	= oneportd.service oneportd.socket
+install-units:
+	install -d $(DESTDIR)$(UNITDIR)
+	for u in $(UNITS); do \
+		sed 's|@SBINDIR@|$(SBINDIR)|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+		    systemd/$$u >$(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
 
 # Everything install put there, and the configuration only if nobody
 # changed it; folders of other packages are left, even empty.
@@ -248,11 +259,12 @@ uninstall:
 	! [ -d $(DESTDIR)$(DOCDIR) ] || rmdir $(DESTDIR)$(DOCDIR)
 	! cmp -s etc/oneportd.conf $(CONF) || rm -f $(CONF)
 	$(LIB_UNINSTALL)
+	rm -f $(UNITS:%=$(DESTDIR)$(UNITDIR)/%)
 
 clean:
 	rm -rf build build-san build-fuzz oneportd
 
-.PHONY: all check fuzz install uninstall clean FORCE
+.PHONY: all check fuzz install install-units uninstall clean FORCE
 
 # liboneport: the library, its example service, tests and install.
 include lib/lib.mk

@@ -10,14 +10,17 @@ import shutil
 import signal
 import socket
 import statistics
+import subprocess
+import tempfile
 import threading
 import time
 import unittest
 
-from harness import (DaemonTestCase, IO_TIMEOUT, free_port, poll_until,
-                     recv_until, recv_until_eof)
+from harness import (DAEMON, DaemonTestCase, IO_TIMEOUT, REPO, free_port,
+                     poll_until, recv_until, recv_until_eof)
 
 ACTIVATE = shutil.which("systemd-socket-activate")
+ANALYZE = shutil.which("systemd-analyze")
 
 
 def send_line(port, data, host="127.0.0.1"):
@@ -232,6 +235,37 @@ class Signals(DaemonTestCase):
         d.signal(signal.SIGQUIT)
         self.assertEqual(d.wait_exit(), 0)
         d.wait_log("stopped")
+
+
+@unittest.skipUnless(ANALYZE, "systemd-analyze not installed")
+class Units(unittest.TestCase):
+    """systemd/'s units as `make install` puts them, pointing at the
+    daemon under test, pass systemd-analyze verify (man pages too)."""
+
+    def test_verify_installed_units(self):
+        tmp = tempfile.mkdtemp(prefix="oneport-units.")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        units = os.path.join(tmp, "units")
+        subprocess.run(["make", "-s", "-C", REPO, "install-units",
+                        "DESTDIR=", "UNITDIR=" + units,
+                        "SBINDIR=" + os.path.dirname(DAEMON),
+                        "SYSCONFDIR=" + tmp], check=True, timeout=60)
+        for sec, page in (("8", "oneportd.8"), ("5", "oneportd.conf.5")):
+            os.makedirs(os.path.join(tmp, "man", "man" + sec))
+            os.symlink(os.path.join(REPO, "man", page),
+                       os.path.join(tmp, "man", "man" + sec, page))
+        paths = [os.path.join(units, u)
+                 for u in ("oneportd.service", "oneportd.socket")]
+        with open(paths[0]) as f:
+            text = f.read()
+        self.assertIn("ExecStart=%s/oneportd -d -f %s/oneportd.conf"
+                      % (os.path.dirname(DAEMON), tmp), text)
+        self.assertIn("Type=notify", text)
+        p = subprocess.run([ANALYZE, "verify"] + paths,
+                           env=dict(os.environ, MANPATH=tmp + "/man"),
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=60)
+        self.assertEqual((p.returncode, p.stdout.decode()), (0, ""))
 
 
 if __name__ == "__main__":
