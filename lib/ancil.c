@@ -59,6 +59,31 @@ ancil_parse(const void *control, size_t len, int flags, int *fds, int cap,
 	return ANCIL_OK;
 }
 
+/* ancil_recv's verdict on one received message: its length or -1. */
+static ssize_t
+judge(ssize_t n, const void *control, size_t clen, int flags, int *fd,
+    int *lost)
+{
+	int		fds[FDS_CAP], nfds, i;
+	enum ancil	v;
+
+	*fd = -1;
+	*lost = 0;
+	v = ancil_parse(control, clen, flags, fds, FDS_CAP, &nfds);
+	/* An empty message looks like the end of the stream: none of ours
+	 * is empty, so one that carries a descriptor is malformed. */
+	if (v == ANCIL_BAD || (n == 0 && (nfds > 0 || v == ANCIL_LOST))) {
+		for (i = 0; i < nfds && i < FDS_CAP; i++)
+			close(fds[i]);
+		errno = EBADMSG;
+		return -1;
+	}
+	if (nfds == 1)
+		*fd = fds[0];
+	*lost = v == ANCIL_LOST;
+	return n;
+}
+
 ssize_t
 ancil_recv(int sock, void *buf, size_t len, int *fd, int *lost)
 {
@@ -69,8 +94,6 @@ ancil_recv(int sock, void *buf, size_t len, int *fd, int *lost)
 		char		buf[CMSG_SPACE(ANCIL_FDS_MAX * sizeof(int))];
 	} cbuf;
 	ssize_t		 n;
-	int		 fds[FDS_CAP], nfds, i;
-	enum ancil	 v;
 
 	*fd = -1;
 	*lost = 0;
@@ -88,20 +111,47 @@ ancil_recv(int sock, void *buf, size_t len, int *fd, int *lost)
 	 * in it may belong to someone else by now. */
 	if (n == -1)
 		return -1;
-	v = ancil_parse(cbuf.buf, mh.msg_controllen, mh.msg_flags, fds,
-	    FDS_CAP, &nfds);
-	/* An empty message looks like the end of the stream: none of ours
-	 * is empty, so one that carries a descriptor is malformed. */
-	if (v == ANCIL_BAD || (n == 0 && (nfds > 0 || v == ANCIL_LOST))) {
-		for (i = 0; i < nfds && i < FDS_CAP; i++)
-			close(fds[i]);
-		errno = EBADMSG;
-		return -1;
+	return judge(n, cbuf.buf, mh.msg_controllen, mh.msg_flags, fd, lost);
+}
+
+int
+ancil_recvm(int sock, struct ancil_msg *m, int n)
+{
+	struct mmsghdr	 mh[ANCIL_BATCH_MAX];
+	struct iovec	 iov[ANCIL_BATCH_MAX];
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(ANCIL_FDS_MAX * sizeof(int))];
+	} cbuf[ANCIL_BATCH_MAX];
+	int		 got, i;
+
+	if (n > ANCIL_BATCH_MAX)
+		n = ANCIL_BATCH_MAX;
+	memset(mh, 0, sizeof(mh[0]) * (size_t)n);
+	for (i = 0; i < n; i++) {
+		iov[i].iov_base = m[i].buf;
+		iov[i].iov_len = m[i].cap;
+		mh[i].msg_hdr.msg_iov = &iov[i];
+		mh[i].msg_hdr.msg_iovlen = 1;
+		mh[i].msg_hdr.msg_control = cbuf[i].buf;
+		mh[i].msg_hdr.msg_controllen = sizeof(cbuf[i].buf);
 	}
-	if (nfds == 1)
-		*fd = fds[0];
-	*lost = v == ANCIL_LOST;
-	return n;
+	do {
+		got = recvmmsg(sock, mh, (unsigned int)n,
+		    MSG_DONTWAIT | MSG_CMSG_CLOEXEC, NULL);
+	} while (got == -1 && errno == EINTR);
+	if (got <= 0)
+		return got == 0 ? (errno = EAGAIN, -1) : -1;
+	for (i = 0; i < got; i++) {
+		m[i].len = judge((ssize_t)mh[i].msg_len,
+		    mh[i].msg_hdr.msg_control, mh[i].msg_hdr.msg_controllen,
+		    mh[i].msg_hdr.msg_flags, &m[i].fd, &m[i].lost);
+		/* At the end of the stream the kernel fills every entry
+		 * left with another end: one is enough. */
+		if (mh[i].msg_len == 0 && m[i].len == 0)
+			return i + 1;
+	}
+	return got;
 }
 
 int

@@ -50,6 +50,27 @@ enum ancil	ancil_parse(const void *control, size_t len, int flags,
 ssize_t		ancil_recv(int sock, void *buf, size_t len, int *fd,
 		    int *lost);
 
+/* One message of a batch (ancil_recvm): buf and cap in, the rest out. */
+struct ancil_msg {
+	void	*buf;
+	size_t	 cap;
+	ssize_t	 len;	/* as ancil_recv returns: 0 end, -1 EBADMSG */
+	int	 fd;	/* the descriptor that came with it, or -1 */
+	int	 lost;	/* one was sent but dropped here */
+};
+
+#define ANCIL_BATCH_MAX	16
+
+/*
+ * Up to n (at most ANCIL_BATCH_MAX) messages in one recvmmsg(2), without
+ * waiting: when one is queued, as cheap as ancil_recv, and no second call
+ * to learn that nothing follows. Each is judged as ancil_recv judges one
+ * (len -1 for what it calls EBADMSG, with every descriptor of it closed).
+ * Returns how many entries are filled, the last one the end of the stream
+ * if its len is 0; or -1 with errno (EAGAIN: none waiting).
+ */
+int		ancil_recvm(int sock, struct ancil_msg *m, int n);
+
 /*
  * The hand-off's arbiter (lib/wire.h, ACCEPT): a POSIX write lock on the
  * whole of a client socket that both ends of a channel hold a copy of.

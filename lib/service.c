@@ -7,6 +7,7 @@
  * bytes.
  */
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -114,14 +115,13 @@ parse_num(const char *s, long max)
 	return v;
 }
 
+/* One call, not F_GETFL and F_SETFL: it runs once per hand-off. */
 static int
 make_blocking(int fd)
 {
-	int	fl;
+	int	off = 0;
 
-	if ((fl = fcntl(fd, F_GETFL)) == -1)
-		return -1;
-	return fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+	return ioctl(fd, FIONBIO, &off);
 }
 
 /* Every send on a channel is bounded: a stuck daemon cannot hang us. */

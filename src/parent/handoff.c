@@ -623,43 +623,74 @@ on_register(struct channel *ch, const struct wire_msg *m,
 	return 0;
 }
 
+static struct ancil_msg	batch[ANCIL_BATCH_MAX];
+static uint8_t		batchbuf[ANCIL_BATCH_MAX][WIRE_MSG_MAX];
+
+/* One message of a batch. Returns -1 if the channel was closed. */
+static int
+channel_one(struct channel *ch, const struct ancil_msg *am,
+    const struct config *cfg)
+{
+	struct wire_msg	 m;
+
+	if (am->len == 0) {
+		channel_close(ch, "service failed");
+		return -1;
+	}
+	if (am->len == -1 || am->fd != -1 || am->lost ||
+	    wire_decode(am->buf, (size_t)am->len, &m) == -1) {
+		log_warnx("%s: malformed message from service",
+		    ch->name[0] ? ch->name : "control");
+		channel_close(ch, "service failed");
+		return -1;
+	}
+	if ((m.type == WIRE_ACK || m.type == WIRE_ACCEPT) &&
+	    (!ch->registered || ch->active)) {
+		on_answer(ch, &m);	/* may close a stale one */
+		return ch->fd == -1 ? -1 : 0;
+	}
+	if ((m.type == WIRE_REGISTER || m.type == WIRE_REGISTER_PORT) &&
+	    ch->registered)
+		return on_register(ch, &m, cfg);
+	log_warnx("%s: unexpected message %d from service",
+	    ch->name[0] ? ch->name : "control", m.type);
+	channel_close(ch, "service failed");
+	return -1;
+}
+
 /*
  * A service's bytes are as untrusted as a client's: anything malformed,
  * any fd, or a message that is not ours to receive ends its channel (and
- * its registration), never the daemon. Reads at most max messages.
+ * its registration), never the daemon. Reads at most max messages, in
+ * batches: with one answer queued, one call, and no second one to learn
+ * that nothing follows.
  */
 static void
 channel_read(struct channel *ch, const struct config *cfg, int max)
 {
-	struct wire_msg	 m;
-	int		 i;
+	int	i, j, n, stop;
 
-	for (i = 0; i < max && ch->fd != -1; i++) {
-		switch (chan_recv(ch, &m)) {
-		case -1:
-			return;
-		case 0:
-			channel_close(ch, "service failed");
-			return;
-		case -2:
-			log_warnx("%s: malformed message from service",
-			    ch->name[0] ? ch->name : "control");
-			channel_close(ch, "service failed");
+	for (i = 0; i < max && ch->fd != -1; i += n) {
+		for (j = 0; j < ANCIL_BATCH_MAX; j++) {
+			batch[j].buf = batchbuf[j];
+			batch[j].cap = sizeof(batchbuf[j]);
+		}
+		n = max - i < ANCIL_BATCH_MAX ? max - i : ANCIL_BATCH_MAX;
+		if ((n = ancil_recvm(ch->fd, batch, n)) == -1) {
+			if (errno != EAGAIN && errno != EINTR)
+				channel_close(ch, "service failed");
 			return;
 		}
-		if ((m.type == WIRE_ACK || m.type == WIRE_ACCEPT) &&
-		    (!ch->registered || ch->active))
-			on_answer(ch, &m);	/* may close a stale one */
-		else if ((m.type == WIRE_REGISTER ||
-		    m.type == WIRE_REGISTER_PORT) && ch->registered) {
-			if (on_register(ch, &m, cfg) == -1)
-				return;
-		} else {
-			log_warnx("%s: unexpected message %d from service",
-			    ch->name[0] ? ch->name : "control", m.type);
-			channel_close(ch, "service failed");
-			return;
+		for (j = 0, stop = 0; j < n; j++) {
+			/* A descriptor is never due here: closed, and the
+			 * message judged malformed. */
+			if (batch[j].fd != -1)
+				close(batch[j].fd);
+			if (!stop && channel_one(ch, &batch[j], cfg) == -1)
+				stop = 1;
 		}
+		if (stop || n < ANCIL_BATCH_MAX)
+			return;		/* closed, or all there was */
 	}
 }
 
