@@ -1221,6 +1221,117 @@ config_finish(struct config *cfg)
 	return errors ? -1 : 0;
 }
 
+/* "file:line: " of a global statement, or "" when it was not written. */
+static const char *
+at_text(const struct srcloc *at, char *buf, size_t len)
+{
+	if (at->file == NULL)
+		buf[0] = '\0';
+	else
+		snprintf(buf, len, "%s:%d: ", at->file, at->line);
+	return buf;
+}
+
+/* What a service's program and directory must be when it is started. */
+static int
+service_check(const struct service *s)
+{
+	struct stat	 st;
+	const char	*why;
+	char		 where[PATH_MAX + 32];
+	int		 errors = 0;
+
+	if (s->forward_host == NULL && s->argv != NULL && s->argv[0] != NULL) {
+		if (stat(s->argv[0], &st) == -1) {
+			log_warnx("%s: command %s: %s", service_where(s,
+			    &s->at_command, where, sizeof(where)), s->argv[0],
+			    strerror(errno));
+			errors++;
+		} else if (!S_ISREG(st.st_mode) || (st.st_mode & 0111) == 0) {
+			log_warnx("%s: command %s: not an executable file",
+			    service_where(s, &s->at_command, where,
+			    sizeof(where)), s->argv[0]);
+			errors++;
+		}
+	}
+	if (s->chdir != NULL) {
+		why = NULL;
+		if (stat(s->chdir, &st) == -1)
+			why = strerror(errno);
+		else if (!S_ISDIR(st.st_mode))
+			why = "not a directory";
+		if (why != NULL) {
+			log_warnx("%s: chdir %s: %s", service_where(s,
+			    &s->at_chdir, where, sizeof(where)), s->chdir,
+			    why);
+			errors++;
+		}
+	}
+	return errors;
+}
+
+/*
+ * As root the frontend and the relay drop to cfg->user inside cfg->chroot
+ * (privdrop.c), which refuses root and a root someone else could write:
+ * said here, at the statement, so that -n tells and a start stops before
+ * anything runs. A missing chroot is made at start.
+ */
+static int
+frontend_check(const struct config *cfg)
+{
+	struct passwd	*pw;
+	struct stat	 st;
+	char		 at[PATH_MAX + 32];
+	int		 errors = 0;
+
+	if ((pw = getpwnam(cfg->user)) == NULL &&
+	    strcmp(cfg->user, ONEPORTD_USER) != 0) {
+		log_warnx("%suser %s: no such user", at_text(&cfg->at_user,
+		    at, sizeof(at)), cfg->user);
+		errors++;
+	} else if (pw != NULL && pw->pw_uid == 0) {
+		log_warnx("%suser %s: the frontend must not run as root",
+		    at_text(&cfg->at_user, at, sizeof(at)), cfg->user);
+		errors++;
+	}
+	if (stat(cfg->chroot, &st) == -1) {
+		if (errno == ENOENT)
+			return errors;
+		log_warnx("%schroot %s: %s", at_text(&cfg->at_chroot, at,
+		    sizeof(at)), cfg->chroot, strerror(errno));
+		errors++;
+	} else if (!S_ISDIR(st.st_mode)) {
+		log_warnx("%schroot %s: not a directory", at_text(
+		    &cfg->at_chroot, at, sizeof(at)), cfg->chroot);
+		errors++;
+	} else if (st.st_uid != 0 || (st.st_mode & 022) != 0) {
+		log_warnx("%schroot %s: must be owned by root and writable by "
+		    "no one else (owner uid %d, mode %04o)", at_text(
+		    &cfg->at_chroot, at, sizeof(at)), cfg->chroot,
+		    (int)st.st_uid, (unsigned)(st.st_mode & 07777));
+		errors++;
+	}
+	return errors;
+}
+
+/*
+ * What would fail once started, checked on the system now so that -n
+ * says it and a start stops before it detaches: each service's program
+ * and directory, and at start (frontend 1) the frontend's user and root.
+ * Every problem is logged; -1 if there was one.
+ */
+int
+config_check(const struct config *cfg, int frontend)
+{
+	int	i, errors = 0;
+
+	for (i = 0; i < cfg->nservices; i++)
+		errors += service_check(&cfg->services[i]);
+	if (frontend && geteuid() == 0)
+		errors += frontend_check(cfg);
+	return errors ? -1 : 0;
+}
+
 /* name need not be lower case; valid after config_finish sorted. */
 struct service *
 config_find(const struct config *cfg, const char *name)

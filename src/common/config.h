@@ -189,7 +189,9 @@ struct config {
  * config_add_listener and the -l/-s parsers return NULL/-1 and leave the
  * reason in config_error(), for the caller to prefix with file:line or the
  * argument. config_finish logs every problem itself and sorts the
- * services; config_find needs that sort.
+ * services; config_find needs that sort. config_check looks at the
+ * system (programs, directories, the frontend's user and root) and logs
+ * what a start would trip over.
  */
 struct config	*config_new(void);
 void		 config_free(struct config *);
@@ -207,6 +209,7 @@ int		 config_add_proxy(struct config *, const char *);
 int		 config_pattern_valid(const char *, int addr_ok);
 const char	*config_proto_word(enum proto);
 int		 config_finish(struct config *);
+int		 config_check(const struct config *, int frontend);
 int		 config_add_forward(struct config *, struct service *,
 		    const char *host, const char *port);
 struct service	*config_find(const struct config *, const char *name);

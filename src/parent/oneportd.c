@@ -91,24 +91,17 @@ static const struct option longopts[] = {
 /* ---- configuration ---- */
 
 /*
- * Users that only matter at run time, checked now so that -n tells: the
- * frontend's (as root), and services' users that a non-root daemon
- * cannot switch to (it warns: they run as the daemon's own user).
+ * Services' users that a non-root daemon cannot switch to: it warns,
+ * they run as the daemon's own user. (config_check does the frontend's.)
  */
-static int
+static void
 check_users(const struct config *cfg)
 {
 	const struct service	*svc;
 	int			 i;
 
-	if (geteuid() == 0) {
-		if (getpwnam(cfg->user) == NULL &&
-		    strcmp(cfg->user, ONEPORTD_USER) != 0) {
-			log_warnx("user %s: no such user", cfg->user);
-			return -1;
-		}
-		return 0;
-	}
+	if (geteuid() == 0)
+		return;
 	for (i = 0; i < cfg->nservices; i++) {
 		svc = &cfg->services[i];
 		if (svc->user == NULL || svc->uid == geteuid())
@@ -122,7 +115,6 @@ check_users(const struct config *cfg)
 			    "runs as uid %d, not as %s", svc->name,
 			    (int)geteuid(), svc->user);
 	}
-	return 0;
 }
 
 static struct config *
@@ -151,8 +143,10 @@ load_config(void)
 	/* Sockets handed to us stand for the default port 1. */
 	if (!asked && listen_handed())
 		cfg->nlisteners = 0;
-	if (check_users(cfg) == -1)
+	/* At start only: the frontend keeps its user and root. */
+	if (config_check(cfg, d.cfg == NULL) == -1)
 		goto fail;
+	check_users(cfg);
 	redirect_check_ports(cfg);
 	return cfg;
 fail:

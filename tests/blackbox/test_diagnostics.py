@@ -4,8 +4,17 @@ oneportd -n's diagnostics, exactly: one message per mistake, at the line
 of the mistake, with file:line, "did you mean" for a misspelt keyword, a
 hint to quote a keyword used as a value, and a real reason for a port
 that is none.
+
+-n checks on the system what a start would trip over (programs, chdir
+directories, the frontend's user and chroot, the file's owner and mode);
+a start with any of them fails with the same messages, exit 1, before
+it detaches.
 """
-from harness import DaemonTestCase, run_daemon_n
+import os
+import subprocess
+import unittest
+
+from harness import DAEMON, IS_ROOT, DaemonTestCase, run_daemon_n
 
 
 class Diagnostics(DaemonTestCase):
@@ -86,3 +95,71 @@ class Diagnostics(DaemonTestCase):
             'control "%s/ctl.sock"\n\n'
             'register "x-*" user no-such-user-oneport\n' % self.tmp), [
             '@:4: register "x-*": unknown user "no-such-user-oneport"'])
+
+
+class SystemChecks(DaemonTestCase):
+
+    def errors(self, text, *args):
+        path = self.script("oneportd.conf", text, 0o644)
+        rc, out, err = run_daemon_n(["-n", "-f", path] + list(args))
+        self.assertEqual(rc, 1, (out, err))
+        return err.replace(path, "@").replace(self.tmp, "%").splitlines()
+
+    def test_programs_and_directories(self):
+        self.script("text", "not a program\n", 0o644)
+        self.assertEqual(self.errors(
+            'service a {\n\tcommand "%s/none"\n\tchdir "%s/none"\n}\n'
+            'defaults {\n\tchdir "%s/text"\n}\n'
+            'service b {\n\tcommand "%s/text"\n}\n'
+            % ((self.tmp,) * 4)), [
+            '@:2: service "a": command %/none: No such file or directory',
+            '@:3: service "a": chdir %/none: No such file or directory',
+            '@:9: service "b": command %/text: not an executable file',
+            '@:6: service "b": chdir %/text: not a directory'])
+
+    @unittest.skipUnless(IS_ROOT, "the frontend drops privileges as root")
+    def test_frontend_user_and_chroot(self):
+        root = os.path.join(self.tmp, "empty")
+        os.mkdir(root, 0o755)
+        os.chown(root, 65534, -1)
+        self.assertEqual(self.errors(
+            'listen on 127.0.0.1 port 0\nuser root\nchroot "%s"\n'
+            'service a { command /bin/cat }\n' % root), [
+            '@:2: user root: the frontend must not run as root',
+            '@:3: chroot %/empty: must be owned by root and writable by no '
+            'one else (owner uid 65534, mode 0755)'])
+        os.chown(root, 0, -1)
+        os.chmod(root, 0o777)
+        self.assertEqual(self.errors(
+            'listen on 127.0.0.1 port 0\n\nuser no-such-user-oneport\n'
+            'chroot "%s"\nservice a { command /bin/cat }\n' % root), [
+            '@:3: user no-such-user-oneport: no such user',
+            '@:4: chroot %/empty: must be owned by root and writable by no '
+            'one else (owner uid 0, mode 0777)'])
+
+    def test_file_owner_and_mode(self):
+        path = self.script("oneportd.conf", "service a { command /bin/cat }\n",
+                           0o646)
+        rc, out, err = run_daemon_n(["-n", "-f", path])
+        self.assertEqual((rc, err), (1, "%s: writable by others: refused\n"
+                                     % path))
+        if IS_ROOT:
+            os.chmod(path, 0o644)
+            os.chown(path, 65534, -1)
+            rc, out, err = run_daemon_n(["-n", "-f", path])
+            self.assertEqual((rc, err), (1, "%s: owned by uid 65534, not by "
+                                         "root: refused\n" % path))
+
+    def test_failed_start_exits_before_detaching(self):
+        # Without -d: the same messages on our stderr, exit 1, and no
+        # daemon left behind (it never got as far as forking).
+        path = self.script("oneportd.conf", 'listen on 127.0.0.1 port 0\n'
+                           'service a {\n\tcommand "%s/none"\n}\n'
+                           % self.tmp, 0o644)
+        p = subprocess.run([DAEMON, "-f", path], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=10)
+        self.assertEqual((p.returncode, p.stdout.decode(),
+                          p.stderr.decode()),
+                         (1, "", '%s:3: service "a": command %s/none: No '
+                          'such file or directory\n' % (path, self.tmp)))

@@ -275,11 +275,13 @@ class Replies(RedirectCase):
                          b"@8080 host=%s\r\n" % host.encode())
 
     def test_program_that_cannot_start(self):
+        gone = self.script("gone", "")
         d = self.start(config=self.conf(
-            'service "gone" {\n\tcommand "/nonexistent/oneport-prog"\n'
+            'service "gone" {\n\tcommand "%s"\n'
             '\tredirect shared\n}\n'
-            'service "gone2" {\n\tcommand "/nonexistent/oneport-prog"\n'
-            '\tredirect per-request\n}\n'))
+            'service "gone2" {\n\tcommand "%s"\n'
+            '\tredirect per-request\n}\n' % (gone, gone)))
+        os.unlink(gone)
         before = listening_ports()
         self.assertEqual(self.ask(d, b"gone"), b"-cannot start service\r\n")
         self.assertEqual(self.ask(d, b"gone2"),

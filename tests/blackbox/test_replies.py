@@ -8,6 +8,7 @@ destroy a reply not yet read. The daemon discards those bytes, never
 reading them into the parent, and closes only on the client's FIN or a
 short deadline.
 """
+import os
 import socket
 
 from harness import (DaemonTestCase, IO_TIMEOUT, count_fds, poll_until,
@@ -60,14 +61,16 @@ class ExtraBytes(DaemonTestCase):
 
     def setUp(self):
         super().setUp()
+        gone = self.script("gone", "")
         self.d = self.start(config='''
-service "nostart" { command "/nonexistent/program" }
+service "nostart" { command "%s" }
 service "echo" { command "/bin/cat" }
 service "one" {
 	command "/bin/sleep" "30"
 	max instances 1
 }
-''')
+''' % gone)
+        os.unlink(gone)
 
     def check(self, line, want):
         for i in range(3):

@@ -286,9 +286,13 @@ class StderrLog(DaemonTestCase):
 class ExecFailure(DaemonTestCase):
 
     def test_missing_program_in_config(self):
+        # Gone after the start's check (config_check says it before).
+        gone = self.script("gone", "")
         d = self.start(config='service "gone" {\n'
-                              '\tcommand "/nonexistent/oneport-prog"\n}\n'
-                              'service "true" {\n\tcommand "/bin/true"\n}\n')
+                              '\tcommand "%s"\n}\n'
+                              'service "true" {\n\tcommand "/bin/true"\n}\n'
+                              % gone)
+        os.unlink(gone)
         self.assertEqual(d.exchange(b"gone\r\n"),
                          b"-cannot start service\r\n")
         d.wait_log(r"^conn peer=\S+ service=gone "
@@ -313,8 +317,10 @@ class ExecFailure(DaemonTestCase):
         d.wait_log(r"^exit service=prog pid=\d+ status=\S+ ")
 
     def test_exec_failure_with_pipelined_bytes(self):
+        gone = self.script("gone", "")
         d = self.start(config='service "gone" {\n'
-                              '\tcommand "/nonexistent/oneport-prog"\n}\n')
+                              '\tcommand "%s"\n}\n' % gone)
+        os.unlink(gone)
         self.assertEqual(d.exchange(b"gone\r\nsome data for it"),
                          b"-cannot start service\r\n")
 
@@ -399,9 +405,12 @@ class ExecFailureStress(DaemonTestCase):
     def test_failures_interleaved_with_spawns(self):
         # A failed child is reaped while the next one is being forked: the
         # daemon must stay up and answer every request.
+        gone = self.script("gone", "")
         d = self.start(config='service "gone" {\n'
-                              '\tcommand "/nonexistent/oneport-prog"\n}\n'
-                              'service "true" {\n\tcommand "/bin/true"\n}\n')
+                              '\tcommand "%s"\n}\n'
+                              'service "true" {\n\tcommand "/bin/true"\n}\n'
+                              % gone)
+        os.unlink(gone)
         wrong = []
         for i in range(100):
             for name, want in ((b"gone", b"-cannot start service\r\n"),
@@ -507,14 +516,20 @@ class FailureLog(DaemonTestCase):
     parent's thread state, and speak up in the log)."""
 
     def test_one_line_per_failed_start(self):
+        # Both were there at the start's check, and went.
+        nodir = os.path.join(self.tmp, "dir")
+        os.mkdir(nodir)
+        gone = self.script("gone", "")
         d = self.start(config='service "nodir" {\n\tcommand "/bin/true"\n'
-                       '\tchdir "/nonexistent/oneport-dir"\n}\n'
+                       '\tchdir "%s"\n}\n'
                        'service "gone" {\n'
-                       '\tcommand "/nonexistent/oneport-prog"\n}\n')
+                       '\tcommand "%s"\n}\n' % (nodir, gone))
+        os.rmdir(nodir)
+        os.unlink(gone)
         want = []
         for name, what, step in (
-                (b"nodir", "/nonexistent/oneport-dir", "change directory"),
-                (b"gone", "/nonexistent/oneport-prog", "execute")):
+                (b"nodir", nodir, "change directory"),
+                (b"gone", gone, "execute")):
             self.assertEqual(d.exchange(name + b"\r\n"),
                              b"-cannot start service\r\n")
             pid = d.wait_log(r"^exit service=%s pid=(\d+) "
@@ -611,8 +626,9 @@ class Untraced(DaemonTestCase):
         d = self.start(config='service "rd" {\n\tcommand "/bin/sh" "-c" '
                        '"read x; echo got $x"\n}\n'
                        'service "gone" {\n'
-                       '\tcommand "/nonexistent/oneport-prog"\n}\n',
+                       '\tcommand "%s"\n}\n' % self.script("gone", ""),
                        preexec=deny_ptrace)
+        os.unlink(os.path.join(self.tmp, "gone"))
         d.wait_log(r'^ptrace not permitted: "\+" is sent on exec')
         for _ in range(10):
             s = self.sock(d)

@@ -35,6 +35,8 @@ RUN_PENDING = os.environ.get("ONEPORT_SPEC_PENDING", "") not in ("", "0")
 
 # The draft's Section 2.3, as oneportd.conf. Every function listed there
 # must be here and the other way round (SetupMatchesDraft checks).
+# "broken" passes oneportd's checks (its directory exists) and cannot
+# start: its user (nobody, or the daemon's own) may not enter /root.
 BASE_CONFIG = """\
 timeout 1s
 max-line 64
@@ -42,8 +44,7 @@ service "echo" { command "/bin/cat" }
 service "hello" { command "/bin/echo" "hello" }
 service "single" { command "/bin/cat"; max instances 1 }
 service "secret" { command "/bin/cat"; visible no }
-service "broken" { command "/bin/cat"; chdir "/nonexistent/oneport-spec"; \
-visible no }
+service "broken" { command "/bin/cat"; chdir "/root"; visible no }
 service "gone" { socket "/nonexistent/oneport-spec.sock"; visible no }
 """
 
