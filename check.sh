@@ -14,6 +14,10 @@ need systemd
 need $BUILD_DEPS clang libclang-rt-14-dev python3 mandoc netcat-openbsd \
     socat xinetd procps openssl curl openssh-client openssh-server stunnel4 \
     haproxy
+# The Debian packages: built, checked by lintian, installed, run, purged;
+# first, so that on a fresh machine the package makes the oneportd user.
+need debhelper lintian
+sh tests/pkg/test-deb.sh
 if [ "$(id -u)" -eq 0 ] && ! getent passwd oneportd >/dev/null; then
 	useradd --system --no-create-home --home-dir /nonexistent \
 	    --shell /usr/sbin/nologin oneportd
