@@ -74,6 +74,7 @@ $(B)/parent/oneportd.o $(B)/oneport: override CFLAGS += $(DEFINES)
 PARENT_OBJS	= oneportd loop answer felink rlink child dispatch spawn handoff \
 		  control supervise redirect sockdiag errline listen notify
 FRONTEND_OBJS	= frontend source sandbox request probe tls http ssh proxy route
+FRONTEND_OBJS	+= access
 COMMON_OBJS	= config parse printconf addr log ipc linger refusal proxyout \
 		  privdrop
 RELAY_OBJS	= relay sandbox

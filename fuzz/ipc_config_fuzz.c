@@ -4,11 +4,12 @@
  * of the parent's IPC_CONFIG. The input is parsed from an exact-size heap
  * copy (ASan catches any read past len), as it is and again with its
  * settings and counts made valid, so the fuzzer reaches the names,
- * answers, rules and PROXY sources. What is accepted must hold what the
- * frontend relies on: at most MAX_SERVICES valid names in strictly
- * ascending order, every answer inside the blob, every rule's strings
- * NUL-terminated inside it and its service among the names, every source
- * a network, and the same verdict for the same bytes.
+ * answers, rules, PROXY sources and allow/deny entries. What is accepted
+ * must hold what the frontend relies on: at most MAX_SERVICES valid names
+ * in strictly ascending order, every answer inside the blob, every rule's
+ * strings NUL-terminated inside it and its service among the names, every
+ * source and entry a network, each service's entries after the global
+ * ones and inside the array, and the same verdict for the same bytes.
  */
 #include <sys/socket.h>
 #include <stdlib.h>
@@ -36,12 +37,15 @@ check_rules(const struct ipc_config_view *v)
 	struct ipc_service	 s;
 	struct ipc_rule		 r;
 	struct ipc_net		 n;
+	struct ipc_acl		 a;
 	uint32_t		 i, j, silence = 0;
 
 	if (v->set.nrules > MAX_RULES || v->set.nproxy > MAX_PROXY_FROM ||
+	    v->set.nacl > MAX_ACL || v->set.nacl_default > v->set.nacl ||
 	    v->rules != v->svcs + v->set.nservices * sizeof(s) ||
 	    v->nets != v->rules + v->set.nrules * sizeof(r) ||
-	    v->blob != v->nets + v->set.nproxy * sizeof(n) ||
+	    v->acls != v->nets + v->set.nproxy * sizeof(n) ||
+	    v->blob != v->acls + v->set.nacl * sizeof(a) ||
 	    v->set.silence_ms >= v->set.timeout_ms)
 		abort();
 	for (i = 0; i < v->set.nrules; i++) {
@@ -64,14 +68,28 @@ check_rules(const struct ipc_config_view *v)
 	}
 	if (silence != (v->set.silence_ms > 0))
 		abort();
-	for (i = 0; i < v->set.nproxy; i++) {
-		memcpy(&n, v->nets + i * sizeof(n), sizeof(n));
+	for (i = 0; i < v->set.nproxy + v->set.nacl; i++) {
+		if (i < v->set.nproxy)
+			memcpy(&n, v->nets + i * sizeof(n), sizeof(n));
+		else {
+			memcpy(&a, v->acls + (i - v->set.nproxy) * sizeof(a),
+			    sizeof(a));
+			if (a.deny > 1)
+				abort();
+			n = a.net;
+		}
 		if ((n.family != AF_INET || n.prefix > 32) &&
 		    (n.family != AF_INET6 || n.prefix > 128))
 			abort();
 		for (j = n.prefix; j < 128; j++)
 			if (n.addr[j / 8] & (0x80 >> (j % 8)))
 				abort();
+	}
+	for (i = 0; i < v->set.nservices; i++) {
+		memcpy(&s, v->svcs + i * sizeof(s), sizeof(s));
+		if (s.acl_len > 0 && ((uint64_t)s.acl_off + s.acl_len >
+		    v->set.nacl || s.acl_off < v->set.nacl_default))
+			abort();
 	}
 }
 
@@ -143,6 +161,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (set.nproxy > room / sizeof(struct ipc_net))
 			set.nproxy = room / sizeof(struct ipc_net);
 		set.nproxy %= MAX_PROXY_FROM + 1;
+		room -= set.nproxy * sizeof(struct ipc_net);
+		if (set.nacl > room / sizeof(struct ipc_acl))
+			set.nacl = room / sizeof(struct ipc_acl);
+		set.nacl %= MAX_ACL + 1;
+		set.nacl_default %= set.nacl + 1;
 		memcpy(copy, &set, sizeof(set));
 		check(copy, size);
 	}

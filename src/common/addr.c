@@ -94,41 +94,80 @@ now_ns(void)
 }
 
 /*
- * Whether an address is inside one of the networks (config.h's netmask,
- * host bits zero). An IPv4 client on an IPv6 listener arrives mapped
- * (::ffff:a.b.c.d) and is compared as the IPv4 address it is.
+ * The address as the networks compare it: its family and bytes. An IPv4
+ * client on an IPv6 listener arrives mapped (::ffff:a.b.c.d) and is
+ * compared as the IPv4 address it is. NULL for another family.
  */
-int
-addr_in_nets(const struct sockaddr *sa, const struct netmask *nets, int n)
+static const uint8_t *
+addr_bytes(const struct sockaddr *sa, int *family)
 {
 	const struct sockaddr_in6	*sin6 = (const void *)sa;
 	const struct sockaddr_in	*sin = (const void *)sa;
-	const uint8_t			*a;
-	int				 family, i, bits, full;
 
 	if (sa->sa_family == AF_INET) {
-		family = AF_INET;
-		a = (const uint8_t *)&sin->sin_addr;
-	} else if (sa->sa_family == AF_INET6 &&
-	    IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
-		family = AF_INET;
-		a = &sin6->sin6_addr.s6_addr[12];
-	} else if (sa->sa_family == AF_INET6) {
-		family = AF_INET6;
-		a = sin6->sin6_addr.s6_addr;
-	} else
+		*family = AF_INET;
+		return (const uint8_t *)&sin->sin_addr;
+	}
+	if (sa->sa_family != AF_INET6)
+		return NULL;
+	if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+		*family = AF_INET;
+		return &sin6->sin6_addr.s6_addr[12];
+	}
+	*family = AF_INET6;
+	return sin6->sin6_addr.s6_addr;
+}
+
+/* Whether a (of family) is inside net (host bits zero). */
+static int
+net_has(const struct netmask *net, int family, const uint8_t *a)
+{
+	int	bits = net->prefix, full = bits / 8;
+
+	if (net->family != family || memcmp(a, net->addr, full) != 0)
+		return 0;
+	return bits % 8 == 0 || ((a[full] ^ net->addr[full]) &
+	    (0xff << (8 - bits % 8)) & 0xff) == 0;
+}
+
+/* Whether an address is inside one of the networks (config.h's netmask). */
+int
+addr_in_nets(const struct sockaddr *sa, const struct netmask *nets, int n)
+{
+	const uint8_t	*a;
+	int		 family, i;
+
+	if ((a = addr_bytes(sa, &family)) == NULL)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (net_has(&nets[i], family, a))
+			return 1;
+	return 0;
+}
+
+/*
+ * Whether allow and deny lists (config.h's aclent) admit an address: not
+ * inside a deny entry, and inside an allow entry if there is any. An
+ * address of no known family is admitted by empty lists only.
+ */
+int
+addr_acl_allows(const struct sockaddr *sa, const struct aclent *acl, int n)
+{
+	const uint8_t	*a;
+	int		 family, i, allows = 0, allowed = 0;
+
+	if (n == 0)
+		return 1;
+	if ((a = addr_bytes(sa, &family)) == NULL)
 		return 0;
 	for (i = 0; i < n; i++) {
-		if (nets[i].family != family)
+		if (!acl[i].deny)
+			allows = 1;
+		if (!net_has(&acl[i].net, family, a))
 			continue;
-		bits = nets[i].prefix;
-		full = bits / 8;
-		if (memcmp(a, nets[i].addr, full) != 0)
-			continue;
-		if (bits % 8 != 0 && ((a[full] ^ nets[i].addr[full]) &
-		    (0xff << (8 - bits % 8)) & 0xff) != 0)
-			continue;
-		return 1;
+		if (acl[i].deny)
+			return 0;
+		allowed = 1;
 	}
-	return 0;
+	return allowed || !allows;
 }

@@ -14,7 +14,10 @@ int		 addr_port(const struct sockaddr *);
 uint64_t	 addr_key(const struct sockaddr *);
 uint64_t	 now_ns(void);
 struct netmask;
+struct aclent;
 int		 addr_in_nets(const struct sockaddr *, const struct netmask *,
 		    int n);
+int		 addr_acl_allows(const struct sockaddr *,
+		    const struct aclent *, int n);
 
 #endif

@@ -132,6 +132,7 @@ config_free(struct config *cfg)
 	}
 	free(cfg->regrules);
 	free(cfg->proxy_from);
+	free(cfg->acl);
 	strv_free(cfg->files);
 	free(cfg);
 }
@@ -159,6 +160,7 @@ service_clear(struct service *s)
 	free(s->redirect_host);
 	free(s->forward_host);
 	free(s->forward_addrs);
+	free(s->acl);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -993,17 +995,16 @@ config_add_match(struct config *cfg, struct service *s, enum proto proto,
 	return 0;
 }
 
-/* "A", "A/N": a trusted PROXY source. -1 with config_error(). */
-int
-config_add_proxy(struct config *cfg, const char *arg)
+/* "A" or "A/N" into m, host bits refused. -1 with config_error(). */
+static int
+netmask_parse(const char *arg, struct netmask *m)
 {
-	struct netmask	 m;
 	char		 buf[INET6_ADDRSTRLEN + 8], net[INET6_ADDRSTRLEN];
 	char		*slash, *end;
 	long		 prefix;
 	int		 bits, b, set = 0;
 
-	memset(&m, 0, sizeof(m));
+	memset(m, 0, sizeof(*m));
 	if (strlen(arg) >= sizeof(buf)) {
 		config_seterr("not an IPv4 or IPv6 address");
 		return -1;
@@ -1011,11 +1012,11 @@ config_add_proxy(struct config *cfg, const char *arg)
 	memcpy(buf, arg, strlen(arg) + 1);
 	if ((slash = strchr(buf, '/')) != NULL)
 		*slash++ = '\0';
-	if (inet_pton(AF_INET, buf, m.addr) == 1) {
-		m.family = AF_INET;
+	if (inet_pton(AF_INET, buf, m->addr) == 1) {
+		m->family = AF_INET;
 		bits = 32;
-	} else if (inet_pton(AF_INET6, buf, m.addr) == 1) {
-		m.family = AF_INET6;
+	} else if (inet_pton(AF_INET6, buf, m->addr) == 1) {
+		m->family = AF_INET6;
 		bits = 128;
 	} else {
 		config_seterr("not an IPv4 or IPv6 address");
@@ -1032,17 +1033,28 @@ config_add_proxy(struct config *cfg, const char *arg)
 			return -1;
 		}
 	}
-	m.prefix = (int)prefix;
-	for (b = m.prefix; b < bits; b++) {
-		set |= m.addr[b / 8] & (0x80 >> (b % 8));
-		m.addr[b / 8] &= ~(0x80 >> (b % 8));
+	m->prefix = (int)prefix;
+	for (b = m->prefix; b < bits; b++) {
+		set |= m->addr[b / 8] & (0x80 >> (b % 8));
+		m->addr[b / 8] &= ~(0x80 >> (b % 8));
 	}
 	if (set) {
-		inet_ntop(m.family, m.addr, net, sizeof(net));
+		inet_ntop(m->family, m->addr, net, sizeof(net));
 		config_seterr("host bits set after the /%d prefix (the "
-		    "network is %s/%d)", m.prefix, net, m.prefix);
+		    "network is %s/%d)", m->prefix, net, m->prefix);
 		return -1;
 	}
+	return 0;
+}
+
+/* "A", "A/N": a trusted PROXY source. -1 with config_error(). */
+int
+config_add_proxy(struct config *cfg, const char *arg)
+{
+	struct netmask	 m;
+
+	if (netmask_parse(arg, &m) == -1)
+		return -1;
 	if (cfg->nproxy_from >= MAX_PROXY_FROM) {
 		config_seterr("more than %d sources", MAX_PROXY_FROM);
 		return -1;
@@ -1053,6 +1065,54 @@ config_add_proxy(struct config *cfg, const char *arg)
 		fatal("config: reallocarray");
 	cfg->proxy_from[cfg->nproxy_from++] = m;
 	return 0;
+}
+
+/*
+ * An "allow" or "deny" entry, "A", "A/N" or "all" (both families' /0),
+ * for svc or, NULL, the global lists. -1 with config_error().
+ */
+int
+config_add_acl(struct config *cfg, struct service *svc, int deny,
+    const char *arg)
+{
+	struct aclent	**acl = svc != NULL ? &svc->acl : &cfg->acl;
+	int		 *n = svc != NULL ? &svc->nacl : &cfg->nacl;
+	struct netmask	  m[2];
+	int		  i, k = 1;
+
+	if (strcmp(arg, "all") == 0) {
+		memset(m, 0, sizeof(m));
+		m[0].family = AF_INET;
+		m[1].family = AF_INET6;
+		k = 2;
+	} else if (netmask_parse(arg, &m[0]) == -1)
+		return -1;
+	if (cfg->nacl_all + k > MAX_ACL) {
+		config_seterr("more than %d allow and deny entries in all",
+		    MAX_ACL);
+		return -1;
+	}
+	if ((*acl = reallocarray(*acl, *n + k, sizeof(**acl))) == NULL)
+		fatal("config: reallocarray");
+	for (i = 0; i < k; i++) {
+		(*acl)[*n].net = m[i];
+		(*acl)[(*n)++].deny = deny;
+	}
+	cfg->nacl_all += k;
+	return 0;
+}
+
+/* The lists svc's clients are checked against: its own, else the
+ * global ones; svc NULL (a registered name) has the global ones. */
+const struct aclent *
+config_acl(const struct config *cfg, const struct service *svc, int *n)
+{
+	if (svc != NULL && svc->nacl > 0) {
+		*n = svc->nacl;
+		return svc->acl;
+	}
+	*n = cfg->nacl;
+	return cfg->acl;
 }
 
 /* A rule as a message shows it: "match tls sni "a" alpn "b"". */

@@ -48,6 +48,7 @@ enum proto { PROTO_TCPMUX, PROTO_TLS, PROTO_HTTP, PROTO_SSH,
 #define DEF_SILENCE_MS		2000	/* "match silence" without a time */
 #define MAX_RULES		4096	/* match rules in all, expanded */
 #define MAX_PROXY_FROM		256	/* "proxy from" entries */
+#define MAX_ACL			8192	/* "allow" and "deny" entries in all */
 
 /*
  * One "match" rule, expanded: "match tls sni A B alpn X" gives the pairs
@@ -77,6 +78,18 @@ struct netmask {
 struct srcloc {
 	const char	*file;		/* in config->files */
 	int		 line;
+};
+
+/*
+ * An "allow" or "deny" entry. A client is refused if it is inside a deny
+ * entry, or if the lists have allow entries and it is inside none: deny
+ * wins, as in xinetd (no_access over only_from). A service with lists of
+ * its own is checked against those alone, any other against the global
+ * ones (addr_acl_allows).
+ */
+struct aclent {
+	struct netmask	 net;
+	int		 deny;
 };
 
 struct listener {
@@ -120,6 +133,8 @@ struct service {
 	int		 forward_line;
 	struct matchrule *rules;	/* implicit names; never in defaults */
 	int		 nrules;
+	struct aclent	*acl;		/* own allow/deny; never in defaults */
+	int		 nacl;
 	/* Resolved by config_finish. As root, a service without "user" gets
 	 * user "nobody" there. gids: gid first, then "groups"; setgroups(). */
 	uid_t		 uid;
@@ -175,6 +190,9 @@ struct config {
 	int		 nregrules;
 	struct netmask	*proxy_from;	/* trusted PROXY protocol sources */
 	int		 nproxy_from;
+	struct aclent	*acl;		/* global allow/deny: the default */
+	int		 nacl;
+	int		 nacl_all;	/* every list's, for MAX_ACL */
 	int		 silence_ms;	/* "match silence": 0 if none */
 	int		 nrules;	/* every service's, for MAX_RULES */
 	int		 max_relays;	/* "max relays": 0, from the fd limit */
@@ -206,6 +224,10 @@ int		 config_add_match(struct config *, struct service *,
 		    enum proto, char **hosts, char **alpns, int silence_ms,
 		    const char *file, int line);
 int		 config_add_proxy(struct config *, const char *);
+int		 config_add_acl(struct config *, struct service *, int deny,
+		    const char *);
+const struct aclent *config_acl(const struct config *,
+		    const struct service *, int *n);
 int		 config_pattern_valid(const char *, int addr_ok);
 const char	*config_proto_word(enum proto);
 int		 config_finish(struct config *);

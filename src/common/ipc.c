@@ -337,27 +337,56 @@ config_rules(const struct ipc_config_view *v, const char **why)
 	return 0;
 }
 
-/* The trusted PROXY sources: a family, a prefix it has, no host bits. */
+/* A network: a family, a prefix it has, no host bits. */
+static int
+net_ok(const struct ipc_net *n)
+{
+	uint32_t	b, bits;
+
+	if (n->family == AF_INET)
+		bits = 32;
+	else if (n->family == AF_INET6)
+		bits = 128;
+	else
+		return 0;
+	if (n->prefix > bits)
+		return 0;
+	for (b = n->prefix; b < 128; b++)
+		if (n->addr[b / 8] & (0x80 >> (b % 8)))
+			return 0;
+	return 1;
+}
+
+/* The trusted PROXY sources and the allow/deny entries, networks all;
+ * each service's entries after the global ones, inside the array. */
 static int
 config_nets(const struct ipc_config_view *v, const char **why)
 {
-	struct ipc_net	 n;
-	uint32_t	 i, b, bits;
+	struct ipc_service	 s;
+	struct ipc_net		 n;
+	struct ipc_acl		 a;
+	uint32_t		 i;
 
 	*why = "bad proxy source";
 	for (i = 0; i < v->set.nproxy; i++) {
 		memcpy(&n, v->nets + i * sizeof(n), sizeof(n));
-		if (n.family == AF_INET)
-			bits = 32;
-		else if (n.family == AF_INET6)
-			bits = 128;
-		else
+		if (!net_ok(&n))
 			return -1;
-		if (n.prefix > bits)
+	}
+	*why = "bad access entry";
+	for (i = 0; i < v->set.nacl; i++) {
+		memcpy(&a, v->acls + i * sizeof(a), sizeof(a));
+		if (a.deny > 1 || !net_ok(&a.net))
 			return -1;
-		for (b = n.prefix; b < 128; b++)
-			if (n.addr[b / 8] & (0x80 >> (b % 8)))
-				return -1;
+	}
+	*why = "bad access list";
+	for (i = 0; i < v->set.nservices; i++) {
+		memcpy(&s, v->svcs + i * sizeof(s), sizeof(s));
+		if (s.acl_len == 0 ? s.acl_off != 0 :
+		    s.acl_off < v->set.nacl_default ||
+		    s.acl_off > v->set.nacl ||
+		    s.acl_len > v->set.nacl - s.acl_off)
+			return -1;
 	}
 	return 0;
 }
@@ -367,8 +396,8 @@ config_nets(const struct ipc_config_view *v, const char **why)
  * MAX_SERVICES names, each valid and NUL-terminated and in strictly
  * ascending order (the parent sorts them: the sandbox has no qsort, which
  * may call sysinfo, and bsearch needs the order), every answer inside the
- * blob, at most MAX_RULES rules and MAX_PROXY_FROM sources, each as
- * config_rules and config_nets want it. v points into p. Returns 0, or -1
+ * blob, at most MAX_RULES rules, MAX_PROXY_FROM sources and MAX_ACL
+ * allow/deny entries, each as config_rules and config_nets want it. v points into p. Returns 0, or -1
  * with *why set.
  */
 int
@@ -398,16 +427,21 @@ ipc_config_parse(const uint8_t *p, size_t len, struct ipc_config_view *v,
 	*why = "bad number of rules";
 	if (v->set.nrules > MAX_RULES || v->set.nproxy > MAX_PROXY_FROM)
 		return -1;
+	*why = "bad number of access entries";
+	if (v->set.nacl > MAX_ACL || v->set.nacl_default > v->set.nacl)
+		return -1;
 	/* Bounded counts: no overflow. */
 	arr = (size_t)v->set.nservices * sizeof(s) +
 	    (size_t)v->set.nrules * sizeof(struct ipc_rule) +
-	    (size_t)v->set.nproxy * sizeof(struct ipc_net);
+	    (size_t)v->set.nproxy * sizeof(struct ipc_net) +
+	    (size_t)v->set.nacl * sizeof(struct ipc_acl);
 	*why = "short config message";
 	if (len - sizeof(v->set) < arr)
 		return -1;
 	v->svcs = p + sizeof(v->set);
 	v->rules = v->svcs + (size_t)v->set.nservices * sizeof(s);
 	v->nets = v->rules + (size_t)v->set.nrules * sizeof(struct ipc_rule);
+	v->acls = v->nets + (size_t)v->set.nproxy * sizeof(struct ipc_net);
 	v->blob = v->svcs + arr;
 	v->bloblen = len - sizeof(v->set) - arr;
 	for (i = 0; i < v->set.nservices; i++) {

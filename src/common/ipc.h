@@ -38,8 +38,9 @@ struct ipc_hdr {
 };
 
 /* IPC_CONFIG payload: this, then nservices of struct ipc_service, then
- * nrules of struct ipc_rule, then nproxy of struct ipc_net, then the blob:
- * the answers' bytes and the rules' strings. */
+ * nrules of struct ipc_rule, then nproxy of struct ipc_net, then nacl of
+ * struct ipc_acl, then the blob: the answers' bytes and the rules'
+ * strings. */
 struct ipc_config {
 	uint32_t	 generation;
 	uint32_t	 timeout_ms;
@@ -53,6 +54,8 @@ struct ipc_config {
 	uint32_t	 nrules;	/* <= MAX_RULES */
 	uint32_t	 nproxy;	/* trusted PROXY sources */
 	uint32_t	 silence_ms;	/* < timeout_ms; 0: no silence rule */
+	uint32_t	 nacl;		/* allow/deny entries, <= MAX_ACL */
+	uint32_t	 nacl_default;	/* the first ones: the global lists */
 };
 
 /*
@@ -76,6 +79,12 @@ struct ipc_net {
 	uint8_t		 addr[16];
 };
 
+/* An allow or deny entry (struct aclent). */
+struct ipc_acl {
+	uint32_t	 deny;		/* 0 or 1 */
+	struct ipc_net	 net;
+};
+
 struct ipc_service {
 	char		 name[SERVICE_NAME_MAX + 1];
 	uint32_t	 visible;
@@ -83,6 +92,10 @@ struct ipc_service {
 	 * in the blob after the array: answer_len 0 for none. */
 	uint32_t	 answer_off;
 	uint32_t	 answer_len;
+	/* Its own allow/deny entries, after the global ones; 0, 0: it has
+	 * none and the global lists apply. */
+	uint32_t	 acl_off;
+	uint32_t	 acl_len;
 };
 
 /*
@@ -157,6 +170,7 @@ struct ipc_config_view {
 	const uint8_t		*rules;	/* set.nrules of struct ipc_rule,
 					 * checked, maybe unaligned */
 	const uint8_t		*nets;	/* set.nproxy of struct ipc_net, same */
+	const uint8_t		*acls;	/* set.nacl of struct ipc_acl, same */
 	const uint8_t		*blob;	/* the answers' bytes, the strings */
 	size_t			 bloblen;
 };

@@ -79,6 +79,7 @@ static int	 number(const YYLTYPE *, const char *, const char *,
 static int	 timeout(const YYLTYPE *, const char *, const char *, int *);
 static void	 match_stmt(const YYLTYPE *, char **);
 static void	 proxy_stmt(const YYLTYPE *, char **);
+static void	 acl_stmt(const YYLTYPE *, struct service *, int, char **);
 static void	 pending(const YYLTYPE *, char *);
 static int	 flag(const YYLTYPE *, const char *, const char *,
 		    const char *, const char *, int, int *);
@@ -116,6 +117,7 @@ static void	 proxy_out_stmt(const YYLTYPE *, const char *);
 %token	SERVICE "service" TIMEOUT "timeout" USER "user" VISIBLE "visible"
 %token	MATCH "match" PROXY "proxy"	/* only where a statement starts */
 %token	FORWARD "forward" RELAYS "relays"
+%token	ALLOW "allow" DENY "deny"	/* only where a statement starts */
 %token	EOL "end of line"
 %token	LEXERROR
 %token	<string> STRING
@@ -283,6 +285,16 @@ global		: LISTEN ON STRING PORT STRING	{
 		| PROXY				{
 			perr(&@1, "proxy: expected from ADDRESS[/PREFIX]...");
 		}
+		| ALLOW strings			{
+			acl_stmt(&@1, NULL, 0, $2);
+			strv_free($2);
+		}
+		| DENY strings			{
+			acl_stmt(&@1, NULL, 1, $2);
+			strv_free($2);
+		}
+		| ALLOW				{ acl_stmt(&@1, NULL, 0, NULL); }
+		| DENY				{ acl_stmt(&@1, NULL, 1, NULL); }
 		| MATCH strings			{
 			perr(&@1, "match is a service option");
 			strv_free($2);
@@ -463,6 +475,16 @@ option		: COMMAND strings		{
 			match_stmt(&@1, $2);
 			strv_free($2);
 		}
+		| ALLOW strings			{
+			acl_stmt(&@1, svc, 0, $2);
+			strv_free($2);
+		}
+		| DENY strings			{
+			acl_stmt(&@1, svc, 1, $2);
+			strv_free($2);
+		}
+		| ALLOW				{ acl_stmt(&@1, svc, 0, NULL); }
+		| DENY				{ acl_stmt(&@1, svc, 1, NULL); }
 		| MATCH				{
 			perr(&@1, "match: expected tls, http, ssh or silence");
 		}
@@ -752,8 +774,8 @@ safe(const char *s)
 /*
  * Tokens: '{', '}', EOL (a newline or ';'), and words. A bare word is
  * printable ASCII up to a blank or one of "'{};#\ and is a keyword if it
- * is in the table, or "match", "proxy" or "forward" where a statement
- * starts (so a command's argument of that name stays one); a quoted word
+ * is in the table, or "match", "proxy", "forward", "allow" or "deny"
+ * where a statement starts (so a command's argument of that name stays one); a quoted word
  * ("..." or '...', one line, \" and \\ the only escapes) never is. '#'
  * starts a comment; a backslash at the end of a line continues it.
  */
@@ -879,6 +901,10 @@ top:
 		return PROXY;
 	if (at_start && strcmp(buf, "forward") == 0)
 		return FORWARD;
+	if (at_start && strcmp(buf, "allow") == 0)
+		return ALLOW;
+	if (at_start && strcmp(buf, "deny") == 0)
+		return DENY;
 	if ((lval->string = strdup(buf)) == NULL)
 		fatal("parse: strdup");
 	return STRING;
@@ -1257,6 +1283,31 @@ proxy_stmt(const YYLTYPE *loc, char **w)
 	for (i = 1; w[i] != NULL; i++)
 		if (config_add_proxy(conf, w[i]) == -1)
 			perr(loc, "proxy from \"%s\": %s", safe(w[i]),
+			    config_error());
+}
+
+/*
+ * "allow|deny ADDRESS[/PREFIX]... | all": global (s NULL) or a service's
+ * own lists; not in defaults, where a global statement says it for all.
+ */
+static void
+acl_stmt(const YYLTYPE *loc, struct service *s, int deny, char **w)
+{
+	const char	*kw = deny ? "deny" : "allow";
+	int		 i;
+
+	if (s != NULL && s == &conf->defaults) {
+		perr(loc, "%s is not allowed in defaults (outside any block "
+		    "it is every service's default)", kw);
+		return;
+	}
+	if (w == NULL) {
+		perr(loc, "%s: expected ADDRESS[/PREFIX]... or all", kw);
+		return;
+	}
+	for (i = 0; w[i] != NULL; i++)
+		if (config_add_acl(conf, s, deny, w[i]) == -1)
+			perr(loc, "%s \"%s\": %s", kw, safe(w[i]),
 			    config_error());
 }
 

@@ -22,6 +22,7 @@ static void	print_listener(const struct listener *);
 static void	print_service(const struct service *);
 static void	print_rule(const struct matchrule *);
 static void	print_proxy(const struct netmask *);
+static void	print_acl(const char *, const struct aclent *, int);
 
 /* Quoted, so a value that looks like a keyword stays a value. */
 static void
@@ -104,6 +105,29 @@ print_proxy(const struct netmask *m)
 	printf("proxy from %s/%d\n", addr, m->prefix);
 }
 
+/* The allow entries on one line, the deny entries on the next; indent
+ * is "\t" in a service. */
+static void
+print_acl(const char *indent, const struct aclent *acl, int n)
+{
+	char	addr[INET6_ADDRSTRLEN];
+	int	deny, i, any;
+
+	for (deny = 0; deny <= 1; deny++) {
+		any = 0;
+		for (i = 0; i < n; i++) {
+			if (acl[i].deny != deny || inet_ntop(acl[i].net.family,
+			    acl[i].net.addr, addr, sizeof(addr)) == NULL)
+				continue;
+			if (any++ == 0)
+				printf("%s%s", indent, deny ? "deny" : "allow");
+			printf(" %s/%d", addr, acl[i].net.prefix);
+		}
+		if (any)
+			putchar('\n');
+	}
+}
+
 static void
 print_service(const struct service *s)
 {
@@ -160,6 +184,7 @@ print_service(const struct service *s)
 	}
 	for (i = 0; i < (size_t)s->nrules; i++)
 		print_rule(&s->rules[i]);
+	print_acl("\t", s->acl, s->nacl);
 	if (s->forward_host != NULL) {
 		printf("\tforward to ");
 		print_string(s->forward_host);
@@ -216,6 +241,7 @@ print_config(const struct config *cfg)
 	}
 	for (i = 0; i < cfg->nproxy_from; i++)
 		print_proxy(&cfg->proxy_from[i]);
+	print_acl("", cfg->acl, cfg->nacl);
 	for (i = 0; i < cfg->nlisteners; i++)
 		print_listener(&cfg->listeners[i]);
 	for (i = 0; i < cfg->nservices; i++)

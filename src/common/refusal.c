@@ -13,6 +13,7 @@
 #include "refusal.h"
 
 /* TLS alert descriptions (RFC 8446 6). */
+#define ALERT_ACCESS_DENIED	49
 #define ALERT_DECODE_ERROR	50
 #define ALERT_INTERNAL_ERROR	80
 #define ALERT_UNRECOGNIZED_NAME	112
@@ -33,6 +34,7 @@ static const struct {
 	{ "bad request",				REFUSE_BAD },
 	{ "line too long",				REFUSE_BAD },
 	{ "incomplete request",				REFUSE_BAD },
+	{ "access denied",				REFUSE_DENIED },
 };
 
 enum refusal_class
@@ -90,6 +92,9 @@ tls_alert(enum refusal_class class, char *buf, size_t cap)
 	case REFUSE_BAD:
 		desc = ALERT_DECODE_ERROR;
 		break;
+	case REFUSE_DENIED:
+		desc = ALERT_ACCESS_DENIED;
+		break;
 	case REFUSE_TIMEOUT:
 		return 0;	/* a client that stalls its hello: a close */
 	default:
@@ -122,6 +127,9 @@ http_response(enum refusal_class class, const char *reason, char *buf,
 		break;
 	case REFUSE_TIMEOUT:
 		status = "408 Request Timeout";
+		break;
+	case REFUSE_DENIED:
+		status = "403 Forbidden";
 		break;
 	default:
 		status = "503 Service Unavailable";

@@ -18,6 +18,7 @@ enum refusal_class {
 	REFUSE_UNAVAILABLE,	/* the service failed: the same */
 	REFUSE_BAD,		/* malformed: decode_error, 400 */
 	REFUSE_TIMEOUT,		/* too slow: a close, 408 */
+	REFUSE_DENIED,		/* allow/deny: access_denied, 403 */
 };
 
 #define REFUSAL_MAX		256	/* the longest refusal's bytes */

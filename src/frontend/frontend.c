@@ -391,7 +391,8 @@ svc_find(const char *name)
 	return bsearch(&key, fe.svcs, fe.nsvcs, sizeof(key), svc_cmp);
 }
 
-/* RFC 1078 HELP: the visible names, one per line, then close. */
+/* RFC 1078 HELP: the visible names this client may reach, one per line,
+ * then close; what it may not reach it is not told of. */
 static void
 conn_help(struct conn *c)
 {
@@ -406,7 +407,8 @@ conn_help(struct conn *c)
 	}
 	for (i = 0; i < fe.nsvcs && len + SERVICE_NAME_MAX + 2 <
 	    sizeof(iobuf); i++) {
-		if (!fe.svcs[i].visible)
+		if (!fe.svcs[i].visible || !access_allows(&fe.svcs[i],
+		    (const struct sockaddr *)&c->peer))
 			continue;
 		len += snprintf(p + len, sizeof(iobuf) - len, "%s\r\n",
 		    fe.svcs[i].name);
@@ -531,6 +533,10 @@ conn_implicit(struct conn *c, const struct first *f)
 		conn_refuse(c, "-", REFUSE_UNKNOWN, REASON_UNKNOWN, host);
 		return;
 	}
+	if (!access_allows(svc, (const struct sockaddr *)&c->peer)) {
+		conn_refuse(c, svc->name, REFUSE_DENIED, REASON_DENIED, host);
+		return;
+	}
 	if (c->lowat > 1) {
 		/* The service reads from the first byte: no low mark. */
 		int	one = 1;
@@ -560,7 +566,10 @@ conn_silence(struct conn *c)
 	if ((svc = rule_only(PROTO_SILENCE)) == NULL)
 		return;		/* the rule went in a reload: wait on */
 	c->proto = PROTO_SILENCE;
-	conn_dispatch(c, svc->name, 0, NULL, NULL);
+	if (!access_allows(svc, (const struct sockaddr *)&c->peer))
+		conn_refuse(c, svc->name, REFUSE_DENIED, REASON_DENIED, NULL);
+	else
+		conn_dispatch(c, svc->name, 0, NULL, NULL);
 }
 
 /* Moves a connection to another address's bucket (a PROXY header's). */
@@ -741,6 +750,8 @@ again:
 		conn_help(c);
 	else if (svc == NULL)
 		conn_reject(c, f.req.name, REASON_UNKNOWN);
+	else if (!access_allows(svc, (const struct sockaddr *)&c->peer))
+		conn_reject(c, f.req.name, REASON_DENIED);
 	else if (svc->answer_len > 0)
 		conn_answer(c, f.req.name, fe.answers + svc->answer_off,
 		    svc->answer_len);
@@ -1100,6 +1111,7 @@ parent_rules(const struct ipc_config_view *v)
 	free(fe.nets);
 	fe.nets = nets;
 	fe.nnets = v->set.nproxy;
+	access_load(v);
 }
 
 static void

@@ -146,6 +146,12 @@ int	route_find(const struct route_rule *, size_t n, const struct first *,
 	    const char **alpn);
 int	route_host_match(const char *pattern, const char *host);
 
+/* access.c: the allow and deny lists, as the last config message gave
+ * them; a service's acl_off and acl_len point into them. */
+#define REASON_DENIED		"access denied"
+void	access_load(const struct ipc_config_view *);
+int	access_allows(const struct ipc_service *, const struct sockaddr *);
+
 /* frontend.c: never returns. */
 void	frontend_run(int argc, char *argv[]);
 

@@ -20,6 +20,7 @@
 #define REASON_SVC_BUSY		"service busy"
 #define REASON_ADDR_INST	"too many instances for your address"
 #define REASON_NOSTART		"cannot start service"
+#define REASON_DENIED		"access denied"
 
 /* Mode B: say where it lives ("@PORT ..."), start it if need be. */
 static void
@@ -138,13 +139,14 @@ dispatch(struct config *cfg, const struct ipc_dispatch *msg, int fd)
 	socklen_t		 sslen = sizeof(ss);
 	struct ipc_dispatch	 dreq = *msg, *req = &dreq;
 	struct service		*svc;
+	const struct aclent	*acl;
 	struct child		*c;
 	struct spawn		 sp;
 	const char		*reason = NULL;
 	char			 peer[PEER_STRLEN], result[64];
 	uint64_t		 key;
 	size_t			 n;
-	int			 i;
+	int			 i, nacl;
 
 	if ((i = client_fd_check(fd, &ss, &sslen)) != 1) {
 		if (i == -1)
@@ -163,6 +165,15 @@ dispatch(struct config *cfg, const struct ipc_dispatch *msg, int fd)
 	    (struct sockaddr *)&via : NULL, req->proto, req->host, req->alpn);
 	key = addr_key((struct sockaddr *)&req->peer);
 	svc = config_find(cfg, req->name);
+	/* The frontend checked; its word is not taken for it. */
+	acl = config_acl(cfg, svc, &nacl);
+	if (!addr_acl_allows((struct sockaddr *)&req->peer, acl, nacl)) {
+		parent_refuse(fd, req->proto, REASON_DENIED);
+		close(fd);
+		parent_log_conn(peer, req->name, "-" REASON_DENIED, 0,
+		    req->accepted_ns);
+		return;
+	}
 	if (req->proto != PROTO_TCPMUX &&
 	    (svc == NULL || svc->redirect != REDIRECT_NONE)) {
 		/* Removed by a reload: implicit clients cannot be redirected. */

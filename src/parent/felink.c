@@ -89,15 +89,19 @@ put_string(struct ipc_config *c, size_t blob, size_t *len, const char *str,
 }
 
 /* Each configured service's rules by its name, then the trusted PROXY
- * sources, then their strings after the answers at *len. */
+ * sources and the allow/deny entries (the global ones first, then each
+ * service's, which s[i] points at), then the rules' strings after the
+ * answers at *len. */
 static void
-put_rules(struct ipc_config *c, struct ipc_rule *r, size_t blob,
-    size_t *len)
+put_rules(struct ipc_config *c, struct ipc_service *s, struct ipc_rule *r,
+    size_t blob, size_t *len)
 {
 	struct ipc_net		*n = (struct ipc_net *)(r + c->nrules);
+	struct ipc_acl		*a = (struct ipc_acl *)(n + c->nproxy);
+	const struct aclent	*e;
 	const struct netmask	*nm;
 	const struct matchrule	*m;
-	int			 i, j;
+	int			 i, j, k = 0;
 
 	for (i = 0; i < d.cfg->nservices; i++)
 		for (j = 0; j < d.cfg->services[i].nrules; j++, r++) {
@@ -116,19 +120,35 @@ put_rules(struct ipc_config *c, struct ipc_rule *r, size_t blob,
 		n[i].prefix = nm->prefix;
 		memcpy(n[i].addr, nm->addr, sizeof(n[i].addr));
 	}
+	for (i = -1; i < d.cfg->nservices; i++) {
+		if (i >= 0) {
+			s[i].acl_off = d.cfg->services[i].nacl > 0 ? k : 0;
+			s[i].acl_len = d.cfg->services[i].nacl;
+		}
+		e = i < 0 ? d.cfg->acl : d.cfg->services[i].acl;
+		for (j = 0; j < (i < 0 ? d.cfg->nacl :
+		    d.cfg->services[i].nacl); j++, k++) {
+			a[k].deny = e[j].deny;
+			a[k].net.family = e[j].net.family;
+			a[k].net.prefix = e[j].net.prefix;
+			memcpy(a[k].net.addr, e[j].net.addr,
+			    sizeof(a[k].net.addr));
+		}
+	}
 }
 
 /* config_finish bounds the counts; then all always fits. */
 _Static_assert(sizeof(struct ipc_hdr) + sizeof(struct ipc_config) +
     MAX_SERVICES * sizeof(struct ipc_service) +
     MAX_RULES * (sizeof(struct ipc_rule) + HOST_NAME_LEN + ALPN_NAME_LEN +
-    2) + MAX_PROXY_FROM * sizeof(struct ipc_net) <= IPC_MAX,
+    2) + MAX_PROXY_FROM * sizeof(struct ipc_net) +
+    MAX_ACL * sizeof(struct ipc_acl) <= IPC_MAX,
     "the largest config fits in one message");
 
 /* The frontend's view: settings, and every name, configured or
  * registered (each registration and its end sends this again), queued
  * in place of any older one the socket has not taken yet, then the match
- * rules and trusted PROXY sources. -1 when out of memory: then they are
+ * rules, trusted PROXY sources and allow/deny lists. -1 when out of memory: then they are
  * due still, and tried again soon. */
 static int
 queue_config(void)
@@ -153,11 +173,13 @@ queue_config(void)
 	c->help = d.cfg->help;
 	c->silence_ms = d.cfg->silence_ms;
 	c->nproxy = d.cfg->nproxy_from;
+	c->nacl = c->nacl_default = d.cfg->nacl;
 	s = (struct ipc_service *)(c + 1);
 	for (i = 0; i < d.cfg->nservices && i < MAX_SERVICES; i++) {
 		memcpy(s[i].name, d.cfg->services[i].name,
 		    sizeof(s[i].name));
 		s[i].visible = d.cfg->services[i].visible;
+		c->nacl += d.cfg->services[i].nacl;
 		for (j = 0; j < d.cfg->services[i].nrules; j++) {
 			const struct matchrule *m =
 			    &d.cfg->services[i].rules[j];
@@ -174,7 +196,7 @@ queue_config(void)
 	c->nservices = nl.n;
 	r = (struct ipc_rule *)(s + nl.n);
 	blob = sizeof(*c) + nl.n * sizeof(*s) + c->nrules * sizeof(*r) +
-	    c->nproxy * sizeof(struct ipc_net);
+	    c->nproxy * sizeof(struct ipc_net) + c->nacl * sizeof(struct ipc_acl);
 	len = blob;
 	/*
 	 * A static redirect's answer never changes: the frontend can give
@@ -198,7 +220,7 @@ queue_config(void)
 		s[i].answer_len = n;
 		len += n;
 	}
-	put_rules(c, r, blob, &len);
+	put_rules(c, s, r, blob, &len);
 	/* Sorted here: the frontend only checks the order (see ipc.c). The
 	 * rules name their services, so the order is theirs to lose. */
 	qsort(s, nl.n, sizeof(*s), name_cmp);
