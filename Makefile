@@ -216,12 +216,18 @@ build-fuzz/config_fuzz: fuzz/config_fuzz.c build/common/parse.c \
 # ---- install ----
 # Other programs add themselves to these lists and are installed and
 # uninstalled with the rest; every man page in man/ is installed.
-SBIN_PROGS	= $(B)/oneportd
+SBIN_PROGS	= $(B)/oneportd $(B)/oneportd-import
 BIN_PROGS	= $(B)/oneport
 MAN_PAGES	= $(wildcard man/*.[1-8])
 EXAMPLES	= examples/oneportd.conf examples/names.conf \
 		  examples/echo-service.c
 CONF		= $(DESTDIR)$(SYSCONFDIR)/oneportd.conf
+
+# oneportd-import is a script: the build fills in its version.
+all: $(B)/oneportd-import
+$(B)/oneportd-import: scripts/oneportd-import VERSION | $(B)
+	sed 's/@VERSION@/$(VERSION)/' scripts/oneportd-import >$@
+	chmod 755 $@
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
