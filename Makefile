@@ -73,6 +73,7 @@ $(B)/parent/oneportd.o $(B)/oneport: override CFLAGS += $(DEFINES)
 # the parent sees the frontend's only for frontend_run.
 PARENT_OBJS	= oneportd loop answer felink rlink child dispatch spawn handoff \
 		  control supervise redirect sockdiag errline listen notify
+PARENT_OBJS	+= proc
 FRONTEND_OBJS	= frontend source sandbox request probe tls http ssh proxy route
 FRONTEND_OBJS	+= access
 COMMON_OBJS	= config parse printconf addr log ipc linger refusal proxyout \

@@ -1,16 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * The parent's link to the frontend: starting it (a fresh exec of
- * ourselves), restarting it after a backoff when it dies, reading what it
- * sends (dispatches, log lines, READY) and writing it the names and
- * settings through a queue that waits for room on the socket.
+ * The parent's link to the frontend, a helper process (proc.c): what it
+ * is started with (the listeners), what its messages mean (dispatches,
+ * log lines, READY), and the names and settings it is written through a
+ * queue that waits for room on the socket.
  */
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,30 +16,13 @@ static struct {
 	struct config	*cfg;		/* the running one (felink_configure) */
 	uint32_t	 generation;
 	int		 debug;
-	int		 fesock;	/* -1: no frontend */
-	pid_t		 fepid;		/* -1: none running */
-	int		 exefd;		/* ourselves, for the frontend */
+	struct proc	*p;
 	char		*fe_user, *fe_chroot;	/* its, as at start */
-	struct ipc_queue feq;		/* messages the socket did not take */
-	int		 fe_out;	/* epoll also watches fesock for room */
 	int		 config_due;	/* the frontend's names are stale */
-	int		 announced;	/* readiness told, at the first READY */
-	int		 fe_ready;	/* the running one has said READY */
-	uint64_t	 fe_started_ns;
-	uint64_t	 fe_restart_ns;	/* 0: no restart due */
-	unsigned int	 fe_backoff_ms;
-	int		 stopping;
-	void		(*first_ready)(void);
-	struct src	 fe_src;
-} d = { .fesock = -1, .fepid = -1 };
+} d;
 
-/* A frontend that dies is restarted after a backoff (parent_backoff);
- * these bound the retries of what is not its death. */
-#define FE_BACKOFF_MIN_MS	100
-#define FE_BACKOFF_MAX_MS	5000
-
-static void	frontend_lost(const char *);
-static void	frontend_ready(void);
+/* Names that could not be queued for want of memory: tried this soon. */
+#define FE_RETRY_MS	100
 
 struct namelist {
 	struct ipc_service	*s;
@@ -224,7 +201,7 @@ queue_config(void)
 	/* Sorted here: the frontend only checks the order (see ipc.c). The
 	 * rules name their services, so the order is theirs to lose. */
 	qsort(s, nl.n, sizeof(*s), name_cmp);
-	if (ipc_queue_add(&d.feq, IPC_CONFIG, c, len, 1) == -1)
+	if (proc_queue(d.p, IPC_CONFIG, c, len, 1) == -1)
 		goto fail;
 	free(c);
 	return 0;
@@ -234,183 +211,83 @@ fail:
 	return -1;
 }
 
-void
-felink_event(void)
+static int
+message(void *arg, enum ipc_type type, const uint8_t *buf, size_t n, int fd)
 {
-	static uint8_t		 buf[IPC_MAX];
-	struct ipc_hdr		 hdr;
 	struct ipc_fmsg		 m;
 	const char		*why;
 	char			 line[IPC_LOG_MAX + 1];
-	ssize_t			 n;
-	int			 fd, i;
 
-	/* A dispatch may lose the link (felink_write): stop then. */
-	for (i = 0; i < 64 && d.fesock != -1; i++) {
-		n = ipc_recv(d.fesock, &hdr, buf, sizeof(buf), &fd);
-		if (n == -1 && errno == EAGAIN)
-			return;
-		if (n == -1 && errno == EMFILE) {
-			/* The client's fd could not be installed: it is
-			 * closed by the kernel; we live on. */
-			log_warnx("out of descriptors: a connection was lost");
-			continue;
-		}
-		/* A reset: it went with messages of ours unread. */
-		if ((n == 0 && hdr.type == 0) ||
-		    (n == -1 && errno == ECONNRESET)) {
-			frontend_lost("closed its channel");
-			return;
-		}
-		if (n == -1) {
-			log_warn("frontend: receive");
-			frontend_lost("sent a broken message");
-			return;
-		}
-		if (ipc_frontend_parse(hdr.type, buf, n, fd != -1, &m,
-		    &why) == -1 || (m.type == IPC_READY && d.fe_ready)) {
-			if (fd != -1)
-				close(fd);
-			log_warnx("%s from frontend", why != NULL ? why :
-			    "second ready");
-			frontend_lost("is broken");
-			return;
-		}
-		switch (m.type) {
-		case IPC_DISPATCH:
-			dispatch(d.cfg, &m.dispatch, fd);
-			break;
-		case IPC_LOG:
-			log_msg(m.pri, ipc_log_text(&m, line, sizeof(line)));
-			break;
-		case IPC_READY:
-			frontend_ready();
-			break;
-		default:
-			break;
-		}
+	(void)arg;
+	if (ipc_frontend_parse(type, buf, n, fd != -1, &m, &why) == -1 ||
+	    (m.type == IPC_READY && proc_ready(d.p) == -1)) {
+		if (fd != -1)
+			close(fd);
+		log_warnx("%s from frontend", why != NULL ? why :
+		    "second ready");
+		return -1;
 	}
+	switch (m.type) {
+	case IPC_DISPATCH:
+		dispatch(d.cfg, &m.dispatch, fd);
+		break;
+	case IPC_LOG:
+		log_msg(m.pri, ipc_log_text(&m, line, sizeof(line)));
+		break;
+	default:
+		break;
+	}
+	return 0;
 }
 
 /*
  * A fresh exec of ourselves (frontend_run), so that it holds only what its
  * messages give it: the names and limits, never a service's argv or env.
- * The channel goes to fd 3 and the listeners after it; nothing else stays
- * open. It dies with us: PR_SET_PDEATHSIG now, and again after its user
- * switch, which clears it.
+ * The listeners follow its channel (fd 3).
  */
-static void
-start_frontend(void)
+static int
+start_frontend(void *arg)
 {
 	char		 nl[16], dbg[4], verb[16];
-	char		*argv[8], *envp[8];
-	extern char	**environ;
-	pid_t		 parent = getpid();
-	int		 sv[2], *fds, nfds, exe, i, n = 0;
-	int		 bufsz = IPC_MAX / 2 + 4096, sndbuf;
-	socklen_t	 sl = sizeof(sndbuf);
+	char		*argv[7];
+	int		*fds, i, rv;
 
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
-		log_warn("frontend: socketpair");
-		return;
-	}
-	/*
-	 * A message larger than the sender's buffer is refused outright
-	 * (EMSGSIZE), and the largest config is IPC_MAX: the kernel doubles
-	 * what we ask, so one of those fits, and no more than that waits in
-	 * the socket. As root we may go past net.core.wmem_max, else we say
-	 * it when it is too small.
-	 */
-	for (i = 0; i < 2; i++) {
-		if (setsockopt(sv[i], SOL_SOCKET, SO_SNDBUFFORCE, &bufsz,
-		    sizeof(bufsz)) == -1)
-			setsockopt(sv[i], SOL_SOCKET, SO_SNDBUF, &bufsz,
-			    sizeof(bufsz));
-		setsockopt(sv[i], SOL_SOCKET, SO_RCVBUF, &bufsz,
-		    sizeof(bufsz));
-	}
-	if (getsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, &sl) == 0 &&
-	    sndbuf < IPC_MAX + 1024)
-		log_warnx("frontend: send buffer of %d bytes (net.core."
-		    "wmem_max): a config message larger than that cannot "
-		    "reach it", sndbuf);
-	nfds = 1 + d.cfg->nlisteners;
-	if ((fds = calloc(nfds, sizeof(int))) == NULL)
+	(void)arg;
+	if ((fds = calloc(d.cfg->nlisteners + 1, sizeof(int))) == NULL)
 		fatal("calloc");
-	fds[0] = sv[1];
 	for (i = 0; i < d.cfg->nlisteners; i++)
-		fds[i + 1] = d.cfg->listeners[i].fd;
+		fds[i] = d.cfg->listeners[i].fd;
 	snprintf(nl, sizeof(nl), "%d", d.cfg->nlisteners);
 	snprintf(dbg, sizeof(dbg), "%d", d.debug);
 	snprintf(verb, sizeof(verb), "%d", log_verbose);
-	argv[0] = (char *)"oneportd-front";
-	argv[1] = (char *)"-F";
-	argv[2] = nl;
-	argv[3] = d.fe_user;
-	argv[4] = d.fe_chroot;
-	argv[5] = dbg;
-	argv[6] = verb;
-	argv[7] = NULL;
-#ifdef ONEPORT_SANITIZE
-	/* The sanitizers' settings; no other variable of ours goes. */
-	for (i = 0; environ[i] != NULL && n < 7; i++)
-		if (strncmp(environ[i], "ASAN_OPTIONS=", 13) == 0 ||
-		    strncmp(environ[i], "UBSAN_OPTIONS=", 14) == 0 ||
-		    strncmp(environ[i], "LSAN_OPTIONS=", 13) == 0)
-			envp[n++] = environ[i];
-#else
-	(void)environ;
-#endif
-	envp[n] = NULL;
-
-	if ((d.fepid = fork()) == -1) {
-		log_warn("frontend: fork");
-		d.fepid = -1;
-		close(sv[0]);
-		close(sv[1]);
-		free(fds);
-		return;
-	}
-	if (d.fepid == 0) {
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
-		    getppid() != parent)
-			_exit(1);
-		/* Its events are as short as ours, and as waited on. */
-		loop_slice();
-		/* Detached, it logs through us: keep no terminal or pipe of
-		 * whoever started the daemon open. */
-		if (!d.debug && (i = open("/dev/null", O_RDWR)) != -1) {
-			dup2(i, 0);
-			dup2(i, 1);
-			dup2(i, 2);
-			if (i > 2)
-				close(i);
-		}
-		/* Above the targets first, so no move overwrites another;
-		 * all but the targets close at exec. */
-		if ((exe = fcntl(d.exefd, F_DUPFD_CLOEXEC, 3 + nfds)) == -1)
-			_exit(1);
-		for (i = 0; i < nfds; i++)
-			if ((fds[i] = fcntl(fds[i], F_DUPFD, 3 + nfds)) == -1)
-				_exit(1);
-		for (i = 0; i < nfds; i++)
-			if (dup2(fds[i], 3 + i) == -1)
-				_exit(1);
-		if (close_range(3 + nfds, ~0U, CLOSE_RANGE_CLOEXEC) == -1)
-			_exit(1);
-		fexecve(exe, argv, envp);
-		_exit(127);
-	}
+	argv[0] = (char *)"-F";
+	argv[1] = nl;
+	argv[2] = d.fe_user;
+	argv[3] = d.fe_chroot;
+	argv[4] = dbg;
+	argv[5] = verb;
+	argv[6] = NULL;
+	rv = proc_exec(d.p, argv, fds, d.cfg->nlisteners);
 	free(fds);
-	close(sv[1]);
-	d.fesock = sv[0];
-	fcntl(d.fesock, F_SETFL, O_NONBLOCK);
-	d.fe_started_ns = now_ns();
-	d.fe_ready = 0;
-	d.fe_out = 0;
-	parent_watch(d.fesock, &d.fe_src);
-	d.config_due = 1;
+	if (rv == 0)
+		d.config_due = 1;
+	return rv;
 }
+
+static const struct proc_def frontend_def = {
+	.name = "frontend",
+	.argv0 = "oneportd-front",
+	/* The largest config is IPC_MAX: one of those fits, doubled by
+	 * the kernel, and no more than that waits in the socket. */
+	.bufsz = IPC_MAX / 2 + 4096,
+	.minsnd = IPC_MAX + 1024,
+	.slice = 1,
+	.maxmsg = IPC_MAX,
+	.batch = 64,
+	.emfile = "a connection was lost",
+	.start = start_frontend,
+	.message = message,
+};
 
 /*
  * Send what is queued, then the latest names if they changed; a full
@@ -419,104 +296,34 @@ start_frontend(void)
 void
 felink_write(void)
 {
-	int	r;
-
-	if (d.fesock == -1)
-		return;
-	r = ipc_queue_flush(&d.feq, d.fesock);
-	if (r == 0 && d.config_due && queue_config() == 0) {
+	if (proc_flush(d.p) == 0 && d.config_due && queue_config() == 0) {
 		d.config_due = 0;
-		r = ipc_queue_flush(&d.feq, d.fesock);
+		(void)proc_flush(d.p);
 	}
-	if (r == -1) {
-		log_warn("frontend: send");
-		frontend_lost("cannot be written to");
-		return;
-	}
-	if ((r == 1) != d.fe_out &&
-	    parent_watch_out(d.fesock, &d.fe_src, r == 1) == 0)
-		d.fe_out = r == 1;
 }
 
-/* The link is broken: close it, and make sure the process goes too;
- * its exit (reap) schedules the next one. */
-static void
-frontend_lost(const char *why)
-{
-	if (d.fesock == -1)
-		return;
-	parent_unwatch(d.fesock);
-	close(d.fesock);
-	d.fesock = -1;
-	ipc_queue_clear(&d.feq);
-	d.fe_ready = 0;
-	if (d.stopping)
-		return;
-	log_warnx("frontend %s", why);
-	if (d.fepid > 0)
-		kill(d.fepid, SIGKILL);
-}
-
-static void
-frontend_ready(void)
-{
-	d.fe_ready = 1;
-	if (d.announced) {
-		log_info("frontend ready, pid %d", (int)d.fepid);
-		return;
-	}
-	d.announced = 1;
-	d.first_ready();
-}
-
-/*
- * The frontend exited. Stopping, that was expected: 1, for the caller to
- * finish; before it ever was ready, it is a start-up failure; otherwise
- * another one starts after a backoff, while the listen queues hold the
- * new clients. 0: pid was not the frontend's.
- */
+/* 1 when pid was the frontend's and we were stopping; 2 a restart is
+ * due; 0 not its. */
 int
 felink_exited(pid_t pid, int st)
 {
-	uint64_t	now = now_ns();
-
-	if (pid != d.fepid || pid <= 0)
-		return 0;
-	d.fepid = -1;
-	frontend_lost("exited");
-	if (d.stopping)
-		return 1;
-	if (!d.announced)
-		fatalx("frontend exited before it was ready (status %d)", st);
-	d.fe_backoff_ms = parent_backoff("frontend", d.fe_backoff_ms,
-	    d.fe_started_ns, st);
-	d.fe_restart_ns = now + d.fe_backoff_ms * 1000000ull;
-	return 2;
+	return proc_exited(d.p, pid, st);
 }
 
 void
 felink_tick(uint64_t now)
 {
-	if (d.fe_restart_ns == 0 || now < d.fe_restart_ns || d.stopping)
-		return;
-	d.fe_restart_ns = 0;
-	start_frontend();
-	if (d.fepid == -1) {
-		/* No fork or socket now: try again later. */
-		d.fe_restart_ns = now + FE_BACKOFF_MAX_MS * 1000000ull;
-		return;
-	}
-	log_info("frontend restarted, pid %d", (int)d.fepid);
+	proc_tick(d.p, now);
 }
 
 uint64_t
 felink_next_deadline(void)
 {
-	uint64_t	when = d.fe_restart_ns, soon;
+	uint64_t	when = proc_next_deadline(d.p), soon;
 
 	/* Names that could not be queued for want of memory: soon again. */
-	if (d.config_due && d.fesock != -1 && d.feq.n == 0) {
-		soon = now_ns() + FE_BACKOFF_MIN_MS * 1000000ull;
+	if (d.config_due && proc_sock(d.p) != -1 && proc_queued(d.p) == 0) {
+		soon = now_ns() + FE_RETRY_MS * 1000000ull;
 		if (when == 0 || soon < when)
 			when = soon;
 	}
@@ -534,14 +341,11 @@ felink_start(struct config *cfg, int debug, int exefd,
 {
 	d.cfg = cfg;
 	d.debug = debug;
-	d.exefd = exefd;
-	d.first_ready = first_ready;
-	d.fe_src.kind = SRC_FRONTEND;
+	d.p = proc_new(&frontend_def, NULL, debug, exefd, first_ready);
 	if ((d.fe_user = strdup(cfg->user)) == NULL ||
 	    (d.fe_chroot = strdup(cfg->chroot)) == NULL)
 		fatal("strdup");
-	start_frontend();
-	return d.fepid == -1 ? -1 : 0;
+	return start_frontend(NULL);
 }
 
 /* A reload: the new names and settings go out; user and chroot stay. */
@@ -572,14 +376,5 @@ parent_names_changed(void)
 int
 felink_stop(void)
 {
-	d.stopping = 1;
-	frontend_lost("told to stop");
-	return d.fepid == -1;
-}
-
-/* For the SRC_FRONTEND event: the link may be gone already. */
-int
-felink_open(void)
-{
-	return d.fesock != -1;
+	return proc_stop(d.p);
 }

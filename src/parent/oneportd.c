@@ -532,9 +532,8 @@ main(int argc, char *argv[])
 			case SRC_SIGNAL:
 				on_signal();
 				break;
-			case SRC_FRONTEND:
-				if (felink_open())
-					felink_event();
+			case SRC_PROC:
+				proc_event(src->ptr);
 				break;
 			case SRC_STDERR:
 				child_stderr_event(src->ptr);
@@ -550,10 +549,6 @@ main(int argc, char *argv[])
 				break;
 			case SRC_LINGER:
 				linger_event();
-				break;
-			case SRC_RELAY:
-				if (rlink_open())
-					rlink_event();
 				break;
 			}
 		}

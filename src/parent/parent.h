@@ -20,8 +20,8 @@
 /* ---- the parent's services, for every module ---- */
 
 /* loop.c: the epoll set; what an event in it is about. */
-enum src_kind { SRC_SIGNAL, SRC_FRONTEND, SRC_STDERR, SRC_STATUS,
-	SRC_CHANNEL, SRC_CONTROL, SRC_LINGER, SRC_RELAY };
+enum src_kind { SRC_SIGNAL, SRC_PROC, SRC_STDERR, SRC_STATUS,
+	SRC_CHANNEL, SRC_CONTROL, SRC_LINGER };
 struct src {
 	enum src_kind	 kind;
 	void		*ptr;
@@ -46,13 +46,59 @@ void	 parent_refuse(int fd, enum proto, const char *reason);
 void	 parent_log_conn(const char *peer, const char *name,
 	    const char *result, pid_t pid, uint64_t accepted_ns);
 
+/*
+ * proc.c: a helper process of ours, a re-exec (oneportd ARGV...) with its
+ * channel (SOCK_SEQPACKET) on fd 3 and the owner's fds after it; its
+ * events come as SRC_PROC with the proc as ptr (proc_event). Restarted
+ * after parent_backoff when it dies once it was ready.
+ */
+#define PROC_ARGV_MAX	(8 + MAX_SERVICES)
+struct proc;
+struct proc_def {
+	const char	*name;		/* "frontend": in its log lines */
+	const char	*argv0;		/* "oneportd-front": what ps shows */
+	int		 bufsz;		/* the channel's buffers, each way */
+	int		 minsnd;	/* warn below this send buffer; 0 */
+	int		 slice;		/* loop_slice() in it, as we have */
+	int		 log_ready;	/* the first READY is logged too */
+	size_t		 maxmsg;	/* the largest message it sends */
+	int		 batch;		/* messages read per event at most */
+	const char	*emfile;	/* "out of descriptors: ..." */
+	/* Start one: build argv and fds, call proc_exec; -1 if none. */
+	int		(*start)(void *arg);
+	/* A message from it: -1 when it is broken (said, its fd closed);
+	 * its READY calls proc_ready. */
+	int		(*message)(void *arg, enum ipc_type, const uint8_t *,
+			    size_t, int fd);
+	/* The link is gone (what it held ends here); NULL if nothing. */
+	void		(*lost)(void *arg);
+};
+struct proc	*proc_new(const struct proc_def *, void *arg, int debug,
+		    int exefd, void (*first_ready)(void));
+int		 proc_exec(struct proc *, char *const argv[], const int *fds,
+		    int nfds);
+void		 proc_event(struct proc *);
+int		 proc_ready(struct proc *);
+void		 proc_announced(struct proc *);
+void		 proc_lost(struct proc *, const char *why);
+int		 proc_exited(struct proc *, pid_t, int status);
+void		 proc_tick(struct proc *, uint64_t now);
+uint64_t	 proc_next_deadline(const struct proc *);
+int		 proc_queue(struct proc *, enum ipc_type, const void *, size_t,
+		    int coalesce);
+int		 proc_flush(struct proc *);
+int		 proc_stop(struct proc *);
+int		 proc_sock(const struct proc *);
+pid_t		 proc_pid(const struct proc *);
+int		 proc_is_ready(const struct proc *);
+int		 proc_idle(const struct proc *);
+int		 proc_queued(const struct proc *);
+
 /* felink.c: the link to the frontend */
 int	 felink_start(struct config *, int debug, int exefd,
 	    void (*first_ready)(void));
 void	 felink_configure(struct config *);
-void	 felink_event(void);
 void	 felink_write(void);
-int	 felink_open(void);
 int	 felink_exited(pid_t, int status);
 void	 felink_tick(uint64_t now);
 uint64_t felink_next_deadline(void);
@@ -81,8 +127,6 @@ int	 rlink_start(struct config *, int debug, int exefd,
 void	 rlink_configure(struct config *);
 void	 rlink_forward(const struct service *, const struct ipc_dispatch *,
 	    int fd, const char *peer);
-void	 rlink_event(void);
-int	 rlink_open(void);
 int	 rlink_exited(pid_t, int status);
 void	 rlink_tick(uint64_t now);
 uint64_t rlink_next_deadline(void);

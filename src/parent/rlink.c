@@ -1,20 +1,16 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * rlink.c: the parent's link to the relay (oneportd -R), as felink.c is
- * to the frontend: started when the config has a forward service, once
- * and again after a backoff when it dies; a client of a forward service
- * goes to it with its backend (IPC_FORWARD) and its slot here holds what
- * the connection's one log line needs until the relay's DONE.
+ * rlink.c: the parent's link to the relay (oneportd -R), a helper process
+ * (proc.c) started when the config has a forward service; a client of a
+ * forward service goes to it with its backend (IPC_FORWARD) and its slot
+ * here holds what the connection's one log line needs until the relay's
+ * DONE.
  */
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <netinet/in.h>
 
 #include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +18,6 @@
 
 #include "parent.h"
 
-#define RL_BACKOFF_MAX_MS	5000
 #define RL_CONNECT_MS		5000	/* the backend's connect */
 #define RL_RESERVE_FDS		64	/* the relay's own, and slack */
 
@@ -41,22 +36,13 @@ struct slot {
 
 static struct {
 	struct config	*cfg;
-	int		 debug, exefd;
-	int		 sock;		/* -1: no relay */
-	pid_t		 pid;		/* -1: none running */
-	int		 ready;
+	int		 debug;
+	struct proc	*p;
 	char		*ports;		/* the Landlock ports it started with */
-	uint64_t	 started_ns, restart_ns;
-	unsigned int	 backoff_ms;
 	int		 stopping;
-	void		(*first_ready)(void);
-	int		 announced;
-	struct src	 src;
 	struct slot	*slots;
 	int		 nslots, nused, max;
-} r = { .sock = -1, .pid = -1 };
-
-static void	relay_lost(const char *);
+} r;
 
 static int
 has_forward(const struct config *cfg)
@@ -113,92 +99,35 @@ max_relays(const struct config *cfg)
 	return n > 1000000 ? 1000000 : (int)n;
 }
 
-static void
-start_relay(void)
+static int
+start_relay(void *arg)
 {
 	char		 dbg[4], verb[16], *argv[8 + MAX_SERVICES], *p, *q;
-	char		*envp[8];
-	extern char	**environ;
-	pid_t		 parent = getpid();
-	int		 sv[2], exe, i, n = 0, argc;
-	int		 bufsz = 1 << 20;
+	int		 i, argc, rv;
 
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
-		log_warn("relay: socketpair");
-		return;
-	}
-	for (i = 0; i < 2; i++) {
-		if (setsockopt(sv[i], SOL_SOCKET, SO_SNDBUFFORCE, &bufsz,
-		    sizeof(bufsz)) == -1)
-			setsockopt(sv[i], SOL_SOCKET, SO_SNDBUF, &bufsz,
-			    sizeof(bufsz));
-	}
+	(void)arg;
 	snprintf(dbg, sizeof(dbg), "%d", r.debug);
 	snprintf(verb, sizeof(verb), "%d", log_verbose);
-	argv[0] = (char *)"oneportd-relay";
-	argv[1] = (char *)"-R";
-	argv[2] = r.cfg->user;
-	argv[3] = r.cfg->chroot;
-	argv[4] = dbg;
-	argv[5] = verb;
-	argc = 6;
+	argv[0] = (char *)"-R";
+	argv[1] = r.cfg->user;
+	argv[2] = r.cfg->chroot;
+	argv[3] = dbg;
+	argv[4] = verb;
+	argc = 5;
 	free(r.ports);
-	if ((r.ports = ports_of(r.cfg)) == NULL) {
-		close(sv[0]);
-		close(sv[1]);
-		return;
-	}
+	if ((r.ports = ports_of(r.cfg)) == NULL)
+		return -1;
 	for (p = r.ports; (q = strchr(p, ' ')) != NULL &&
 	    argc < (int)(sizeof(argv) / sizeof(argv[0])) - 1; p = q + 1) {
 		*q = '\0';
 		argv[argc++] = p;
 	}
 	argv[argc] = NULL;
-#ifdef ONEPORT_SANITIZE
-	for (i = 0; environ[i] != NULL && n < 7; i++)
-		if (strncmp(environ[i], "ASAN_OPTIONS=", 13) == 0 ||
-		    strncmp(environ[i], "UBSAN_OPTIONS=", 14) == 0 ||
-		    strncmp(environ[i], "LSAN_OPTIONS=", 13) == 0)
-			envp[n++] = environ[i];
-#else
-	(void)environ;
-#endif
-	envp[n] = NULL;
-
-	if ((r.pid = fork()) == -1) {
-		log_warn("relay: fork");
-		r.pid = -1;
-		close(sv[0]);
-		close(sv[1]);
-		return;
-	}
-	if (r.pid == 0) {
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
-		    getppid() != parent)
-			_exit(1);
-		if (!r.debug && (i = open("/dev/null", O_RDWR)) != -1) {
-			dup2(i, 0);
-			dup2(i, 1);
-			dup2(i, 2);
-			if (i > 2)
-				close(i);
-		}
-		if ((exe = fcntl(r.exefd, F_DUPFD_CLOEXEC, 4)) == -1 ||
-		    dup2(sv[1], 3) == -1 ||
-		    close_range(4, ~0U, CLOSE_RANGE_CLOEXEC) == -1)
-			_exit(1);
-		fexecve(exe, argv, envp);
-		_exit(127);
-	}
+	rv = proc_exec(r.p, argv, NULL, 0);
 	/* argv pointed into r.ports: the ports stay as the relay has them. */
-	for (i = 6; i < argc; i++)
+	for (i = 5; i < argc; i++)
 		argv[i][strlen(argv[i])] = ' ';
-	close(sv[1]);
-	r.sock = sv[0];
-	fcntl(r.sock, F_SETFL, O_NONBLOCK);
-	r.started_ns = now_ns();
-	r.ready = 0;
-	parent_watch(r.sock, &r.src);
+	return rv;
 }
 
 static void
@@ -269,7 +198,7 @@ rlink_forward(const struct service *svc, const struct ipc_dispatch *req,
 	char			 result[64];
 	int			 i, k;
 
-	if (r.sock == -1 || !r.ready)
+	if (!proc_is_ready(r.p))
 		reason = REASON_UNAVAIL;
 	else if (r.nused >= r.max)
 		reason = REASON_BUSY;
@@ -297,7 +226,7 @@ rlink_forward(const struct service *svc, const struct ipc_dispatch *req,
 	f.local = req->local;
 	memcpy(f.host, req->host, sizeof(f.host));
 	memcpy(f.alpn, req->alpn, sizeof(f.alpn));
-	if (ipc_send(r.sock, IPC_FORWARD, &f, sizeof(f), fd) == -1) {
+	if (ipc_send(proc_sock(r.p), IPC_FORWARD, &f, sizeof(f), fd) == -1) {
 		/* A relay that does not keep up: back-pressure, not a queue
 		 * of descriptors here. */
 		if (errno != EAGAIN && errno != ENOBUFS)
@@ -320,7 +249,7 @@ refuse:
 	parent_log_conn(peer, req->name, result, 0, req->accepted_ns);
 }
 
-static void
+static int
 done(const struct ipc_done *d, int fd)
 {
 	struct slot	*s;
@@ -330,8 +259,7 @@ done(const struct ipc_done *d, int fd)
 		if (fd != -1)
 			close(fd);
 		log_warnx("relay: done for no connection (%u)", d->id);
-		relay_lost("is broken");
-		return;
+		return -1;
 	}
 	s = &r.slots[d->id];
 	if (fd != -1) {
@@ -343,128 +271,80 @@ done(const struct ipc_done *d, int fd)
 	} else
 		slot_log(s, d->result, d);
 	slot_free(s);
+	return 0;
 }
 
-void
-rlink_event(void)
+static int
+message(void *arg, enum ipc_type type, const uint8_t *buf, size_t n, int fd)
 {
-	static uint8_t	 buf[sizeof(struct ipc_done) + IPC_LOG_MAX + 64];
-	struct ipc_hdr	 hdr;
 	struct ipc_rmsg	 m;
 	const char	*why;
 	char		 line[IPC_LOG_MAX + 1];
-	ssize_t		 n;
-	int		 fd, i;
 
-	for (i = 0; i < 256 && r.sock != -1; i++) {
-		n = ipc_recv(r.sock, &hdr, buf, sizeof(buf), &fd);
-		if (n == -1 && errno == EAGAIN)
-			return;
-		if (n == -1 && errno == EMFILE) {
-			log_warnx("out of descriptors: a refused client "
-			    "was lost");
-			continue;
-		}
-		if ((n == 0 && hdr.type == 0) ||
-		    (n == -1 && errno == ECONNRESET)) {
-			relay_lost("closed its channel");
-			return;
-		}
-		if (n == -1) {
-			log_warn("relay: receive");
-			relay_lost("sent a broken message");
-			return;
-		}
-		if (ipc_relay_parse(hdr.type, buf, n, fd != -1, &m,
-		    &why) == -1 || (m.type == IPC_READY && r.ready)) {
-			if (fd != -1)
-				close(fd);
-			log_warnx("%s from relay", why != NULL ? why :
-			    "second ready");
-			relay_lost("is broken");
-			return;
-		}
-		switch (m.type) {
-		case IPC_DONE:
-			done(&m.done, fd);
-			break;
-		case IPC_LOG:
-			log_msg(m.f.pri, ipc_log_text(&m.f, line,
-			    sizeof(line)));
-			break;
-		case IPC_READY:
-			r.ready = 1;
-			log_info("relay ready, pid %d", (int)r.pid);
-			if (!r.announced) {
-				r.announced = 1;
-				r.first_ready();
-			}
-			break;
-		default:
-			break;
-		}
+	(void)arg;
+	if (ipc_relay_parse(type, buf, n, fd != -1, &m, &why) == -1 ||
+	    (m.type == IPC_READY && proc_ready(r.p) == -1)) {
+		if (fd != -1)
+			close(fd);
+		log_warnx("%s from relay", why != NULL ? why :
+		    "second ready");
+		return -1;
 	}
+	switch (m.type) {
+	case IPC_DONE:
+		return done(&m.done, fd);
+	case IPC_LOG:
+		log_msg(m.f.pri, ipc_log_text(&m.f, line, sizeof(line)));
+		break;
+	default:
+		break;
+	}
+	return 0;
 }
 
 /* Its connections went with it: each gets its log line now. */
 static void
-relay_lost(const char *why)
+relay_lost(void *arg)
 {
 	int	i;
 
-	if (r.sock == -1)
-		return;
-	parent_unwatch(r.sock);
-	close(r.sock);
-	r.sock = -1;
-	r.ready = 0;
+	(void)arg;
 	for (i = 0; i < r.nslots; i++)
 		if (r.slots[i].used) {
 			slot_log(&r.slots[i], "-relay lost", NULL);
 			slot_free(&r.slots[i]);
 		}
-	if (r.stopping)
-		return;
-	log_warnx("relay %s", why);
-	if (r.pid > 0)
-		kill(r.pid, SIGKILL);
 }
+
+static const struct proc_def relay_def = {
+	.name = "relay",
+	.argv0 = "oneportd-relay",
+	.bufsz = 1 << 20,
+	.log_ready = 1,
+	.maxmsg = sizeof(struct ipc_done) + IPC_LOG_MAX + 64,
+	.batch = 256,
+	.emfile = "a refused client was lost",
+	.start = start_relay,
+	.message = message,
+	.lost = relay_lost,
+};
 
 int
 rlink_exited(pid_t pid, int st)
 {
-	uint64_t	now = now_ns();
-
-	if (pid != r.pid || pid <= 0)
-		return 0;
-	r.pid = -1;
-	relay_lost("exited");
-	if (r.stopping)
-		return 1;
-	if (!r.announced)
-		fatalx("relay exited before it was ready (status %d)", st);
-	r.backoff_ms = parent_backoff("relay", r.backoff_ms, r.started_ns, st);
-	r.restart_ns = now + r.backoff_ms * 1000000ull;
-	return 2;
+	return proc_exited(r.p, pid, st);
 }
 
 void
 rlink_tick(uint64_t now)
 {
-	if (r.restart_ns == 0 || now < r.restart_ns || r.stopping)
-		return;
-	r.restart_ns = 0;
-	start_relay();
-	if (r.pid == -1)
-		r.restart_ns = now + RL_BACKOFF_MAX_MS * 1000000ull;
-	else
-		log_info("relay restarted, pid %d", (int)r.pid);
+	proc_tick(r.p, now);
 }
 
 uint64_t
 rlink_next_deadline(void)
 {
-	return r.restart_ns;
+	return proc_next_deadline(r.p);
 }
 
 /*
@@ -477,17 +357,14 @@ rlink_start(struct config *cfg, int debug, int exefd,
 {
 	r.cfg = cfg;
 	r.debug = debug;
-	r.exefd = exefd;
-	r.first_ready = first_ready;
-	r.src.kind = SRC_RELAY;
+	r.p = proc_new(&relay_def, NULL, debug, exefd, first_ready);
 	r.max = max_relays(cfg);
 	if (!has_forward(cfg)) {
-		r.announced = 1;
+		proc_announced(r.p);
 		first_ready();
 		return 0;
 	}
-	start_relay();
-	return r.pid == -1 ? -1 : 0;
+	return start_relay(NULL);
 }
 
 /*
@@ -506,15 +383,15 @@ rlink_configure(struct config *cfg)
 	r.max = max_relays(cfg);
 	if (!has_forward(cfg) || r.stopping)
 		return;
-	if (r.pid == -1 && r.restart_ns == 0) {
-		r.announced = 1;
-		start_relay();
+	if (proc_idle(r.p)) {
+		proc_announced(r.p);
+		(void)start_relay(NULL);
 		return;
 	}
 	ports = ports_of(cfg);
 	if (ports != NULL && r.ports != NULL && strcmp(ports, r.ports) != 0) {
 		log_info("relay: backend ports changed; restarting it");
-		relay_lost("restarted for new ports");
+		proc_lost(r.p, "restarted for new ports");
 	}
 	free(ports);
 }
@@ -523,12 +400,5 @@ int
 rlink_stop(void)
 {
 	r.stopping = 1;
-	relay_lost("told to stop");
-	return r.pid == -1;
-}
-
-int
-rlink_open(void)
-{
-	return r.sock != -1;
+	return proc_stop(r.p);
 }
