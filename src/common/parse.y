@@ -27,6 +27,7 @@ typedef struct srcloc yyltype;
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +51,9 @@ struct file {
 	int		 lineno;
 	int		 eol_owed;	/* ends the include statement */
 	int		 eof;		/* the final EOL was returned */
+	char		**pending;	/* an include pattern's files to read */
+	size_t		 npending;	/* read (or tried) so far */
+	YYLTYPE		 pending_from;	/* that include statement */
 };
 
 int			 parse_secrecy = 1;	/* see secrecy() */
@@ -74,6 +78,8 @@ static int	 secrecy(const YYLTYPE *, const char *, const struct stat *);
 static int	 file_push(const char *, const YYLTYPE *);
 static void	 file_pop(void);
 static char	*include_path(const char *, const char *);
+static void	 include_files(const YYLTYPE *, const char *);
+static void	 include_next(void);
 static int	 number(const YYLTYPE *, const char *, const char *,
 		    long long, long long, int *);
 static int	 timeout(const YYLTYPE *, const char *, const char *, int *);
@@ -142,12 +148,8 @@ grammar		: %empty
 		;
 
 include		: INCLUDE STRING		{
-			char	*path;
-
-			path = include_path(@2.file, $2);
+			include_files(&@1, $2);
 			free($2);
-			file_push(path, &@1);
-			free(path);
 		}
 		;
 
@@ -828,6 +830,7 @@ top:
 		if (nfiles == 1)
 			return YYEOF;
 		file_pop();
+		include_next();
 		goto top;
 	case '\n':
 		f->lineno++;
@@ -940,6 +943,89 @@ include_path(const char *from, const char *name)
 	return path;
 }
 
+/* A pattern's directory may hold glob characters; they are its own. */
+static char *
+glob_escape(const char *path)
+{
+	const char	*slash = strrchr(path, '/');
+	char		*out, *o;
+	size_t		 i;
+
+	if ((out = malloc(2 * strlen(path) + 1)) == NULL)
+		fatal("parse: malloc");
+	for (i = 0, o = out; path[i] != '\0'; i++) {
+		if (slash != NULL && path + i < slash &&
+		    strchr("*?[]\\", path[i]) != NULL)
+			*o++ = '\\';
+		*o++ = path[i];
+	}
+	*o = '\0';
+	return out;
+}
+
+static int
+path_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * "include PATTERN": a file, or with *, ? or [ a shell pattern of
+ * glob(3) whose files are read one after the other in the byte order of
+ * their names (conf.d/10-a.conf before conf.d/20-b.conf), each checked
+ * as the top file is. A pattern may match nothing: a conf.d/ of no
+ * package yet. A name without a pattern must exist.
+ */
+static void
+include_files(const YYLTYPE *from, const char *pattern)
+{
+	struct file	*f = &files[nfiles - 1];
+	glob_t		 g;
+	char		*path, *pat;
+	size_t		 i;
+	int		 rv;
+
+	path = include_path(from->file, pattern);
+	if (strpbrk(pattern, "*?[") == NULL) {
+		file_push(path, from);
+		free(path);
+		return;
+	}
+	pat = glob_escape(path);
+	free(path);
+	rv = glob(pat, GLOB_NOSORT, NULL, &g);
+	free(pat);
+	if (rv == GLOB_NOSPACE)
+		fatal("parse: glob");
+	if (rv == GLOB_ABORTED)
+		perr(from, "include \"%s\": a directory cannot be read",
+		    safe(pattern));
+	if (rv != 0)
+		return;
+	qsort(g.gl_pathv, g.gl_pathc, sizeof(*g.gl_pathv), path_cmp);
+	strv_free(f->pending);
+	f->pending = NULL;
+	for (i = 0; i < g.gl_pathc; i++)
+		f->pending = strv_add(f->pending, g.gl_pathv[i]);
+	f->npending = 0;
+	f->pending_from = *from;
+	globfree(&g);
+	include_next();
+}
+
+/* The next file of the include being read in the file on top, if any. */
+static void
+include_next(void)
+{
+	struct file	*f = &files[nfiles - 1];
+
+	while (f->pending != NULL && f->pending[f->npending] != NULL)
+		if (file_push(f->pending[f->npending++], &f->pending_from) == 0)
+			return;
+	strv_free(f->pending);
+	f->pending = NULL;
+}
+
 /*
  * A configuration says what runs as whom: one that someone else can
  * write is refused, as httpd's check_file_secrecy does. It must be
@@ -1025,7 +1111,8 @@ file_push(const char *path, const YYLTYPE *from)
 static void
 file_pop(void)
 {
-	fclose(files[--nfiles].stream);
+	strv_free(files[--nfiles].pending);
+	fclose(files[nfiles].stream);
 	memset(&files[nfiles], 0, sizeof(files[nfiles]));
 }
 

@@ -163,3 +163,80 @@ class SystemChecks(DaemonTestCase):
                           p.stderr.decode()),
                          (1, "", '%s:3: service "a": command %s/none: No '
                           'such file or directory\n' % (path, self.tmp)))
+
+
+class IncludePattern(DaemonTestCase):
+    """include "PATTERN": glob(3), relative to the including file, read in
+    the byte order of the names, each file checked like the top one."""
+
+    def tree(self, files):
+        for name, text in files.items():
+            path = os.path.join(self.tmp, name)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            self.script(name, text, 0o644)
+        return os.path.join(self.tmp, "main.conf")
+
+    def n(self, path, *args):
+        rc, out, err = run_daemon_n([*args, "-f", path])
+        return rc, out, err.replace(self.tmp, "%")
+
+    def test_files_in_sorted_order(self):
+        # The second declaration is the error: 20-b is read after 10-a,
+        # whatever order the directory lists them in.
+        path = self.tree({
+            "main.conf": 'include "conf.d/*.conf"\n',
+            "conf.d/20-b.conf": '\nservice x { command /bin/cat }\n',
+            "conf.d/10-a.conf": 'service x { command /bin/cat }\n'})
+        self.assertEqual(self.n(path, "-n"), (1, "", (
+            '%/conf.d/20-b.conf:2: duplicate service "x" (first declared '
+            'at %/conf.d/10-a.conf:1)\n')))
+
+    def test_services_of_every_file_answer(self):
+        path = self.tree({
+            "main.conf": 'defaults { max instances 3 }\n'
+                         'include "conf.d/*.conf"\ninclude "none.d/*.conf"\n'
+                         'service main { command /bin/echo main }\n',
+            "conf.d/a.conf": 'service a { command /bin/echo a }\n',
+            "conf.d/b.conf": 'service b { command /bin/echo b }\n',
+            "conf.d/README": 'not a config\n'})
+        rc, out, err = self.n(path, "-nv")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(out.count("max instances 3\n"), 3, out)
+        # -nv prints one file, with the includes' services in it, that
+        # reads back as the same configuration.
+        back = self.script("back.conf", out.replace("configuration OK\n",
+                                                    ""), 0o644)
+        self.assertEqual(self.n(back, "-nv"), (0, out, ""))
+        d = self.start(conffile=path)
+        for name in (b"a", b"b", b"main"):
+            self.assertEqual(d.exchange(name + b"\r\n"), b"+\r\n" + name +
+                             b"\n")
+
+    def test_each_file_checked_and_named(self):
+        path = self.tree({
+            "main.conf": 'timeout 5\ninclude "conf.d/*"\n',
+            "conf.d/1-bad.conf": 'service a {\n\tcomand /bin/cat\n}\n',
+            "conf.d/2-open.conf": 'service b { command /bin/cat }\n',
+            "conf.d/3-loop.conf": 'include "../main.conf"\n'})
+        os.chmod(os.path.join(self.tmp, "conf.d/2-open.conf"), 0o666)
+        self.assertEqual(self.n(path, "-n"), (1, "", (
+            '%/conf.d/1-bad.conf:2: unknown service option "comand" (did '
+            'you mean "command"?)\n'
+            '%/main.conf:2: %/conf.d/2-open.conf: writable by others: '
+            'refused\n'
+            '%/conf.d/3-loop.conf:1: include loop: %/conf.d/../main.conf is '
+            'already being read\n')))
+
+    def test_nesting_is_bounded(self):
+        files = {"main.conf": 'include "d1/*.conf"\n'}
+        for i in range(1, 10):
+            files["d%d/x.conf" % i] = ('include "%s/d%d/*.conf"\n'
+                                       % (self.tmp, i + 1))
+        files["d10/x.conf"] = "timeout 5\n"
+        self.assertEqual(self.n(self.tree(files), "-n"), (1, "", (
+            '%/d8/x.conf:1: include "%/d9/x.conf": nested more than 8 '
+            'deep\n')))
+        # Eight deep is allowed.
+        os.unlink(os.path.join(self.tmp, "d9/x.conf"))
+        self.assertEqual(self.n(os.path.join(self.tmp, "main.conf"), "-n"),
+                         (0, "configuration OK\n", ""))
