@@ -30,6 +30,8 @@ make SANITIZE=1 WERROR=1 check
 make WERROR=1
 ONEPORTD=$(pwd)/build/oneportd python3 -m unittest discover \
     -s tests/blackbox -p 'test_*.py'
+# ./try.sh and the README's commands against it, on the plain build.
+sh tests/pkg/test-try.sh
 make fuzz
 # Every target: fuzz/NAME.srcs names what NAME_fuzz.c is built with.
 for t in $(ls fuzz/*.srcs | sed 's|fuzz/||; s|\.srcs$||'); do

@@ -9,6 +9,7 @@
 # there is left. Root only: it installs packages. Run by check.sh.
 set -eu
 here=$(cd "$(dirname "$0")/../.." && pwd)
+. "$here/tests/pkg/lib.sh"
 if [ "$(id -u)" -ne 0 ]; then
 	echo "test-deb: skipped (not root)"
 	exit 0
@@ -49,16 +50,6 @@ fail() {
 apt_get() {
 	DEBIAN_FRONTEND=noninteractive apt-get -y -q \
 	    -o DPkg::Lock::Timeout=120 "$@"
-}
-# Waits up to 10 s for the file $1 to hold a line matching $2.
-wait_for() {
-	i=0
-	while ! grep -q "$2" "$1" 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -le 100 ] || return 1
-		[ -z "$pid" ] || kill -0 "$pid" 2>/dev/null || return 1
-		sleep 0.1
-	done
 }
 
 for p in $PKGS; do
@@ -155,7 +146,10 @@ service "echo" {
 CONF
 /usr/sbin/oneportd -d -f "$tmp/test.conf" >"$tmp/daemon.err" 2>&1 &
 pid=$!
-wait_for "$tmp/daemon.err" 'listening on 127.0.0.1:' ||
+up() {
+	has "$tmp/daemon.err" 'listening on 127.0.0.1:' || gone "$pid"
+}
+poll 100 up && ! gone "$pid" ||
     fail "the installed oneportd did not start listening"
 port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' \
     "$tmp/daemon.err" | head -n 1)
@@ -166,25 +160,18 @@ case $out in
 *)	fail "daytime said: $out" ;;
 esac
 # The pass service comes up beside the daemon; ask until it does.
-i=0
-until out=$(echo "hello through liboneport" |
-    timeout 20 oneport "127.0.0.1:$port" echo 2>"$tmp/client.err"); do
-	i=$((i + 1))
-	[ $i -le 50 ] || fail "oneport to the pass service: $(cat "$tmp/client.err")"
-	sleep 0.2
-done
+ask() {
+	out=$(echo "hello through liboneport" |
+	    timeout 20 oneport "127.0.0.1:$port" echo 2>"$tmp/client.err")
+}
+poll 50 ask || fail "oneport to the pass service: $(cat "$tmp/client.err")"
 # echo-service says who called first, then echoes.
 [ "$(printf '%s\n' "$out" | tail -n 1)" = "hello through liboneport" ] ||
     fail "echo said: $out"
 [ "$(timeout 20 oneport -l "127.0.0.1:$port")" = "$(printf 'daytime\necho')" ] ||
     fail "oneport -l does not list daytime and echo"
 kill "$pid"
-i=0
-while kill -0 "$pid" 2>/dev/null; do
-	i=$((i + 1))
-	[ $i -le 100 ] || fail "oneportd did not stop on SIGTERM"
-	sleep 0.1
-done
+poll 100 gone "$pid" || fail "oneportd did not stop on SIGTERM"
 pid=
 
 phase "ran and stopped"
