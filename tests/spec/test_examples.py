@@ -78,6 +78,7 @@ visible no }
 # What an example's heading may add to the setup, in its parentheses.
 CONDITIONS = {
     "HELP disabled": "help off\n",
+    "the client's address denied": "deny all\n",
     "one pending per address": "max pending per-address 1\n",
     "one pending in all": "max pending 1\n",
     "implicit names": IMPLICIT_CONFIG,
