@@ -27,6 +27,9 @@ enum ipc_type {
 	IPC_READY,	/* frontend -> parent: sandboxed and serving, once */
 	IPC_FORWARD,	/* parent -> relay: a client fd and its backend */
 	IPC_DONE,	/* relay -> parent: a relayed connection's end */
+	IPC_LISTEN,	/* parent -> frontend: a listener more (the fd) */
+	IPC_UNLISTEN,	/* parent -> frontend: uint32_t index of one gone */
+	IPC_DRAIN,	/* parent -> frontend: stop accepting, finish, exit */
 	IPC_TYPE_MAX
 };
 

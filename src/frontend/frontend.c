@@ -95,8 +95,11 @@ static struct {
 
 	struct watch		 parent;
 	struct watch		 linger;	/* replied, awaiting FIN */
-	struct watch		*listeners;
+	struct watch		**listeners;	/* each its own, for epoll */
 	int			 nlisteners;
+	struct watch		**gone;		/* removed in this batch */
+	int			 ngone;
+	int			 draining;	/* no listener: ends when idle */
 	int			 epfd;
 	int			 reserve_fd;	/* spent to answer at EMFILE */
 	uint64_t		 paused_until;	/* 0: accepting */
@@ -784,8 +787,8 @@ listeners_enable(int on)
 	for (i = 0; i < fe.nlisteners; i++) {
 		memset(&ev, 0, sizeof(ev));
 		ev.events = on ? EPOLLIN : 0;
-		ev.data.ptr = &fe.listeners[i];
-		if (epoll_ctl(fe.epfd, EPOLL_CTL_MOD, fe.listeners[i].fd,
+		ev.data.ptr = fe.listeners[i];
+		if (epoll_ctl(fe.epfd, EPOLL_CTL_MOD, fe.listeners[i]->fd,
 		    &ev) == -1)
 			fatal("epoll_ctl");
 	}
@@ -1114,6 +1117,68 @@ parent_rules(const struct ipc_config_view *v)
 	access_load(v);
 }
 
+/*
+ * A listener the parent bound at a reload (or, at start, one it passed
+ * on the command line): accepted from as soon as the others are.
+ */
+static void
+listener_add(int fd)
+{
+	struct epoll_event	  ev;
+	struct watch		**l, *w;
+
+	if ((l = reallocarray(fe.listeners, fe.nlisteners + 1,
+	    sizeof(*l))) == NULL)
+		fatal("frontend: listeners");
+	fe.listeners = l;
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		fatal("frontend: listener");
+	w->kind = W_LISTENER;
+	w->fd = fd;
+	memset(&ev, 0, sizeof(ev));
+	ev.events = fe.configured && fe.paused_until == 0 ? EPOLLIN : 0;
+	ev.data.ptr = w;
+	if (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1 ||
+	    epoll_ctl(fe.epfd, EPOLL_CTL_ADD, fd, &ev) == -1)
+		fatal("frontend: listener %d", fe.nlisteners);
+	fe.listeners[fe.nlisteners++] = w;
+}
+
+/* The i-th listener goes (the parent's list lost it too, at the same
+ * place). Its event may be in this batch: freed after it. */
+static void
+listener_remove(int i)
+{
+	struct watch	**g, *w = fe.listeners[i];
+
+	if ((g = reallocarray(fe.gone, fe.ngone + 1, sizeof(*g))) == NULL)
+		fatal("frontend: listeners");
+	fe.gone = g;
+	fe.gone[fe.ngone++] = w;
+	epoll_ctl(fe.epfd, EPOLL_CTL_DEL, w->fd, NULL);
+	close(w->fd);
+	w->kind = W_FREE;
+	w->fd = -1;
+	memmove(&fe.listeners[i], &fe.listeners[i + 1],
+	    (fe.nlisteners - i - 1) * sizeof(*fe.listeners));
+	fe.nlisteners--;
+}
+
+/*
+ * An upgrade: another frontend accepts from the same sockets now. This
+ * one closes its copies and finishes the clients it has, each within
+ * its deadline, as usual (their requests still go to our parent); it
+ * exits once none is left.
+ */
+static void
+frontend_drain(void)
+{
+	while (fe.nlisteners > 0)
+		listener_remove(fe.nlisteners - 1);
+	fe.draining = 1;
+	log_info("frontend: draining, %u pending", fe.npending);
+}
+
 static void
 shutdown_pending(void)
 {
@@ -1127,6 +1192,7 @@ parent_read(void)
 {
 	struct ipc_hdr	hdr;
 	ssize_t		n;
+	uint32_t	idx;
 	int		fd;
 
 	for (;;) {
@@ -1137,11 +1203,32 @@ parent_read(void)
 			shutdown_pending();	/* the parent is going away */
 		if (n == -1)
 			fatal("frontend: message from parent");
-		if (fd != -1)
-			fatalx("frontend: unexpected fd from parent");
-		if (hdr.type != IPC_CONFIG)
+		/* Exact sizes, and an fd only with IPC_LISTEN. */
+		if ((fd != -1) != (hdr.type == IPC_LISTEN) ||
+		    (hdr.type == IPC_UNLISTEN && n != sizeof(idx)) ||
+		    ((hdr.type == IPC_LISTEN || hdr.type == IPC_DRAIN) &&
+		    n != 0))
+			fatalx("frontend: bad message %u from parent",
+			    hdr.type);
+		switch (hdr.type) {
+		case IPC_CONFIG:
+			parent_config(iobuf, n);
+			break;
+		case IPC_LISTEN:
+			listener_add(fd);
+			break;
+		case IPC_UNLISTEN:
+			memcpy(&idx, iobuf, sizeof(idx));
+			if (idx >= (uint32_t)fe.nlisteners)
+				fatalx("frontend: no listener %u", idx);
+			listener_remove(idx);
+			break;
+		case IPC_DRAIN:
+			frontend_drain();
+			break;
+		default:
 			fatalx("frontend: unexpected message %u", hdr.type);
-		parent_config(iobuf, n);
+		}
 	}
 }
 
@@ -1235,7 +1322,7 @@ frontend_run(int argc, char *argv[])
 	struct ucred		 cr;
 	socklen_t		 len = sizeof(cr);
 	uint64_t		 now;
-	int			 i, n, k, type;
+	int			 i, n, k, nl, type;
 
 	len = sizeof(type);
 	if (argc != 7 || getsockopt(FE_CHANNEL_FD, SOL_SOCKET, SO_TYPE, &type,
@@ -1245,7 +1332,7 @@ frontend_run(int argc, char *argv[])
 	if (getsockopt(FE_CHANNEL_FD, SOL_SOCKET, SO_PEERCRED, &cr,
 	    &len) == -1)
 		fatal("frontend: SO_PEERCRED");
-	fe.nlisteners = number(argv[2], 65536);
+	nl = number(argv[2], 65536);
 	fe.debug = number(argv[5], 1);
 	log_verbose = number(argv[6], 100);
 	fe.parent.kind = W_PARENT;
@@ -1272,18 +1359,8 @@ frontend_run(int argc, char *argv[])
 	if (epoll_ctl(fe.epfd, EPOLL_CTL_ADD, fe.linger.fd, &ev) == -1)
 		fatal("frontend: epoll_ctl");
 	/* Listeners wait, disabled, until the first config has arrived. */
-	if ((fe.listeners = calloc(fe.nlisteners + 1, sizeof(*w))) == NULL)
-		fatal("frontend: calloc");
-	for (i = 0; i < fe.nlisteners; i++) {
-		fe.listeners[i].kind = W_LISTENER;
-		fe.listeners[i].fd = FE_CHANNEL_FD + 1 + i;
-		ev.events = 0;
-		ev.data.ptr = &fe.listeners[i];
-		if (fcntl(fe.listeners[i].fd, F_SETFD, FD_CLOEXEC) == -1 ||
-		    epoll_ctl(fe.epfd, EPOLL_CTL_ADD, fe.listeners[i].fd,
-		    &ev) == -1)
-			fatal("frontend: listener %d", i);
-	}
+	for (i = 0; i < nl; i++)
+		listener_add(FE_CHANNEL_FD + 1 + i);
 	fcntl(fe.parent.fd, F_SETFD, FD_CLOEXEC);
 
 	sandbox_frontend(argv[3], argv[4], cr.pid);
@@ -1324,6 +1401,13 @@ frontend_run(int argc, char *argv[])
 		if (fe.paused_until != 0 && fe.paused_until <= now) {
 			fe.paused_until = 0;
 			listeners_enable(1);
+		}
+		while (fe.ngone > 0)
+			free(fe.gone[--fe.ngone]);
+		if (fe.draining && fe.npending == 0 &&
+		    linger_next_deadline() == 0) {
+			log_info("frontend: drained");
+			_exit(0);
 		}
 	}
 }

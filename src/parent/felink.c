@@ -378,3 +378,40 @@ felink_stop(void)
 {
 	return proc_stop(d.p);
 }
+
+/*
+ * A reload changed the listeners: the running frontend is told each
+ * change, in order (a socket more, appended; the one at an index gone),
+ * as the parent's list makes it. One it cannot be told of is restarted,
+ * with the whole list. -1 for an fd: index goes.
+ */
+void
+felink_listener(int fd, uint32_t index)
+{
+	int	r, sock = proc_sock(d.p);
+
+	if (sock == -1)
+		return;	/* the next one is started with the list */
+	if (fd != -1)
+		r = ipc_send(sock, IPC_LISTEN, NULL, 0, fd);
+	else
+		r = ipc_send(sock, IPC_UNLISTEN, &index, sizeof(index), -1);
+	if (r == -1) {
+		log_warn("frontend: listener change");
+		proc_lost(d.p, "cannot be told its listeners");
+	}
+}
+
+/* An upgrade: the frontend finishes its clients and exits, its channel
+ * kept for their requests; its exit is the end of this daemon. */
+void
+felink_drain(void)
+{
+	int	sock = proc_sock(d.p);
+
+	proc_draining(d.p);
+	if (sock != -1 && ipc_send(sock, IPC_DRAIN, NULL, 0, -1) == -1) {
+		log_warn("frontend: drain");
+		proc_lost(d.p, "cannot be told to drain");
+	}
+}

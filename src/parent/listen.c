@@ -36,9 +36,11 @@ static struct handed	*handed;
 static int		 nhanded;
 static int		 activated;	/* some were handed at start */
 
-/* Address and port, nothing else of the sockaddr (flow labels, scope). */
+/* Address and port (or the address alone: anyport), nothing else of the
+ * sockaddr (flow labels, scope). */
 static int
-same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+same_where(const struct sockaddr_storage *a,
+    const struct sockaddr_storage *b, int anyport)
 {
 	const struct sockaddr_in	*a4, *b4;
 	const struct sockaddr_in6	*a6, *b6;
@@ -48,13 +50,19 @@ same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 	if (a->ss_family == AF_INET) {
 		a4 = (const struct sockaddr_in *)a;
 		b4 = (const struct sockaddr_in *)b;
-		return a4->sin_port == b4->sin_port &&
+		return (anyport || a4->sin_port == b4->sin_port) &&
 		    a4->sin_addr.s_addr == b4->sin_addr.s_addr;
 	}
 	a6 = (const struct sockaddr_in6 *)a;
 	b6 = (const struct sockaddr_in6 *)b;
-	return a6->sin6_port == b6->sin6_port &&
+	return (anyport || a6->sin6_port == b6->sin6_port) &&
 	    memcmp(&a6->sin6_addr, &b6->sin6_addr, 16) == 0;
+}
+
+static int
+same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	return same_where(a, b, 0);
 }
 
 static int
@@ -275,4 +283,88 @@ listen_start(struct config *cfg)
 			fatalx("cannot listen on %s", addr_ntop((struct
 			    sockaddr *)&l->ss, a, sizeof(a)));
 	}
+}
+
+/*
+ * A reload: a line of the new configuration takes the socket of the
+ * running one's of the same address and port (a line of port 0 the
+ * socket it was given, if it asked for port 0 before too); a handed
+ * socket stays whatever the lines say; a socket that no line wants any
+ * more is closed, and a new line bound. Kept sockets come first, in the
+ * order they had, then the new ones: the frontend, told each change,
+ * keeps the same list. A line that cannot be bound is logged and left
+ * out; the reload goes on.
+ */
+void
+listen_reload(struct config *old, struct config *cfg)
+{
+	struct listener	*nl, *o, *l;
+	char		*taken = NULL, *gone = NULL, a[ADDR_STRLEN];
+	int		 i, j, n = 0;
+
+	nl = calloc(old->nlisteners + cfg->nlisteners + 1, sizeof(*nl));
+	taken = calloc(cfg->nlisteners + 1, 1);
+	gone = calloc(old->nlisteners + 1, 1);
+	if (nl == NULL || taken == NULL || gone == NULL) {
+		/* Nothing changes: the running sockets stay, all of them. */
+		log_warn("listeners not changed");
+		free(nl);
+		nl = NULL;
+		goto done;
+	}
+	for (i = 0; i < old->nlisteners; i++) {
+		o = &old->listeners[i];
+		for (j = 0; j < cfg->nlisteners; j++) {
+			l = &cfg->listeners[j];
+			if (!taken[j] && (addr_port((struct sockaddr *)&l->ss)
+			    == 0 ? o->port0 && same_where(&l->ss, &o->ss, 1) :
+			    same_addr(&l->ss, &o->ss)))
+				break;
+		}
+		if (j < cfg->nlisteners)
+			taken[j] = 1;
+		else if (!o->handed) {
+			gone[i] = 1;
+			continue;
+		}
+		nl[n++] = *o;
+	}
+	/* From the last, so each index is still the frontend's. */
+	for (i = old->nlisteners - 1; i >= 0; i--) {
+		if (!gone[i])
+			continue;
+		o = &old->listeners[i];
+		felink_listener(-1, i);
+		close(o->fd);
+		log_info("no longer listening on %s", addr_ntop((struct
+		    sockaddr *)&o->ss, a, sizeof(a)));
+	}
+	for (j = 0; j < cfg->nlisteners; j++) {
+		if (taken[j])
+			continue;
+		nl[n] = cfg->listeners[j];
+		if (listen_bind_one(&nl[n]) == -1) {
+			log_warnx("not listening on %s", addr_ntop((struct
+			    sockaddr *)&nl[n].ss, a, sizeof(a)));
+			continue;
+		}
+		felink_listener(nl[n].fd, 0);
+		log_info("listening on %s", addr_ntop((struct sockaddr *)
+		    &nl[n].ss, a, sizeof(a)));
+		n++;
+	}
+done:
+	free(taken);
+	free(gone);
+	free(cfg->listeners);
+	if (nl == NULL) {
+		cfg->listeners = old->listeners;
+		n = old->nlisteners;
+	} else {
+		cfg->listeners = nl;
+		free(old->listeners);
+	}
+	cfg->nlisteners = n;
+	old->listeners = NULL;
+	old->nlisteners = 0;
 }

@@ -154,48 +154,23 @@ fail:
 	return NULL;
 }
 
-static int
-same_addr(const struct listener *a, const struct listener *b)
-{
-	return a->sslen == b->sslen && memcmp(&a->ss, &b->ss, a->sslen) == 0;
-}
-
 /*
  * SIGHUP: new connections see the new file; children keep running and keep
- * counting against their service by name. Listeners are bound once, at
- * start: the frontend holds them, so changing them needs a restart.
+ * counting against their service by name. Listeners of the new file are
+ * bound and those it dropped closed (listen_reload); the others keep their
+ * sockets, queues and all.
  */
 static void
 reload(void)
 {
 	struct config	*cfg;
-	int		 i, same;
 
 	log_info("reloading configuration");
 	if ((cfg = load_config()) == NULL) {
 		log_warnx("configuration not reloaded; keeping the old one");
 		return;
 	}
-	same = cfg->nlisteners == d.cfg->nlisteners;
-	for (i = 0; same && i < cfg->nlisteners; i++) {
-		/* The old port may have been 0, resolved at bind. */
-		struct listener	tmp = cfg->listeners[i];
-
-		if (addr_port((struct sockaddr *)&tmp.ss) == 0)
-			((struct sockaddr_in *)&tmp.ss)->sin_port =
-			    ((struct sockaddr_in *)&d.cfg->listeners[i].ss)
-			    ->sin_port;
-		same = same_addr(&tmp, &d.cfg->listeners[i]);
-	}
-	if (!same)
-		log_warnx("listen changes take effect at restart");
-	/* The bound sockets stay; the new config inherits them. */
-	free(cfg->listeners);
-	cfg->listeners = d.cfg->listeners;
-	cfg->nlisteners = d.cfg->nlisteners;
-	d.cfg->listeners = NULL;
-	d.cfg->nlisteners = 0;
-
+	listen_reload(d.cfg, cfg);
 	child_remap(cfg);
 	config_free(d.cfg);
 	d.cfg = cfg;

@@ -88,6 +88,7 @@ int		 proc_queue(struct proc *, enum ipc_type, const void *, size_t,
 		    int coalesce);
 int		 proc_flush(struct proc *);
 int		 proc_stop(struct proc *);
+void		 proc_draining(struct proc *);
 int		 proc_sock(const struct proc *);
 pid_t		 proc_pid(const struct proc *);
 int		 proc_is_ready(const struct proc *);
@@ -103,12 +104,15 @@ int	 felink_exited(pid_t, int status);
 void	 felink_tick(uint64_t now);
 uint64_t felink_next_deadline(void);
 int	 felink_stop(void);
+void	 felink_listener(int fd, uint32_t index);
+void	 felink_drain(void);
 void	 parent_names_changed(void);
 
 /* listen.c: the listening sockets, handed over or bound */
 void	 listen_inherit(void);
 int	 listen_handed(void);
 void	 listen_start(struct config *);
+void	 listen_reload(struct config *old, struct config *);
 
 /* notify.c: sd_notify(3) to the service manager, if one listens */
 void	 notify_init(void);

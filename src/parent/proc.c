@@ -355,6 +355,14 @@ proc_queue(struct proc *p, enum ipc_type type, const void *buf, size_t len,
 	return ipc_queue_add(&p->q, type, buf, len, coalesce);
 }
 
+/* Its exit is expected (an upgrade's drained frontend), its channel
+ * open until then. */
+void
+proc_draining(struct proc *p)
+{
+	p->stopping = 1;
+}
+
 /* Stopping: its channel closes, and it exits. 1: none is running. */
 int
 proc_stop(struct proc *p)

@@ -86,11 +86,18 @@ class SocketActivation(DaemonTestCase):
                    r'"tcpmux", for its listen line' % a)
         d.wait_log(r'listener 127\.0\.0\.1:%d: handed over as fd 4 named '
                    r'"more", served as well' % b)
-        for p in (a, b, extra):
-            s = send_line(p, b"echo\r\nport %d\r\n" % p)
-            self.addCleanup(s.close)
-            s.shutdown(socket.SHUT_WR)
-            self.assertEqual(recv_until_eof(s), b"+\r\nport %d\r\n" % p)
+        for reload in (False, True):
+            if reload:
+                # Handed sockets stay, whatever the lines say.
+                d.signal(signal.SIGHUP)
+                d.wait_log(r"configuration reloaded")
+            for p in (a, b, extra):
+                s = send_line(p, b"echo\r\nport %d\r\n" % p)
+                self.addCleanup(s.close)
+                s.shutdown(socket.SHUT_WR)
+                self.assertEqual(recv_until_eof(s),
+                                 b"+\r\nport %d\r\n" % p)
+        self.assertNotIn("listening on", d.log_text())
 
     def test_listen_pid_not_ours(self):
         # Variables meant for another process: ignored, and bound as usual.
