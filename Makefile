@@ -72,7 +72,7 @@ $(B)/parent/oneportd.o $(B)/oneport: override CFLAGS += $(DEFINES)
 # rule: a frontend or shared file cannot see the parent's header, and
 # the parent sees the frontend's only for frontend_run.
 PARENT_OBJS	= oneportd loop answer felink rlink child dispatch spawn handoff \
-		  control supervise redirect sockdiag errline listen notify
+		  control supervise redirect sockdiag errline listen notify upgrade
 PARENT_OBJS	+= proc
 FRONTEND_OBJS	= frontend source sandbox request probe tls http ssh proxy route
 FRONTEND_OBJS	+= access

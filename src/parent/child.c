@@ -303,6 +303,20 @@ child_count(const struct service *svc, uint64_t akey)
 	return n;
 }
 
+/* Programs whose client has not heard "+" or "-" yet: until then the
+ * parent must not go (an upgrade waits for them). */
+int
+child_starting(void)
+{
+	struct child	*c;
+	int		 n = 0;
+
+	for (c = children; c != NULL; c = c->next)
+		if (c->client != -1)
+			n++;
+	return n;
+}
+
 /* A reload: point each program at its service in the new config. */
 void
 child_remap(const struct config *cfg)

@@ -247,6 +247,15 @@ path_sun(const char *what, const char *path, struct sockaddr_un *sun)
 	return 0;
 }
 
+/* The new image of an upgrade: the live sockets are our old image's. */
+static int	takeover;
+
+void
+control_takeover(void)
+{
+	takeover = 1;
+}
+
 /* Is path free for us: nothing there, or a stale socket? Logs if not. */
 static int
 path_free(const char *what, const char *path, struct sockaddr_un *sun)
@@ -262,7 +271,7 @@ path_free(const char *what, const char *path, struct sockaddr_un *sun)
 		    what, path);
 		return -1;
 	}
-	if (path_live(sun)) {
+	if (!takeover && path_live(sun)) {
 		log_warnx("%s %s: a running process listens there (another "
 		    "oneportd?): not replaced", what, path);
 		return -1;
@@ -393,6 +402,17 @@ uint64_t
 control_next_deadline(void)
 {
 	return c.resume_ns;
+}
+
+/* An upgrade: the path is the new image's socket now; ours just closes. */
+void
+control_detach(void)
+{
+	if (c.fd != -1) {
+		close(c.fd);
+		c.fd = -1;
+		c.watched = 0;
+	}
 }
 
 /* Stopping: the control socket goes. */

@@ -30,11 +30,13 @@ struct handed {
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen;
 	char			 name[LISTEN_NAME_MAX];
+	int			 ours;	/* 1: bound by us, 2: for port 0 */
 };
 
 static struct handed	*handed;
 static int		 nhanded;
 static int		 activated;	/* some were handed at start */
+static int		 ours;		/* some were bound by our old image */
 
 /* Address and port (or the address alone: anyport), nothing else of the
  * sockaddr (flow labels, scope). */
@@ -167,13 +169,18 @@ listen_inherit(void)
 				fatal("LISTEN_FDS: fd %d", fd);
 			h->fd = fd;
 			name_of(names, i, h->name, sizeof(h->name));
+			h->ours = strcmp(h->name, LISTEN_NAME_BOUND) == 0 ? 1 :
+			    strcmp(h->name, LISTEN_NAME_ANY) == 0 ? 2 : 0;
 			log_debug("LISTEN_FDS: fd %d on %s, name \"%s\"", fd,
 			    addr_ntop((struct sockaddr *)&h->ss, a, sizeof(a)),
 			    h->name);
+			if (h->ours)
+				ours = 1;
+			else
+				activated = 1;
 			nhanded++;
 		}
 	}
-	activated = nhanded > 0;
 	unsetenv("LISTEN_PID");
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_FDNAMES");
@@ -185,6 +192,48 @@ int
 listen_handed(void)
 {
 	return activated;
+}
+
+/* Sockets our own earlier image bound were given (an upgrade, or the
+ * manager's store after one). */
+int
+listen_ours(void)
+{
+	return ours;
+}
+
+/*
+ * Takes a socket our earlier image bound for the line of its address
+ * (a port-0 line's by the address alone), as if bound now; one that no
+ * line wants any more is closed. 1: taken or closed.
+ */
+static int
+take_ours(struct config *cfg, struct handed *h)
+{
+	struct listener	*l = NULL;
+	char		 a[ADDR_STRLEN];
+	int		 i, any = h->ours == 2;
+
+	if (!h->ours)
+		return 0;
+	for (i = 0; i < cfg->nlisteners; i++) {
+		l = &cfg->listeners[i];
+		if (l->fd == -1 && (addr_port((struct sockaddr *)&l->ss) == 0)
+		    == any && same_where(&l->ss, &h->ss, any))
+			break;
+	}
+	addr_ntop((struct sockaddr *)&h->ss, a, sizeof(a));
+	if (i == cfg->nlisteners || l == NULL) {
+		log_info("listener %s: no line for it any more: closed", a);
+		close(h->fd);
+		return 1;
+	}
+	memcpy(&l->ss, &h->ss, sizeof(l->ss));
+	l->sslen = h->sslen;
+	l->fd = h->fd;
+	l->port0 = any;
+	log_debug("listener %s: kept from the old image", a);
+	return 1;
 }
 
 static struct listener *
@@ -254,6 +303,8 @@ listen_start(struct config *cfg)
 	int		 i, j, matched;
 
 	for (j = 0; j < nhanded; j++) {
+		if (take_ours(cfg, &handed[j]))
+			continue;
 		for (i = 0; i < cfg->nlisteners; i++) {
 			l = &cfg->listeners[i];
 			if (l->fd == -1 && addr_port((struct sockaddr *)

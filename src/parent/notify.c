@@ -8,6 +8,7 @@
  * that does not read never holds the parent up.
  */
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 
 #include <errno.h>
@@ -161,11 +162,84 @@ notify_stopping(void)
 	notify_send("STOPPING=1");
 }
 
-/* An upgrade: pid is the daemon now, and ready. */
+/* Is the watchdog ours? An upgrade gives it to the new image. */
+int
+notify_watchdog(void)
+{
+	return n.watchdog_ns != 0;
+}
+
+/* One fd into the manager's store (FileDescriptorStoreMax=), by name. */
+static void
+store_one(int fd, const char *name)
+{
+	char		 msg[128], cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec	 iov;
+	struct msghdr	 mh;
+	struct cmsghdr	*cm;
+	int		 len;
+
+	len = snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", name);
+	memset(&mh, 0, sizeof(mh));
+	memset(cbuf, 0, sizeof(cbuf));
+	iov.iov_base = msg;
+	iov.iov_len = len;
+	mh.msg_name = &n.sun;
+	mh.msg_namelen = n.sunlen;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cbuf;
+	mh.msg_controllen = sizeof(cbuf);
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	if (sendmsg(n.fd, &mh, MSG_NOSIGNAL) == -1 && errno != EAGAIN)
+		log_warn("NOTIFY_SOCKET: FDSTORE");
+}
+
+/*
+ * An upgrade starts: the sockets we bound go into the manager's store,
+ * so that a restart after a failed exec still has them, and what waits
+ * in their queues. Handed sockets are the manager's own already.
+ */
+void
+notify_store(const struct config *cfg)
+{
+	int	i;
+
+	if (n.fd == -1)
+		return;
+	for (i = 0; i < cfg->nlisteners; i++)
+		if (!cfg->listeners[i].handed)
+			store_one(cfg->listeners[i].fd, cfg->listeners[i].port0 ?
+			    LISTEN_NAME_ANY : LISTEN_NAME_BOUND);
+}
+
+/* Our sockets are held by a running oneportd again: out of the store. */
+void
+notify_unstore(void)
+{
+	notify_send("FDSTOREREMOVE=1\nFDNAME=" LISTEN_NAME_BOUND);
+	notify_send("FDSTOREREMOVE=1\nFDNAME=" LISTEN_NAME_ANY);
+}
+
+/*
+ * An upgrade: pid is the daemon now, and ready. While we are still the
+ * main process the store is emptied (the new one holds the sockets);
+ * after this we tell the manager nothing more.
+ */
 void
 notify_mainpid(pid_t pid)
 {
+	notify_unstore();
 	notify_send("MAINPID=%d\nREADY=1", (int)pid);
+	if (n.fd != -1)
+		close(n.fd);
+	n.fd = -1;
+	n.watchdog_ns = 0;
+	n.status_due = 0;
 }
 
 /* Something in STATUS= changed: it goes out within STATUS_EVERY_NS. */

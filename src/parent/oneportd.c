@@ -43,6 +43,8 @@ static struct {
 	int		 sigfd;
 	int		 exefd;		/* ourselves, for the frontend */
 	int		 stopping;
+	int		 upgraded;	/* we are the new image of an upgrade */
+	int		 fe_gone;	/* an upgrade's old one: frontend done */
 	struct src	 sig_src, linger_src;
 } d;
 
@@ -208,6 +210,25 @@ drain_and_exit(void)
 	exit(0);
 }
 
+/*
+ * An upgrade's old image: its frontend has finished its clients, its
+ * last hand-offs are answered and every program it started has had its
+ * "+" (a traced one left by its tracer would never get it). It goes as a stop does, but the
+ * paths of the control socket and the supervised services are the new
+ * image's now.
+ */
+static void __attribute__((noreturn))
+upgrade_finish(void)
+{
+	handoff_shutdown();
+	control_detach();
+	supervise_detach();
+	redirect_stop();
+	rlink_stop();
+	log_info("upgrade: done, stopped");
+	drain_and_exit();
+}
+
 static void
 reap(void)
 {
@@ -215,7 +236,7 @@ reap(void)
 	int	st;
 
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-		if (rlink_exited(pid, st))
+		if (upgrade_exited(pid) || rlink_exited(pid, st))
 			continue;
 		switch (felink_exited(pid, st)) {
 		case 0:
@@ -223,6 +244,11 @@ reap(void)
 				notify_changed(0);
 			break;
 		case 1:
+			/* An upgrade's old image finishes its hand-offs. */
+			if (upgrade_handed()) {
+				d.fe_gone = 1;
+				break;
+			}
 			log_info("stopped");
 			drain_and_exit();
 		}
@@ -253,8 +279,13 @@ announce(void)
 		printf("listening on %s\n", addr_ntop((struct sockaddr *)
 		    &d.cfg->listeners[i].ss, a, sizeof(a)));
 	fflush(stdout);
-	notify_ready(d.cfg);
-	if (!d.debug)
+	/* The new image of an upgrade is named by the old one (MAINPID=),
+	 * which the manager still takes for the daemon. */
+	if (d.upgraded)
+		upgrade_ready();
+	else
+		notify_ready(d.cfg);
+	if (!d.debug && !d.upgraded)
 		daemonize_done();
 	log_info("started, %d services", d.cfg->nservices);
 }
@@ -391,6 +422,10 @@ on_signal(void)
 				drain_and_exit();
 			}
 			break;
+		case SIGUSR2:
+			if (!d.stopping)
+				upgrade_start(d.cfg);
+			break;
 		case SIGUSR1:
 			log_info("status: %s", notify_status(d.cfg, line,
 			    sizeof(line)));
@@ -454,8 +489,10 @@ main(int argc, char *argv[])
 		usage();
 	}
 	/* First, while nothing else holds a descriptor above 2. */
-	if (!noaction)
+	if (!noaction) {
 		listen_inherit();
+		d.upgraded = upgrade_init(argv);
+	}
 	if (d.conffile == NULL && d.sargs == NULL)
 		d.conffile = ONEPORTD_CONF;
 	/* Reloads happen after the chdir("/") of daemonize. */
@@ -476,10 +513,18 @@ main(int argc, char *argv[])
 	}
 
 	setup();
+	/* The live sockets at our paths are our old image's: replaced. */
+	if (d.upgraded)
+		control_takeover();
 	if (control_check(d.cfg) == -1)
 		exit(1);
 	listen_start(d.cfg);
-	if (!d.debug)
+	if (listen_ours() && !d.upgraded)
+		notify_unstore();
+	/* An upgrade's new image is detached already, and is waited for. */
+	if (!d.debug && d.upgraded)
+		log_init(0, "oneportd");
+	else if (!d.debug)
 		daemonize();
 	d.epfd = loop_init();
 	d.sig_src.kind = SRC_SIGNAL;
@@ -525,8 +570,17 @@ main(int argc, char *argv[])
 			case SRC_LINGER:
 				linger_event();
 				break;
+			case SRC_UPGRADE:
+				if (upgrade_event() == 1) {
+					d.stopping = 1;
+					felink_drain();
+				}
+				break;
 			}
 		}
 		loop_after(d.cfg);
+		if (d.fe_gone && handoff_pending() == 0 &&
+		    child_starting() == 0)
+			upgrade_finish();
 	}
 }

@@ -21,7 +21,7 @@
 
 /* loop.c: the epoll set; what an event in it is about. */
 enum src_kind { SRC_SIGNAL, SRC_PROC, SRC_STDERR, SRC_STATUS,
-	SRC_CHANNEL, SRC_CONTROL, SRC_LINGER };
+	SRC_CHANNEL, SRC_CONTROL, SRC_LINGER, SRC_UPGRADE };
 struct src {
 	enum src_kind	 kind;
 	void		*ptr;
@@ -113,6 +113,19 @@ void	 listen_inherit(void);
 int	 listen_handed(void);
 void	 listen_start(struct config *);
 void	 listen_reload(struct config *old, struct config *);
+int	 listen_ours(void);
+/* Names of the sockets an upgrade hands to the new image: bound for a
+ * line of a port, or of port 0. Any other name is a handed socket's. */
+#define LISTEN_NAME_BOUND	"oneportd-bound"
+#define LISTEN_NAME_ANY		"oneportd-any"
+
+/* upgrade.c: SIGUSR2, the new binary takes over without a refusal */
+int	 upgrade_init(char **argv);
+void	 upgrade_ready(void);
+void	 upgrade_start(const struct config *);
+int	 upgrade_event(void);
+int	 upgrade_handed(void);
+int	 upgrade_exited(pid_t);
 
 /* notify.c: sd_notify(3) to the service manager, if one listens */
 void	 notify_init(void);
@@ -120,6 +133,9 @@ void	 notify_ready(const struct config *);
 void	 notify_reloading(void);
 void	 notify_stopping(void);
 void	 notify_mainpid(pid_t);
+int	 notify_watchdog(void);
+void	 notify_store(const struct config *);
+void	 notify_unstore(void);
 void	 notify_changed(int served);
 const char *notify_status(const struct config *, char *, size_t);
 void	 notify_tick(uint64_t now, const struct config *);
@@ -147,6 +163,7 @@ struct child	*child_add(struct service *, const struct spawn *,
 void		 child_set_client(struct child *, int client, uint64_t akey,
 		    const char *peer, enum proto, uint64_t accepted_ns);
 int		 child_count(const struct service *, uint64_t akey);
+int		 child_starting(void);
 void		 child_remap(const struct config *);
 int		 child_waited(pid_t, int status);
 void		 child_stderr_event(struct child *);
@@ -161,6 +178,7 @@ int	 supervise_down(const char *name);
 void	 supervise_tick(uint64_t now, const struct config *);
 uint64_t supervise_next_deadline(void);
 void	 supervise_stop(void);
+void	 supervise_detach(void);
 
 /* dispatch.c: a request the frontend passed on, with its client fd */
 void	 dispatch(struct config *, const struct ipc_dispatch *, int fd);
@@ -211,6 +229,8 @@ void	 control_closed(uid_t);
 void	 control_tick(uint64_t now);
 uint64_t control_next_deadline(void);
 void	 control_shutdown(void);
+void	 control_takeover(void);
+void	 control_detach(void);
 int	 control_peer_uid(int fd, uid_t *);
 int	 control_listen(const char *what, const char *path, mode_t mask,
 	    int backlog, int flags);

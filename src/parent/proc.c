@@ -286,9 +286,17 @@ proc_announced(struct proc *p)
 int
 proc_exited(struct proc *p, pid_t pid, int st)
 {
+	int	k;
+
 	if (pid != p->pid || pid <= 0)
 		return 0;
 	p->pid = -1;
+	/* What it sent before it went is read first (a drained frontend's
+	 * last clients, a relay's last DONE): their fds would go with the
+	 * channel. Gone, it sends no more, and its end gives EOF, which
+	 * closes the channel. */
+	for (k = 0; k < 4096 && p->sock != -1; k++)
+		proc_event(p);
 	proc_lost(p, "exited");
 	if (p->stopping)
 		return 1;

@@ -206,6 +206,19 @@ supervise_next_deadline(void)
 	return when;
 }
 
+/* An upgrade: the new image runs its own programs on sockets of its own
+ * at the same paths; ours stop, and leave the paths alone. */
+void
+supervise_detach(void)
+{
+	struct sup	*s;
+
+	stopping = 1;
+	for (s = sups; s != NULL; s = s->next)
+		if (s->pid > 0)
+			kill(s->pid, SIGTERM);
+}
+
 /* The daemon is stopping: so are the programs it supervises. */
 void
 supervise_stop(void)
