@@ -89,6 +89,8 @@ int		 proc_queue(struct proc *, enum ipc_type, const void *, size_t,
 int		 proc_flush(struct proc *);
 int		 proc_stop(struct proc *);
 void		 proc_draining(struct proc *);
+void		 proc_retry(struct proc *);
+void		 proc_free(struct proc *);
 int		 proc_sock(const struct proc *);
 pid_t		 proc_pid(const struct proc *);
 int		 proc_is_ready(const struct proc *);

@@ -371,6 +371,23 @@ proc_draining(struct proc *p)
 	p->stopping = 1;
 }
 
+/* A start that failed: again after PROC_RETRY_MS. */
+void
+proc_retry(struct proc *p)
+{
+	p->restart_ns = now_ns() + PROC_RETRY_MS * 1000000ull;
+}
+
+/* After its exit: an event of this batch may still name it. */
+void
+proc_free(struct proc *p)
+{
+	proc_stop(p);
+	ipc_queue_clear(&p->q);
+	parent_defer_free(p->buf);
+	parent_defer_free(p);
+}
+
 /* Stopping: its channel closes, and it exits. 1: none is running. */
 int
 proc_stop(struct proc *p)

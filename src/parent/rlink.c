@@ -4,7 +4,9 @@
  * (proc.c) started when the config has a forward service; a client of a
  * forward service goes to it with its backend (IPC_FORWARD) and its slot
  * here holds what the connection's one log line needs until the relay's
- * DONE.
+ * DONE. A relay's sandbox names its backends (ports, socket paths) at its
+ * start: a reload that adds one starts a new relay for new clients while
+ * the old one carries its connections to their end, then exits.
  */
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -25,9 +27,21 @@
 #define REASON_SVC_BUSY		"service busy"
 #define REASON_UNAVAIL		"service unavailable"
 
+#define RL_DRAINING_MAX		8	/* old relays still carrying */
+
+/* A relay process: the current one, or an old one draining. */
+struct relay {
+	struct proc	*p;
+	char		*rules;		/* its sandbox's backends, as argv */
+	int		 nused;		/* its connections */
+	int		 draining;	/* takes no new one; stops when idle */
+	struct relay	*next;
+};
+
 /* A relayed connection, until its DONE. */
 struct slot {
 	int		 used;
+	struct relay	*rel;
 	char		 name[SERVICE_NAME_MAX + 1];
 	char		 peer[PEER_STRLEN];
 	enum proto	 proto;
@@ -36,13 +50,18 @@ struct slot {
 
 static struct {
 	struct config	*cfg;
-	int		 debug;
-	struct proc	*p;
-	char		*ports;		/* the Landlock ports it started with */
+	int		 debug, exefd;
+	void		(*first_ready)(void);
+	int		 announced;	/* first_ready told */
+	struct relay	*cur;		/* NULL: no forward service yet */
+	struct relay	*old;		/* draining, newest first */
+	int		 nold;
 	int		 stopping;
 	struct slot	*slots;
 	int		 nslots, nused, max;
 } r;
+
+static const struct proc_def relay_def;
 
 static int
 has_forward(const struct config *cfg)
@@ -55,29 +74,67 @@ has_forward(const struct config *cfg)
 	return 0;
 }
 
-/* The backends' ports, distinct, as the relay's argv: its Landlock rules. */
+/*
+ * The backends as the relay's argv: the ports (its Landlock rules) and
+ * the socket paths, each once, each followed by a space.
+ */
 static char *
-ports_of(const struct config *cfg)
+rules_of(const struct config *cfg)
 {
-	char	*s, num[8];
-	size_t	 len = 1;
-	int	 i, j, port;
+	const struct service	*sv;
+	char			*s, num[8];
+	size_t			 len = 0, size = 1;
+	int			 i, j;
 
-	if ((s = calloc(1, (size_t)cfg->nservices * 7 + 1)) == NULL)
+	for (i = 0; i < cfg->nservices; i++)
+		if (cfg->services[i].forward_host != NULL)
+			size += strlen(cfg->services[i].forward_host) + 8;
+	if ((s = calloc(1, size)) == NULL)
 		return NULL;
 	for (i = 0; i < cfg->nservices; i++) {
-		if ((port = cfg->services[i].forward_port) == 0)
+		sv = &cfg->services[i];
+		if (sv->forward_host == NULL)
 			continue;
 		for (j = 0; j < i; j++)
-			if (cfg->services[j].forward_port == port)
+			if (cfg->services[j].forward_host != NULL &&
+			    (sv->forward_port != 0 ? cfg->services[j].
+			    forward_port == sv->forward_port : strcmp(
+			    cfg->services[j].forward_host,
+			    sv->forward_host) == 0))
 				break;
 		if (j < i)
 			continue;
-		snprintf(num, sizeof(num), "%d ", port);
-		memcpy(s + len - 1, num, strlen(num) + 1);
-		len += strlen(num);
+		if (sv->forward_port != 0) {
+			snprintf(num, sizeof(num), "%d ", sv->forward_port);
+			memcpy(s + len, num, strlen(num) + 1);
+			len += strlen(num);
+		} else {
+			memcpy(s + len, sv->forward_host,
+			    strlen(sv->forward_host));
+			len += strlen(sv->forward_host);
+			s[len++] = ' ';
+			s[len] = '\0';
+		}
 	}
 	return s;
+}
+
+/* Every backend of want is among have's (both rules_of's). */
+static int
+covers(const char *have, const char *want)
+{
+	const char	*p, *q, *h;
+	size_t		 n;
+
+	for (p = want; (q = strchr(p, ' ')) != NULL; p = q + 1) {
+		n = q - p + 1;
+		for (h = have; *h != '\0'; h = strchr(h, ' ') + 1)
+			if (strncmp(h, p, n) == 0)
+				break;
+		if (*h == '\0')
+			return 0;
+	}
+	return 1;
 }
 
 /*
@@ -99,13 +156,14 @@ max_relays(const struct config *cfg)
 	return n > 1000000 ? 1000000 : (int)n;
 }
 
+/* The current relay's process, with the config's backends. */
 static int
 start_relay(void *arg)
 {
-	char		 dbg[4], verb[16], *argv[8 + MAX_SERVICES], *p, *q;
+	struct relay	*rel = arg;
+	char		 dbg[4], verb[16], *argv[PROC_ARGV_MAX + 1], *p, *q;
 	int		 i, argc, rv;
 
-	(void)arg;
 	snprintf(dbg, sizeof(dbg), "%d", r.debug);
 	snprintf(verb, sizeof(verb), "%d", log_verbose);
 	argv[0] = (char *)"-R";
@@ -114,20 +172,65 @@ start_relay(void *arg)
 	argv[3] = dbg;
 	argv[4] = verb;
 	argc = 5;
-	free(r.ports);
-	if ((r.ports = ports_of(r.cfg)) == NULL)
+	free(rel->rules);
+	if ((rel->rules = rules_of(r.cfg)) == NULL)
 		return -1;
-	for (p = r.ports; (q = strchr(p, ' ')) != NULL &&
-	    argc < (int)(sizeof(argv) / sizeof(argv[0])) - 1; p = q + 1) {
+	for (p = rel->rules; (q = strchr(p, ' ')) != NULL &&
+	    argc < PROC_ARGV_MAX; p = q + 1) {
 		*q = '\0';
 		argv[argc++] = p;
 	}
 	argv[argc] = NULL;
-	rv = proc_exec(r.p, argv, NULL, 0);
-	/* argv pointed into r.ports: the ports stay as the relay has them. */
+	rv = proc_exec(rel->p, argv, NULL, 0);
+	/* argv pointed into the rules: they stay as the relay has them. */
 	for (i = 5; i < argc; i++)
 		argv[i][strlen(argv[i])] = ' ';
 	return rv;
+}
+
+static void
+relay_announced(void)
+{
+	r.announced = 1;
+	r.first_ready();
+}
+
+static struct relay *
+relay_new(void)
+{
+	struct relay	*rel;
+
+	if ((rel = calloc(1, sizeof(*rel))) == NULL)
+		fatal("relay: calloc");
+	rel->p = proc_new(&relay_def, rel, r.debug, r.exefd, relay_announced);
+	if (r.announced)
+		proc_announced(rel->p);
+	return rel;
+}
+
+static void
+relay_free(struct relay *rel)
+{
+	struct relay	**pp;
+
+	for (pp = &r.old; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == rel) {
+			*pp = rel->next;
+			r.nold--;
+			break;
+		}
+	proc_free(rel->p);
+	free(rel->rules);
+	free(rel);
+}
+
+/* A draining relay with no connection left: its channel closes, and it
+ * exits (reaped by rlink_exited). */
+static void
+drain_check(struct relay *rel)
+{
+	if (rel->draining && rel->nused == 0)
+		(void)proc_stop(rel->p);
 }
 
 static void
@@ -153,6 +256,8 @@ slot_free(struct slot *s)
 {
 	s->used = 0;
 	r.nused--;
+	s->rel->nused--;
+	drain_check(s->rel);
 }
 
 static int
@@ -194,11 +299,17 @@ rlink_forward(const struct service *svc, const struct ipc_dispatch *req,
     int fd, const char *peer)
 {
 	struct ipc_forward	 f;
+	struct relay		*rel = r.cur;
 	const char		*reason = NULL;
 	char			 result[64];
 	int			 i, k;
 
-	if (!proc_is_ready(r.p))
+	/* Until a new relay is ready, the newest old one that is. */
+	if (rel == NULL || !proc_is_ready(rel->p))
+		for (rel = r.old; rel != NULL; rel = rel->next)
+			if (proc_is_ready(rel->p))
+				break;
+	if (rel == NULL)
 		reason = REASON_UNAVAIL;
 	else if (r.nused >= r.max)
 		reason = REASON_BUSY;
@@ -226,7 +337,8 @@ rlink_forward(const struct service *svc, const struct ipc_dispatch *req,
 	f.local = req->local;
 	memcpy(f.host, req->host, sizeof(f.host));
 	memcpy(f.alpn, req->alpn, sizeof(f.alpn));
-	if (ipc_send(proc_sock(r.p), IPC_FORWARD, &f, sizeof(f), fd) == -1) {
+	if (ipc_send(proc_sock(rel->p), IPC_FORWARD, &f, sizeof(f),
+	    fd) == -1) {
 		/* A relay that does not keep up: back-pressure, not a queue
 		 * of descriptors here. */
 		if (errno != EAGAIN && errno != ENOBUFS)
@@ -235,7 +347,9 @@ rlink_forward(const struct service *svc, const struct ipc_dispatch *req,
 		goto refuse;
 	}
 	r.slots[k].used = 1;
+	r.slots[k].rel = rel;
 	r.nused++;
+	rel->nused++;
 	memcpy(r.slots[k].name, svc->name, sizeof(r.slots[k].name));
 	snprintf(r.slots[k].peer, sizeof(r.slots[k].peer), "%s", peer);
 	r.slots[k].proto = req->proto;
@@ -250,12 +364,13 @@ refuse:
 }
 
 static int
-done(const struct ipc_done *d, int fd)
+done(struct relay *rel, const struct ipc_done *d, int fd)
 {
 	struct slot	*s;
 	const char	*reason;
 
-	if (d->id >= (uint32_t)r.nslots || !r.slots[d->id].used) {
+	if (d->id >= (uint32_t)r.nslots || !r.slots[d->id].used ||
+	    r.slots[d->id].rel != rel) {
 		if (fd != -1)
 			close(fd);
 		log_warnx("relay: done for no connection (%u)", d->id);
@@ -278,12 +393,13 @@ static int
 message(void *arg, enum ipc_type type, const uint8_t *buf, size_t n, int fd)
 {
 	struct ipc_rmsg	 m;
+	struct relay	*rel = arg;
 	const char	*why;
 	char		 line[IPC_LOG_MAX + 1];
 
-	(void)arg;
+
 	if (ipc_relay_parse(type, buf, n, fd != -1, &m, &why) == -1 ||
-	    (m.type == IPC_READY && proc_ready(r.p) == -1)) {
+	    (m.type == IPC_READY && proc_ready(rel->p) == -1)) {
 		if (fd != -1)
 			close(fd);
 		log_warnx("%s from relay", why != NULL ? why :
@@ -292,7 +408,7 @@ message(void *arg, enum ipc_type type, const uint8_t *buf, size_t n, int fd)
 	}
 	switch (m.type) {
 	case IPC_DONE:
-		return done(&m.done, fd);
+		return done(rel, &m.done, fd);
 	case IPC_LOG:
 		log_msg(m.f.pri, ipc_log_text(&m.f, line, sizeof(line)));
 		break;
@@ -306,11 +422,11 @@ message(void *arg, enum ipc_type type, const uint8_t *buf, size_t n, int fd)
 static void
 relay_lost(void *arg)
 {
-	int	i;
+	struct relay	*rel = arg;
+	int		 i;
 
-	(void)arg;
 	for (i = 0; i < r.nslots; i++)
-		if (r.slots[i].used) {
+		if (r.slots[i].used && r.slots[i].rel == rel) {
 			slot_log(&r.slots[i], "-relay lost", NULL);
 			slot_free(&r.slots[i]);
 		}
@@ -329,22 +445,45 @@ static const struct proc_def relay_def = {
 	.lost = relay_lost,
 };
 
+/* Ours: the current relay's (restarted after a backoff) or an old one's
+ * (gone for good). 0: not a relay's pid. */
 int
 rlink_exited(pid_t pid, int st)
 {
-	return proc_exited(r.p, pid, st);
+	struct relay	*rel;
+	int		 rv;
+
+	if (r.cur != NULL && (rv = proc_exited(r.cur->p, pid, st)) != 0)
+		return rv;
+	for (rel = r.old; rel != NULL; rel = rel->next)
+		if ((rv = proc_exited(rel->p, pid, st)) != 0) {
+			relay_free(rel);
+			return rv;
+		}
+	return 0;
 }
 
 void
 rlink_tick(uint64_t now)
 {
-	proc_tick(r.p, now);
+	if (r.cur != NULL)
+		proc_tick(r.cur->p, now);
 }
 
 uint64_t
 rlink_next_deadline(void)
 {
-	return proc_next_deadline(r.p);
+	return r.cur != NULL ? proc_next_deadline(r.cur->p) : 0;
+}
+
+/* The first relay, and the others: first_ready once, at the first READY
+ * of any; none needed, at once. */
+static void
+relay_start(void)
+{
+	r.cur = relay_new();
+	if (start_relay(r.cur) == -1 && r.announced)
+		proc_retry(r.cur->p);
 }
 
 /*
@@ -357,48 +496,79 @@ rlink_start(struct config *cfg, int debug, int exefd,
 {
 	r.cfg = cfg;
 	r.debug = debug;
-	r.p = proc_new(&relay_def, NULL, debug, exefd, first_ready);
+	r.exefd = exefd;
+	r.first_ready = first_ready;
 	r.max = max_relays(cfg);
 	if (!has_forward(cfg)) {
-		proc_announced(r.p);
+		r.announced = 1;
 		first_ready();
 		return 0;
 	}
-	return start_relay(NULL);
+	relay_start();
+	return proc_pid(r.cur->p) == -1 ? -1 : 0;
 }
 
 /*
- * A reload. A relay holds the Landlock ports of its start: new ports
- * need a new one, which starts when the old one's connections are done
- * (it is told to stop by a closed channel once it has none) -- here,
- * simply: a relay is started when one is needed and none runs, and one
- * whose ports no longer cover the config is replaced.
+ * A reload. A relay's sandbox holds the backends of its start: when the
+ * config has one it lacks, a new relay takes the new clients, and the
+ * old one drains: it keeps its connections to their end, then its
+ * channel is closed and it exits. Past RL_DRAINING_MAX old ones, the
+ * oldest is stopped with its connections.
  */
 void
 rlink_configure(struct config *cfg)
 {
-	char	*ports;
+	struct relay	*rel, **pp;
+	char		*rules;
 
 	r.cfg = cfg;
 	r.max = max_relays(cfg);
 	if (!has_forward(cfg) || r.stopping)
 		return;
-	if (proc_idle(r.p)) {
-		proc_announced(r.p);
-		(void)start_relay(NULL);
+	if (r.cur == NULL) {
+		relay_start();
 		return;
 	}
-	ports = ports_of(cfg);
-	if (ports != NULL && r.ports != NULL && strcmp(ports, r.ports) != 0) {
-		log_info("relay: backend ports changed; restarting it");
-		proc_lost(r.p, "restarted for new ports");
+	if ((rules = rules_of(cfg)) == NULL)
+		return;
+	if (r.cur->rules != NULL && covers(r.cur->rules, rules)) {
+		free(rules);
+		return;
 	}
-	free(ports);
+	free(rules);
+	rel = r.cur;
+	log_info("relay: new backends; relay pid %d drains its %d "
+	    "connections, a new one takes new clients",
+	    (int)proc_pid(rel->p), rel->nused);
+	rel->draining = 1;
+	rel->next = r.old;
+	r.old = rel;
+	r.nold++;
+	relay_start();
+	if (r.nold > RL_DRAINING_MAX) {
+		for (pp = &r.old; (*pp)->next != NULL; pp = &(*pp)->next)
+			;
+		log_warnx("relay pid %d stopped: more than %d relays "
+		    "draining", (int)proc_pid((*pp)->p), RL_DRAINING_MAX);
+		(void)proc_stop((*pp)->p);
+	}
+	/* Not running (between restarts), or nothing to carry. */
+	if (proc_pid(rel->p) == -1)
+		relay_free(rel);
+	else
+		drain_check(rel);
 }
 
 int
 rlink_stop(void)
 {
+	struct relay	*rel;
+	int		 none = 1;
+
 	r.stopping = 1;
-	return proc_stop(r.p);
+	for (rel = r.old; rel != NULL; rel = rel->next)
+		(void)proc_stop(rel->p);
+	if (r.cur != NULL)
+		none = proc_stop(r.cur->p);
+	return none;
 }

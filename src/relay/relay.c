@@ -10,7 +10,6 @@
  * drained. Nothing a client or backend does makes it exit.
  */
 #include <sys/epoll.h>
-#include <poll.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -71,6 +70,8 @@ struct conn {
 	uint64_t	 deadline_ns;	/* connect by */
 	uint64_t	 last_ns;	/* a byte moved, either way */
 	uint64_t	 connected_ns;
+	struct ipc_done	 done;		/* its end, told to the parent */
+	int		 done_fd;	/* the client, refused: with the DONE */
 	int		 dead;		/* ended, freed after this batch */
 	int		 again;		/* on the ready list */
 	struct conn	*prev, *next;	/* rl.conns, or rl.dead */
@@ -83,6 +84,8 @@ static struct {
 	int		 debug;
 	struct conn	*conns;
 	struct conn	*dead;		/* ended in this batch */
+	struct conn	*pending, **pending_tail; /* DONE not sent yet */
+	int		 parent_out;	/* the channel is watched for room */
 	struct conn	*ready;		/* to pump again without an event */
 	int		 nconns;
 	uint64_t	 next_scan;
@@ -166,34 +169,108 @@ way_close(struct way *w)
 	w->pipe[0] = w->pipe[1] = -1;
 }
 
-/* The result's text, NUL-terminated in its field. */
+/*
+ * DONEs the channel did not take wait here, in order, each in its ended
+ * connection (so they are bounded by the connections the parent let in:
+ * it holds a slot for each until its DONE), and no FORWARD is read while
+ * one waits: a full channel is back-pressure on the parent, and relaying
+ * goes on. The channel is then watched for room instead of messages.
+ */
 static void
-done_send(const struct conn *c, const char *result, int fd)
+parent_interest(int out)
 {
-	struct ipc_done	d;
+	struct epoll_event	ev;
 
-	memset(&d, 0, sizeof(d));
-	d.id = c->f.id;
-	d.flags = fd != -1 ? DONE_REFUSED : 0;
-	snprintf(d.result, sizeof(d.result), "%s", result);
-	d.in = c->up.bytes;
-	d.out = c->down.bytes;
-	d.connected_ns = c->connected_ns;
-	d.done_ns = now_ns();
-	if (d.connected_ns == 0 || d.done_ns < d.connected_ns)
-		d.done_ns = d.connected_ns == 0 ? d.done_ns : d.connected_ns;
-	/*
-	 * The parent always reads its channel; a full socket means it is
-	 * busy, and a DONE must not be lost (its slot, the client's log
-	 * line): wait for room.
-	 */
-	while (ipc_send(rl.parent.fd, IPC_DONE, &d, sizeof(d), fd) == -1) {
-		struct pollfd	pfd = { .fd = rl.parent.fd, .events = POLLOUT };
+	if (out == rl.parent_out)
+		return;
+	memset(&ev, 0, sizeof(ev));
+	ev.events = out ? EPOLLOUT : EPOLLIN;
+	ev.data.ptr = &rl.parent;
+	if (epoll_ctl(rl.epfd, EPOLL_CTL_MOD, rl.parent.fd, &ev) == -1)
+		fatal("relay: epoll_ctl");
+	rl.parent_out = out;
+}
 
-		if (errno != EAGAIN && errno != ENOBUFS)
-			fatal("relay: cannot tell the parent");
-		(void)poll(&pfd, 1, 1000);
+/* 0 sent, -1 the channel is full (anything else is fatal). */
+static int
+done_try(const struct ipc_done *d, int fd)
+{
+	if (ipc_send(rl.parent.fd, IPC_DONE, d, sizeof(*d), fd) == 0) {
+		if (fd != -1)
+			close(fd);
+		return 0;
 	}
+	if (errno != EAGAIN && errno != ENOBUFS)
+		fatal("relay: cannot tell the parent");
+	return -1;
+}
+
+/* The waiting DONEs, as far as the channel takes them. */
+static void
+done_flush(void)
+{
+	struct conn	*c;
+
+	while ((c = rl.pending) != NULL) {
+		if (done_try(&c->done, c->done_fd) == -1) {
+			parent_interest(1);
+			return;
+		}
+		if ((rl.pending = c->next) == NULL)
+			rl.pending_tail = &rl.pending;
+		/* An event of this batch may still name it. */
+		c->next = rl.dead;
+		rl.dead = c;
+	}
+	parent_interest(0);
+}
+
+/* The result's text, NUL-terminated in its field; fd the client to
+ * refuse, or -1. 0: sent or queued in c (which then stays until it is
+ * sent), 1: sent, c may go. */
+static int
+done_send(struct conn *c, const char *result, int fd)
+{
+	struct ipc_done	*d = &c->done;
+
+	memset(d, 0, sizeof(*d));
+	d->id = c->f.id;
+	d->flags = fd != -1 ? DONE_REFUSED : 0;
+	snprintf(d->result, sizeof(d->result), "%s", result);
+	d->in = c->up.bytes;
+	d->out = c->down.bytes;
+	d->connected_ns = c->connected_ns;
+	d->done_ns = now_ns();
+	if (d->connected_ns == 0 || d->done_ns < d->connected_ns)
+		d->done_ns = d->connected_ns == 0 ? d->done_ns :
+		    d->connected_ns;
+	c->done_fd = fd;
+	if (rl.pending == NULL && done_try(d, fd) == 0)
+		return 1;
+	c->next = NULL;
+	*rl.pending_tail = c;
+	rl.pending_tail = &c->next;
+	parent_interest(1);
+	return 0;
+}
+
+/* A DONE for a client that never had a connection here (no memory, no
+ * descriptor): in a struct of its own, or dropped with a word when
+ * even that fails (the parent's slot then stays until the relay goes). */
+static void
+done_orphan(uint32_t id, const char *result, int fd)
+{
+	struct conn	*c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		log_warnx("relay: out of memory: connection %u not told", id);
+		if (fd != -1)
+			close(fd);
+		return;
+	}
+	c->f.id = id;
+	if (done_send(c, result, fd) == 1)
+		free(c);
 }
 
 /*
@@ -204,13 +281,13 @@ done_send(const struct conn *c, const char *result, int fd)
 static void
 conn_end(struct conn *c, const char *result, int refuse)
 {
-	done_send(c, result, refuse ? c->cl.fd : -1);
 	/* The client's file may still be open in the parent (it closes its
 	 * copy after the send, or has it back, refused): a close would not
 	 * take it out of epoll. The backend's is ours alone. */
 	if (c->cl.fd != -1) {
 		epoll_ctl(rl.epfd, EPOLL_CTL_DEL, c->cl.fd, NULL);
-		close(c->cl.fd);
+		if (!refuse)
+			close(c->cl.fd);
 	}
 	if (c->be.fd != -1)
 		close(c->be.fd);
@@ -223,12 +300,15 @@ conn_end(struct conn *c, const char *result, int refuse)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	rl.nconns--;
-	/* Events of this batch may still name it: freed after it. */
-	c->cl.fd = c->be.fd = -1;
 	c->dead = 1;
 	c->prev = NULL;
-	c->next = rl.dead;
-	rl.dead = c;
+	/* Events of this batch may still name it: freed after it, or once
+	 * its DONE is sent. */
+	if (done_send(c, result, refuse ? c->cl.fd : -1) == 1) {
+		c->next = rl.dead;
+		rl.dead = c;
+	}
+	c->cl.fd = c->be.fd = -1;
 }
 
 /* ---- connecting ---- */
@@ -446,12 +526,7 @@ forward_start(const struct ipc_forward *f, int fd)
 	int		 r, fl;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		struct conn	tmp;
-
-		memset(&tmp, 0, sizeof(tmp));
-		tmp.f.id = f->id;
-		done_send(&tmp, "-" REASON_BUSY, fd);
-		close(fd);
+		done_orphan(f->id, "-" REASON_BUSY, fd);
 		return;
 	}
 	c->f = *f;
@@ -489,7 +564,8 @@ parent_read(void)
 	ssize_t			 n;
 	int			 fd, i;
 
-	for (i = 0; i < 64; i++) {
+	/* While a DONE waits, the parent's next clients wait too. */
+	for (i = 0; i < 64 && rl.pending == NULL; i++) {
 		n = ipc_recv(rl.parent.fd, &hdr, buf, sizeof(buf), &fd);
 		if (n == -1 && errno == EAGAIN)
 			return;
@@ -499,13 +575,8 @@ parent_read(void)
 			log_warnx("relay: out of descriptors: a connection "
 			    "was lost");
 			if (ipc_forward_parse(hdr.type, buf, hdr.len, 1, &f,
-			    &why) == 0) {
-				struct conn	tmp;
-
-				memset(&tmp, 0, sizeof(tmp));
-				tmp.f.id = f.id;
-				done_send(&tmp, "-" REASON_BUSY, -1);
-			}
+			    &why) == 0)
+				done_orphan(f.id, "-" REASON_BUSY, -1);
 			continue;
 		}
 		if (n == 0 && hdr.type == 0)
@@ -596,6 +667,7 @@ relay_run(int argc, char *argv[])
 		ports[i - 6] = number(argv[i], 65535);
 	rl.parent.kind = W_PARENT;
 	rl.parent.fd = RL_CHANNEL_FD;
+	rl.pending_tail = &rl.pending;
 	fcntl(rl.parent.fd, F_SETFD, FD_CLOEXEC);
 	fcntl(rl.parent.fd, F_SETFL, O_NONBLOCK);
 	prctl(PR_SET_NAME, "oneportd-relay");
@@ -631,7 +703,9 @@ relay_run(int argc, char *argv[])
 		 * (conn_end), so the events after it are skipped. */
 		for (i = 0; i < n; i++) {
 			w = evs[i].data.ptr;
-			if (w->kind == W_PARENT)
+			if (w->kind == W_PARENT && rl.parent_out)
+				done_flush();
+			else if (w->kind == W_PARENT)
 				parent_read();
 			else
 				conn_event(w, evs[i].events);

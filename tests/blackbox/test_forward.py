@@ -138,9 +138,10 @@ class ForwardTestCase(DaemonTestCase):
         self.addCleanup(b.close)
         return b
 
-    def forwarding(self, port, extra="", name="fwd", more=""):
+    def forwarding(self, port, extra="", name="fwd", more="", **kw):
         return self.start(config="service %s {\n\tforward to 127.0.0.1 "
-                          "port %d\n%s}\n%s" % (name, port, extra, more))
+                          "port %d\n%s}\n%s" % (name, port, extra, more),
+                          **kw)
 
     def conn_line(self, d, service, count=1):
         # Tags (by=, host=...) come between the peer and the service.
@@ -280,6 +281,40 @@ class Process(ForwardTestCase):
         self.assertEqual(recv_exact(s, 4), b"+\r\ny")
 
 
+    def test_a_reload_that_adds_a_backend_keeps_relayed_sessions(self):
+        b = self.backend(echo)
+        b2 = self.backend(echo)
+        d = self.forwarding(b.port)
+        old = relay_pid(d)
+        s = self.sock(d)
+        s.sendall(b"fwd\r\nx")
+        self.assertEqual(recv_exact(s, 4), b"+\r\nx")
+        with open(d.conffile, "w") as f:
+            f.write("service fwd {\n\tforward to 127.0.0.1 port %d\n}\n"
+                    "service fwd2 {\n\tforward to 127.0.0.1 port %d\n}\n"
+                    % (b.port, b2.port))
+        d.signal(signal.SIGHUP)
+        d.wait_log(r"relay pid %d drains its 1 connections" % old)
+        d.wait_log(r"relay ready, pid \d+", count=2)
+        # The old relay still carries the session, and only it.
+        s.sendall(b"y")
+        self.assertEqual(recv_exact(s, 1), b"y")
+        t = self.sock(d)
+        t.sendall(b"fwd2\r\nz")
+        self.assertEqual(recv_exact(t, 4), b"+\r\nz")
+        self.assertIn(old, children_of(d.pid))
+        # Its last connection ended, it exits; the log has every byte.
+        s.shutdown(socket.SHUT_WR)
+        self.assertEqual(recv_until_eof(s), b"")
+        line = self.conn_line(d, "fwd")[0]
+        self.assertIn("result=+ ", line)
+        self.assertIn(" in=2 out=2 ", line)
+        poll_until(lambda: old not in children_of(d.pid), IO_TIMEOUT,
+                   what="the old relay's exit")
+        self.assertNotIn("relay lost", d.log_text())
+        self.assertNotIn("restarting", d.log_text())
+
+
 class Refusals(ForwardTestCase):
 
     def test_backend_down(self):
@@ -409,6 +444,99 @@ class Resources(ForwardTestCase):
         n = count_fds(pid)
         self.assertLessEqual(n, base + 2 * 64, "relay at %d descriptors, "
                              "%d after the first session" % (n, base))
+
+
+    def test_a_parent_that_does_not_read_never_stalls_relaying(self):
+        # Sessions end while the parent is stopped: their DONEs fill the
+        # relay's channel (some 2,700 of them fill its 2 MiB) and wait in
+        # the relay, which keeps relaying the session that is still
+        # going; the parent logs them all once it reads again.
+        n = 3000
+        b = EpollEcho()
+        self.addCleanup(b.close)
+        d = self.forwarding(b.port, extra="\tmax instances %d\n" % (n + 10),
+                            more="max relays %d\n" % (n + 10) +
+                            "service other {\n\tcommand /bin/true\n}\n",
+                            nofile=20000)
+        live = self.sock(d)
+        live.sendall(b"fwd\r\na")
+        self.assertEqual(recv_exact(live, 4), b"+\r\na")
+        socks = []
+        self.addCleanup(lambda: [c.close() for c in socks])
+        for i in range(n):
+            c = socket.create_connection(d.listeners[0], IO_TIMEOUT)
+            socks.append(c)
+            c.sendall(b"fwd\r\n")
+            self.assertEqual(c.recv(3), b"+\r\n")
+        os.kill(d.pid, signal.SIGSTOP)
+        try:
+            for c in socks:
+                c.shutdown(socket.SHUT_WR)
+            for c in socks:
+                self.assertEqual(c.recv(1), b"")
+            live.sendall(b"b")
+            self.assertEqual(recv_exact(live, 1), b"b")
+        finally:
+            os.kill(d.pid, signal.SIGCONT)
+        # So many lines at once: the log pipe may drop some, and says so
+        # with the next line (a session of another service).
+        def logged():
+            t = d.connect()
+            t.sendall(b"other\r\n")
+            recv_until_eof(t)
+            t.close()
+            lines = d.log_lines()
+            return sum(1 for l in lines if "service=fwd result=+ " in l) + \
+                sum(int(m.group(1)) for m in (re.search(
+                    r"^log: (\d+) lines dropped", l) for l in lines) if m)
+        poll_until(lambda: logged() >= n, 30, what="%d log lines" % n)
+        live.sendall(b"c")
+        self.assertEqual(recv_exact(live, 1), b"c")
+
+
+class EpollEcho:
+    """Thousands of connections on one thread: echoes, closes at EOF."""
+
+    def __init__(self):
+        import selectors
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4096)
+        self.sock.setblocking(False)
+        self.port = self.sock.getsockname()[1]
+        self.sel = selectors.DefaultSelector()
+        self.sel.register(self.sock, selectors.EVENT_READ)
+        self.done = False
+        self.t = threading.Thread(target=self._loop, daemon=True)
+        self.t.start()
+
+    def _loop(self):
+        import selectors
+        while not self.done:
+            for key, _ in self.sel.select(0.2):
+                s = key.fileobj
+                if s is self.sock:
+                    try:
+                        c, _ = s.accept()
+                    except OSError:
+                        continue
+                    self.sel.register(c, selectors.EVENT_READ)
+                    continue
+                try:
+                    data = s.recv(65536)
+                    if data:
+                        s.sendall(data)
+                        continue
+                except OSError:
+                    pass
+                self.sel.unregister(s)
+                s.close()
+
+    def close(self):
+        self.done = True
+        self.t.join()
+        for key in list(self.sel.get_map().values()):
+            key.fileobj.close()
 
 
 def free_port():
