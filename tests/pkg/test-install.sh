@@ -40,12 +40,12 @@ cmp -s etc/oneportd.conf "$d/etc/oneportd.conf" ||
     fail "make install: etc/oneportd.conf is not the default configuration"
 grep -qx 'prefix=/usr/local' "$d/usr/local/lib/pkgconfig/liboneport.pc" ||
     fail "liboneport.pc: not prefix=/usr/local"
-# The default configuration is one oneportd accepts, and it offers nothing
-# beyond loopback.
-"$d/usr/local/sbin/oneportd" -n -f "$d/etc/oneportd.conf" >/dev/null ||
+# The default configuration is one oneportd accepts, and it offers
+# nothing: no service, and so nothing to reach.
+"$d/usr/local/sbin/oneportd" -nv -f "$d/etc/oneportd.conf" >"$tmp/nv" ||
     fail "oneportd -n rejects the installed configuration"
-grep '^listen' "$d/etc/oneportd.conf" | grep -qv '127.0.0.1' &&
-    fail "the default configuration listens beyond loopback"
+! grep -q '^service' "$tmp/nv" ||
+    fail "the default configuration offers a service"
 
 # An administrator's configuration survives install and uninstall.
 echo '# mine' >>"$d/etc/oneportd.conf"
