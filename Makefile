@@ -72,9 +72,11 @@ $(B)/parent/oneportd.o $(B)/oneport: override CFLAGS += $(DEFINES)
 # rule: a frontend or shared file cannot see the parent's header, and
 # the parent sees the frontend's only for frontend_run.
 PARENT_OBJS	= oneportd loop answer felink rlink child dispatch spawn handoff \
-		  control supervise redirect sockdiag errline listen notify upgrade
+		  control supervise redirect sockdiag errline listen notify upgrade \
+		  stats status
 PARENT_OBJS	+= proc
-FRONTEND_OBJS	= frontend source sandbox request probe tls http ssh proxy route
+FRONTEND_OBJS	= frontend source sandbox request probe tls http ssh proxy route \
+		  metrics scrape
 FRONTEND_OBJS	+= access
 COMMON_OBJS	= config parse printconf addr log ipc linger refusal proxyout \
 		  privdrop
@@ -175,7 +177,7 @@ fuzz: build-fuzz/request_fuzz build-fuzz/wire_fuzz build-fuzz/reply_fuzz \
       build-fuzz/ipc_config_fuzz build-fuzz/ipc_frontend_fuzz \
       build-fuzz/ipc_relay_fuzz \
       build-fuzz/errline_fuzz build-fuzz/config_fuzz build-fuzz/probe_fuzz \
-      build-fuzz/proxy_fuzz build-fuzz/proxyout_fuzz
+      build-fuzz/proxy_fuzz build-fuzz/proxyout_fuzz build-fuzz/scrape_fuzz
 FUZZ_CONFIG = src/common/config.c src/common/log.c src/common/addr.c \
 	      lib/name.c
 build-fuzz/request_fuzz: fuzz/request_fuzz.c src/frontend/request.c \
@@ -193,6 +195,9 @@ build-fuzz/probe_fuzz: fuzz/probe_fuzz.c $(PROBE_SRCS) $(FUZZ_CONFIG) \
 build-fuzz/proxy_fuzz: fuzz/proxy_fuzz.c src/frontend/proxy.c $(FRONTEND_H)
 	mkdir -p build-fuzz
 	clang $(FUZZ_CFLAGS) -o $@ fuzz/proxy_fuzz.c src/frontend/proxy.c
+build-fuzz/scrape_fuzz: fuzz/scrape_fuzz.c src/frontend/scrape.c $(FRONTEND_H)
+	mkdir -p build-fuzz
+	clang $(FUZZ_CFLAGS) -o $@ fuzz/scrape_fuzz.c src/frontend/scrape.c
 # What the relay builds, read back by what the frontend parses.
 build-fuzz/proxyout_fuzz: fuzz/proxyout_fuzz.c src/common/proxyout.c \
 		src/frontend/proxy.c $(FRONTEND_H)

@@ -13,7 +13,7 @@ need nginx-light openssh-server openssh-client openssl
 need systemd
 need $BUILD_DEPS clang libclang-rt-14-dev python3 mandoc netcat-openbsd \
     socat xinetd procps openssl curl openssh-client openssh-server stunnel4 \
-    haproxy
+    haproxy python3-prometheus-client
 # The Debian packages: built, checked by lintian, installed, run, purged;
 # first, so that on a fresh machine the package makes the oneportd user.
 need debhelper lintian

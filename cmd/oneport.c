@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "oneport.h"
+#include "status.h"
 
 /* Exit statuses; oneport(1) lists them. */
 enum {
@@ -439,6 +440,9 @@ main(int argc, char *argv[])
 	int			 ch, mode = 0, stdio = 0, fd, n, st;
 	double			 secs;
 
+	/* A subcommand: the daemon's counters (status.c). */
+	if (argc > 1 && strcmp(argv[1], "status") == 0)
+		return status_main(argc - 1, argv + 1);
 	memset(&opts, 0, sizeof(opts));
 	/* "+": options end at the first operand; a program's are its own. */
 	while ((ch = getopt_long(argc, argv, "+46ehilp:qRt:vV", longopts,

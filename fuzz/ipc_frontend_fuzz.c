@@ -68,6 +68,24 @@ check(const uint8_t *msg, size_t n, int hasfd)
 		if (hasfd || hdr.len != 0)
 			abort();
 		break;
+	case IPC_FSTATS:
+		/* What the status shows: bounded, terminated, printable. */
+		if (hasfd || hdr.len != sizeof(m.fstats) ||
+		    m.fstats.n > IPC_FSTATS_MAX)
+			abort();
+		for (i = 0; i < m.fstats.n; i++) {
+			const struct ipc_fcount *c = &m.fstats.c[i];
+			size_t	 k;
+
+			if (memchr(c->name, '\0', sizeof(c->name)) == NULL ||
+			    memchr(c->result, '\0', sizeof(c->result)) == NULL ||
+			    c->result[0] == '\0')
+				abort();
+			for (k = 0; c->result[k] != '\0'; k++)
+				if (c->result[k] < ' ' || c->result[k] > '~')
+					abort();
+		}
+		break;
 	default:
 		abort();
 	}

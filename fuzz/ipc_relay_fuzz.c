@@ -57,7 +57,8 @@ relay(const struct ipc_hdr *hdr, const uint8_t *p, int hasfd)
 		return;
 	}
 	if (why != NULL || m.type != hdr->type || m.type == IPC_DISPATCH ||
-	    m.type == IPC_FORWARD || m.type == IPC_CONFIG)
+	    m.type == IPC_FORWARD || m.type == IPC_CONFIG ||
+	    m.type == IPC_FSTATS)
 		abort();
 	if (m.type != IPC_DONE)
 		return;

@@ -62,8 +62,9 @@ $(B)/echo-service: examples/echo-service.c lib/oneport.h $(B)/liboneport.a
 	    $(B)/liboneport.a
 
 # The oneport command, like the example, links the static library.
-$(B)/oneport: cmd/oneport.c lib/oneport.h $(B)/liboneport.a
-	$(CC) $(CFLAGS) -Ilib $(LDFLAGS) -o $@ cmd/oneport.c \
+$(B)/oneport: cmd/oneport.c cmd/status.c cmd/status.h lib/oneport.h \
+		$(B)/liboneport.a
+	$(CC) $(CFLAGS) -Ilib $(LDFLAGS) -o $@ cmd/oneport.c cmd/status.c \
 	    $(B)/liboneport.a
 
 # ---- tests ----

@@ -126,6 +126,9 @@ config_free(struct config *cfg)
 	free(cfg->user);
 	free(cfg->chroot);
 	free(cfg->control);
+	free(cfg->status);
+	free(cfg->status_group);
+	free(cfg->metrics);
 	for (i = 0; i < cfg->nregrules; i++) {
 		free(cfg->regrules[i].pattern);
 		free(cfg->regrules[i].user);
@@ -428,6 +431,29 @@ config_add_listener(struct config *cfg, const char *host, const char *port)
 		}
 	}
 	freeaddrinfo(res);
+	return 0;
+}
+
+/*
+ * "metrics on HOST port N": resolved as a listener, and kept apart (the
+ * frontend serves HTTP there, not TCPMUX).
+ */
+int
+config_add_metrics(struct config *cfg, const char *host, const char *port)
+{
+	struct listener	*l;
+	int		 n0 = cfg->nlisteners, n;
+
+	if (config_add_listener(cfg, host, port) == -1)
+		return -1;
+	n = cfg->nlisteners - n0;
+	if ((l = reallocarray(cfg->metrics, cfg->nmetrics + n,
+	    sizeof(*l))) == NULL)
+		fatal("config: reallocarray");
+	memcpy(l + cfg->nmetrics, cfg->listeners + n0, n * sizeof(*l));
+	cfg->metrics = l;
+	cfg->nmetrics += n;
+	cfg->nlisteners = n0;
 	return 0;
 }
 
@@ -1274,6 +1300,19 @@ config_finish(struct config *cfg)
 	}
 	if (cfg->nregrules > 0 && cfg->control == NULL)
 		cfg->control = xstrdup(ONEPORTD_CONTROL);
+	/* Only root may make a socket under /run. */
+	if (!cfg->status_given && root)
+		cfg->status = xstrdup(ONEPORTD_STATUS);
+	if (cfg->status_group != NULL) {
+		struct group	*gr = getgrnam(cfg->status_group);
+
+		if (gr == NULL) {
+			log_warnx("status socket: unknown group \"%s\"",
+			    cfg->status_group);
+			errors++;
+		} else
+			cfg->status_gid = gr->gr_gid;
+	}
 	errors += rules_check(cfg);
 	if (cfg->nservices > 1)
 		qsort(cfg->services, cfg->nservices, sizeof(*cfg->services),

@@ -19,6 +19,7 @@
 #define ONEPORTD_USER		"oneportd"
 #define ONEPORTD_CHROOT		"/var/empty"
 #define ONEPORTD_CONTROL	"/run/oneportd.sock"
+#define ONEPORTD_STATUS		"/run/oneportd-status.sock"	/* as root */
 #define SERVICE_NAME_MAX	NAME_LEN_MAX	/* RFC 6335 */
 
 /* Defaults; each can be changed in oneportd.conf. */
@@ -186,6 +187,12 @@ struct config {
 	char		*chroot;	/* frontend's root when started as root */
 	struct srcloc	 at_user, at_chroot;	/* where they were set */
 	char		*control;	/* control socket path, or NULL */
+	char		*status;	/* status socket path, or NULL */
+	char		*status_group;	/* who else may read it, or NULL */
+	gid_t		 status_gid;	/* resolved by config_finish */
+	int		 status_given;	/* "status socket" in the file */
+	struct listener	*metrics;	/* "metrics on": HTTP, the frontend's */
+	int		 nmetrics;
 	struct regrule	*regrules;	/* who may register which names */
 	int		 nregrules;
 	struct netmask	*proxy_from;	/* trusted PROXY protocol sources */
@@ -217,6 +224,8 @@ const char	*config_error(void);
 struct service	*config_add_service(struct config *, const char *name);
 const char	*config_add_file(struct config *, const char *name);
 int		 config_add_listener(struct config *, const char *host,
+		    const char *port);
+int		 config_add_metrics(struct config *, const char *host,
 		    const char *port);
 int		 config_listener_arg(struct config *, const char *arg);
 int		 config_service_arg(struct config *, const char *arg);

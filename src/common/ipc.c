@@ -519,6 +519,30 @@ dispatch_how_ok(const struct ipc_dispatch *d)
  * priority it may use, READY empty. Returns 0, or -1 with *why set;
  * m->text points into p and is any bytes: see ipc_log_text.
  */
+/* Counts of NUL-terminated names and printable results, at most
+ * IPC_FSTATS_MAX of them; they become rows and labels of the status. */
+static int
+fstats_check(const struct ipc_fstats *f)
+{
+	const struct ipc_fcount	*c;
+	uint32_t		 i;
+	size_t			 j, n;
+
+	if (f->n > IPC_FSTATS_MAX || (f->flags & ~FSTATS_WANT) != 0)
+		return -1;
+	for (i = 0; i < f->n; i++) {
+		c = &f->c[i];
+		if (memchr(c->name, '\0', sizeof(c->name)) == NULL ||
+		    (n = strnlen(c->result, sizeof(c->result))) ==
+		    sizeof(c->result) || n == 0)
+			return -1;
+		for (j = 0; j < n; j++)
+			if (c->result[j] < ' ' || c->result[j] > '~')
+				return -1;
+	}
+	return 0;
+}
+
 int
 ipc_frontend_parse(enum ipc_type type, const uint8_t *p, size_t len,
     int hasfd, struct ipc_fmsg *m, const char **why)
@@ -553,6 +577,14 @@ ipc_frontend_parse(enum ipc_type type, const uint8_t *p, size_t len,
 	case IPC_READY:
 		*why = "malformed ready";
 		if (hasfd || len != 0)
+			return -1;
+		break;
+	case IPC_FSTATS:
+		*why = "malformed stats";
+		if (hasfd || len != sizeof(m->fstats))
+			return -1;
+		memcpy(&m->fstats, p, sizeof(m->fstats));
+		if (fstats_check(&m->fstats) == -1)
 			return -1;
 		break;
 	default:
@@ -629,7 +661,7 @@ ipc_relay_parse(enum ipc_type type, const uint8_t *p, size_t len,
 	memset(m, 0, sizeof(*m));
 	m->type = type;
 	if (type != IPC_DONE) {
-		if (type == IPC_DISPATCH) {
+		if (type == IPC_DISPATCH || type == IPC_FSTATS) {
 			*why = "unexpected message";
 			return -1;
 		}

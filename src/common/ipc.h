@@ -30,6 +30,9 @@ enum ipc_type {
 	IPC_LISTEN,	/* parent -> frontend: a listener more (the fd) */
 	IPC_UNLISTEN,	/* parent -> frontend: uint32_t index of one gone */
 	IPC_DRAIN,	/* parent -> frontend: stop accepting, finish, exit */
+	IPC_FSTATS,	/* frontend -> parent: pending, outcomes, asks */
+	IPC_METRICS,	/* parent -> frontend: the metrics text; with an fd,
+			 * a "metrics on" listener (none: the text only) */
 	IPC_TYPE_MAX
 };
 
@@ -165,6 +168,30 @@ struct ipc_done {
 };
 #define DONE_REFUSED	0x1
 
+/*
+ * IPC_FSTATS payload, frontend -> parent, at most every FSTATS_MS when
+ * something changed: its pending clients now and the most it held, and
+ * the outcomes it decided itself since the last one, counted by name
+ * ("-" none, "help") and result (as its log line says it); with
+ * FSTATS_WANT, a metrics scrape waits for a fresh IPC_METRICS.
+ */
+#define FSTATS_MS		250
+#define IPC_FSTATS_MAX		32	/* outcomes per message */
+#define FSTATS_RESULT_LEN	48
+struct ipc_fcount {
+	char		 name[SERVICE_NAME_MAX + 1];	/* NUL-terminated */
+	char		 result[FSTATS_RESULT_LEN];	/* same, printable */
+	uint32_t	 n;
+};
+struct ipc_fstats {
+	uint32_t	 pending;
+	uint32_t	 pending_max;
+	uint32_t	 flags;		/* FSTATS_WANT */
+	uint32_t	 n;		/* <= IPC_FSTATS_MAX */
+	struct ipc_fcount c[IPC_FSTATS_MAX];
+};
+#define FSTATS_WANT	0x1
+
 /* An IPC_CONFIG as ipc_config_parse found it; pointers into the message. */
 struct ipc_config_view {
 	struct ipc_config	 set;
@@ -182,6 +209,7 @@ struct ipc_config_view {
 struct ipc_fmsg {
 	enum ipc_type		 type;
 	struct ipc_dispatch	 dispatch;	/* IPC_DISPATCH */
+	struct ipc_fstats	 fstats;	/* IPC_FSTATS */
 	uint32_t		 pri;		/* IPC_LOG */
 	const char		*text;		/* IPC_LOG: not NUL-terminated */
 	size_t			 textlen;

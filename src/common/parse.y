@@ -98,6 +98,7 @@ static void	 env_set(const YYLTYPE *, char **);
 static int	 redirect_host_valid(const char *);
 static void	 forward_stmt(const YYLTYPE *, const char *, const char *);
 static void	 proxy_out_stmt(const YYLTYPE *, const char *);
+static void	 status_stmt(const YYLTYPE *, char *, char *);
 }
 
 %define api.pure full
@@ -124,6 +125,7 @@ static void	 proxy_out_stmt(const YYLTYPE *, const char *);
 %token	MATCH "match" PROXY "proxy"	/* only where a statement starts */
 %token	FORWARD "forward" RELAYS "relays"
 %token	ALLOW "allow" DENY "deny"	/* only where a statement starts */
+%token	STATUS "status" METRICS "metrics"	/* where a statement starts */
 %token	EOL "end of line"
 %token	LEXERROR
 %token	<string> STRING
@@ -257,6 +259,32 @@ global		: LISTEN ON STRING PORT STRING	{
 				conf->control = $2;
 			} else
 				free($2);
+		}
+		| STATUS SOCKET STRING		{
+			status_stmt(&@3, $3, NULL);
+		}
+		| STATUS SOCKET STRING GROUP STRING {
+			status_stmt(&@3, $3, $5);
+		}
+		| STATUS STRING			{
+			if (strcmp($2, "off") == 0) {
+				status_stmt(&@2, NULL, NULL);
+			} else
+				perr(&@2, "status: expected socket \"PATH\" "
+				    "[group NAME], or off");
+			free($2);
+		}
+		| METRICS ON STRING PORT STRING	{
+			char	host[48], port[48];
+
+			if (config_add_metrics(conf, $3, $5) == -1) {
+				printable(host, sizeof(host), $3);
+				printable(port, sizeof(port), $5);
+				perr(&@1, "metrics on %s port %s: %s", host,
+				    port, config_error());
+			}
+			free($3);
+			free($5);
 		}
 		| REGISTER STRING USER STRING	{
 			struct regrule	*r;
@@ -908,6 +936,10 @@ top:
 		return ALLOW;
 	if (at_start && strcmp(buf, "deny") == 0)
 		return DENY;
+	if (at_start && strcmp(buf, "status") == 0)
+		return STATUS;
+	if (at_start && strcmp(buf, "metrics") == 0)
+		return METRICS;
 	if ((lval->string = strdup(buf)) == NULL)
 		fatal("parse: strdup");
 	return STRING;
@@ -1250,6 +1282,23 @@ absolute(const YYLTYPE *loc, const char *what, const char *s)
 		return 0;
 	perr(loc, "%s \"%s\": not an absolute path", what, safe(s));
 	return -1;
+}
+
+/* "status socket PATH [group NAME]", or "status off" (path NULL); takes
+ * both strings. */
+static void
+status_stmt(const YYLTYPE *loc, char *path, char *group)
+{
+	if (path != NULL && absolute(loc, "status socket", path) == -1) {
+		free(path);
+		free(group);
+		return;
+	}
+	free(conf->status);
+	free(conf->status_group);
+	conf->status = path;
+	conf->status_group = group;
+	conf->status_given = 1;
 }
 
 /* A rejected service's block is still parsed, into scratch, for errors. */

@@ -18,7 +18,7 @@
 
 static void	print_string(const char *);
 static void	print_strv(const char *, char **);
-static void	print_listener(const struct listener *);
+static void	print_listener(const struct listener *, const char *);
 static void	print_service(const struct service *);
 static void	print_rule(const struct matchrule *);
 static void	print_proxy(const struct netmask *);
@@ -54,7 +54,7 @@ print_strv(const char *keyword, char **v)
 
 /* getnameinfo, not addr_host: an IPv4-mapped address must stay IPv6. */
 static void
-print_listener(const struct listener *l)
+print_listener(const struct listener *l, const char *kw)
 {
 	const struct sockaddr	*sa = (const struct sockaddr *)&l->ss;
 	char			 host[NI_MAXHOST];
@@ -71,7 +71,7 @@ print_listener(const struct listener *l)
 	else
 		port = ntohs(((const struct sockaddr_in *)(const void *)sa)
 		    ->sin_port);
-	printf("listen on %s port %d\n", host, port);
+	printf("%s on %s port %d\n", kw, host, port);
 }
 
 /* One line per rule as expanded: "match tls sni A B alpn X" prints as
@@ -232,6 +232,18 @@ print_config(const struct config *cfg)
 		print_string(cfg->control);
 		putchar('\n');
 	}
+	if (cfg->status != NULL) {
+		printf("status socket ");
+		print_string(cfg->status);
+		if (cfg->status_group != NULL) {
+			printf(" group ");
+			print_string(cfg->status_group);
+		}
+		putchar('\n');
+	} else if (cfg->status_given)
+		printf("status off\n");
+	for (i = 0; i < cfg->nmetrics; i++)
+		print_listener(&cfg->metrics[i], "metrics");
 	for (i = 0; i < cfg->nregrules; i++) {
 		printf("register ");
 		print_string(cfg->regrules[i].pattern);
@@ -243,7 +255,7 @@ print_config(const struct config *cfg)
 		print_proxy(&cfg->proxy_from[i]);
 	print_acl("", cfg->acl, cfg->nacl);
 	for (i = 0; i < cfg->nlisteners; i++)
-		print_listener(&cfg->listeners[i]);
+		print_listener(&cfg->listeners[i], "listen");
 	for (i = 0; i < cfg->nservices; i++)
 		print_service(&cfg->services[i]);
 }

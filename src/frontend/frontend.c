@@ -50,15 +50,6 @@ static const uint8_t proxy_v2[12] = "\r\n\r\n\0\r\nQUIT\n";
 #define EMFILE_PAUSE_NS		(100 * 1000000ull)
 #define NBUCKETS		4096	/* power of two */
 
-/* W_FREE is 0: a connection freed while its event waits in the same
- * batch (evicted, or read by addr_settle) is zeroed, and then skipped. */
-enum watch_kind { W_FREE, W_PARENT, W_LISTENER, W_CONN, W_LINGER };
-
-struct watch {
-	enum watch_kind	 kind;
-	int		 fd;
-};
-
 /* A connection that has not yet sent its first line. */
 struct conn {
 	struct watch		 w;		/* first: epoll data points here */
@@ -107,6 +98,7 @@ static struct {
 	struct conn		*free;
 	uint32_t		 capacity;	/* conns ever allocated */
 	uint32_t		 npending;
+	uint32_t		 pending_max;	/* the most, for the status */
 	struct conn		*head, *tail;	/* oldest first */
 	struct conn		*shead, *stail;	/* silent so far, oldest first */
 	struct conn		*buckets[NBUCKETS];
@@ -114,6 +106,8 @@ static struct {
 	uint64_t		 draws;		/* early drop's random sequence */
 	int			 debug;
 } fe;
+
+static const struct ipc_service *svc_find(const char *);
 
 static uint8_t	iobuf[IPC_MAX > PEEK_MAX ? IPC_MAX : PEEK_MAX];
 					/* peeks and messages; one at a time */
@@ -329,6 +323,9 @@ log_what(const struct conn *c, const char *service, const char *result,
 	log_info("conn peer=%s%s service=%s result=%s pid=- "
 	    "dispatch=%.3fms", peer, tags, service, result,
 	    (now_ns() - c->accepted_ns) / 1e6);
+	/* A name no service has is the client's to make up: not a row. */
+	metrics_count(strcmp(service, "help") == 0 || svc_find(service) !=
+	    NULL ? service : "-", result);
 }
 
 static void
@@ -811,6 +808,7 @@ accept_emfile(int lfd)
 			close(fd);
 			log_info("conn peer=? service=- result=-%s pid=- "
 			    "dispatch=0.000ms", REASON_BUSY);
+			metrics_count("-", "-" REASON_BUSY);
 		}
 		fe.reserve_fd = fcntl(fe.epfd, F_DUPFD_CLOEXEC, 0);
 	}
@@ -829,6 +827,8 @@ refuse(int fd, const struct sockaddr_storage *ss, const char *reason)
 	log_info("conn peer=%s service=- result=-%s pid=- dispatch=0.000ms",
 	    addr_ntop((const struct sockaddr *)ss, peer, sizeof(peer)),
 	    reason);
+	snprintf(peer, sizeof(peer), "-%s", reason);
+	metrics_count("-", peer);
 }
 
 /*
@@ -952,6 +952,7 @@ accept_one(int lfd)
 	if ((c = fe.free) == NULL) {
 		reply_fd(fd, REASON_BUSY);
 		close(fd);
+		metrics_count("-", "-" REASON_BUSY);
 		return 0;
 	}
 	fe.free = c->next;
@@ -972,7 +973,8 @@ accept_one(int lfd)
 	fe.tail = c;
 	bucket_insert(c);
 	silent_add(c);
-	fe.npending++;
+	if (++fe.npending > fe.pending_max)
+		fe.pending_max = fe.npending;
 
 	/*
 	 * A line that came with the connection is served at once, and the
@@ -1203,6 +1205,10 @@ parent_read(void)
 			shutdown_pending();	/* the parent is going away */
 		if (n == -1)
 			fatal("frontend: message from parent");
+		if (hdr.type == IPC_METRICS) {
+			metrics_parent(iobuf, n, fd);
+			continue;
+		}
 		/* Exact sizes, and an fd only with IPC_LISTEN. */
 		if ((fd != -1) != (hdr.type == IPC_LISTEN) ||
 		    (hdr.type == IPC_UNLISTEN && n != sizeof(idx)) ||
@@ -1285,6 +1291,9 @@ next_timeout(uint64_t now)
 	if (linger_next_deadline() != 0 &&
 	    (when == 0 || linger_next_deadline() < when))
 		when = linger_next_deadline();
+	if (metrics_next_deadline(fe.npending) != 0 && (when == 0 ||
+	    metrics_next_deadline(fe.npending) < when))
+		when = metrics_next_deadline(fe.npending);
 	if (when == 0)
 		return -1;
 	if (when <= now)
@@ -1347,6 +1356,7 @@ frontend_run(int argc, char *argv[])
 
 	if ((fe.epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
 		fatal("frontend: epoll_create1");
+	metrics_init(fe.epfd, fe.parent.fd);
 	fe.reserve_fd = fcntl(fe.epfd, F_DUPFD_CLOEXEC, 0);
 	memset(&ev, 0, sizeof(ev));
 	ev.events = EPOLLIN;
@@ -1381,6 +1391,8 @@ frontend_run(int argc, char *argv[])
 				linger_event();
 			else if (w->kind == W_CONN)
 				conn_read((struct conn *)w, evs[i].events);
+			else if (w->kind == W_METRICS)
+				metrics_event(w);
 		}
 		for (i = 0; i < n; i++) {
 			w = evs[i].data.ptr;
@@ -1398,6 +1410,8 @@ frontend_run(int argc, char *argv[])
 			conn_reject(fe.head, "-", REASON_TIMEOUT);
 		}
 		linger_expire(now);
+		metrics_expire(now);
+		metrics_tick(now, fe.npending, fe.pending_max);
 		if (fe.paused_until != 0 && fe.paused_until <= now) {
 			fe.paused_until = 0;
 			listeners_enable(1);

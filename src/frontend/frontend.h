@@ -152,6 +152,35 @@ int	route_host_match(const char *pattern, const char *host);
 void	access_load(const struct ipc_config_view *);
 int	access_allows(const struct ipc_service *, const struct sockaddr *);
 
+/*
+ * scrape.c: a metrics scrape's request head (GET /metrics), judged when
+ * it is whole; a pure parser of client bytes.
+ */
+enum metrics_req { METRICS_AGAIN, METRICS_GET, METRICS_NOT_FOUND,
+	METRICS_METHOD, METRICS_BAD };
+enum metrics_req metrics_request(const uint8_t *buf, size_t len);
+
+/*
+ * What an epoll event is about: its data points at a struct watch, the
+ * first member of whatever is watched. W_FREE is 0: a connection freed
+ * while its event waits in the same batch is zeroed, and then skipped.
+ */
+enum watch_kind { W_FREE, W_PARENT, W_LISTENER, W_CONN, W_LINGER,
+	W_METRICS };
+struct watch {
+	enum watch_kind	 kind;
+	int		 fd;
+};
+
+/* metrics.c: the frontend's report to the parent, "metrics on" */
+void	 metrics_init(int epfd, int parent);
+void	 metrics_count(const char *name, const char *result);
+void	 metrics_tick(uint64_t now, uint32_t pending, uint32_t pending_max);
+uint64_t metrics_next_deadline(uint32_t pending);
+void	 metrics_event(struct watch *);
+void	 metrics_expire(uint64_t now);
+void	 metrics_parent(const uint8_t *, size_t, int fd);
+
 /* frontend.c: never returns. */
 void	frontend_run(int argc, char *argv[]);
 

@@ -38,6 +38,7 @@ parent_log_conn(const char *peer, const char *name, const char *result,
 {
 	char	p[16] = "-";
 
+	stats_conn(name, result, accepted_ns);
 	if (pid > 0)
 		snprintf(p, sizeof(p), "%d", (int)pid);
 	log_info("conn peer=%s service=%s result=%s pid=%s dispatch=%.3fms",

@@ -231,6 +231,8 @@ child_exited(struct child *c, int st)
 		snprintf(status, sizeof(status), "%d", WEXITSTATUS(st));
 	log_info("exit service=%s pid=%d status=%s duration=%.3fs", c->name,
 	    (int)c->pid, status, (now_ns() - c->started_ns) / 1e9);
+	if (c->supervised)
+		stats_program_exit(c->name, c->pid, st);
 	if (c->exited != NULL)
 		c->exited(c->pid);
 	child_free(c);
@@ -269,6 +271,8 @@ child_add(struct service *svc, const struct spawn *sp, child_exit_cb exited)
 	/* Instance limits count client sessions, not supervised daemons. */
 	if (exited == NULL)
 		svc->running++;
+	else
+		stats_program(c->name, c->pid);
 	if (c->stderr_fd != -1)
 		parent_watch(c->stderr_fd, &c->stderr_src);
 	if (c->status_fd != -1 && !c->traced) {

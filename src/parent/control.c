@@ -234,6 +234,20 @@ path_live(const struct sockaddr_un *sun)
 	return r == 0 || (e != ECONNREFUSED && e != ENOENT);
 }
 
+/* Does a running process listen at path? */
+int
+control_path_live(const char *path)
+{
+	struct sockaddr_un	sun;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return 0;
+	memcpy(sun.sun_path, path, strlen(path));
+	return path_live(&sun);
+}
+
 static int
 path_sun(const char *what, const char *path, struct sockaddr_un *sun)
 {
@@ -288,6 +302,15 @@ int
 control_listen(const char *what, const char *path, mode_t mask,
     int backlog, int flags)
 {
+	return control_listen_type(what, path, mask, backlog,
+	    SOCK_SEQPACKET | flags);
+}
+
+/* The same, of another type (the status socket's is SOCK_STREAM). */
+int
+control_listen_type(const char *what, const char *path, mode_t mask,
+    int backlog, int type)
+{
 	struct sockaddr_un	 sun;
 	mode_t			 old;
 	int			 fd;
@@ -295,7 +318,7 @@ control_listen(const char *what, const char *path, mode_t mask,
 	if (path_free(what, path, &sun) == -1)
 		return -1;
 	(void)unlink(path);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | flags, 0);
+	fd = socket(AF_UNIX, SOCK_CLOEXEC | type, 0);
 	if (fd == -1) {
 		log_warn("%s %s", what, path);
 		return -1;

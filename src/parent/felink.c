@@ -234,6 +234,11 @@ message(void *arg, enum ipc_type type, const uint8_t *buf, size_t n, int fd)
 	case IPC_LOG:
 		log_msg(m.pri, ipc_log_text(&m, line, sizeof(line)));
 		break;
+	case IPC_FSTATS:
+		stats_frontend(&m.fstats);
+		if (m.fstats.flags & FSTATS_WANT)
+			status_metrics_asked();
+		break;
 	default:
 		break;
 	}
@@ -269,8 +274,10 @@ start_frontend(void *arg)
 	argv[6] = NULL;
 	rv = proc_exec(d.p, argv, fds, d.cfg->nlisteners);
 	free(fds);
-	if (rv == 0)
+	if (rv == 0) {
 		d.config_due = 1;
+		status_frontend_started(proc_sock(d.p));
+	}
 	return rv;
 }
 
@@ -358,6 +365,16 @@ felink_configure(struct config *cfg)
 	d.cfg = cfg;
 	d.generation++;
 	d.config_due = 1;
+	felink_write();
+}
+
+/* A message for the frontend that only matters in its latest version
+ * (the metrics text); dropped with the link. */
+void
+felink_send(enum ipc_type type, const void *p, size_t len)
+{
+	if (proc_sock(d.p) == -1 || proc_queue(d.p, type, p, len, 1) == -1)
+		return;
 	felink_write();
 }
 

@@ -889,6 +889,24 @@ handoff_pending(void)
 	return k;
 }
 
+/* For the status: every channel, how it came, its peer's uid, and the
+ * clients handed to it that it has not answered yet. */
+void
+handoff_each(void (*fn)(const char *, const char *, uid_t, int, int,
+    void *), void *arg)
+{
+	struct channel	*ch;
+	struct pending	*p;
+	int		 n;
+
+	for (ch = h.channels; ch != NULL; ch = ch->next) {
+		for (n = 0, p = ch->pending; p != NULL; p = p->next)
+			n++;
+		fn(ch->name, !ch->registered ? "socket" : ch->active ?
+		    "registered" : "registering", ch->uid, ch->port, n, arg);
+	}
+}
+
 int
 handoff_registered(const char *name)
 {

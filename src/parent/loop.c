@@ -121,6 +121,7 @@ loop_timeout(const struct config *cfg)
 	when = earliest(when, handoff_next_deadline());
 	when = earliest(when, supervise_next_deadline());
 	when = earliest(when, control_next_deadline());
+	when = earliest(when, status_next_deadline());
 	when = earliest(when, redirect_next_deadline(cfg));
 	when = earliest(when, linger_next_deadline());
 	when = earliest(when, notify_next_deadline());
@@ -148,6 +149,7 @@ loop_after(const struct config *cfg)
 {
 	handoff_expire(now_ns());
 	control_tick(now_ns());
+	status_tick(now_ns());
 	supervise_tick(now_ns(), cfg);
 	redirect_tick(now_ns(), cfg);
 	linger_expire(now_ns());

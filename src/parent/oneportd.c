@@ -174,10 +174,12 @@ reload(void)
 	}
 	listen_reload(d.cfg, cfg);
 	child_remap(cfg);
+	stats_configure(cfg);
 	config_free(d.cfg);
 	d.cfg = cfg;
 	handoff_configure(cfg);
 	control_configure(cfg);
+	status_configure(cfg);
 	supervise_configure(cfg);
 	/* Every frontend drops to the user and chroot of the start. */
 	felink_configure(cfg);
@@ -413,6 +415,7 @@ on_signal(void)
 			d.stopping = 1;
 			handoff_shutdown();
 			control_shutdown();
+			status_shutdown();
 			supervise_stop();
 			redirect_stop();
 			rlink_stop();
@@ -531,6 +534,9 @@ main(int argc, char *argv[])
 	d.linger_src.kind = SRC_LINGER;
 	parent_watch(d.sigfd, &d.sig_src);
 	parent_watch(linger_init(), &d.linger_src);
+	/* Before the frontend: it is handed the metrics listeners. */
+	stats_configure(d.cfg);
+	status_configure(d.cfg);
 	if (felink_start(d.cfg, d.debug, d.exefd, part_ready) == -1)
 		fatalx("cannot start the frontend");
 	if (rlink_start(d.cfg, d.debug, d.exefd, part_ready) == -1)
@@ -575,6 +581,9 @@ main(int argc, char *argv[])
 					d.stopping = 1;
 					felink_drain();
 				}
+				break;
+			case SRC_STATSOCK:
+				status_event(src->ptr);
 				break;
 			}
 		}

@@ -21,7 +21,8 @@
 
 /* loop.c: the epoll set; what an event in it is about. */
 enum src_kind { SRC_SIGNAL, SRC_PROC, SRC_STDERR, SRC_STATUS,
-	SRC_CHANNEL, SRC_CONTROL, SRC_LINGER, SRC_UPGRADE };
+	SRC_CHANNEL, SRC_CONTROL, SRC_LINGER, SRC_UPGRADE,
+	SRC_STATSOCK };
 struct src {
 	enum src_kind	 kind;
 	void		*ptr;
@@ -108,6 +109,7 @@ uint64_t felink_next_deadline(void);
 int	 felink_stop(void);
 void	 felink_listener(int fd, uint32_t index);
 void	 felink_drain(void);
+void	 felink_send(enum ipc_type, const void *, size_t);
 void	 parent_names_changed(void);
 
 /* listen.c: the listening sockets, handed over or bound */
@@ -220,6 +222,8 @@ uint64_t handoff_next_deadline(void);
 void	handoff_names(void (*)(const char *, void *), void *);
 int	handoff_registered(const char *name);
 int	handoff_pending(void);
+void	handoff_each(void (*)(const char *name, const char *kind, uid_t,
+	    int port, int waiting, void *), void *);
 int	handoff_registered_port(const char *name);
 void	handoff_shutdown(void);
 
@@ -236,6 +240,55 @@ void	 control_detach(void);
 int	 control_peer_uid(int fd, uid_t *);
 int	 control_listen(const char *what, const char *path, mode_t mask,
 	    int backlog, int flags);
+int	 control_path_live(const char *path);
+int	 control_listen_type(const char *what, const char *path,
+	    mode_t mask, int backlog, int type);
+
+/*
+ * stats.c: the counters behind the status socket and the metrics. Other
+ * modules add their rows as a section: fill is called at each request
+ * and calls stats_row once per row, every row with the same fields.
+ */
+struct sbuf {				/* output that grows up to max */
+	char		*p;
+	size_t		 len, cap, max;
+	int		 cut;		/* it did not fit */
+};
+void	 sbuf_printf(struct sbuf *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	 sbuf_free(struct sbuf *);
+enum stats_fmt { STATS_TEXT, STATS_JSON, STATS_PROM };
+enum stats_kind { STATS_LABEL, STATS_GAUGE, STATS_COUNTER };
+struct stats_field {
+	const char	*key;		/* [a-z_]: a column, a metric's part */
+	enum stats_kind	 kind;
+	const char	*str;		/* STATS_LABEL */
+	uint64_t	 num;		/* the others */
+};
+struct stats_out;
+typedef void	(*stats_fill)(struct stats_out *, void *);
+void	 stats_section(const char *name, const char *help, stats_fill,
+	    void *);
+void	 stats_row(struct stats_out *, const struct stats_field *, int n);
+void	 stats_configure(const struct config *);
+void	 stats_conn(const char *name, const char *result,
+	    uint64_t accepted_ns);
+void	 stats_relayed(const char *name, const char *result,
+	    uint64_t accepted_ns, uint64_t connected_ns, uint64_t in,
+	    uint64_t out);
+void	 stats_program(const char *name, pid_t);
+void	 stats_program_exit(const char *name, pid_t, int status);
+void	 stats_frontend(const struct ipc_fstats *);
+void	 stats_render(enum stats_fmt, struct sbuf *);
+
+/* status.c: the status socket */
+void	 status_configure(const struct config *);
+void	 status_event(void *);
+void	 status_tick(uint64_t now);
+uint64_t status_next_deadline(void);
+void	 status_shutdown(void);
+void	 status_frontend_started(int sock);
+void	 status_metrics_asked(void);
 
 /* spawn.c: start a service's program with the client socket. */
 struct spawn {

@@ -244,6 +244,8 @@ slot_log(struct slot *s, const char *result, const struct ipc_done *d)
 		return;
 	}
 	/* parent_log_conn's line, and what was relayed. */
+	stats_relayed(s->name, result, s->accepted_ns, d->connected_ns, d->in,
+	    d->out);
 	log_info("conn peer=%s service=%s result=%s pid=- dispatch=%.3fms "
 	    "in=%llu out=%llu duration=%.3fs", s->peer, s->name, result,
 	    (conn - s->accepted_ns) / 1e6, (unsigned long long)d->in,
