@@ -1301,13 +1301,14 @@ config_finish(struct config *cfg)
 	if (cfg->nregrules > 0 && cfg->control == NULL)
 		cfg->control = xstrdup(ONEPORTD_CONTROL);
 	/* Only root may make a socket under /run. */
-	if (!cfg->status_given && root)
+	if (!cfg->status_given && root && cfg->status == NULL)
 		cfg->status = xstrdup(ONEPORTD_STATUS);
 	if (cfg->status_group != NULL) {
 		struct group	*gr = getgrnam(cfg->status_group);
 
 		if (gr == NULL) {
-			log_warnx("status socket: unknown group \"%s\"",
+			log_warnx("%s:%d: status socket: unknown group \"%s\"",
+			    cfg->status_at.file, cfg->status_at.line,
 			    cfg->status_group);
 			errors++;
 		} else

@@ -191,6 +191,7 @@ struct config {
 	char		*status_group;	/* who else may read it, or NULL */
 	gid_t		 status_gid;	/* resolved by config_finish */
 	int		 status_given;	/* "status socket" in the file */
+	struct srcloc	 status_at;	/* its group's */
 	struct listener	*metrics;	/* "metrics on": HTTP, the frontend's */
 	int		 nmetrics;
 	struct regrule	*regrules;	/* who may register which names */

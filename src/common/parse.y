@@ -265,6 +265,7 @@ global		: LISTEN ON STRING PORT STRING	{
 		}
 		| STATUS SOCKET STRING GROUP STRING {
 			status_stmt(&@3, $3, $5);
+			conf->status_at = @5;
 		}
 		| STATUS STRING			{
 			if (strcmp($2, "off") == 0) {
