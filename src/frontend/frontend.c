@@ -1201,8 +1201,10 @@ parent_read(void)
 		n = ipc_recv(fe.parent.fd, &hdr, iobuf, sizeof(iobuf), &fd);
 		if (n == -1 && errno == EAGAIN)
 			return;
-		if (n == 0 && hdr.type == 0)
-			shutdown_pending();	/* the parent is going away */
+		/* The parent is going away; a reset: with a report of
+		 * ours unread (metrics.c). */
+		if ((n == 0 && hdr.type == 0) || (n == -1 && errno == ECONNRESET))
+			shutdown_pending();
 		if (n == -1)
 			fatal("frontend: message from parent");
 		if (hdr.type == IPC_METRICS) {
