@@ -104,7 +104,12 @@ status_main(int argc, char *argv[])
 			req = "json\n";
 		else if (strcmp(argv[i], "--metrics") == 0)
 			req = "metrics\n";
-		else if (strcmp(argv[i], "-S") == 0 && i + 1 < argc)
+		else if (strcmp(argv[i], "-h") == 0 ||
+		    strcmp(argv[i], "--help") == 0) {
+			printf("usage: oneport status [--json | --metrics] "
+			    "[-S path]\n");
+			return 0;
+		} else if (strcmp(argv[i], "-S") == 0 && i + 1 < argc)
 			path = argv[++i];
 		else if (strncmp(argv[i], "-S", 2) == 0 && argv[i][2] != '\0')
 			path = argv[i] + 2;

@@ -753,7 +753,8 @@ out:
 }
 
 static void
-text_section(struct sbuf *b, const struct stats_out *o)
+text_section(struct sbuf *b, const struct section *sec,
+    const struct stats_out *o)
 {
 	char	**cells;
 	size_t	  i;
@@ -764,7 +765,7 @@ text_section(struct sbuf *b, const struct stats_out *o)
 		return;
 	for (i = 0; i < o->ncells; i++)
 		cells[i] = o->cells[i].s;
-	sbuf_printf(b, "\n");
+	sbuf_printf(b, "\n%s:\n", sec->name);
 	text_table(b, o->keys, o->ncols, cells, o->ncells / o->ncols);
 	free(cells);
 }
@@ -1094,7 +1095,7 @@ stats_render(enum stats_fmt fmt, struct sbuf *b)
 		memset(&o, 0, sizeof(o));
 		st.sections[i].fill(&o, st.sections[i].arg);
 		if (fmt == STATS_TEXT)
-			text_section(b, &o);
+			text_section(b, &st.sections[i], &o);
 		else if (fmt == STATS_JSON)
 			json_section(b, &st.sections[i], &o);
 		else

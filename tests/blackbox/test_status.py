@@ -18,6 +18,7 @@ import sys
 import time
 import unittest
 
+from test_forward import Backend, echo
 from harness import (DAEMON, IO_TIMEOUT, IS_ROOT, REPO, DaemonTestCase,
                      free_port, poll_until, recv_exact, recv_until,
                      recv_until_eof)
@@ -275,6 +276,32 @@ service "sup" { socket "%s"; command "%s" "-e" }
         js = self.json()
         self.assertEqual(self.row(js, "echo")["served"], 20)
         self.assertEqual(len(js["services"]), 1501)
+
+    def test_forward_relayed_and_kept_across_reload(self):
+        b = Backend(echo)
+        self.addCleanup(b.close)
+        d = self.start_status(services="""
+service "fwd" { forward to "127.0.0.1" port %d }
+""" % b.port)
+        s = self.sock(d)
+        s.sendall(b"fwd\r\nfirst,")
+        self.assertEqual(recv_exact(s, 3), b"+\r\n")
+        s.sendall(b"second")
+        s.shutdown(socket.SHUT_WR)
+        self.assertEqual(recv_until_eof(s), b"first,second")
+        fwd = poll_until(lambda: (lambda r: r if r["served"] == 1 else
+                                  None)(self.row(self.json(), "fwd")),
+                         what="the relayed connection's end")
+        self.assertEqual(fwd["mode"], "forward")
+        self.assertEqual((fwd["relayed"], fwd["bytes_in"],
+                          fwd["bytes_out"]), (1, 12, 12))
+        samples, _ = metrics(self.status("--metrics").stdout.decode())
+        self.assertEqual(sample(samples, "oneport_relayed_bytes_total",
+                                service="fwd", direction="in"), 12)
+        # A reload keeps the counts of the services that stay.
+        d.signal(1)
+        d.wait_log(r"^configuration reloaded")
+        self.assertEqual(self.row(self.json(), "fwd")["served"], 1)
 
     @unittest.skipUnless(IS_ROOT, "needs root to switch users")
     def test_only_root_and_the_group(self):
