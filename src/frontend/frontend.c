@@ -1177,6 +1177,7 @@ frontend_drain(void)
 {
 	while (fe.nlisteners > 0)
 		listener_remove(fe.nlisteners - 1);
+	metrics_drain();
 	fe.draining = 1;
 	log_info("frontend: draining, %u pending", fe.npending);
 }

@@ -180,6 +180,7 @@ uint64_t metrics_next_deadline(uint32_t pending);
 void	 metrics_event(struct watch *);
 void	 metrics_expire(uint64_t now);
 void	 metrics_parent(const uint8_t *, size_t, int fd);
+void	 metrics_drain(void);
 
 /* frontend.c: never returns. */
 void	frontend_run(int argc, char *argv[]);

@@ -302,6 +302,20 @@ metrics_accept(int lfd)
 	}
 }
 
+/* Draining (an upgrade): the new image's frontend takes the scrapes;
+ * those being answered here finish. */
+void
+metrics_drain(void)
+{
+	int	i;
+
+	for (i = 0; i < m.nlisteners; i++) {
+		epoll_ctl(m.epfd, EPOLL_CTL_DEL, m.listeners[i].fd, NULL);
+		close(m.listeners[i].fd);
+	}
+	m.nlisteners = 0;
+}
+
 /* An event on a metrics listener or connection. */
 void
 metrics_event(struct watch *w)

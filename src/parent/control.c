@@ -234,7 +234,10 @@ path_live(const struct sockaddr_un *sun)
 	return r == 0 || (e != ECONNREFUSED && e != ENOENT);
 }
 
-/* Does a running process listen at path? */
+/* The new image of an upgrade: the live sockets are our old image's. */
+static int	takeover;
+
+/* Does a running process other than our old image listen at path? */
 int
 control_path_live(const char *path)
 {
@@ -242,7 +245,7 @@ control_path_live(const char *path)
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun.sun_path))
+	if (takeover || strlen(path) >= sizeof(sun.sun_path))
 		return 0;
 	memcpy(sun.sun_path, path, strlen(path));
 	return path_live(&sun);
@@ -260,9 +263,6 @@ path_sun(const char *what, const char *path, struct sockaddr_un *sun)
 	memcpy(sun->sun_path, path, strlen(path));
 	return 0;
 }
-
-/* The new image of an upgrade: the live sockets are our old image's. */
-static int	takeover;
 
 void
 control_takeover(void)

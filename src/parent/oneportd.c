@@ -224,6 +224,7 @@ upgrade_finish(void)
 {
 	handoff_shutdown();
 	control_detach();
+	status_detach();
 	supervise_detach();
 	redirect_stop();
 	rlink_stop();

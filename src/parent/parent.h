@@ -287,6 +287,7 @@ void	 status_event(void *);
 void	 status_tick(uint64_t now);
 uint64_t status_next_deadline(void);
 void	 status_shutdown(void);
+void	 status_detach(void);
 void	 status_frontend_started(int sock);
 void	 status_metrics_asked(void);
 

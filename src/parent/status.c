@@ -335,6 +335,9 @@ metrics_bind(const struct config *cfg)
 			continue;
 		}
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		/* An upgrade's new image binds it while the old one still
+		 * serves it; only root's processes may share it so. */
+		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
 		if (l->ss.ss_family == AF_INET6)
 			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
 			    sizeof(one));
@@ -469,6 +472,25 @@ status_configure(const struct config *cfg)
 	    chmod(s.path, s.group ? 0660 : 0600) == -1)
 		log_warn("status socket %s", s.path);
 	status_update();
+}
+
+/* An upgrade's old image: the path is the new image's socket now, and
+ * the metrics sockets are shared with it (SO_REUSEPORT); ours close. */
+void
+status_detach(void)
+{
+	int	i;
+
+	if (s.fd != -1) {
+		if (s.watched)
+			parent_unwatch(s.fd);
+		close(s.fd);
+		s.fd = -1;
+		s.watched = 0;
+	}
+	for (i = 0; i < s.nmfds; i++)
+		close(s.mfds[i]);
+	s.nmfds = 0;
 }
 
 /* Stopping: the socket goes; readers in the middle get what is sent. */
