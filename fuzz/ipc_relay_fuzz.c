@@ -32,7 +32,9 @@ forward(const struct ipc_hdr *hdr, const uint8_t *p, int hasfd)
 	if (why != NULL || !hasfd || hdr->type != IPC_FORWARD ||
 	    memchr(f.name, '\0', sizeof(f.name)) == NULL ||
 	    !name_valid(f.name, strlen(f.name), 0) || f.proxy > 2 ||
-	    f.naddrs < 1 || f.naddrs > FORWARD_ADDRS_MAX || f.idle_s < 1 ||
+	    f.naddrs > FORWARD_ADDRS_MAX || f.idle_s < 1 ||
+	    (f.naddrs == 0) != (f.path[0] == '/') ||
+	    memchr(f.path, '\0', sizeof(f.path)) == NULL ||
 	    f.connect_ms < 1 || f.proto >= PROTO_MAX ||
 	    memchr(f.host, '\0', sizeof(f.host)) == NULL ||
 	    memchr(f.alpn, '\0', sizeof(f.alpn)) == NULL)

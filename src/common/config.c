@@ -637,6 +637,40 @@ program_privileged(const char *path)
 }
 
 /*
+ * "forward to "/path"": a unix stream socket, by an absolute path that
+ * fits a sockaddr_un and is one word of the relay's argv.
+ */
+static int
+forward_path(struct service *s, const char *path)
+{
+	size_t	i, n = strlen(path);
+
+	if (path[0] != '/' || strrchr(path, '/') == path) {
+		config_seterr("expected HOST port N, or the absolute path of "
+		    "a unix socket in a directory other than /");
+		return -1;
+	}
+	if (n >= FORWARD_PATH_MAX) {
+		config_seterr("a socket path of at most %d bytes",
+		    FORWARD_PATH_MAX - 1);
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		if ((unsigned char)path[i] <= ' ' || path[i] == 0x7f) {
+			config_seterr("a space or control character in the "
+			    "path");
+			return -1;
+		}
+	free(s->forward_addrs);
+	s->forward_addrs = NULL;
+	s->nforward_addrs = 0;
+	s->forward_port = 0;
+	free(s->forward_host);
+	s->forward_host = xstrdup(path);
+	return 0;
+}
+
+/*
  * "forward to HOST port N": the backend's addresses now, all of them in
  * getaddrinfo's order (the relay tries them so), at most
  * FORWARD_ADDRS_MAX. A name is looked up once, at load; cfg->config_dns
@@ -649,6 +683,8 @@ config_add_forward(struct config *cfg, struct service *s, const char *host,
 	struct addrinfo	 hints, *res = NULL, *ai;
 	int		 e, n = 0;
 
+	if (port == NULL)
+		return forward_path(s, host);
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_protocol = IPPROTO_TCP;
@@ -656,7 +692,7 @@ config_add_forward(struct config *cfg, struct service *s, const char *host,
 	    AI_NUMERICHOST);
 	if (*host == '\0' || strchr(host, '/') != NULL) {
 		config_seterr("not a host name or address (a unix socket "
-		    "path is not supported)");
+		    "is forward to \"/path\", without a port)");
 		return -1;
 	}
 	if ((e = getaddrinfo(host, port, &hints, &res)) != 0) {

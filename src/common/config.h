@@ -125,7 +125,7 @@ struct service {
 	int		 token;		/* dynamic: one-time token */
 	/* forward: bytes relayed to an ordinary daemon (the relay) */
 	char		*forward_host;	/* as written; NULL: not forwarded */
-	int		 forward_port;
+	int		 forward_port;	/* 0: forward_host is a socket path */
 	struct sockaddr_storage *forward_addrs;	/* resolved at load */
 	int		 nforward_addrs;	/* <= FORWARD_ADDRS_MAX */
 	int		 proxy_out;	/* PROXY header to it: 0, 1 or 2 */
@@ -157,6 +157,7 @@ enum { REDIRECT_NONE, REDIRECT_SHARED, REDIRECT_PER_REQUEST,
 #define DEF_IDLE_S		60
 #define DEF_FORWARD_IDLE_S	300	/* forward: no byte either way */
 #define FORWARD_ADDRS_MAX	8	/* a backend name's addresses, tried */
+#define FORWARD_PATH_MAX	108	/* a unix socket's, NUL included */
 #define RELAY_FDS		6	/* per relayed connection: 2 + 2 pipes */
 #define DEF_PORT_LO		61000	/* above Linux's ephemeral 32768-60999 */
 #define DEF_PORT_HI		65535

@@ -605,7 +605,8 @@ inet_ok(const struct sockaddr_in6 *a)
 /*
  * The relay's reading of the parent's IPC_FORWARD: one fd, a valid name,
  * a protocol and PROXY version that exist, timeouts of at least 1, 1 to
- * FORWARD_ADDRS_MAX backend addresses with a port, and the client's
+ * FORWARD_ADDRS_MAX backend addresses with a port or else an absolute
+ * socket path, NUL-terminated, and the client's
  * addresses and names as a dispatch has them. 0, or -1 with *why.
  */
 int
@@ -625,8 +626,10 @@ ipc_forward_parse(enum ipc_type type, const uint8_t *p, size_t len,
 	if (f->name[SERVICE_NAME_MAX] != '\0' ||
 	    !name_valid(f->name, strlen(f->name), 0) ||
 	    (f->flags & ~FORWARD_PLUS) != 0 || f->proxy > 2 ||
-	    f->idle_s < 1 || f->connect_ms < 1 || f->naddrs < 1 ||
+	    f->idle_s < 1 || f->connect_ms < 1 ||
 	    f->naddrs > FORWARD_ADDRS_MAX ||
+	    (f->naddrs == 0) != (f->path[0] == '/') ||
+	    f->path[FORWARD_PATH_MAX - 1] != '\0' ||
 	    ((f->flags & FORWARD_PLUS) != 0) != (f->proto == PROTO_TCPMUX))
 		return -1;
 	for (i = 0; i < f->naddrs; i++)

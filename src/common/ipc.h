@@ -143,8 +143,9 @@ struct ipc_forward {
 	uint32_t	 proxy;		/* 0, 1 or 2: the PROXY header out */
 	uint32_t	 idle_s;	/* >= 1: no byte either way that long */
 	uint32_t	 connect_ms;	/* >= 1: the backend's connect */
-	uint32_t	 naddrs;	/* 1..FORWARD_ADDRS_MAX */
+	uint32_t	 naddrs;	/* 1..FORWARD_ADDRS_MAX; 0: path */
 	struct sockaddr_in6 addrs[FORWARD_ADDRS_MAX];	/* or sockaddr_in */
+	char		 path[FORWARD_PATH_MAX];	/* naddrs 0: a unix socket */
 	struct sockaddr_in6 peer;
 	struct sockaddr_in6 local;
 	char		 host[HOST_NAME_LEN + 1];	/* "" if none */

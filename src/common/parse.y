@@ -486,8 +486,7 @@ option		: COMMAND strings		{
 			free($5);
 		}
 		| FORWARD TO STRING		{
-			perr(&@3, "forward to \"%s\": expected HOST port N "
-			    "(a unix socket path is not supported)", safe($3));
+			forward_stmt(&@1, $3, NULL);
 			free($3);
 		}
 		| TOKEN STRING			{
@@ -1448,7 +1447,7 @@ acl_stmt(const YYLTYPE *loc, struct service *s, int deny, char **w)
 			    config_error());
 }
 
-/* "forward to HOST port N": resolved now, so -n tells. */
+/* "forward to HOST port N": resolved now, so -n tells; or "/path". */
 static void
 forward_stmt(const YYLTYPE *loc, const char *host, const char *port)
 {
@@ -1458,7 +1457,8 @@ forward_stmt(const YYLTYPE *loc, const char *host, const char *port)
 		perr(loc, "forward is not allowed in defaults");
 		return;
 	}
-	if (number(loc, "forward port", port, 1, 65535, &n) == -1)
+	if (port != NULL &&
+	    number(loc, "forward port", port, 1, 65535, &n) == -1)
 		return;
 	if (config_add_forward(conf, svc, host, port) == -1) {
 		perr(loc, "forward to %s: %s", safe(host), config_error());

@@ -188,7 +188,9 @@ print_service(const struct service *s)
 	if (s->forward_host != NULL) {
 		printf("\tforward to ");
 		print_string(s->forward_host);
-		printf(" port %d\n", s->forward_port);
+		if (s->forward_port != 0)
+			printf(" port %d", s->forward_port);
+		printf("\n");
 		if (s->proxy_out > 0)
 			printf("\tproxy v%d\n", s->proxy_out);
 		printf("\tidle %d\n", s->idle_s);

@@ -331,6 +331,8 @@ rlink_forward(const struct service *svc, const struct ipc_dispatch *req,
 	f.idle_s = svc->idle_s;
 	f.connect_ms = RL_CONNECT_MS;
 	f.naddrs = svc->nforward_addrs;
+	if (svc->forward_port == 0)
+		snprintf(f.path, sizeof(f.path), "%s", svc->forward_host);
 	for (i = 0; i < svc->nforward_addrs; i++)
 		memcpy(&f.addrs[i], &svc->forward_addrs[i],
 		    svc->forward_addrs[i].ss_family == AF_INET ?

@@ -13,6 +13,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <netinet/in.h>
 
 #include <errno.h>
@@ -64,6 +65,7 @@ struct conn {
 	struct way	 up, down;	/* client->backend, backend->client */
 	struct ipc_forward f;
 	int		 connected;
+	int		 retry;		/* a unix backend's queue was full */
 	uint32_t	 ai;		/* the backend address being tried */
 	uint8_t		 hdr[PROXYOUT_MAX];	/* the PROXY header, to send */
 	size_t		 hdrlen, hdroff;
@@ -324,12 +326,56 @@ sa_len(const struct sockaddr_in6 *a)
  * Start a connect to the next address; 0 in progress or done, -1 when
  * none is left. Out of descriptors is not the backend's fault: -2.
  */
+/* The backend's socket, connecting or connected: 0, or -2 (no room). */
+static int
+backend_watch(struct conn *c, int fd)
+{
+	c->be.fd = fd;
+	if (watch_add(&c->be) == -1) {
+		close(fd);
+		c->be.fd = -1;
+		return -2;
+	}
+	return 0;
+}
+
+/*
+ * A unix socket's connect ends at once: taken into its listen queue or
+ * refused. A full queue (EAGAIN) is tried again at each scan until the
+ * deadline, as a TCP backend slow to accept is waited for.
+ */
+static int
+connect_path(struct conn *c)
+{
+	struct sockaddr_un	sun;
+	int			fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, c->f.path, sizeof(c->f.path));
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return -2;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		close(fd);
+		if (errno == EAGAIN) {
+			c->retry = 1;
+			return 0;
+		}
+		return -1;
+	}
+	c->retry = 0;
+	return backend_watch(c, fd);
+}
+
 static int
 connect_next(struct conn *c)
 {
 	const struct sockaddr_in6 *a;
 	int			   fd;
 
+	if (c->f.naddrs == 0)
+		return connect_path(c);
 	for (; c->ai < c->f.naddrs; c->ai++) {
 		a = &c->f.addrs[c->ai];
 		fd = socket(a->sin6_family, SOCK_STREAM | SOCK_NONBLOCK |
@@ -341,15 +387,8 @@ connect_next(struct conn *c)
 			continue;
 		}
 		if (connect(fd, (const struct sockaddr *)a, sa_len(a)) == 0 ||
-		    errno == EINPROGRESS) {
-			c->be.fd = fd;
-			if (watch_add(&c->be) == -1) {
-				close(fd);
-				c->be.fd = -1;
-				return -2;
-			}
-			return 0;
-		}
+		    errno == EINPROGRESS)
+			return backend_watch(c, fd);
 		close(fd);
 	}
 	return -1;
@@ -610,11 +649,15 @@ static void
 scan(uint64_t now)
 {
 	struct conn	*c, *next;
+	int		 r;
 
 	for (c = rl.conns; c != NULL; c = next) {
 		next = c->next;
 		if (!c->connected && now >= c->deadline_ns)
 			conn_end(c, "-" REASON_UNAVAIL, 1);
+		else if (c->retry && (r = connect_path(c)) < 0)
+			conn_end(c, r == -2 ? "-" REASON_BUSY :
+			    "-" REASON_UNAVAIL, 1);
 		else if (c->connected &&
 		    now - c->last_ns >= c->f.idle_s * 1000000000ull)
 			conn_end(c, "+", 0);
@@ -636,8 +679,9 @@ number(const char *s, long max)
 }
 
 /*
- * argv: oneportd-relay -R USER ROOT DEBUG VERBOSE PORT...: the ports the
- * backends listen on, all it may connect to (Landlock).
+ * argv: oneportd-relay -R USER ROOT DEBUG VERBOSE BACKEND...: the ports
+ * the backends listen on, all it may connect to (Landlock), and the
+ * paths of unix backends (/...), all its root will hold (sandbox.c).
  */
 void
 relay_run(int argc, char *argv[])
@@ -648,8 +692,9 @@ relay_run(int argc, char *argv[])
 	struct ucred		 cr;
 	socklen_t		 len = sizeof(cr);
 	uint16_t		*ports;
+	const char		**paths;
 	uint64_t		 now;
-	int			 i, n, type, timeout;
+	int			 i, n, type, timeout, nports = 0, npaths = 0;
 
 	len = sizeof(type);
 	if (argc < 6 || getsockopt(RL_CHANNEL_FD, SOL_SOCKET, SO_TYPE, &type,
@@ -661,10 +706,14 @@ relay_run(int argc, char *argv[])
 		fatal("relay: SO_PEERCRED");
 	rl.debug = number(argv[4], 1);
 	log_verbose = number(argv[5], 100);
-	if ((ports = calloc(argc - 5, sizeof(*ports))) == NULL)
+	if ((ports = calloc(argc - 5, sizeof(*ports))) == NULL ||
+	    (paths = calloc(argc - 5, sizeof(*paths))) == NULL)
 		fatal("relay: calloc");
 	for (i = 6; i < argc; i++)
-		ports[i - 6] = number(argv[i], 65535);
+		if (argv[i][0] == '/')
+			paths[npaths++] = argv[i];
+		else
+			ports[nports++] = number(argv[i], 65535);
 	rl.parent.kind = W_PARENT;
 	rl.parent.fd = RL_CHANNEL_FD;
 	rl.pending_tail = &rl.pending;
@@ -683,8 +732,9 @@ relay_run(int argc, char *argv[])
 			fatal("relay: epoll_ctl");
 	}
 
-	relay_sandbox(argv[2], argv[3], cr.pid, ports, argc - 6);
+	relay_sandbox(argv[2], argv[3], cr.pid, ports, nports, paths, npaths);
 	free(ports);
+	free(paths);
 	if (ipc_send(rl.parent.fd, IPC_READY, NULL, 0, -1) == -1)
 		fatal("relay: ready");
 

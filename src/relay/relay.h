@@ -15,9 +15,11 @@
 /* relay.c */
 void	relay_run(int argc, char *argv[]) __attribute__((noreturn));
 
-/* sandbox.c: ports the backends listen on; connect to nothing else. */
+/* sandbox.c: ports the backends listen on and their socket paths;
+ * connect to nothing else. */
 void	relay_sandbox(const char *user, const char *root, pid_t parent,
-	    const uint16_t *ports, int nports);
-void	relay_seccomp(void);
+	    const uint16_t *ports, int nports, const char **paths,
+	    int npaths);
+void	relay_seccomp(int unix_sockets);
 
 #endif

@@ -539,6 +539,106 @@ class EpollEcho:
             key.fileobj.close()
 
 
+class UnixBackend(Backend):
+    """Backend on a unix stream socket in a directory of its own that
+    the relay's user may enter, the socket writable by it."""
+
+    def __init__(self, handler, parent):
+        self.dir = os.path.join(parent, "sockets")
+        os.makedirs(self.dir, exist_ok=True)
+        os.chmod(self.dir, 0o755)
+        self.path = os.path.join(self.dir, "backend.sock")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(self.path)
+        os.chmod(self.path, 0o666)
+        self.sock.listen(64)
+        self.handler = handler
+        self.seen = []
+        self.cv = threading.Condition()
+        self.threads = []
+        threading.Thread(target=self._loop, daemon=True).start()
+
+
+class Unix(ForwardTestCase):
+    """forward to "/path": a unix stream socket; the PROXY header names
+    the client's TCP addresses; the relay's root holds the socket's
+    directory and nothing else."""
+
+    def unix(self, handler=echo, extra=""):
+        b = UnixBackend(handler, self.tmp)
+        self.addCleanup(b.close)
+        d = self.start(config="service fwd {\n\tforward to \"%s\"\n%s}\n"
+                       % (b.path, extra))
+        return b, d
+
+    def test_tcpmux_with_proxy_v1(self):
+        b, d = self.unix(extra="\tproxy v1\n")
+        s = self.sock(d)
+        s.sendall(b"fwd\r\nhello")
+        self.assertEqual(recv_exact(s, 8), b"+\r\nhello")
+        line = b.wait()[0]
+        host, port = s.getsockname()
+        self.assertEqual(line, "PROXY TCP4 %s %s %d %d" % (
+            host, d.listeners[0][0], port, d.listeners[0][1]))
+        s.shutdown(socket.SHUT_WR)
+        self.assertEqual(recv_until_eof(s), b"")
+        self.assertIn(" in=5 out=5 ", self.conn_line(d, "fwd")[0])
+
+    def test_proxy_v2_names_the_tcp_client(self):
+        got = []
+
+        def h(b, c):
+            got.append(proxy_v2(c))
+            b.record(None)
+            c.sendall(c.recv(100))
+        b, d = self.unix(h, extra="\tproxy v2\n")
+        s = self.sock(d)
+        s.sendall(b"fwd\r\nx")
+        self.assertEqual(recv_exact(s, 4), b"+\r\nx")
+        b.wait()
+        self.assertEqual(got[0][:2], s.getsockname())
+
+    def test_root_holds_only_the_sockets_directory(self):
+        b, d = self.unix()
+        pid = relay_pid(d)
+        root = "/proc/%d/root" % pid
+        if os.geteuid() != 0:
+            self.skipTest("no chroot when not started as root")
+        # Every directory on the way is the relay's own (read-only,
+        # nothing else in it); the socket's is bound from outside.
+        parts = b.dir.strip("/").split("/")
+        for i in range(len(parts)):
+            self.assertEqual(os.listdir(os.path.join(root, *parts[:i])),
+                             [parts[i]])
+        self.assertEqual(os.listdir(os.path.join(root, *parts)),
+                         ["backend.sock"])
+        s = self.sock(d)
+        s.sendall(b"fwd\r\ny")
+        self.assertEqual(recv_exact(s, 4), b"+\r\ny")
+
+    def test_socket_missing(self):
+        b, d = self.unix()
+        os.unlink(b.path)
+        s = self.sock(d)
+        s.sendall(b"fwd\r\nbytes")
+        self.assertEqual(recv_until_eof(s), b"-service unavailable\r\n")
+
+    def test_added_by_a_reload(self):
+        t = self.backend(echo)
+        d = self.forwarding(t.port)
+        b = UnixBackend(echo, self.tmp)
+        self.addCleanup(b.close)
+        with open(d.conffile, "w") as f:
+            f.write("service fwd {\n\tforward to 127.0.0.1 port %d\n}\n"
+                    "service un {\n\tforward to \"%s\"\n}\n"
+                    % (t.port, b.path))
+        d.signal(signal.SIGHUP)
+        d.wait_log(r"relay ready, pid \d+", count=2)
+        s = self.sock(d)
+        s.sendall(b"un\r\nz")
+        self.assertEqual(recv_exact(s, 4), b"+\r\nz")
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -839,12 +939,27 @@ class Config(unittest.TestCase):
     def test_bad_values(self):
         path = self.conf("service a {\n\tforward to 127.0.0.1 port 0\n"
                          "\tproxy v3\n}\nservice b {\n\tforward to "
-                         "\"/run/x.sock\"\n}\n")
+                         "\"run/x.sock\"\n}\nservice c {\n\tforward to "
+                         "\"/x.sock\"\n}\nservice d {\n\tforward to "
+                         "\"/run/x.sock\" port 80\n}\n")
         rc, _, err = run_daemon_n(["-n", "-f", path])
         self.assertEqual(rc, 1)
         self.assertIn("%s:2:" % path, err)
         self.assertIn("%s:3: proxy: expected v1, v2 or none" % path, err)
-        self.assertIn("%s:6:" % path, err)
+        self.assertIn("%s:6: forward to run/x.sock: expected HOST port N, "
+                      "or the absolute path of a unix socket" % path, err)
+        self.assertIn("%s:9: forward to /x.sock: expected" % path, err)
+        self.assertIn("%s:12: forward to /run/x.sock: not a host name or "
+                      "address (a unix socket is forward to \"/path\", "
+                      "without a port)" % path, err)
+
+    def test_unix_printed_back(self):
+        path = self.conf("service a {\n\tforward to \"/run/a/x.sock\"\n"
+                         "\tproxy v1\n}\n")
+        rc, out, err = run_daemon_n(["-nv", "-f", path])
+        self.assertEqual(rc, 0, err)
+        self.assertIn("\tforward to \"/run/a/x.sock\"\n\tproxy v1\n"
+                      "\tidle 300\n", out)
 
 
 if __name__ == "__main__":
