@@ -2,10 +2,12 @@
 /*
  * handoff-svc: the running service of the hand-off bench, on liboneport.
  * For each connection oneportd passes it writes a greeting and closes,
- * in one process: oneport_accept already takes each HANDOFF (lock, ACCEPT, "+")
- * on its own loop. With -b it writes that many bytes instead (bulk runs).
+ * in one process: oneport_accept already takes each HANDOFF (lock, ACCEPT,
+ * "+" and the greeting in one write: oneport_greeting) on its own loop.
+ * With -s it writes the greeting itself after oneport_accept, a second
+ * segment; with -b that many bytes instead (bulk runs).
  *
- *	handoff-svc [-b bytes] [-g greeting] [path]	(no path: LISTEN_FDS)
+ *	handoff-svc [-s] [-b bytes] [-g greeting] [path]  (no path: LISTEN_FDS)
  */
 #include <errno.h>
 #include <signal.h>
@@ -20,7 +22,7 @@
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: handoff-svc [-b bytes] [-g greeting] "
+	fprintf(stderr, "usage: handoff-svc [-s] [-b bytes] [-g greeting] "
 	    "[path]\n");
 	exit(2);
 }
@@ -33,15 +35,18 @@ main(int argc, char *argv[])
 	const char		*greeting = "hello\r\n";
 	unsigned long long	 bulk = 0;
 	size_t			 greetlen = 0;
-	int			 ch;
+	int			 ch, separate = 0;
 
-	while ((ch = getopt(argc, argv, "b:g:")) != -1) {
+	while ((ch = getopt(argc, argv, "b:g:s")) != -1) {
 		switch (ch) {
 		case 'b':
 			bulk = bench_parse_bytes(optarg);
 			break;
 		case 'g':
 			greeting = bench_unescape(optarg, &greetlen);
+			break;
+		case 's':
+			separate = 1;
 			break;
 		default:
 			usage();
@@ -57,6 +62,9 @@ main(int argc, char *argv[])
 
 	if ((srv = oneport_listen(argc == 1 ? argv[0] : NULL)) == NULL)
 		bench_fatalx("handoff-svc", "%s", oneport_strerror());
+	if (bulk == 0 && !separate &&
+	    oneport_greeting(srv, greeting, greetlen) == -1)
+		bench_fatalx("handoff-svc", "%s", oneport_strerror());
 	printf("ready\n");
 	fflush(stdout);
 	for (;;) {
@@ -65,10 +73,11 @@ main(int argc, char *argv[])
 				continue;
 			bench_fatalx("handoff-svc", "%s", oneport_strerror());
 		}
-		/* c.fd is blocking; the client has had "+" already. */
+		/* c.fd is blocking; the client has had "+" already, and
+		 * unless -s or -b the greeting with it. */
 		if (bulk > 0)
 			(void)bench_source(c.fd, bulk);
-		else
+		else if (separate)
 			(void)bench_write_all(c.fd, greeting, greetlen);
 		oneport_conn_close(&c);
 	}

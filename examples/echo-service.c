@@ -4,6 +4,8 @@
  * its hand-off socket from LISTEN_FDS, binds PATH, or registers NAME with
  * oneportd (-r), and echoes each client back in a child process of its
  * own: first the bytes oneportd had already read, then all it reads.
+ * With -g TEXT every TCPMUX client gets TEXT and CR LF after "+", in the
+ * same write (oneport_greeting).
  *
  *   cc -o echo-service echo-service.c $(pkg-config --cflags --libs liboneport)
  */
@@ -24,7 +26,7 @@
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: echo-service [-e] [-r name] [path]\n");
+	fprintf(stderr, "usage: echo-service [-e] [-g text] [-r name] [path]\n");
 	exit(2);
 }
 
@@ -95,15 +97,18 @@ main(int argc, char *argv[])
 {
 	struct oneport_server	*srv;
 	struct oneport_conn	 c;
-	const char		*name = NULL, *path = NULL;
-	char			 peer[128];
+	const char		*name = NULL, *path = NULL, *greet = NULL;
+	char			 peer[128], line[ONEPORT_GREETING_MAX];
 	pid_t			 pid;
 	int			 ch, err, tell_peer = 0;
 
-	while ((ch = getopt(argc, argv, "er:")) != -1) {
+	while ((ch = getopt(argc, argv, "eg:r:")) != -1) {
 		switch (ch) {
 		case 'e':
 			tell_peer = 1;
+			break;
+		case 'g':
+			greet = optarg;
 			break;
 		case 'r':
 			name = optarg;
@@ -129,6 +134,12 @@ main(int argc, char *argv[])
 		srv = oneport_listen(path);
 	if (srv == NULL) {
 		fprintf(stderr, "echo-service: %s\n", oneport_strerror());
+		return 1;
+	}
+	if (greet != NULL && ((size_t)snprintf(line, sizeof(line), "%s\r\n",
+	    greet) >= sizeof(line) ||
+	    oneport_greeting(srv, line, strlen(line)) == -1)) {
+		fprintf(stderr, "echo-service: greeting too long\n");
 		return 1;
 	}
 	for (;;) {

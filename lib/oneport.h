@@ -101,6 +101,16 @@ int	oneport_register_port(const char *ctlpath, const char *name,
  */
 int	oneport_accept(struct oneport_server *, struct oneport_conn *c);
 
+/*
+ * A greeting: bytes every client that asked by a TCPMUX line gets right
+ * after "+", in the same write (one segment, not two), for a service
+ * that speaks first. A client that chose by its first bytes gets neither.
+ * len 0 takes it away. At most ONEPORT_GREETING_MAX bytes.
+ */
+#define ONEPORT_GREETING_MAX	512
+int	oneport_greeting(struct oneport_server *, const void *buf,
+	    size_t len);
+
 /* For poll(2)/epoll: readable when oneport_accept has work to do. */
 int	oneport_server_fd(const struct oneport_server *);
 

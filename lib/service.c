@@ -2,9 +2,9 @@
 /*
  * service.c: the service side of liboneport (oneport.h). Accepts oneportd's
  * channels and takes each HANDOFF in one step: lock the client's socket,
- * ACCEPT, write "+" to the client, return the connection. A malformed
- * message costs its channel, never the server; wire.c alone decodes the
- * bytes.
+ * ACCEPT, write "+" (and the greeting, in the same write) to the client,
+ * return the connection. A malformed message costs its channel, never the
+ * server; wire.c alone decodes the bytes.
  */
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
@@ -54,6 +54,9 @@ struct oneport_server {
 	char		 name[WIRE_NAME_MAX + 1];	/* registered, or "" */
 	int		 lost_errno;	/* why the registration ended */
 	const char	*lost_why;
+	/* What a TCPMUX client is sent: "+" CR LF and the greeting. */
+	char		 plus[3 + ONEPORT_GREETING_MAX];
+	size_t		 pluslen;
 };
 
 /* One received message, and the descriptor that came along. */
@@ -315,6 +318,7 @@ handoff(struct oneport_server *srv, int chan, const struct wire_msg *m,
 	struct wire_msg	 a;
 	int		 type;
 	socklen_t	 tlen = sizeof(type);
+	size_t		 want;
 	ssize_t		 n;
 
 	if ((srv->name[0] != '\0' && strcmp(m->name, srv->name) != 0) ||
@@ -341,14 +345,16 @@ handoff(struct oneport_server *srv, int chan, const struct wire_msg *m,
 		close(fd);
 		return HANDOFF_LOST;
 	}
-	/* The socket is fresh, so 3 bytes fit; failing, the client or the
-	 * daemon has shut it: there is no one to serve. A client that chose
-	 * by its first bytes (HANDOFF_RAW) speaks its own protocol: no "+". */
-	n = 3;
-	while (m->type == WIRE_HANDOFF && (n = send(fd, "+\r\n", 3,
+	/* The socket is fresh, so "+" and the greeting fit; failing, the
+	 * client or the daemon has shut it: there is no one to serve. A
+	 * client that chose by its first bytes (HANDOFF_RAW) speaks its own
+	 * protocol: no "+". */
+	want = m->type == WIRE_HANDOFF ? srv->pluslen : 0;
+	n = 0;
+	while (want > 0 && (n = send(fd, srv->plus, want,
 	    MSG_NOSIGNAL | MSG_DONTWAIT)) == -1 && errno == EINTR)
 		;
-	if (n != 3 || make_blocking(fd) == -1) {
+	if (n != (ssize_t)want || make_blocking(fd) == -1) {
 		close(fd);
 		return 0;
 	}
@@ -442,6 +448,8 @@ server_new(int listenfd, int chan, const char *name)
 		goto fail;
 	}
 	srv->listenfd = -1;
+	memcpy(srv->plus, "+\r\n", 3);
+	srv->pluslen = 3;
 	if ((srv->epfd = epoll_create1(EPOLL_CLOEXEC)) == -1) {
 		syserr("epoll_create1");
 		free(srv);
@@ -754,6 +762,18 @@ oneport_accept(struct oneport_server *srv, struct oneport_conn *c)
 		if (channel_read(srv, ev.data.fd, c) == 1)
 			return 0;
 	}
+}
+
+EXPORT int
+oneport_greeting(struct oneport_server *srv, const void *buf, size_t len)
+{
+	if (len > ONEPORT_GREETING_MAX || (len > 0 && buf == NULL))
+		return seterr(EINVAL, "greeting longer than %d bytes",
+		    ONEPORT_GREETING_MAX);
+	if (len > 0)
+		memcpy(srv->plus + 3, buf, len);
+	srv->pluslen = 3 + len;
+	return 0;
 }
 
 EXPORT int

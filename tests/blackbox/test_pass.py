@@ -427,6 +427,25 @@ service "sup" { socket "%s"; command "%s" "-e" }
         self.assertEqual(recv_until_eof(s), b"+\r\npeer=%s service=own\r\nx"
                          % peer_text(s.getsockname()))
 
+    def test_greeting_goes_with_the_plus(self):
+        own = self.path("own.sock")
+        p = self.echo("-g", "220 ready", own, wait_path=own)
+        d = self.start(config='service "own" { socket "%s" }\n' % own)
+        s = self.sock(d)
+        s.sendall(b"own\r\n")
+        # One write of the service's: one segment, read at once whole.
+        select.select([s], [], [], IO_TIMEOUT)
+        self.assertEqual(s.recv(64), b"+\r\n220 ready\r\n")
+        s.sendall(b"ping")
+        s.shutdown(socket.SHUT_WR)
+        self.assertEqual(recv_until_eof(s), b"ping")
+        self.conn_line(d, "own", "+")
+        # Gone, the service says nothing: the daemon's "-" alone.
+        p.kill()
+        p.wait(5)
+        poll_until(lambda: not listening(own), what="echo-service gone")
+        self.assertEqual(self.ask(d, b"own"), b"-service unavailable\r\n")
+
     def test_service_sees_client_address(self):
         own, sup = self.path("own.sock"), self.path("sup.sock")
         self.echo("-e", own, wait_path=own)

@@ -10,7 +10,7 @@ set -eu
 B=${1:-build}
 so=$B/liboneport.so.1
 api="oneport_accept oneport_close oneport_conn_close oneport_listen
-    oneport_connect oneport_errstr oneport_help oneport_query
+    oneport_connect oneport_errstr oneport_greeting oneport_help oneport_query
     oneport_register oneport_register_port oneport_server_fd oneport_token_check oneport_strerror"
 
 for f in "$so" "$B/liboneport.a" "$B/liboneport.pc" "$B/lib_test" \

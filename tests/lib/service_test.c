@@ -402,6 +402,8 @@ check_child(pid_t pid, int want, const char *fn, int line)
 	}
 }
 
+static int	quiet(int, int);
+
 /* ---- the tests ---- */
 
 static void
@@ -510,6 +512,71 @@ test_pipelined(void)
 	}
 	for (i = 0; i < 3; i++)
 		close(cl[i]);
+	close(chan);
+	oneport_close(srv);
+}
+
+/*
+ * A greeting goes with "+", in the same write, to a client that asked by
+ * a TCPMUX line, and to no other; one too long is refused, length 0 takes
+ * it away.
+ */
+static void
+test_greeting(void)
+{
+	struct oneport_server	*srv;
+	struct oneport_conn	 c;
+	struct wire_msg		 m;
+	char			 big[ONEPORT_GREETING_MAX + 1], b[1];
+	int			 chan, client, server;
+
+	CHECK((srv = oneport_listen(sock_path)) != NULL);
+	if (srv == NULL)
+		return;
+	memset(big, 'x', sizeof(big));
+	CHECK(oneport_greeting(srv, big, sizeof(big)) == -1 &&
+	    errno == EINVAL);
+	CHECK(oneport_greeting(srv, "220 ready\r\n", 11) == 0);
+	chan = chan_connect(sock_path);
+
+	if (tcp_pair(AF_INET, &client, &server) == -1)
+		die("tcp_pair");
+	CHECK(send_handoff(chan, 21, "smtp", server, "") == 0);
+	close(server);
+	CHECK(oneport_accept(srv, &c) == 0);
+	CHECK(expect_accept(chan, 21));
+	CHECK(read_is(client, "+\r\n220 ready\r\n", 14));
+	CHECK(quiet(client, 50));
+	oneport_conn_close(&c);
+	close(client);
+
+	/* Chosen by its first bytes: neither "+" nor the greeting. */
+	if (tcp_pair(AF_INET, &client, &server) == -1)
+		die("tcp_pair");
+	handoff_msg(&m, 22, "smtp", server, "");
+	m.type = WIRE_HANDOFF_RAW;
+	m.proto = WIRE_PROTO_SILENCE;
+	CHECK(send_msg(chan, &m, &server, 1) == 0);
+	close(server);
+	CHECK(oneport_accept(srv, &c) == 0);
+	CHECK(expect_accept(chan, 22));
+	CHECK(quiet(client, 50));
+	CHECK(write(c.fd, "S", 1) == 1);
+	CHECK(read(client, b, 1) == 1 && b[0] == 'S');
+	oneport_conn_close(&c);
+	close(client);
+
+	/* Taken away: "+" alone. */
+	CHECK(oneport_greeting(srv, NULL, 0) == 0);
+	if (tcp_pair(AF_INET, &client, &server) == -1)
+		die("tcp_pair");
+	CHECK(send_handoff(chan, 23, "smtp", server, "") == 0);
+	close(server);
+	CHECK(oneport_accept(srv, &c) == 0);
+	CHECK(expect_accept(chan, 23));
+	check_conn(&c, client, "smtp", "");
+	oneport_conn_close(&c);
+	close(client);
 	close(chan);
 	oneport_close(srv);
 }
@@ -1408,6 +1475,7 @@ main(int argc, char *argv[])
 	test_handoff(AF_INET6);
 	test_handoff_raw();
 	test_pipelined();
+	test_greeting();
 	test_server_fd();
 	test_listen_path();
 	test_malformed();
