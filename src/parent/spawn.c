@@ -134,6 +134,7 @@ struct arena {
 
 static int		 can_trace = -1;
 static struct slot	 slots[NSLOTS];
+static int		 as_root;	/* asked once, not per spawn */
 static struct rlimit	 orig_nofile;	/* before the parent raised it */
 
 /* What the child was doing when it failed, for the log. */
@@ -390,7 +391,7 @@ args_build(struct arena *ar, struct child_args *a, const struct service *svc,
 	a->ngids = svc->ngids;
 	a->uid = svc->uid;
 	a->gid = svc->gid;
-	a->setuser = geteuid() == 0;
+	a->setuser = as_root;
 	if ((a->dir = arena_str(ar, svc->chdir != NULL ? svc->chdir : "/",
 	    NULL)) == NULL)
 		goto full;
@@ -468,6 +469,7 @@ spawn_init(void)
 			signal(sig, SIG_DFL);
 	if (getrlimit(RLIMIT_NOFILE, &orig_nofile) == -1)
 		fatal("getrlimit");
+	as_root = geteuid() == 0;
 	if (can_trace == -1)
 		can_trace = trace_probe();
 }
@@ -675,7 +677,8 @@ spawn(const struct service *svc, int client, const struct ipc_dispatch *req,
 		a->listenfd = listenfd;
 		a->tokenfd = tokenfd;
 		a->trace = trace;
-		a->parent = getpid();
+		/* Only a program that goes with the parent checks it. */
+		a->parent = listenfd >= 0 ? getpid() : 0;
 		a->nofile = orig_nofile;
 		if ((r = args_build(&ar, a, svc, req, token)) != ARGS_FULL)
 			break;
