@@ -8,7 +8,8 @@ import os
 import socket
 import subprocess
 
-from clienttest import (EX_CONNECT, EX_OK, EX_USAGE, REPO, ClientTestCase)
+from clienttest import (EX_CONNECT, EX_OK, EX_USAGE, ONEPORT, REPO,
+                        ClientTestCase)
 import harness
 
 with open(os.path.join(REPO, "VERSION")) as f:
@@ -18,22 +19,33 @@ with open(os.path.join(REPO, "VERSION")) as f:
 class Usage(ClientTestCase):
 
     def test_help_and_version(self):
-        for prog, run in (("oneport", self.oneport),
-                          ("oneportd", self.daemon)):
+        progs = [("oneport", self.oneport), ("oneportd", self.daemon)]
+        # Every program beside them in the build, as make install
+        # installs them.
+        imp = os.path.join(os.path.dirname(ONEPORT), "oneportd-import")
+        if os.path.exists(imp):
+            progs.append(("oneportd-import",
+                          lambda *a: self.daemon(*a, prog=imp)))
+        for prog, run in progs:
             for opt in ("-h", "--help"):
                 with self.subTest(prog=prog, opt=opt):
                     rc, out, err = run(opt)
-                    self.assertEqual((rc, err), (EX_OK, ""))
+                    self.assertEqual(rc, EX_OK, err)
+                    # oneportd-import's usage goes to stderr even then.
+                    if prog == "oneportd-import":
+                        out, err = err.encode(), ""
+                    self.assertEqual(err, "")
                     self.assertIn(b"usage: " + prog.encode(), out)
-                    self.assertIn(b"--version", out)
+                    if prog != "oneportd-import":
+                        self.assertIn(b"--version", out)
             for opt in ("-V", "--version"):
                 with self.subTest(prog=prog, opt=opt):
                     rc, out, err = run(opt)
                     self.assertEqual((rc, out, err), (
                         EX_OK, ("%s %s\n" % (prog, VERSION)).encode(), ""))
 
-    def daemon(self, *args):
-        p = subprocess.run([harness.DAEMON] + list(args),
+    def daemon(self, *args, prog=None):
+        p = subprocess.run([prog or harness.DAEMON] + list(args),
                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, timeout=10)
         return p.returncode, p.stdout, p.stderr.decode("utf-8", "replace")
