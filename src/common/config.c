@@ -63,14 +63,40 @@ config_seterr(const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Allocation failure while loading the configuration is not recoverable. */
+/*
+ * Out of memory while loading a configuration: at start-up, fatal; while
+ * a running daemon reloads (config_nomem_catch armed), back to where it
+ * began, which frees the half-built config (every pointer in it is valid
+ * or NULL at each allocation) and keeps the old one. What the parser
+ * held in flight is lost: a few bytes per failed reload.
+ */
+static jmp_buf	*nomem_jmp;
+
+void
+config_nomem_catch(jmp_buf *jb)
+{
+	nomem_jmp = jb;
+}
+
+void
+config_nomem(const char *what)
+{
+	jmp_buf	*jb = nomem_jmp;
+
+	if (jb == NULL)
+		fatal("%s", what);
+	nomem_jmp = NULL;
+	log_warn("%s", what);
+	longjmp(*jb, 1);
+}
+
 static void *
 xcalloc(size_t n, size_t size)
 {
 	void	*p;
 
 	if ((p = calloc(n, size)) == NULL)
-		fatal("config: calloc");
+		config_nomem("config: calloc");
 	return p;
 }
 
@@ -80,7 +106,7 @@ xstrdup(const char *s)
 	char	*p;
 
 	if ((p = strdup(s)) == NULL)
-		fatal("config: strdup");
+		config_nomem("config: strdup");
 	return p;
 }
 
@@ -275,7 +301,7 @@ config_add_service(struct config *cfg, const char *name)
 		n = cfg->maxservices > 0 ? 2 * cfg->maxservices : 16;
 		ns = reallocarray(cfg->services, n, sizeof(*ns));
 		if (ns == NULL)
-			fatal("config: reallocarray");
+			config_nomem("config: reallocarray");
 		cfg->services = ns;
 		cfg->maxservices = n;
 	}
@@ -319,7 +345,7 @@ listener_add(struct config *cfg, const struct sockaddr *sa, socklen_t len)
 	}
 	l = reallocarray(cfg->listeners, cfg->nlisteners + 1, sizeof(*l));
 	if (l == NULL)
-		fatal("config: reallocarray");
+		config_nomem("config: reallocarray");
 	cfg->listeners = l;
 	l = &cfg->listeners[cfg->nlisteners++];
 	memset(l, 0, sizeof(*l));
@@ -577,7 +603,7 @@ config_service_arg(struct config *cfg, const char *arg)
 		for (q = p; *q != '\0' && *q != ' ' && *q != '\t'; q++)
 			;
 		if ((word = strndup(p, (size_t)(q - p))) == NULL)
-			fatal("config: strndup");
+			config_nomem("config: strndup");
 		argv = strv_add(argv, word);
 		free(word);
 	}
@@ -586,7 +612,7 @@ config_service_arg(struct config *cfg, const char *arg)
 		return -1;
 	}
 	if ((name = strndup(arg, (size_t)(eq - arg))) == NULL)
-		fatal("config: strndup");
+		config_nomem("config: strndup");
 	s = config_add_service(cfg, name);
 	free(name);
 	if (s == NULL) {
@@ -1038,7 +1064,7 @@ config_add_match(struct config *cfg, struct service *s, enum proto proto,
 	}
 	r = reallocarray(s->rules, s->nrules + n, sizeof(*r));
 	if (r == NULL)
-		fatal("config: reallocarray");
+		config_nomem("config: reallocarray");
 	s->rules = r;
 	r += s->nrules;
 	for (i = 0; i < nh; i++)
@@ -1113,7 +1139,7 @@ netmask_parse(const char *arg, struct netmask *m)
 int
 config_add_proxy(struct config *cfg, const char *arg)
 {
-	struct netmask	 m;
+	struct netmask	 m, *pf;
 
 	if (netmask_parse(arg, &m) == -1)
 		return -1;
@@ -1121,10 +1147,10 @@ config_add_proxy(struct config *cfg, const char *arg)
 		config_seterr("more than %d sources", MAX_PROXY_FROM);
 		return -1;
 	}
-	cfg->proxy_from = reallocarray(cfg->proxy_from,
-	    cfg->nproxy_from + 1, sizeof(m));
-	if (cfg->proxy_from == NULL)
-		fatal("config: reallocarray");
+	if ((pf = reallocarray(cfg->proxy_from, cfg->nproxy_from + 1,
+	    sizeof(m))) == NULL)
+		config_nomem("config: reallocarray");
+	cfg->proxy_from = pf;
 	cfg->proxy_from[cfg->nproxy_from++] = m;
 	return 0;
 }
@@ -1137,7 +1163,7 @@ int
 config_add_acl(struct config *cfg, struct service *svc, int deny,
     const char *arg)
 {
-	struct aclent	**acl = svc != NULL ? &svc->acl : &cfg->acl;
+	struct aclent	**acl = svc != NULL ? &svc->acl : &cfg->acl, *na;
 	int		 *n = svc != NULL ? &svc->nacl : &cfg->nacl;
 	struct netmask	  m[2];
 	int		  i, k = 1;
@@ -1154,8 +1180,9 @@ config_add_acl(struct config *cfg, struct service *svc, int deny,
 		    MAX_ACL);
 		return -1;
 	}
-	if ((*acl = reallocarray(*acl, *n + k, sizeof(**acl))) == NULL)
-		fatal("config: reallocarray");
+	if ((na = reallocarray(*acl, *n + k, sizeof(**acl))) == NULL)
+		config_nomem("config: reallocarray");
+	*acl = na;
 	for (i = 0; i < k; i++) {
 		(*acl)[*n].net = m[i];
 		(*acl)[(*n)++].deny = deny;
@@ -1488,14 +1515,18 @@ config_find(const struct config *cfg, const char *name)
 char **
 strv_add(char **v, const char *s)
 {
-	char	**nv;
+	char	**nv, *dup;
 	size_t	  n = 0;
 
 	while (v != NULL && v[n] != NULL)
 		n++;
-	if ((nv = reallocarray(v, n + 2, sizeof(*nv))) == NULL)
-		fatal("config: reallocarray");
-	nv[n] = xstrdup(s);
+	/* The copy first: a failure leaves v as it was, still the owner's. */
+	dup = xstrdup(s);
+	if ((nv = reallocarray(v, n + 2, sizeof(*nv))) == NULL) {
+		free(dup);
+		config_nomem("config: reallocarray");
+	}
+	nv[n] = dup;
 	nv[n + 1] = NULL;
 	return nv;
 }

@@ -8,6 +8,7 @@
 
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <setjmp.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "name.h"
@@ -248,6 +249,8 @@ int		 config_add_forward(struct config *, struct service *,
 struct service	*config_find(const struct config *, const char *name);
 void		 service_clear(struct service *);
 char		**strv_add(char **, const char *);
+void		 config_nomem_catch(jmp_buf *);
+void		 config_nomem(const char *) __attribute__((noreturn));
 void		 strv_free(char **);
 
 /*
@@ -256,6 +259,7 @@ void		 strv_free(char **);
  * read files of the source tree, whoever owns it, and the fuzzer).
  */
 int		 parse_config(const char *file, struct config *cfg);
+void		 parse_reset(void);
 extern int	 parse_secrecy;
 
 /* printconf.c */

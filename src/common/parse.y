@@ -293,10 +293,10 @@ global		: LISTEN ON STRING PORT STRING	{
 
 			if (nonempty(&@2, "register", $2) == 0 &&
 			    nonempty(&@4, "user", $4) == 0) {
-				conf->regrules = reallocarray(conf->regrules,
-				    conf->nregrules + 1, sizeof(*r));
-				if (conf->regrules == NULL)
-					fatal("reallocarray");
+				if ((r = reallocarray(conf->regrules,
+				    conf->nregrules + 1, sizeof(*r))) == NULL)
+					config_nomem("parse: reallocarray");
+				conf->regrules = r;
 				r = &conf->regrules[conf->nregrules++];
 				for (p = $2; *p != '\0'; p++)
 					*p = tolower((unsigned char)*p);
@@ -899,7 +899,7 @@ top:
 		}
 		buf[len] = '\0';
 		if ((lval->string = strdup(buf)) == NULL)
-			fatal("parse: strdup");
+			config_nomem("parse: strdup");
 		printable(lastword, sizeof(lastword), buf);
 		return STRING;
 	}
@@ -941,7 +941,7 @@ top:
 	if (at_start && strcmp(buf, "metrics") == 0)
 		return METRICS;
 	if ((lval->string = strdup(buf)) == NULL)
-		fatal("parse: strdup");
+		config_nomem("parse: strdup");
 	return STRING;
 }
 
@@ -967,11 +967,11 @@ include_path(const char *from, const char *name)
 
 	if (name[0] == '/' || (slash = strrchr(from, '/')) == NULL) {
 		if ((path = strdup(name)) == NULL)
-			fatal("parse: strdup");
+			config_nomem("parse: strdup");
 		return path;
 	}
 	if (asprintf(&path, "%.*s/%s", (int)(slash - from), from, name) == -1)
-		fatal("parse: asprintf");
+		config_nomem("parse: asprintf");
 	return path;
 }
 
@@ -1548,8 +1548,18 @@ parse_config(const char *filename, struct config *cfg)
 		while (nfiles > 0)
 			file_pop();
 	}
+	parse_reset();
+	return errors ? -1 : 0;
+}
+
+/* After a parse, or one left half-way (config_nomem): no file open, no
+ * state kept for the next. */
+void
+parse_reset(void)
+{
+	while (nfiles > 0)
+		file_pop();
 	service_clear(&scratch);
 	svc = NULL;
 	conf = NULL;
-	return errors ? -1 : 0;
 }

@@ -29,6 +29,8 @@ static const struct {
 	{ "shutting down",				REFUSE_BUSY },
 	{ "too many connections from your address",	REFUSE_BUSY },
 	{ "too many instances for your address",	REFUSE_BUSY },
+	{ "out of memory",				REFUSE_BUSY },
+	{ "out of descriptors",				REFUSE_BUSY },
 	{ "timeout",					REFUSE_TIMEOUT },
 	{ "bad name",					REFUSE_BAD },
 	{ "bad request",				REFUSE_BAD },

@@ -4,6 +4,7 @@
  * connection it passed on: one place for both, so that every module
  * refuses and logs alike.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -44,4 +45,16 @@ parent_log_conn(const char *peer, const char *name, const char *result,
 	log_info("conn peer=%s service=%s result=%s pid=%s dispatch=%.3fms",
 	    peer, name, result, p, (now_ns() - accepted_ns) / 1e6);
 	notify_changed(result[0] == '+');
+}
+
+/* Why a program could not be started, for its client: our own shortage
+ * (load, said as such) or the program's failure. */
+const char *
+parent_spawn_reason(int err)
+{
+	if (err == EMFILE || err == ENFILE)
+		return "out of descriptors";
+	if (err == ENOMEM)
+		return "out of memory";
+	return "cannot start service";
 }

@@ -239,17 +239,38 @@ child_exited(struct child *c, int st)
 }
 
 /*
+ * A child's record, taken before its program is started (child_reserve),
+ * so that no program runs that we could not track: out of memory is a
+ * refusal before the fork, never a program nobody reaps.
+ */
+static struct child	*spare;
+
+int
+child_reserve(void)
+{
+	if (spare == NULL && (spare = calloc(1, sizeof(*spare))) == NULL) {
+		parent_short("memory", "no program started");
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * Track a started program until it is reaped, and log its stderr. The
  * status pipe is watched for untraced programs; a traced one's verdict is
  * read at its stop or exit, which saves the parent two epoll calls.
+ * child_reserve succeeded first. A pipe epoll has no room for is one we
+ * cannot follow: the program is killed, and its reaping tells its client.
  */
 struct child *
 child_add(struct service *svc, const struct spawn *sp, child_exit_cb exited)
 {
-	struct child	*c;
+	struct child	*c = spare;
 
-	if ((c = calloc(1, sizeof(*c))) == NULL)
-		fatal("calloc");
+	/* An invariant: every caller reserved. */
+	if (c == NULL)
+		fatalx("child_add without child_reserve");
+	spare = NULL;
 	c->pid = sp->pid;
 	memcpy(c->name, svc->name, sizeof(c->name));
 	c->svc = svc;
@@ -273,11 +294,16 @@ child_add(struct service *svc, const struct spawn *sp, child_exit_cb exited)
 		svc->running++;
 	else
 		stats_program(c->name, c->pid);
-	if (c->stderr_fd != -1)
-		parent_watch(c->stderr_fd, &c->stderr_src);
+	if (c->stderr_fd != -1 && parent_watch(c->stderr_fd,
+	    &c->stderr_src) == -1) {
+		stderr_close(c);
+		kill(c->pid, SIGKILL);
+	}
 	if (c->status_fd != -1 && !c->traced) {
-		parent_watch(c->status_fd, &c->status_src);
-		c->status_watched = 1;
+		if (parent_watch(c->status_fd, &c->status_src) == -1)
+			kill(c->pid, SIGKILL);
+		else
+			c->status_watched = 1;
 	}
 	return c;
 }

@@ -86,9 +86,12 @@ control_update(void)
 	want = c.fd != -1 && c.resume_ns == 0 && c.nconn < c.max;
 	if (want == c.watched)
 		return;
-	if (want)
-		parent_watch(c.fd, &c.src);
-	else
+	if (want && parent_watch(c.fd, &c.src) == -1) {
+		/* No room in epoll: as for EMFILE, try again later. */
+		c.resume_ns = now_ns() + CONTROL_PAUSE_NS;
+		return;
+	}
+	if (!want)
 		parent_unwatch(c.fd);
 	c.watched = want;
 }

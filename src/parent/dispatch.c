@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -19,8 +20,8 @@
 #define REASON_UNKNOWN		"unknown service"
 #define REASON_SVC_BUSY		"service busy"
 #define REASON_ADDR_INST	"too many instances for your address"
-#define REASON_NOSTART		"cannot start service"
 #define REASON_DENIED		"access denied"
+#define REASON_NOMEM		"out of memory"
 
 /* Mode B: say where it lives ("@PORT ..."), start it if need be. */
 static void
@@ -209,8 +210,10 @@ dispatch(struct config *cfg, const struct ipc_dispatch *msg, int fd)
 	else if (svc->max_per_addr > 0 &&
 	    child_count(svc, key) >= svc->max_per_addr)
 		reason = REASON_ADDR_INST;
+	if (reason == NULL && child_reserve() == -1)
+		reason = REASON_NOMEM;
 	if (reason == NULL && spawn_service(svc, fd, req, &sp) == -1) {
-		reason = REASON_NOSTART;
+		reason = parent_spawn_reason(errno);
 		log_warn("%s: %s: cannot %s", svc->name, svc->argv[0],
 		    sp.failed);
 	}

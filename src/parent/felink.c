@@ -258,8 +258,11 @@ start_frontend(void *arg)
 	int		*fds, i, rv;
 
 	(void)arg;
-	if ((fds = calloc(d.cfg->nlisteners + 1, sizeof(int))) == NULL)
-		fatal("calloc");
+	if ((fds = calloc(d.cfg->nlisteners + 1, sizeof(int))) == NULL) {
+		/* A restart: proc.c tries again later. */
+		log_warn("frontend: calloc");
+		return -1;
+	}
 	for (i = 0; i < d.cfg->nlisteners; i++)
 		fds[i] = d.cfg->listeners[i].fd;
 	snprintf(nl, sizeof(nl), "%d", d.cfg->nlisteners);

@@ -112,9 +112,12 @@ channel_new(int fd, const char *name, int registered, uid_t uid)
 	ch->registered = registered;
 	ch->uid = uid;
 	ch->opened_ns = now_ns();
+	if (parent_watch(fd, &ch->src) == -1) {
+		free(ch);
+		return NULL;
+	}
 	ch->next = h.channels;
 	h.channels = ch;
-	parent_watch(fd, &ch->src);
 	return ch;
 }
 

@@ -67,16 +67,50 @@ parent_unwatch(int fd)
 	epoll_ctl(l.epfd, EPOLL_CTL_DEL, fd, NULL);
 }
 
-/* Freed after the current epoll batch, whose events may name it. */
+/*
+ * Out of memory or descriptors at run time: what was refused or lost, in
+ * one log line a second at most, with how many went unsaid, so that a
+ * flood of refusals does not become a flood of lines.
+ */
+void
+parent_short(const char *of, const char *what)
+{
+	static uint64_t	last_ns;
+	static unsigned	unsaid;
+	uint64_t	now = now_ns();
+
+	if (last_ns != 0 && now - last_ns < 1000000000ull) {
+		unsaid++;
+		return;
+	}
+	if (unsaid > 0)
+		log_warnx("out of %s: %s (and %u more since)", of, what,
+		    unsaid);
+	else
+		log_warnx("out of %s: %s", of, what);
+	last_ns = now;
+	unsaid = 0;
+}
+
+/*
+ * Freed after the current epoll batch, whose events may name it. With no
+ * memory to grow the list, p is kept for good: a few bytes lost under
+ * memory pressure, never the daemon.
+ */
 void
 parent_defer_free(void *p)
 {
+	void	**nd;
+	size_t	  n;
+
 	if (l.ndeferred == l.maxdeferred) {
-		l.maxdeferred = l.maxdeferred ? 2 * l.maxdeferred : 16;
-		l.deferred = reallocarray(l.deferred, l.maxdeferred,
-		    sizeof(*l.deferred));
-		if (l.deferred == NULL)
-			fatal("reallocarray");
+		n = l.maxdeferred ? 2 * l.maxdeferred : 16;
+		if ((nd = reallocarray(l.deferred, n, sizeof(*nd))) == NULL) {
+			parent_short("memory", "a freed object kept");
+			return;
+		}
+		l.deferred = nd;
+		l.maxdeferred = n;
 	}
 	l.deferred[l.ndeferred++] = p;
 }
@@ -93,7 +127,11 @@ parent_watch_out(int fd, struct src *src, int on)
 	return epoll_ctl(l.epfd, EPOLL_CTL_MOD, fd, &ev);
 }
 
-void
+/*
+ * -1 when the kernel has no room (ENOMEM, ENOSPC at max_user_watches):
+ * load, not a reason to stop; the caller lets go of what it would watch.
+ */
+int
 parent_watch(int fd, struct src *src)
 {
 	struct epoll_event	ev;
@@ -101,8 +139,11 @@ parent_watch(int fd, struct src *src)
 	memset(&ev, 0, sizeof(ev));
 	ev.events = EPOLLIN;
 	ev.data.ptr = src;
-	if (epoll_ctl(l.epfd, EPOLL_CTL_ADD, fd, &ev) == -1)
-		fatal("epoll_ctl");
+	if (epoll_ctl(l.epfd, EPOLL_CTL_ADD, fd, &ev) == -1) {
+		log_warn("epoll_ctl");
+		return -1;
+	}
+	return 0;
 }
 
 static uint64_t

@@ -119,13 +119,16 @@ check_users(const struct config *cfg)
 	}
 }
 
+/* The config being loaded, for load_config to free if memory runs out. */
+static struct config	*loading;
+
 static struct config *
-load_config(void)
+load_config_file(void)
 {
 	struct config	*cfg;
 	int		 i, asked;
 
-	if ((cfg = config_new()) == NULL)
+	if ((cfg = loading = config_new()) == NULL)
 		return NULL;
 	if (d.conffile != NULL && parse_config(d.conffile, cfg) == -1)
 		goto fail;
@@ -154,6 +157,32 @@ load_config(void)
 fail:
 	config_free(cfg);
 	return NULL;
+}
+
+/*
+ * A failed allocation while loading returns here (config_nomem): the
+ * half-built config goes, NULL as for any error in it, and a reload
+ * keeps the old one. No memory is load, not a reason to exit.
+ */
+static struct config *
+load_config(void)
+{
+	jmp_buf		 jb;
+	struct config	*cfg;
+
+	loading = NULL;
+	if (setjmp(jb) != 0) {
+		parse_reset();
+		config_free(loading);
+		loading = NULL;
+		log_warnx("out of memory while loading the configuration");
+		return NULL;
+	}
+	config_nomem_catch(&jb);
+	cfg = load_config_file();
+	config_nomem_catch(NULL);
+	loading = NULL;
+	return cfg;
 }
 
 /*
@@ -533,8 +562,10 @@ main(int argc, char *argv[])
 	d.epfd = loop_init();
 	d.sig_src.kind = SRC_SIGNAL;
 	d.linger_src.kind = SRC_LINGER;
-	parent_watch(d.sigfd, &d.sig_src);
-	parent_watch(linger_init(), &d.linger_src);
+	/* Start-up: without these there is no daemon. */
+	if (parent_watch(d.sigfd, &d.sig_src) == -1 ||
+	    parent_watch(linger_init(), &d.linger_src) == -1)
+		fatalx("cannot watch signals and lingering sockets");
 	/* Before the frontend: it is handed the metrics listeners. */
 	stats_configure(d.cfg);
 	status_configure(d.cfg);

@@ -32,7 +32,8 @@ int	 loop_init(void);
 void	 loop_slice(void);
 int	 loop_wait(struct epoll_event *, int, const struct config *);
 void	 loop_after(const struct config *);
-void	 parent_watch(int fd, struct src *);
+int	 parent_watch(int fd, struct src *);
+void	 parent_short(const char *of, const char *what);
 int	 parent_watch_out(int fd, struct src *, int on);
 void	 parent_unwatch(int fd);
 void	 parent_defer_free(void *);
@@ -46,6 +47,7 @@ void	 parent_reply(int fd, const char *reason);
 void	 parent_refuse(int fd, enum proto, const char *reason);
 void	 parent_log_conn(const char *peer, const char *name,
 	    const char *result, pid_t pid, uint64_t accepted_ns);
+const char *parent_spawn_reason(int err);
 
 /*
  * proc.c: a helper process of ours, a re-exec (oneportd ARGV...) with its
@@ -162,6 +164,7 @@ struct spawn;
 /* Told the pid when a program started for its owner, not for a client,
  * exits; NULL for a client's session. */
 typedef void	(*child_exit_cb)(pid_t);
+int		 child_reserve(void);
 struct child	*child_add(struct service *, const struct spawn *,
 		    child_exit_cb exited);
 void		 child_set_client(struct child *, int client, uint64_t akey,

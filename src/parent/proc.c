@@ -49,6 +49,7 @@ proc_new(const struct proc_def *def, void *arg, int debug, int exefd,
 {
 	struct proc	*p;
 
+	/* At start-up only (felink_start, rlink_start). */
 	if ((p = calloc(1, sizeof(*p))) == NULL ||
 	    (p->buf = malloc(def->maxmsg)) == NULL)
 		fatal("%s: calloc", def->name);
@@ -186,7 +187,9 @@ proc_exec(struct proc *p, char *const argv[], const int *extra, int nextra)
 	p->started_ns = now_ns();
 	p->ready = 0;
 	p->out = 0;
-	parent_watch(p->sock, &p->src);
+	/* Unwatched, it would never be heard: its exit restarts it. */
+	if (parent_watch(p->sock, &p->src) == -1)
+		proc_lost(p, "cannot be watched");
 	return 0;
 }
 

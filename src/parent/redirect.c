@@ -50,6 +50,7 @@
 #define REASON_NOSTART		"cannot start service"
 #define REASON_BUSY		"service busy"
 #define REASON_ADDR_TOKENS	"too many tokens for your address"
+#define REASON_NOMEM		"out of memory"
 #define TOKEN_BYTES		16	/* 32 hex digits */
 #define MS			1000000ull
 #define KILL_AFTER_NS		(5000 * MS)
@@ -365,7 +366,7 @@ static struct instance *
 instance_start(struct service *svc, const struct config *cfg, int client,
     int shared, uint64_t akey, const char *token, const char **reason)
 {
-	struct instance	*in;
+	struct instance	*in = NULL;
 	struct spawn	 sp;
 	struct stat	 st;
 	struct sockaddr_storage	 ss;
@@ -382,11 +383,19 @@ instance_start(struct service *svc, const struct config *cfg, int client,
 		*reason = REASON_NOSTART;
 		return NULL;
 	}
+	/* All it needs, before the program runs: no memory is a refusal. */
+	if ((in = calloc(1, sizeof(*in))) == NULL ||
+	    (shared && svc->token && (in->tok = calloc(TOKENS_CAP,
+	    sizeof(*in->tok))) == NULL) || child_reserve() == -1) {
+		parent_short("memory", "a redirect refused");
+		*reason = REASON_NOMEM;
+		goto fail;
+	}
 	if ((lfd = bind_port(cfg, client, shared, &port)) == -1) {
 		log_warn("%s: no port in %d-%d", svc->name, cfg->port_lo,
 		    cfg->port_hi);
 		*reason = REASON_NO_PORT;
-		return NULL;
+		goto fail;
 	}
 	/*
 	 * Which socket it is, for sockdiag_ports() to know it again; the
@@ -403,7 +412,7 @@ instance_start(struct service *svc, const struct config *cfg, int client,
 			close(tp[1]);
 		}
 		*reason = REASON_NOSTART;
-		return NULL;
+		goto fail;
 	}
 	family = ss.ss_family;
 	/* Room for every unexpired token, and for some read late. */
@@ -411,6 +420,7 @@ instance_start(struct service *svc, const struct config *cfg, int client,
 		(void)fcntl(tp[1], F_SETPIPE_SZ, TOKEN_PIPE_BYTES);
 	if (spawn_listener(svc, lfd, tp[0], shared || !svc->token ? NULL :
 	    token, &sp) == -1) {
+		*reason = parent_spawn_reason(errno);
 		log_warn("%s: %s: cannot %s", svc->name, svc->argv[0],
 		    sp.failed);
 		close(lfd);
@@ -418,19 +428,13 @@ instance_start(struct service *svc, const struct config *cfg, int client,
 			close(tp[0]);
 			close(tp[1]);
 		}
-		*reason = REASON_NOSTART;
-		return NULL;
+		goto fail;
 	}
 	/* The program holds the socket now; when it exits, the port goes. */
 	close(lfd);
 	if (tp[0] != -1)
 		close(tp[0]);
 	child_add(svc, &sp, redirect_exited);
-	if ((in = calloc(1, sizeof(*in))) == NULL)
-		fatal("calloc");
-	if (tp[1] != -1 && (in->tok = calloc(TOKENS_CAP,
-	    sizeof(*in->tok))) == NULL)
-		fatal("calloc");
 	snprintf(in->name, sizeof(in->name), "%s", svc->name);
 	in->pid = sp.pid;
 	in->port = port;
@@ -451,6 +455,11 @@ instance_start(struct service *svc, const struct config *cfg, int client,
 	log_info("%s: started pid %d on port %d (%s)", svc->name,
 	    (int)sp.pid, port, shared ? "shared" : "per request");
 	return in;
+fail:
+	if (in != NULL)
+		free(in->tok);
+	free(in);
+	return NULL;
 }
 
 /* SIGTERM now; SIGKILL if it is still there KILL_AFTER_NS later. */

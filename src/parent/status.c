@@ -89,9 +89,10 @@ status_update(void)
 
 	if (want == s.watched)
 		return;
-	if (want)
-		parent_watch(s.fd, &s.src);
-	else
+	/* No room in epoll: not accepting, tried again at the next change. */
+	if (want && parent_watch(s.fd, &s.src) == -1)
+		return;
+	if (!want)
 		parent_unwatch(s.fd);
 	s.watched = want;
 }
@@ -179,7 +180,11 @@ status_accept(void)
 		c->src.ptr = c;
 		c->accepted_ns = now_ns();
 		c->deadline_ns = c->accepted_ns + STATUS_REQ_NS;
-		parent_watch(fd, &c->src);
+		if (parent_watch(fd, &c->src) == -1) {
+			close(fd);
+			c->fd = -1;
+			continue;
+		}
 		s.nconns++;
 		status_update();
 	}

@@ -58,12 +58,13 @@ static void
 sup_start(struct sup *s, const struct config *cfg)
 {
 	struct service		*svc = config_find(cfg, s->name);
-	struct spawn		 sp;
+	struct spawn		 sp = { .failed = "find memory" };
 
 	s->restart_at_ns = 0;
 	if (svc == NULL || stopping)
 		return;
-	if (spawn_supervised(svc, s->listenfd, &sp) == -1) {
+	if (child_reserve() == -1 ||
+	    spawn_supervised(svc, s->listenfd, &sp) == -1) {
 		log_warn("%s: %s: cannot %s", s->name, svc->argv[0],
 		    sp.failed);
 		s->started_ns = now_ns();

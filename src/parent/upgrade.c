@@ -167,7 +167,14 @@ upgrade_start(const struct config *cfg)
 	close(p[1]);
 	u.rfd = p[0];
 	fcntl(u.rfd, F_SETFL, O_NONBLOCK);
-	parent_watch(u.rfd, &u.src);
+	/* Unheard, it could never take over: it goes, as one that fails. */
+	if (parent_watch(u.rfd, &u.src) == -1) {
+		kill(u.pid, SIGKILL);
+		close(u.rfd);
+		u.rfd = -1;
+		u.pid = -1;
+		return;
+	}
 	log_info("upgrade: started %s, pid %d", u.exe, (int)u.pid);
 }
 
