@@ -14,16 +14,14 @@
 static struct aclent	*acl;		/* the global entries first */
 static uint32_t		 nacl, ndefault;
 
-/* The entries of a config message ipc_config_parse has checked. */
+/* The entries of a config message ipc_config_parse has checked, into a,
+ * room for nacl of them that parent_config took: ours now. */
 void
-access_load(const struct ipc_config_view *v)
+access_load(const struct ipc_config_view *v, struct aclent *a)
 {
-	struct aclent	*a = NULL;
 	struct ipc_acl	 m;
 	uint32_t	 i;
 
-	if (v->set.nacl > 0 && (a = calloc(v->set.nacl, sizeof(*a))) == NULL)
-		fatal("frontend: calloc");
 	for (i = 0; i < v->set.nacl; i++) {
 		memcpy(&m, v->acls + i * sizeof(m), sizeof(m));
 		a[i].deny = m.deny;

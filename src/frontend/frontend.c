@@ -782,9 +782,13 @@ listeners_enable(int on)
 	int			i;
 
 	for (i = 0; i < fe.nlisteners; i++) {
+		if (fe.listeners[i]->fd == -1)
+			continue;	/* lost (parent_read) */
 		memset(&ev, 0, sizeof(ev));
 		ev.events = on ? EPOLLIN : 0;
 		ev.data.ptr = fe.listeners[i];
+		/* MOD allocates nothing: it fails only for an fd not in
+		 * the set, a broken invariant. */
 		if (epoll_ctl(fe.epfd, EPOLL_CTL_MOD, fe.listeners[i]->fd,
 		    &ev) == -1)
 			fatal("epoll_ctl");
@@ -1001,7 +1005,8 @@ accept_one(int lfd)
 
 /* ---- messages from the parent ---- */
 
-static void	parent_rules(const struct ipc_config_view *);
+static void	parent_rules(const struct ipc_config_view *,
+		    struct route_rule *, struct netmask *);
 
 static void
 parent_config(const uint8_t *p, size_t len)
@@ -1009,6 +1014,9 @@ parent_config(const uint8_t *p, size_t len)
 	struct ipc_config_view	 v;
 	struct ipc_config	 set;
 	struct ipc_service	*svcs = NULL;
+	struct route_rule	*rules = NULL;
+	struct netmask		*nets = NULL;
+	struct aclent		*acl = NULL;
 	uint8_t			*blob = NULL;
 	size_t			 blen;
 	const char		*why;
@@ -1018,13 +1026,33 @@ parent_config(const uint8_t *p, size_t len)
 		fatalx("frontend: config message: %s", why);
 	set = v.set;
 	blen = v.bloblen;
-	if (set.nservices > 0 &&
-	    (svcs = calloc(set.nservices, sizeof(*svcs))) == NULL)
-		fatal("frontend: calloc");
+	/*
+	 * All of it or none: the lists point into each other (a rule at its
+	 * service, a service at its allow/deny entries), so without memory
+	 * for every one the old config is kept whole, and the next message
+	 * (a reload, a registration) brings it up to date. Only the first
+	 * one, at start-up, is fatal without.
+	 */
+	if ((set.nservices > 0 &&
+	    (svcs = calloc(set.nservices, sizeof(*svcs))) == NULL) ||
+	    (blen > 0 && (blob = malloc(blen)) == NULL) ||
+	    (set.nrules > 0 &&
+	    (rules = calloc(set.nrules, sizeof(*rules))) == NULL) ||
+	    (set.nproxy > 0 &&
+	    (nets = calloc(set.nproxy, sizeof(*nets))) == NULL) ||
+	    (set.nacl > 0 && (acl = calloc(set.nacl, sizeof(*acl))) == NULL)) {
+		free(svcs);
+		free(blob);
+		free(rules);
+		free(nets);
+		if (!fe.configured)
+			fatal("frontend: config");
+		log_warnx("frontend: out of memory: config generation %u "
+		    "not taken, %u kept", set.generation, fe.set.generation);
+		return;
+	}
 	if (set.nservices > 0)
 		memcpy(svcs, v.svcs, set.nservices * sizeof(*svcs));
-	if (blen > 0 && (blob = malloc(blen)) == NULL)
-		fatal("frontend: malloc");
 	if (blen > 0)
 		memcpy(blob, v.blob, blen);
 	if (pool_grow(set.max_pending) == -1) {
@@ -1057,7 +1085,8 @@ parent_config(const uint8_t *p, size_t len)
 	fe.answers = blob;
 	fe.nanswers = blen;
 	fe.set = set;
-	parent_rules(&v);
+	parent_rules(&v, rules, nets);
+	access_load(&v, acl);
 	if (!fe.configured) {
 		fe.configured = 1;
 		listeners_enable(1);
@@ -1075,21 +1104,14 @@ parent_config(const uint8_t *p, size_t len)
  * by index. ipc_config_parse has checked that every one is there.
  */
 static void
-parent_rules(const struct ipc_config_view *v)
+parent_rules(const struct ipc_config_view *v, struct route_rule *rules,
+    struct netmask *nets)
 {
-	struct route_rule	*rules = NULL;
-	struct netmask		*nets = NULL;
 	const struct ipc_service *svc;
 	struct ipc_rule		 r;
 	struct ipc_net		 n;
 	uint32_t		 i;
 
-	if (v->set.nrules > 0 &&
-	    (rules = calloc(v->set.nrules, sizeof(*rules))) == NULL)
-		fatal("frontend: calloc");
-	if (v->set.nproxy > 0 &&
-	    (nets = calloc(v->set.nproxy, sizeof(*nets))) == NULL)
-		fatal("frontend: calloc");
 	fe.protos = 0;
 	for (i = 0; i < v->set.nrules; i++) {
 		memcpy(&r, v->rules + i * sizeof(r), sizeof(r));
@@ -1116,7 +1138,6 @@ parent_rules(const struct ipc_config_view *v)
 	free(fe.nets);
 	fe.nets = nets;
 	fe.nnets = v->set.nproxy;
-	access_load(v);
 }
 
 /*
@@ -1137,13 +1158,19 @@ listener_add(int fd)
 		fatal("frontend: listener");
 	w->kind = W_LISTENER;
 	w->fd = fd;
+	fe.listeners[fe.nlisteners++] = w;
+	if (fd == -1)
+		return;
 	memset(&ev, 0, sizeof(ev));
 	ev.events = fe.configured && fe.paused_until == 0 ? EPOLLIN : 0;
 	ev.data.ptr = w;
 	if (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1 ||
-	    epoll_ctl(fe.epfd, EPOLL_CTL_ADD, fd, &ev) == -1)
-		fatal("frontend: listener %d", fe.nlisteners);
-	fe.listeners[fe.nlisteners++] = w;
+	    epoll_ctl(fe.epfd, EPOLL_CTL_ADD, fd, &ev) == -1) {
+		/* No room in epoll: its place stays, empty, as above. */
+		log_warn("frontend: listener %d", fe.nlisteners - 1);
+		close(fd);
+		w->fd = -1;
+	}
 }
 
 /* The i-th listener goes (the parent's list lost it too, at the same
@@ -1206,6 +1233,18 @@ parent_read(void)
 		 * ours unread (metrics.c). */
 		if ((n == 0 && hdr.type == 0) || (n == -1 && errno == ECONNRESET))
 			shutdown_pending();
+		/* A listener the parent sent that we had no room for (the
+		 * kernel closed it): its place is kept, empty, so that the
+		 * parent's indices still name ours. Any other message with
+		 * an fd is lost with it; we go on. */
+		if (n == -1 && errno == EMFILE) {
+			log_warnx("frontend: out of descriptors: a %s from the "
+			    "parent was lost", hdr.type == IPC_LISTEN ?
+			    "new listener" : "message");
+			if (hdr.type == IPC_LISTEN)
+				listener_add(-1);
+			continue;
+		}
 		if (n == -1)
 			fatal("frontend: message from parent");
 		if (hdr.type == IPC_METRICS) {

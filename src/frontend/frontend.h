@@ -149,7 +149,7 @@ int	route_host_match(const char *pattern, const char *host);
 /* access.c: the allow and deny lists, as the last config message gave
  * them; a service's acl_off and acl_len point into them. */
 #define REASON_DENIED		"access denied"
-void	access_load(const struct ipc_config_view *);
+void	access_load(const struct ipc_config_view *, struct aclent *);
 int	access_allows(const struct ipc_service *, const struct sockaddr *);
 
 /*

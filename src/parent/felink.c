@@ -125,21 +125,29 @@ _Static_assert(sizeof(struct ipc_hdr) + sizeof(struct ipc_config) +
 /* The frontend's view: settings, and every name, configured or
  * registered (each registration and its end sends this again), queued
  * in place of any older one the socket has not taken yet, then the match
- * rules, trusted PROXY sources and allow/deny lists. -1 when out of memory: then they are
- * due still, and tried again soon. */
+ * rules, trusted PROXY sources and allow/deny lists. Built in one buffer
+ * of the largest message, kept for every send, and sent from it when
+ * nothing waits before it: a reload or a registration allocates nothing
+ * unless the socket is full. -1 when out of memory for that copy: then
+ * they are due still, and tried again soon. */
+static union {
+	struct ipc_config	c;
+	uint8_t			b[IPC_MAX];
+} cbuf;
+
 static int
 queue_config(void)
 {
-	struct ipc_config	*c;
+	struct ipc_config	*c = &cbuf.c;
 	struct ipc_service	*s;
 	struct ipc_rule		*r;
 	struct namelist		 nl;
 	size_t			 len, blob, slen = 0;
 	int			 i, j;
 
-	/* The largest message: names and answers are written in place. */
-	if ((c = calloc(1, IPC_MAX)) == NULL)
-		goto fail;
+	/* Nothing of the last one stays: the header and names are cleared
+	 * now, the arrays after them below, the strings written whole. */
+	memset(c, 0, sizeof(*c) + MAX_SERVICES * sizeof(*s));
 	c->generation = d.generation;
 	c->timeout_ms = d.cfg->timeout_ms;
 	c->max_line = d.cfg->max_line;
@@ -175,6 +183,7 @@ queue_config(void)
 	blob = sizeof(*c) + nl.n * sizeof(*s) + c->nrules * sizeof(*r) +
 	    c->nproxy * sizeof(struct ipc_net) + c->nacl * sizeof(struct ipc_acl);
 	len = blob;
+	memset(r, 0, blob - ((char *)r - (char *)c));
 	/*
 	 * A static redirect's answer never changes: the frontend can give
 	 * it without a hop through us. Those that do not fit in one
@@ -201,14 +210,15 @@ queue_config(void)
 	/* Sorted here: the frontend only checks the order (see ipc.c). The
 	 * rules name their services, so the order is theirs to lose. */
 	qsort(s, nl.n, sizeof(*s), name_cmp);
-	if (proc_queue(d.p, IPC_CONFIG, c, len, 1) == -1)
-		goto fail;
-	free(c);
+	/* felink_write comes here with nothing queued: straight out, unless
+	 * the socket is full (or broken: the queue's flush says so). */
+	if (ipc_send(proc_sock(d.p), IPC_CONFIG, c, len, -1) == 0)
+		return 0;
+	if (proc_queue(d.p, IPC_CONFIG, c, len, 1) == -1) {
+		parent_short("memory", "the frontend's names wait");
+		return -1;
+	}
 	return 0;
-fail:
-	log_warn("the frontend's names");
-	free(c);
-	return -1;
 }
 
 static int

@@ -72,11 +72,47 @@ class OutOfDescriptorsAtRunTime(DaemonTestCase):
 @unittest.skipIf(sanitized(), "ASan aborts on a failed allocation")
 class OutOfMemoryAtRunTime(DaemonTestCase):
 
-    def squeeze(self, d, room=256 << 10):
-        old = resource.prlimit(d.pid, resource.RLIMIT_AS)
-        resource.prlimit(d.pid, resource.RLIMIT_AS,
-                         (vm_size(d.pid) + room, old[1]))
+    def squeeze(self, d, room=256 << 10, pid=None):
+        pid = pid or d.pid
+        old = resource.prlimit(pid, resource.RLIMIT_AS)
+        resource.prlimit(pid, resource.RLIMIT_AS,
+                         (vm_size(pid) + room, old[1]))
         return old
+
+    def test_frontend_without_memory_keeps_its_names(self):
+        d = self.start(config=ECHO + many_services(2))
+        fe = d.frontend_pid()
+        # The frontend is another user's: it gets a tight limit the way
+        # any process does, from its parent at its start. Squeezed, the
+        # parent restarts it, and sends it the names from its buffer.
+        room = vm_size(fe) + (128 << 10)
+        old = resource.prlimit(d.pid, resource.RLIMIT_AS)
+        resource.prlimit(d.pid, resource.RLIMIT_AS, (room, old[1]))
+        try:
+            os.kill(fe, signal.SIGKILL)
+            d.wait_log(r"frontend ready, pid")
+            fe = d.frontend_pid()
+        finally:
+            resource.prlimit(d.pid, resource.RLIMIT_AS, old)
+        with open(d.conffile, "w") as f:
+            f.write(ECHO + many_services(4000, "n"))
+        d.signal(signal.SIGHUP)
+        d.wait_log(r"frontend: out of memory: config generation \d+ "
+                   r"not taken", timeout=30)
+        self.assertEqual(d.exchange(b"help\r\n"),
+                         b"echo\r\ns0000\r\ns0001\r\n")
+        self.assertEqual(d.exchange(b"echo\r\nok", half_close=True),
+                         b"+\r\nok")
+        # A config that fits is taken by the same frontend.
+        with open(d.conffile, "w") as f:
+            f.write(ECHO + many_services(3, "m"))
+        d.signal(signal.SIGHUP)
+        poll_until(lambda: d.answers(b"help\r\n",
+                                     b"echo\r\nm0000\r\nm0001\r\n"
+                                     b"m0002\r\n"),
+                   timeout=10, what="the names that fit")
+        self.assertEqual(d.frontend_pid(), fe)
+        self.assertIsNone(d.proc.poll())
 
     def test_reload_without_memory_keeps_the_old_config(self):
         d = self.start(config=ECHO + many_services(2))
