@@ -361,7 +361,9 @@ felink_start(struct config *cfg, int debug, int exefd,
 {
 	d.cfg = cfg;
 	d.debug = debug;
-	d.p = proc_new(&frontend_def, NULL, debug, exefd, first_ready);
+	if ((d.p = proc_new(&frontend_def, NULL, debug, exefd,
+	    first_ready)) == NULL)
+		return -1;
 	if ((d.fe_user = strdup(cfg->user)) == NULL ||
 	    (d.fe_chroot = strdup(cfg->chroot)) == NULL)
 		fatal("strdup");

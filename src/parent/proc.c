@@ -42,17 +42,21 @@ struct proc {
 	void			(*first_ready)(void);
 };
 
-/* first_ready (or NULL) is called at the first READY of all. */
+/* first_ready (or NULL) is called at the first READY of all. NULL
+ * without memory. */
 struct proc *
 proc_new(const struct proc_def *def, void *arg, int debug, int exefd,
     void (*first_ready)(void))
 {
 	struct proc	*p;
 
-	/* At start-up only (felink_start, rlink_start). */
+	/* NULL when out of memory: at a reload too (a new relay). */
 	if ((p = calloc(1, sizeof(*p))) == NULL ||
-	    (p->buf = malloc(def->maxmsg)) == NULL)
-		fatal("%s: calloc", def->name);
+	    (p->buf = malloc(def->maxmsg)) == NULL) {
+		log_warn("%s: calloc", def->name);
+		free(p);
+		return NULL;
+	}
 	p->def = def;
 	p->arg = arg;
 	p->debug = debug;
@@ -110,6 +114,7 @@ proc_exec(struct proc *p, char *const argv[], const int *extra, int nextra)
 
 	for (i = 0; argv[i] != NULL && i < PROC_ARGV_MAX; i++)
 		av[i + 1] = argv[i];
+	/* An invariant: the owners' argv are bounded by PROC_ARGV_MAX. */
 	if (argv[i] != NULL)
 		fatalx("%s: too many arguments", p->def->name);
 	av[0] = (char *)p->def->argv0;

@@ -200,9 +200,16 @@ relay_new(void)
 {
 	struct relay	*rel;
 
-	if ((rel = calloc(1, sizeof(*rel))) == NULL)
-		fatal("relay: calloc");
-	rel->p = proc_new(&relay_def, rel, r.debug, r.exefd, relay_announced);
+	/* NULL without memory: a reload keeps the running relay. */
+	if ((rel = calloc(1, sizeof(*rel))) == NULL) {
+		log_warn("relay: calloc");
+		return NULL;
+	}
+	if ((rel->p = proc_new(&relay_def, rel, r.debug, r.exefd,
+	    relay_announced)) == NULL) {
+		free(rel);
+		return NULL;
+	}
 	if (r.announced)
 		proc_announced(rel->p);
 	return rel;
@@ -483,9 +490,9 @@ rlink_next_deadline(void)
 /* The first relay, and the others: first_ready once, at the first READY
  * of any; none needed, at once. */
 static void
-relay_start(void)
+relay_start(struct relay *rel)
 {
-	r.cur = relay_new();
+	r.cur = rel;
 	if (start_relay(r.cur) == -1 && r.announced)
 		proc_retry(r.cur->p);
 }
@@ -498,6 +505,8 @@ int
 rlink_start(struct config *cfg, int debug, int exefd,
     void (*first_ready)(void))
 {
+	struct relay	*rel;
+
 	r.cfg = cfg;
 	r.debug = debug;
 	r.exefd = exefd;
@@ -508,7 +517,9 @@ rlink_start(struct config *cfg, int debug, int exefd,
 		first_ready();
 		return 0;
 	}
-	relay_start();
+	if ((rel = relay_new()) == NULL)
+		return -1;
+	relay_start(rel);
 	return proc_pid(r.cur->p) == -1 ? -1 : 0;
 }
 
@@ -522,7 +533,7 @@ rlink_start(struct config *cfg, int debug, int exefd,
 void
 rlink_configure(struct config *cfg)
 {
-	struct relay	*rel, **pp;
+	struct relay	*rel, *nrel, **pp;
 	char		*rules;
 
 	r.cfg = cfg;
@@ -530,7 +541,9 @@ rlink_configure(struct config *cfg)
 	if (!has_forward(cfg) || r.stopping)
 		return;
 	if (r.cur == NULL) {
-		relay_start();
+		/* Without memory, the next reload tries again. */
+		if ((rel = relay_new()) != NULL)
+			relay_start(rel);
 		return;
 	}
 	if ((rules = rules_of(cfg)) == NULL)
@@ -540,6 +553,11 @@ rlink_configure(struct config *cfg)
 		return;
 	}
 	free(rules);
+	if ((nrel = relay_new()) == NULL) {
+		log_warnx("relay: no memory for the new backends; the "
+		    "running relay goes on");
+		return;
+	}
 	rel = r.cur;
 	log_info("relay: new backends; relay pid %d drains its %d "
 	    "connections, a new one takes new clients",
@@ -548,7 +566,7 @@ rlink_configure(struct config *cfg)
 	rel->next = r.old;
 	r.old = rel;
 	r.nold++;
-	relay_start();
+	relay_start(nrel);
 	if (r.nold > RL_DRAINING_MAX) {
 		for (pp = &r.old; (*pp)->next != NULL; pp = &(*pp)->next)
 			;
