@@ -9,6 +9,7 @@
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -77,19 +78,17 @@ dispatch_pass(const struct service *svc, const struct ipc_dispatch *req,
  * The frontend meets clients and so is not trusted: what it passes
  * becomes a program's stdin and stdout only if it is a connected TCP
  * socket. 1: it is; 0: a TCP socket whose client is gone; -1: not one.
+ * One question says TCP: the kernel answers TCP_INFO for a TCP socket
+ * (or MPTCP's, a TCP stream too) and for no other kind, where SO_TYPE
+ * and SO_PROTOCOL took two calls per connection.
  */
 static int
 client_fd_check(int fd, struct sockaddr_storage *ss, socklen_t *sslen)
 {
-	socklen_t	len = sizeof(int);
-	int		type, proto;
+	struct tcp_info	ti;
+	socklen_t	len = sizeof(ti);
 
-	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == -1 ||
-	    type != SOCK_STREAM)
-		return -1;
-	len = sizeof(int);
-	if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) == -1 ||
-	    proto != IPPROTO_TCP)
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1)
 		return -1;
 	if (getpeername(fd, (struct sockaddr *)ss, sslen) == -1)
 		return 0;
