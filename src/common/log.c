@@ -32,6 +32,8 @@ static const char *log_ident = "oneportd";
 static int	 log_sock = -1;		/* to syslogd, non-blocking */
 static int	 log_sock_stream;	/* /dev/log is SOCK_STREAM */
 static int	 log_stderr_sock;	/* stderr is a socket (journald) */
+static int	 log_journal;		/* stderr is journald's: "<N>" */
+static int	 log_stamp;		/* -d: each line begins with the time */
 static unsigned long long log_dropped;	/* since the last line written */
 
 /*
@@ -91,15 +93,90 @@ syslog_connect(void)
 	}
 }
 
+/*
+ * systemd sets JOURNAL_STREAM to "DEV:INO" of the stream it gave us as
+ * stdout and stderr; only if stderr is still that one does journald read
+ * what we write there, and it takes a "<N>" prefix as the priority
+ * (sd-daemon(3)). A stderr redirected elsewhere gets plain lines.
+ */
+static int
+stderr_is_journal(void)
+{
+	const char		*v = getenv("JOURNAL_STREAM");
+	struct stat		 st;
+	unsigned long long	 dev, ino;
+	char			 end;
+
+	if (v == NULL || sscanf(v, "%llu:%llu%c", &dev, &ino, &end) != 2 ||
+	    fstat(STDERR_FILENO, &st) == -1)
+		return 0;
+	return (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino;
+}
+
 void
 log_init(int debug, const char *ident)
 {
 	log_debug_mode = debug;
 	log_ident = ident;
-	if (debug)
+	if (debug) {
+		log_journal = stderr_is_journal();
 		stderr_nonblock();
-	else if (log_sock == -1)
+	} else if (log_sock == -1)
 		syslog_connect();
+}
+
+/*
+ * -d: the time on each line on stderr, unless journald adds its own.
+ * The frontend and the relay, which write to the same stderr in -d, call
+ * it too, before their sandbox.
+ */
+void
+log_timestamps(int on)
+{
+	log_stamp = on;
+	log_journal = stderr_is_journal();
+}
+
+/*
+ * A value for a "key=value" field of a log line: as it is when it is a
+ * non-empty run of printable bytes without a blank, '"', '\' or '=';
+ * else in double quotes, '"' and '\' escaped with a backslash and other
+ * bytes outside printable ASCII as \xNN, so that every line splits back
+ * into its fields. Four buffers, used in turn: four values per line.
+ */
+const char *
+log_quote(const char *s)
+{
+	static char	 bufs[4][512];
+	static int	 next;
+	char		*b = bufs[next++ % 4];
+	size_t		 i, n = 0, size = sizeof(bufs[0]);
+	unsigned char	 c;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if (s[i] <= ' ' || s[i] > '~' || strchr("\"\\=", s[i]))
+			break;
+	if (i > 0 && s[i] == '\0')
+		return s;
+	b[n++] = '"';
+	for (i = 0; s[i] != '\0' && n + 8 < size; i++) {
+		c = (unsigned char)s[i];
+		if (c == '"' || c == '\\') {
+			b[n++] = '\\';
+			b[n++] = (char)c;
+		} else if (c < ' ' || c > '~')
+			n += (size_t)snprintf(b + n, size - n, "\\x%02x", c);
+		else
+			b[n++] = (char)c;
+	}
+	if (s[i] != '\0') {
+		memcpy(b + n, "...", 3);
+		n += 3;
+	}
+	b[n++] = '"';
+	b[n] = '\0';
+	return b;
 }
 
 void
@@ -143,11 +220,22 @@ static int
 format(char *buf, size_t size, int pri, const char *msg)
 {
 	char		stamp[32];
+	struct timespec	ts;
 	time_t		t;
 	struct tm	tm;
 	int		n;
 
-	if (log_debug_mode) {
+	if (log_debug_mode && log_journal)
+		n = snprintf(buf, size, "<%d>%s\n", LOG_PRI(pri), msg);
+	else if (log_debug_mode && log_stamp) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		if (localtime_r(&ts.tv_sec, &tm) == NULL ||
+		    strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S",
+		    &tm) == 0)
+			stamp[0] = '\0';
+		n = snprintf(buf, size, "%s.%03ld %s\n", stamp,
+		    ts.tv_nsec / 1000000, msg);
+	} else if (log_debug_mode) {
 		n = snprintf(buf, size, "%s\n", msg);
 	} else {
 		t = time(NULL);

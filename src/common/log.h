@@ -8,6 +8,8 @@
 /* log.c */
 void	log_init(int debug, const char *ident);
 void	log_set_sink(void (*)(int pri, const char *msg));
+void	log_timestamps(int on);
+const char *log_quote(const char *value);
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));

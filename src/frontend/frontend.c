@@ -321,7 +321,7 @@ log_what(const struct conn *c, const char *service, const char *result,
 	proto_tags(tags, sizeof(tags), c->proxied ?
 	    (const struct sockaddr *)&c->via : NULL, c->proto, host, alpn);
 	log_info("conn peer=%s%s service=%s result=%s pid=- "
-	    "dispatch=%.3fms", peer, tags, service, result,
+	    "dispatch=%.3fms", peer, tags, service, log_quote(result),
 	    (now_ns() - c->accepted_ns) / 1e6);
 	/* A name no service has is the client's to make up: not a row. */
 	metrics_count(strcmp(service, "help") == 0 || svc_find(service) !=
@@ -810,8 +810,8 @@ accept_emfile(int lfd)
 		if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) != -1) {
 			reply_fd(fd, REASON_BUSY);
 			close(fd);
-			log_info("conn peer=? service=- result=-%s pid=- "
-			    "dispatch=0.000ms", REASON_BUSY);
+			log_info("conn peer=? service=- result=%s pid=- "
+			    "dispatch=0.000ms", log_quote("-" REASON_BUSY));
 			metrics_count("-", "-" REASON_BUSY);
 		}
 		fe.reserve_fd = fcntl(fe.epfd, F_DUPFD_CLOEXEC, 0);
@@ -824,15 +824,15 @@ accept_emfile(int lfd)
 static void
 refuse(int fd, const struct sockaddr_storage *ss, const char *reason)
 {
-	char	peer[ADDR_STRLEN];
+	char	peer[ADDR_STRLEN], result[160];
 
 	reply_fd(fd, reason);
 	close(fd);
-	log_info("conn peer=%s service=- result=-%s pid=- dispatch=0.000ms",
+	snprintf(result, sizeof(result), "-%s", reason);
+	log_info("conn peer=%s service=- result=%s pid=- dispatch=0.000ms",
 	    addr_ntop((const struct sockaddr *)ss, peer, sizeof(peer)),
-	    reason);
-	snprintf(peer, sizeof(peer), "-%s", reason);
-	metrics_count("-", peer);
+	    log_quote(result));
+	metrics_count("-", result);
 }
 
 /*
@@ -1395,6 +1395,8 @@ frontend_run(int argc, char *argv[])
 	source_init(source_mix(fe.seed + 1));
 	if (!fe.debug)
 		log_set_sink(log_to_parent);
+	else
+		log_timestamps(1);
 
 	if ((fe.epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
 		fatal("frontend: epoll_create1");

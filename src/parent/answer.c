@@ -43,8 +43,9 @@ parent_log_conn(const char *peer, const char *name, const char *result,
 	if (pid > 0)
 		snprintf(p, sizeof(p), "%d", (int)pid);
 	log_info("conn peer=%s service=%s result=%s pid=%s dispatch=%.3fms",
-	    peer, name, result, p, (now_ns() - accepted_ns) / 1e6);
-	notify_changed(result[0] == '+');
+	    peer, name, log_quote(result), p, (now_ns() - accepted_ns) / 1e6);
+	/* "self": a reply self program was started and answers itself. */
+	notify_changed(result[0] == '+' || strcmp(result, "self") == 0);
 }
 
 /* Why a program could not be started, for its client: our own shortage

@@ -69,8 +69,12 @@ child_started(struct child *c, int ok, int held)
 		spawn_release(c->pid);
 	if (c->client == -1)
 		return;
+	/* A reply self program's line goes to the client, not to us: the
+	 * log says who answered instead of claiming a "+". */
 	if (ok)
-		parent_log_conn(c->peer, c->name, "+", c->pid, c->accepted_ns);
+		parent_log_conn(c->peer, c->name, c->proto == PROTO_TCPMUX &&
+		    c->svc != NULL && c->svc->reply_self ? "self" : "+",
+		    c->pid, c->accepted_ns);
 	else {
 		parent_refuse(c->client, c->proto, REASON_NOSTART);
 		snprintf(result, sizeof(result), "-%s", REASON_NOSTART);

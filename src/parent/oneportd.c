@@ -521,6 +521,8 @@ main(int argc, char *argv[])
 		    "configuration file is given with -f\n", argv[optind]);
 		usage();
 	}
+	if (d.debug)
+		log_timestamps(1);
 	/* First, while nothing else holds a descriptor above 2. */
 	if (!noaction) {
 		listen_inherit();

@@ -119,6 +119,10 @@ proc_exec(struct proc *p, char *const argv[], const int *extra, int nextra)
 		fatalx("%s: too many arguments", p->def->name);
 	av[0] = (char *)p->def->argv0;
 	av[i + 1] = NULL;
+	/* Where stderr goes under systemd: log.c then prefixes priorities. */
+	for (i = 0; environ[i] != NULL && n < 1; i++)
+		if (strncmp(environ[i], "JOURNAL_STREAM=", 15) == 0)
+			envp[n++] = environ[i];
 #ifdef ONEPORT_SANITIZE
 	/* The sanitizers' settings; no other variable of ours goes. */
 	for (i = 0; environ[i] != NULL && n < 7; i++)

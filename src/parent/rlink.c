@@ -254,7 +254,8 @@ slot_log(struct slot *s, const char *result, const struct ipc_done *d)
 	stats_relayed(s->name, result, s->accepted_ns, d->connected_ns, d->in,
 	    d->out);
 	log_info("conn peer=%s service=%s result=%s pid=- dispatch=%.3fms "
-	    "in=%llu out=%llu duration=%.3fs", s->peer, s->name, result,
+	    "in=%llu out=%llu duration=%.3fs", s->peer, s->name,
+	    log_quote(result),
 	    (conn - s->accepted_ns) / 1e6, (unsigned long long)d->in,
 	    (unsigned long long)d->out,
 	    d->connected_ns != 0 ? (d->done_ns - d->connected_ns) / 1e9 : 0.0);

@@ -722,6 +722,8 @@ relay_run(int argc, char *argv[])
 	prctl(PR_SET_NAME, "oneportd-relay");
 	if (!rl.debug)
 		log_set_sink(log_to_parent);
+	else
+		log_timestamps(1);
 	if ((rl.epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
 		fatal("relay: epoll_create1");
 	{

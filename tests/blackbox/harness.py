@@ -41,6 +41,26 @@ EXIT_RE = re.compile(r"exit service=(?P<service>\S+) pid=(?P<pid>\d+) "
                      r"duration=(?P<duration>\d+\.\d{3})s$")
 
 
+# -d puts the time before each line; values with blanks are quoted
+# (log.c's log_quote). Tests match the line after the time, with the
+# result unquoted; raw_log_lines() has them as written.
+STAMP_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3} ")
+QUOTED_RESULT_RE = re.compile(r'result="((?:[^"\\]|\\.)*)"')
+
+
+def unquote(value):
+    """A log_quote()d value's text: \\" \\\\ and \\xNN undone."""
+    return re.sub(r'\\(x[0-9a-f]{2}|.)', lambda m: chr(int(
+        m.group(1)[1:], 16)) if len(m.group(1)) == 3 else m.group(1), value)
+
+
+def log_line_text(raw):
+    """A -d log line without its time, its result unquoted."""
+    line = STAMP_RE.sub("", raw, count=1)
+    return QUOTED_RESULT_RE.sub(lambda m: "result=" + unquote(m.group(1)),
+                                line)
+
+
 def poll_until(cond, timeout=IO_TIMEOUT, interval=0.005, what="condition"):
     """Calls cond() until it returns something true; returns that value.
     Fails (AssertionError) when the deadline passes."""
@@ -253,6 +273,7 @@ class Daemon:
         self.listeners = []         # [(host, port)] in printed order
         self.stdout_extra = []
         self._log = []
+        self._raw_log = []
         self._log_cv = threading.Condition()
         self._stdout_lines = []
         self._stdout_cv = threading.Condition()
@@ -275,7 +296,7 @@ class Daemon:
         self._threads = [
             threading.Thread(target=self._pump, daemon=True,
                              args=(self.proc.stderr, self._log,
-                                   self._log_cv)),
+                                   self._log_cv, self._raw_log)),
             threading.Thread(target=self._pump, daemon=True,
                              args=(self.proc.stdout, self._stdout_lines,
                                    self._stdout_cv)),
@@ -285,10 +306,14 @@ class Daemon:
         self.returncode = None
 
     @staticmethod
-    def _pump(stream, lines, cv):
+    def _pump(stream, lines, cv, raw_lines=None):
         for raw in iter(stream.readline, b""):
+            text = raw.decode("utf-8", "replace").rstrip("\n")
             with cv:
-                lines.append(raw.decode("utf-8", "replace").rstrip("\n"))
+                if raw_lines is not None:
+                    raw_lines.append(text)
+                    text = log_line_text(text)
+                lines.append(text)
                 cv.notify_all()
         with cv:
             lines.append(None)      # EOF marker
@@ -337,6 +362,11 @@ class Daemon:
     def log_lines(self):
         with self._log_cv:
             return [l for l in self._log if l is not None]
+
+    def raw_log_lines(self):
+        """The log as the daemon wrote it: times, quotes."""
+        with self._log_cv:
+            return list(self._raw_log)
 
     def log_text(self):
         return "\n".join(self.log_lines())

@@ -16,8 +16,8 @@ import subprocess
 import threading
 import unittest
 
-from harness import (DAEMON, IO_TIMEOUT, IS_ROOT, LISTEN_RE,
-                     DaemonTestCase, poll_until, proc_comm)
+from harness import (DAEMON, IO_TIMEOUT, IS_ROOT, LISTEN_RE, STAMP_RE,
+                     DaemonTestCase, log_line_text, poll_until, proc_comm)
 
 
 def full_pipe():
@@ -94,7 +94,7 @@ class StalledLog(DaemonTestCase):
                 buf += chunk
                 *done, buf = buf.split(b"\n")
                 with cv:
-                    lines.extend(l.decode("utf-8", "replace")
+                    lines.extend(log_line_text(l.decode("utf-8", "replace"))
                                  for l in done)
                     cv.notify_all()
         threading.Thread(target=pump, daemon=True).start()
@@ -215,3 +215,62 @@ class ProgramStderr(DaemonTestCase):
                                r"forged\x0dconn peer=x", "tail"])
         for line in d.log_lines():
             self.assertNotRegex(line, "[\x00-\x08\x0a-\x1f\x7f]")
+
+
+class LineFormat(DaemonTestCase):
+    """-d lines begin with the time; a value with blanks is quoted; under
+    journald (JOURNAL_STREAM naming our stderr) each line begins with its
+    priority instead; a reply self program's line is not claimed as "+"."""
+
+    CONFIG = """service selfie {
+	command /bin/echo "-go away"
+	reply self
+}
+"""
+
+    def test_time_and_quoted_values(self):
+        d = self.start("-s", "echo=/bin/cat", config=self.CONFIG)
+        self.assertEqual(d.exchange(b"nosuch\r\n"), b"-unknown service\r\n")
+        self.assertEqual(d.exchange(b"selfie\r\n"), b"-go away\n")
+        d.wait_log(r"^exit service=selfie ")
+        raw = d.raw_log_lines()
+        for line in raw:
+            self.assertRegex(line, STAMP_RE)
+        rx = r"^\S+ conn peer=127\.0\.0\.1:\d+ service=%s result=%s pid=%s "
+        self.assertTrue([l for l in raw if re.match(
+            rx % ("nosuch", '"-unknown service"', "-"), l)], raw)
+        # The program said "-go away" itself: oneportd cannot know what.
+        self.assertTrue([l for l in raw if re.match(
+            rx % ("selfie", "self", r"\d+"), l)], raw)
+
+    def test_journal_priorities(self):
+        # The stream systemd would give: stderr's own dev:ino.
+        wrap = ["/bin/sh", "-c", 'JOURNAL_STREAM=$(stat -L -c %d:%i '
+                '/proc/self/fd/2) exec "$@"', "sh"]
+        d = self.start("-s", "echo=/bin/cat", config=self.CONFIG, wrap=wrap)
+        self.assertEqual(d.exchange(b"nosuch\r\n"), b"-unknown service\r\n")
+        d.wait_log(r"conn .*service=nosuch ")
+        raw = d.raw_log_lines()
+        self.assertIn("<6>started, 2 services", raw)
+        self.assertTrue([l for l in raw if re.match(
+            r'^<6>conn peer=\S+ service=nosuch result="-unknown service" ',
+            l)], raw)
+        for line in raw:
+            self.assertRegex(line, r"^<[0-7]>[^<]")
+        # A JOURNAL_STREAM of another stream: plain -d lines.
+        d2 = self.start("-s", "echo=/bin/cat", env={"JOURNAL_STREAM": "1:1"})
+        d2.wait_log("^started")
+        self.assertRegex(d2.raw_log_lines()[-1], STAMP_RE)
+
+    def test_warning_priority(self):
+        wrap = ["/bin/sh", "-c", 'JOURNAL_STREAM=$(stat -L -c %d:%i '
+                '/proc/self/fd/2) exec "$@"', "sh"]
+        d = self.start(config=self.CONFIG, wrap=wrap)
+        with open(d.conffile, "w") as f:
+            f.write("frob\n")
+        d.signal(signal.SIGHUP)
+        d.wait_log(r"configuration not reloaded")
+        raw = d.raw_log_lines()
+        self.assertIn('<4>%s:1: unknown keyword "frob"' % d.conffile, raw)
+        self.assertIn("<4>configuration not reloaded; keeping the old one",
+                      raw)

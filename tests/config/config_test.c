@@ -1336,6 +1336,37 @@ test_service_arg(void)
 	}
 }
 
+/* ---- log.c's values of key=value fields ---- */
+
+static void
+test_log_quote(void)
+{
+	static const struct {
+		const char	*in, *out;
+	} t[] = {
+		{ "+",			"+" },
+		{ "-busy",		"-busy" },
+		{ "-unknown service",	"\"-unknown service\"" },
+		{ "",			"\"\"" },
+		{ "a\"b",		"\"a\\\"b\"" },
+		{ "a\\b",		"\"a\\\\b\"" },
+		{ "a=b",		"\"a=b\"" },
+		{ "\x01\t\xff",	"\"\\x01\\x09\\xff\"" },
+	};
+	char	 longer[1000];
+	size_t	 i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		CHECK_STR(log_quote(t[i].in), t[i].out);
+	/* Cut, still one quoted field. */
+	memset(longer, 'x', sizeof(longer) - 1);
+	longer[0] = ' ';
+	longer[sizeof(longer) - 1] = '\0';
+	CHECK(strlen(log_quote(longer)) < 512);
+	CHECK(strcmp(log_quote(longer) + strlen(log_quote(longer)) - 4,
+	    "...\"") == 0);
+}
+
 /* ---- config_finish ---- */
 
 static void
@@ -1506,6 +1537,7 @@ main(int argc, char *argv[])
 	test_listener_arg();
 	test_service_arg();
 	test_finish();
+	test_log_quote();
 	test_secrecy();
 
 	log_set_sink(NULL);
