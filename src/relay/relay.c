@@ -33,7 +33,8 @@
 #include "relay.h"
 
 #define SCAN_NS		(250ull * 1000000)	/* deadlines checked this often */
-#define PIPE_WANT	(256 * 1024)	/* asked of each pipe; less is fine */
+#define PIPE_WANT	(64 * 1024)	/* asked of each pipe; less is fine */
+#define PIPE_BULK	(1024 * 1024)	/* grown to, a way that fills it */
 #define ROUNDS		16		/* splices per wake, for fairness */
 
 #define REASON_UNAVAIL	"service unavailable"
@@ -54,6 +55,8 @@ struct way {
 	size_t		 queued;	/* bytes in the pipe */
 	size_t		 cap;		/* the pipe's size */
 	int		 full;		/* reading waits for the pipe to drain */
+	int		 drained;	/* its source said EAGAIN: wait for an edge */
+	int		 grown;		/* its pipe was asked for PIPE_BULK */
 	int		 blocked;	/* writing waits for room in the socket */
 	int		 eof;		/* its source has ended */
 	int		 shut;		/* its sink was shut for writing */
@@ -153,10 +156,31 @@ way_open(struct way *w)
 	return 0;
 }
 
+/*
+ * A way that filled its pipe moves bulk: a larger pipe takes more per
+ * splice, so fewer calls and wake-ups per byte. Only those grow, since
+ * the user's pipe pages are a budget (fs.pipe-user-pages-soft) that
+ * thousands of small sessions would spend. Failing is fine.
+ */
+static void
+way_grow(struct way *w)
+{
+	int	n;
+
+	if (w->grown)
+		return;
+	w->grown = 1;
+	if (fcntl(w->pipe[1], F_SETPIPE_SZ, PIPE_BULK) > 0 &&
+	    (n = fcntl(w->pipe[1], F_GETPIPE_SZ)) > 0)
+		w->cap = n;
+}
+
 static void
 way_close(struct way *w)
 {
-	if (w->pipe[0] != -1 && w->queued == 0 && npool < POOL_MAX) {
+	/* A grown pipe is not kept: the budget again. */
+	if (w->pipe[0] != -1 && w->queued == 0 && npool < POOL_MAX &&
+	    w->cap <= PIPE_WANT) {
 		pool[npool].fd[0] = w->pipe[0];
 		pool[npool].fd[1] = w->pipe[1];
 		pool[npool].cap = w->cap;
@@ -454,8 +478,10 @@ way_move(struct conn *c, struct way *w, int from, int to, int hdr)
 	ssize_t	n;
 	int	moved = 0;
 
-	if (!w->eof && !w->full) {
-		n = splice(from, NULL, w->pipe[1], NULL, w->cap,
+	if (w->queued >= w->cap)
+		w->full = 1;
+	if (!w->eof && !w->full && !w->drained) {
+		n = splice(from, NULL, w->pipe[1], NULL, w->cap - w->queued,
 		    SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
 		if (n > 0) {
 			w->queued += n;
@@ -465,9 +491,14 @@ way_move(struct conn *c, struct way *w, int from, int to, int hdr)
 			w->eof = 1;
 		else if (errno == EAGAIN) {
 			/* Either the socket is empty or the pipe is full;
-			 * with bytes queued, wait for them to go first. */
-			if (w->queued > 0)
+			 * with bytes queued, wait for them to go first. An
+			 * empty pipe: the socket is, and its next bytes
+			 * bring an edge. */
+			if (w->queued > 0) {
 				w->full = 1;
+				way_grow(w);
+			} else
+				w->drained = 1;
 		} else if (errno != EINTR)
 			return -1;
 	}
@@ -552,6 +583,12 @@ conn_event(struct watch *w, uint32_t events)
 			c->up.blocked = 0;
 		else
 			c->down.blocked = 0;
+	}
+	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+		if (w == &c->be)
+			c->down.drained = 0;
+		else
+			c->up.drained = 0;
 	}
 	pump(c);
 }
