@@ -33,7 +33,7 @@ CFLAGS	?= -O2 -g
 ONEPORT_CPPFLAGS = -D_GNU_SOURCE -Ilib
 ONEPORT_CFLAGS	 = -std=c11 $(WARN)
 ONEPORT_LDFLAGS	 =
-LDLIBS	+= -lseccomp
+LDLIBS	+= -lseccomp -ljson-c -lcrypto
 
 ifeq ($(WERROR),1)
 ONEPORT_CFLAGS	+= -Werror
@@ -73,25 +73,30 @@ $(B)/parent/oneportd.o $(B)/oneport: override CFLAGS += $(DEFINES)
 # the parent sees the frontend's only for frontend_run.
 PARENT_OBJS	= oneportd loop answer felink rlink child dispatch spawn handoff \
 		  control supervise redirect sockdiag errline listen notify upgrade \
-		  stats status
+		  stats status clink ctoken remote
 PARENT_OBJS	+= proc
 FRONTEND_OBJS	= frontend source sandbox request probe tls http ssh proxy route \
 		  metrics scrape
 FRONTEND_OBJS	+= access
 COMMON_OBJS	= config parse printconf addr log ipc linger refusal proxyout \
-		  privdrop
+		  privdrop clusterconf clusteripc
 RELAY_OBJS	= relay sandbox
+CLUSTER_OBJS	= cluster etcd sandbox
 COMMON_INC	= -Isrc/common
 FRONTEND_INC	= -Isrc/frontend $(COMMON_INC)
 RELAY_INC	= -Isrc/relay $(COMMON_INC)
-PARENT_INC	= -Isrc/parent -Isrc/relay $(FRONTEND_INC)
+CLUSTER_INC	= -Isrc/cluster $(COMMON_INC)
+PARENT_INC	= -Isrc/parent -Isrc/relay -Isrc/cluster $(FRONTEND_INC)
 COMMON_H	= $(wildcard src/common/*.h) lib/wire.h lib/ancil.h lib/name.h
 FRONTEND_H	= $(wildcard src/frontend/*.h) $(COMMON_H)
 RELAY_H		= $(wildcard src/relay/*.h) $(COMMON_H)
-PARENT_H	= $(wildcard src/parent/*.h) $(RELAY_H) $(FRONTEND_H)
+CLUSTER_H	= $(wildcard src/cluster/*.h) $(COMMON_H)
+PARENT_H	= $(wildcard src/parent/*.h) $(RELAY_H) $(CLUSTER_H) \
+		  $(FRONTEND_H)
 OBJS	= $(PARENT_OBJS:%=$(B)/parent/%.o) \
 	  $(FRONTEND_OBJS:%=$(B)/frontend/%.o) \
 	  $(RELAY_OBJS:%=$(B)/relay/%.o) \
+	  $(CLUSTER_OBJS:%=$(B)/cluster/%.o) \
 	  $(COMMON_OBJS:%=$(B)/common/%.o) $(B)/lib/wire.o $(B)/lib/ancil.o \
 	  $(B)/lib/name.o
 
@@ -114,6 +119,8 @@ $(B)/frontend/%.o: src/frontend/%.c $(FRONTEND_H) | $(B)/frontend
 	$(CC) $(CFLAGS) $(FRONTEND_INC) -c -o $@ $<
 $(B)/relay/%.o: src/relay/%.c $(RELAY_H) | $(B)/relay
 	$(CC) $(CFLAGS) $(RELAY_INC) -c -o $@ $<
+$(B)/cluster/%.o: src/cluster/%.c $(CLUSTER_H) | $(B)/cluster
+	$(CC) $(CFLAGS) $(CLUSTER_INC) -c -o $@ $<
 $(B)/common/%.o: src/common/%.c $(COMMON_H) | $(B)/common
 	$(CC) $(CFLAGS) $(COMMON_INC) -c -o $@ $<
 
@@ -123,20 +130,20 @@ $(B)/common/parse.c: src/common/parse.y | $(B)/common
 $(B)/common/parse.o: $(B)/common/parse.c $(COMMON_H)
 	$(CC) $(CFLAGS) $(COMMON_INC) -Wno-missing-prototypes -c -o $@ $<
 
-$(B) $(B)/parent $(B)/frontend $(B)/relay $(B)/common:
+$(B) $(B)/parent $(B)/frontend $(B)/relay $(B)/cluster $(B)/common:
 	mkdir -p $@
 
 # ---- tests ----
 TEST_REQUEST = $(B)/request_test
 $(TEST_REQUEST): tests/unit/request_test.c $(B)/frontend/request.o \
-		 $(B)/common/config.o $(B)/common/log.o $(B)/common/addr.o \
+		 $(B)/common/config.o $(B)/common/clusterconf.o $(B)/common/log.o $(B)/common/addr.o \
 		 $(B)/lib/name.o
 	$(CC) $(CFLAGS) $(FRONTEND_INC) $(LDFLAGS) -o $@ $^
 
 TEST_PROBE = $(B)/probe_test
 PROBE_OBJS = probe tls http ssh proxy route request
 $(TEST_PROBE): tests/unit/probe_test.c $(PROBE_OBJS:%=$(B)/frontend/%.o) \
-		 $(B)/common/config.o $(B)/common/log.o $(B)/common/addr.o \
+		 $(B)/common/config.o $(B)/common/clusterconf.o $(B)/common/log.o $(B)/common/addr.o \
 		 $(B)/lib/name.o
 	$(CC) $(CFLAGS) $(FRONTEND_INC) $(LDFLAGS) -o $@ $^
 
@@ -177,9 +184,10 @@ fuzz: build-fuzz/request_fuzz build-fuzz/wire_fuzz build-fuzz/reply_fuzz \
       build-fuzz/ipc_config_fuzz build-fuzz/ipc_frontend_fuzz \
       build-fuzz/ipc_relay_fuzz \
       build-fuzz/errline_fuzz build-fuzz/config_fuzz build-fuzz/probe_fuzz \
-      build-fuzz/proxy_fuzz build-fuzz/proxyout_fuzz build-fuzz/scrape_fuzz
+      build-fuzz/proxy_fuzz build-fuzz/proxyout_fuzz build-fuzz/scrape_fuzz \
+      build-fuzz/etcd_fuzz build-fuzz/ipc_cluster_fuzz
 FUZZ_CONFIG = src/common/config.c src/common/log.c src/common/addr.c \
-	      lib/name.c
+	      src/common/clusterconf.c lib/name.c
 build-fuzz/request_fuzz: fuzz/request_fuzz.c src/frontend/request.c \
 		$(FUZZ_CONFIG) $(FRONTEND_H)
 	mkdir -p build-fuzz
@@ -210,6 +218,16 @@ build-fuzz/ipc_%_fuzz: fuzz/ipc_%_fuzz.c src/common/ipc.c $(FUZZ_CONFIG) \
 	mkdir -p build-fuzz
 	clang $(FUZZ_CFLAGS) -Ilib -o $@ $< src/common/ipc.c $(FUZZ_CONFIG) \
 	    lib/ancil.c
+# What the cluster process reads of etcd's; the parent <-> it messages.
+build-fuzz/etcd_fuzz: fuzz/etcd_fuzz.c src/cluster/etcd.c $(CLUSTER_H)
+	mkdir -p build-fuzz
+	clang $(FUZZ_CFLAGS) -o $@ fuzz/etcd_fuzz.c src/cluster/etcd.c \
+	    -ljson-c
+build-fuzz/ipc_cluster_fuzz: fuzz/ipc_cluster_fuzz.c src/common/clusteripc.c \
+		src/common/ipc.c $(FUZZ_CONFIG) lib/ancil.c $(COMMON_H)
+	mkdir -p build-fuzz
+	clang $(FUZZ_CFLAGS) -o $@ fuzz/ipc_cluster_fuzz.c \
+	    src/common/clusteripc.c src/common/ipc.c $(FUZZ_CONFIG) lib/ancil.c
 build-fuzz/errline_fuzz: fuzz/errline_fuzz.c src/parent/errline.c $(PARENT_H)
 	mkdir -p build-fuzz
 	clang $(FUZZ_CFLAGS) -o $@ fuzz/errline_fuzz.c src/parent/errline.c

@@ -11,6 +11,8 @@ cd "$(dirname "$0")"
 need nginx-light openssh-server openssh-client openssl
 # test_systemd: systemd-socket-activate, systemd-analyze.
 need systemd
+# test_cluster: a real etcd member, hosts in network namespaces.
+need etcd-server etcd-client iproute2
 need $BUILD_DEPS clang libclang-rt-14-dev python3 mandoc netcat-openbsd \
     socat xinetd procps openssl curl openssh-client openssh-server stunnel4 \
     haproxy python3-prometheus-client

@@ -5,7 +5,7 @@
 set -eu
 B=${1:-build}
 CC=${CC:-cc}
-FLAGS="-g -std=c11 -D_GNU_SOURCE -Isrc/parent -Isrc/frontend -Isrc/common -Ilib"
+FLAGS="-g -std=c11 -D_GNU_SOURCE -Isrc/parent -Isrc/frontend -Isrc/cluster -Isrc/common -Ilib"
 case "$B" in *san*) FLAGS="$FLAGS -fsanitize=address,undefined -fno-sanitize-recover=undefined";; esac
 # Every target: fuzz/NAME.srcs names what NAME_fuzz.c is built with.
 for t in $(ls fuzz/*.srcs | sed 's|fuzz/||; s|\.srcs$||'); do

@@ -15,4 +15,5 @@ need() {
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
 	    --no-install-recommends $missing
 }
-BUILD_DEPS="gcc make bison libseccomp-dev pkg-config libc6-dev"
+BUILD_DEPS="gcc make bison libseccomp-dev pkg-config libc6-dev libjson-c-dev \
+    libssl-dev"

@@ -162,6 +162,7 @@ config_free(struct config *cfg)
 	free(cfg->regrules);
 	free(cfg->proxy_from);
 	free(cfg->acl);
+	cluster_conf_free(cfg->cluster);
 	strv_free(cfg->files);
 	free(cfg);
 }
@@ -228,6 +229,7 @@ service_copy(struct service *dst, const struct service *src)
 	dst->at_socket = src->at_socket;
 	dst->at_owner = src->at_owner;
 	dst->at_redirect = src->at_redirect;
+	dst->export = src->export;
 }
 
 /*
@@ -1378,6 +1380,7 @@ config_finish(struct config *cfg)
 			cfg->status_gid = gr->gr_gid;
 	}
 	errors += rules_check(cfg);
+	errors += cluster_conf_finish(cfg);
 	if (cfg->nservices > 1)
 		qsort(cfg->services, cfg->nservices, sizeof(*cfg->services),
 		    service_cmp);

@@ -43,7 +43,9 @@
  * probes, the dispatch message and the refusals in each protocol.
  */
 enum proto { PROTO_TCPMUX, PROTO_TLS, PROTO_HTTP, PROTO_SSH,
-	PROTO_SILENCE, PROTO_MAX };
+	PROTO_SILENCE, PROTO_TOKEN, PROTO_MAX };
+/* PROTO_TOKEN: a TCPMUX client sent by a cluster redirect, with its
+ * verified token line: served as TCPMUX, without "+" (parent only). */
 
 #define HOST_NAME_LEN		253	/* a DNS name in text, RFC 1035 */
 #define ALPN_NAME_LEN		255	/* RFC 7301 */
@@ -131,6 +133,7 @@ struct service {
 	int		 nforward_addrs;	/* <= FORWARD_ADDRS_MAX */
 	int		 proxy_out;	/* PROXY header to it: 0, 1 or 2 */
 	int		 idle_given;	/* "idle": else DEF_FORWARD_IDLE_S */
+	int		 export;	/* "export": its name to the cluster */
 	const char	*forward_file;	/* where "forward" was written */
 	int		 forward_line;
 	struct matchrule *rules;	/* implicit names; never in defaults */
@@ -162,6 +165,31 @@ enum { REDIRECT_NONE, REDIRECT_SHARED, REDIRECT_PER_REQUEST,
 #define RELAY_FDS		6	/* per relayed connection: 2 + 2 pipes */
 #define DEF_PORT_LO		61000	/* above Linux's ephemeral 32768-60999 */
 #define DEF_PORT_HI		65535
+
+/*
+ * "cluster { ... }" (clusterconf.c): several hosts share one name space
+ * through etcd. Names and hosts go into etcd keys: letters, digits, ".",
+ * "-" and "_" only. The etcd endpoints and the address are literals: the
+ * cluster process looks nothing up.
+ */
+#define CLUSTER_ETCD_MAX	8	/* "etcd" endpoints, tried in turn */
+#define CLUSTER_NAME_MAX	63
+#define DEF_CLUSTER_LEASE_S	5
+#define DEF_CLUSTER_KEY		"/etc/oneportd/cluster.key"
+struct cluster_conf {
+	char		*name;		/* the cluster's, in its keys */
+	char		*host;		/* this host's, in its keys */
+	char		*etcd[CLUSTER_ETCD_MAX];	/* "http://A:P" */
+	struct sockaddr_storage etcd_ss[CLUSTER_ETCD_MAX];
+	int		 netcd;
+	char		*address;	/* where others send clients */
+	struct sockaddr_storage addr;
+	int		 port;		/* 0: the first listener's */
+	int		 lease_s;
+	char		*keyfile;	/* the tokens' HMAC key, root only */
+	const char	*file;		/* where the block was written */
+	int		 line;
+};
 
 /* "register PATTERN user USER": USER may register names matching it. */
 struct regrule {
@@ -207,6 +235,7 @@ struct config {
 	int		 nrules;	/* every service's, for MAX_RULES */
 	int		 max_relays;	/* "max relays": 0, from the fd limit */
 	int		 config_dns;	/* forward to a name: resolve it */
+	struct cluster_conf *cluster;	/* "cluster { }": NULL if none */
 	/* Defaults applied to services declared after a "defaults" block. */
 	struct service	 defaults;
 	char		**files;	/* files read; service->file points here */
@@ -261,6 +290,16 @@ void		 strv_free(char **);
 int		 parse_config(const char *file, struct config *cfg);
 void		 parse_reset(void);
 extern int	 parse_secrecy;
+
+/* clusterconf.c: a statement of the block; NULL or what is wrong. */
+struct cluster_conf *cluster_conf_new(struct config *, const char *file,
+		    int line);
+const char	*cluster_conf_stmt(struct cluster_conf *, const char *word,
+		    char **args, const char *port);
+int		 cluster_conf_finish(struct config *);
+void		 cluster_conf_print(const struct config *);
+void		 cluster_conf_free(struct cluster_conf *);
+int		 cluster_word_valid(const char *);
 
 /* printconf.c */
 void		 print_config(const struct config *);

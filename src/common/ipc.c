@@ -311,6 +311,7 @@ config_rules(const struct ipc_config_view *v, const char **why)
 		memcpy(&r, v->rules + i * sizeof(r), sizeof(r));
 		*why = "bad rule";
 		if (r.proto == PROTO_TCPMUX || r.proto >= PROTO_MAX ||
+		    r.proto == PROTO_TOKEN ||
 		    (r.host_len > 0 && r.proto != PROTO_TLS &&
 		    r.proto != PROTO_HTTP) ||
 		    (r.alpn_len > 0 && r.proto != PROTO_TLS))
@@ -428,7 +429,8 @@ ipc_config_parse(const uint8_t *p, size_t len, struct ipc_config_view *v,
 	if (v->set.nrules > MAX_RULES || v->set.nproxy > MAX_PROXY_FROM)
 		return -1;
 	*why = "bad number of access entries";
-	if (v->set.nacl > MAX_ACL || v->set.nacl_default > v->set.nacl)
+	if (v->set.nacl > MAX_ACL || v->set.nacl_default > v->set.nacl ||
+	    v->set.nmember > v->set.nproxy)
 		return -1;
 	/* Bounded counts: no overflow. */
 	arr = (size_t)v->set.nservices * sizeof(s) +
@@ -488,6 +490,32 @@ text_ok(const char *s, size_t cap, const char *extra)
 			return 0;
 	}
 	return 1;
+}
+
+/*
+ * A token line (IPC_TOKEN): a TCPMUX request, not a query, "name_" and
+ * letters, digits, '-' and '_', as request.c took it; without the flag,
+ * no token.
+ */
+static int
+token_line_ok(const struct ipc_dispatch *d)
+{
+	size_t	i, n = strnlen(d->token, sizeof(d->token)), k;
+
+	if (!(d->flags & IPC_TOKEN))
+		return n == 0 ? 0 : -1;
+	k = strlen(d->name);
+	if (n == sizeof(d->token) || n < 16 || d->proto != PROTO_TCPMUX ||
+	    (d->flags & IPC_QUERY) || strncasecmp(d->token, d->name, k) != 0 ||
+	    d->token[k] != '_')
+		return -1;
+	for (i = 0; i < n; i++)
+		if (!((d->token[i] >= 'a' && d->token[i] <= 'z') ||
+		    (d->token[i] >= 'A' && d->token[i] <= 'Z') ||
+		    (d->token[i] >= '0' && d->token[i] <= '9') ||
+		    d->token[i] == '-' || d->token[i] == '_'))
+			return -1;
+	return 0;
 }
 
 /* An implicit client's dispatch: a known protocol, what it matched, and
@@ -558,7 +586,9 @@ ipc_frontend_parse(enum ipc_type type, const uint8_t *p, size_t len,
 		if (m->dispatch.name[SERVICE_NAME_MAX] != '\0' ||
 		    !name_valid(m->dispatch.name,
 		    strlen(m->dispatch.name), 0) ||
-		    (m->dispatch.flags & ~(IPC_QUERY | IPC_PROXIED)) != 0)
+		    (m->dispatch.flags & ~(IPC_QUERY | IPC_PROXIED |
+		    IPC_TOKEN)) != 0 || m->dispatch.proto == PROTO_TOKEN ||
+		    token_line_ok(&m->dispatch) == -1)
 			return -1;
 		if (dispatch_how_ok(&m->dispatch) == -1)
 			return -1;

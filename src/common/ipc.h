@@ -12,6 +12,7 @@
 /* ---- parent <-> frontend messages (ipc.c) ---- */
 
 #define IPC_VERSION	1
+#define IPC_TOKEN_MAX	64	/* a token line, without its line end */
 /*
  * The largest message: MAX_SERVICES names, MAX_RULES rules with names of
  * the longest kind and MAX_PROXY_FROM sources take 2.3 MiB; what is left
@@ -33,6 +34,8 @@ enum ipc_type {
 	IPC_FSTATS,	/* frontend -> parent: pending, outcomes, asks */
 	IPC_METRICS,	/* parent -> frontend: the metrics text; with an fd,
 			 * a "metrics on" listener (none: the text only) */
+	IPC_CL_NAMES,	/* parent -> cluster: this host's exported names */
+	IPC_CL_TABLE,	/* cluster -> parent: the other hosts' names */
 	IPC_TYPE_MAX
 };
 
@@ -62,6 +65,8 @@ struct ipc_config {
 	uint32_t	 silence_ms;	/* < timeout_ms; 0: no silence rule */
 	uint32_t	 nacl;		/* allow/deny entries, <= MAX_ACL */
 	uint32_t	 nacl_default;	/* the first ones: the global lists */
+	uint32_t	 nmember;	/* the last of the PROXY sources:
+					 * cluster members, header optional */
 };
 
 /*
@@ -122,9 +127,11 @@ struct ipc_dispatch {
 	char		 alpn[ALPN_NAME_LEN + 1];	/* "" if none */
 	struct sockaddr_in6 peer;	/* IPC_PROXIED: or sockaddr_in */
 	struct sockaddr_in6 local;
+	char		 token[IPC_TOKEN_MAX + 1];	/* IPC_TOKEN's line */
 };
 #define IPC_QUERY	0x1	/* only say where it lives */
 #define IPC_PROXIED	0x2	/* peer and local from a PROXY header */
+#define IPC_TOKEN	0x4	/* a cluster redirect's token line */
 
 #define IPC_LOG_MAX	1000	/* bytes of an IPC_LOG line after the priority */
 

@@ -63,6 +63,7 @@ static struct file	 files[MAX_INCLUDE + 1];
 static int		 nfiles;
 static struct config	*conf;
 static struct service	*svc;		/* the block being filled */
+static struct cluster_conf *cl;		/* the cluster block; NULL: ignored */
 static struct service	 scratch;	/* a rejected service's block */
 static int		 errors;
 static char		 lastword[48];	/* last STRING, for messages */
@@ -99,6 +100,8 @@ static int	 redirect_host_valid(const char *);
 static void	 forward_stmt(const YYLTYPE *, const char *, const char *);
 static void	 proxy_out_stmt(const YYLTYPE *, const char *);
 static void	 status_stmt(const YYLTYPE *, char *, char *);
+static void	 cluster_opt(const YYLTYPE *, const char *, char **,
+		    const char *);
 }
 
 %define api.pure full
@@ -126,6 +129,7 @@ static void	 status_stmt(const YYLTYPE *, char *, char *);
 %token	FORWARD "forward" RELAYS "relays"
 %token	ALLOW "allow" DENY "deny"	/* only where a statement starts */
 %token	STATUS "status" METRICS "metrics"	/* where a statement starts */
+%token	CLUSTER "cluster" EXPORT "export"	/* where a statement starts */
 %token	EOL "end of line"
 %token	LEXERROR
 %token	<string> STRING
@@ -140,6 +144,7 @@ grammar		: %empty
 		| grammar include EOL
 		| grammar global EOL
 		| grammar block EOL
+		| grammar cluster EOL
 		| grammar error EOL		{ yyerrok; }
 		| grammar error '{'		{
 			/* A bad block head: its body is read, into
@@ -338,6 +343,43 @@ global		: LISTEN ON STRING PORT STRING	{
 block		: blockhead '{' blockbody '}'	{ svc = NULL; }
 		;
 
+cluster		: clusterhead '{' clusterbody '}'	{ cl = NULL; }
+		;
+
+clusterhead	: CLUSTER			{
+			if ((cl = cluster_conf_new(conf, @1.file,
+			    @1.line)) == NULL)
+				perr(&@1, "a second cluster block");
+		}
+		;
+
+clusterbody	: clusteropts
+		| clusteropts clusteropt
+		;
+
+clusteropts	: %empty
+		| clusteropts EOL
+		| clusteropts clusteropt EOL
+		| clusteropts error EOL		{ yyerrok; }
+		;
+
+clusteropt	: STRING strings		{
+			cluster_opt(&@1, $1, $2, NULL);
+			free($1);
+			strv_free($2);
+		}
+		| STRING strings PORT STRING	{
+			cluster_opt(&@1, $1, $2, $4);
+			free($1);
+			strv_free($2);
+			free($4);
+		}
+		| STRING			{
+			cluster_opt(&@1, $1, NULL, NULL);
+			free($1);
+		}
+		;
+
 blockhead	: SERVICE STRING		{
 			service_begin(&@2, $2);
 			free($2);
@@ -489,6 +531,7 @@ option		: COMMAND strings		{
 			forward_stmt(&@1, $3, NULL);
 			free($3);
 		}
+		| EXPORT			{ svc->export = 1; }
 		| TOKEN STRING			{
 			flag(&@2, "token", $2, "yes", "no", 0, &svc->token);
 			free($2);
@@ -940,6 +983,10 @@ top:
 		return STATUS;
 	if (at_start && strcmp(buf, "metrics") == 0)
 		return METRICS;
+	if (at_start && strcmp(buf, "cluster") == 0)
+		return CLUSTER;
+	if (at_start && strcmp(buf, "export") == 0)
+		return EXPORT;
 	if ((lval->string = strdup(buf)) == NULL)
 		config_nomem("parse: strdup");
 	return STRING;
@@ -1356,7 +1403,8 @@ match_stmt(const YYLTYPE *loc, char **w)
 		return;
 	}
 	for (proto = PROTO_TLS; proto < PROTO_MAX; proto++)
-		if (strcmp(w[0], config_proto_word(proto)) == 0)
+		if (config_proto_word(proto) != NULL &&
+		    strcmp(w[0], config_proto_word(proto)) == 0)
 			break;
 	if (proto == PROTO_MAX) {
 		perr(loc, "match \"%s\": expected tls, http, ssh or silence",
@@ -1562,4 +1610,16 @@ parse_reset(void)
 	service_clear(&scratch);
 	svc = NULL;
 	conf = NULL;
+}
+
+/* A statement of the cluster block (clusterconf.c checks it). */
+static void
+cluster_opt(const YYLTYPE *loc, const char *word, char **args,
+    const char *port)
+{
+	const char	*e;
+
+	if (cl != NULL &&
+	    (e = cluster_conf_stmt(cl, word, args, port)) != NULL)
+		perr(loc, "%s: %s", safe(word), e);
 }

@@ -185,6 +185,8 @@ print_service(const struct service *s)
 	for (i = 0; i < (size_t)s->nrules; i++)
 		print_rule(&s->rules[i]);
 	print_acl("\t", s->acl, s->nacl);
+	if (s->export)
+		printf("\texport\n");
 	if (s->forward_host != NULL) {
 		printf("\tforward to ");
 		print_string(s->forward_host);
@@ -258,6 +260,7 @@ print_config(const struct config *cfg)
 	print_acl("", cfg->acl, cfg->nacl);
 	for (i = 0; i < cfg->nlisteners; i++)
 		print_listener(&cfg->listeners[i], "listen");
+	cluster_conf_print(cfg);
 	for (i = 0; i < cfg->nservices; i++)
 		print_service(&cfg->services[i]);
 }

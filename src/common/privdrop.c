@@ -89,7 +89,8 @@ privdrop_enter(const char *who, const char *user, const char *root,
 	if ((flags & PRIVDROP_NODUMP) &&
 	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
 		fatal("%s: not dumpable", who);
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1)
+	if (prctl(PR_SET_PDEATHSIG, flags & PRIVDROP_TERM ? SIGTERM : SIGKILL,
+	    0, 0, 0) == -1)
 		fatal("%s: parent-death signal", who);
 	if (getppid() != parent)
 		_exit(0);

@@ -14,6 +14,7 @@
 
 /* privdrop_enter's flags */
 #define PRIVDROP_NODUMP	0x1	/* not dumpable: no ptrace by its user */
+#define PRIVDROP_TERM	0x2	/* SIGTERM, not SIGKILL, when we die */
 
 void	 privdrop_user(const char *who, const char *user, const char *root);
 void	 privdrop_enter(const char *who, const char *user, const char *root,

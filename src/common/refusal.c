@@ -56,7 +56,7 @@ proto_name(enum proto p)
 	static const char *const names[PROTO_MAX] = {
 		[PROTO_TCPMUX] = "tcpmux", [PROTO_TLS] = "tls",
 		[PROTO_HTTP] = "http", [PROTO_SSH] = "ssh",
-		[PROTO_SILENCE] = "silence",
+		[PROTO_SILENCE] = "silence", [PROTO_TOKEN] = "token",
 	};
 
 	return (unsigned)p < PROTO_MAX ? names[p] : "?";
@@ -152,6 +152,7 @@ refusal_format(enum proto p, enum refusal_class class, const char *reason,
 {
 	switch (p) {
 	case PROTO_TCPMUX:
+	case PROTO_TOKEN:
 		return tcpmux_line(reason, buf, cap);
 	case PROTO_TLS:
 		return tls_alert(class, buf, cap);

@@ -59,6 +59,7 @@ struct conn {
 	int			 spoke;		/* sent bytes, not yet a line */
 	enum proto		 proto;		/* its refusals' protocol */
 	int			 trusted;	/* a balancer: PROXY header due */
+	int			 member;	/* a cluster member's: or not */
 	int			 proxied;	/* peer and local are a header's */
 	int			 silent;	/* on the silent list */
 	int			 watched;	/* in the epoll set */
@@ -82,6 +83,7 @@ static struct {
 	size_t			 nrules;
 	struct netmask		*nets;		/* trusted PROXY sources */
 	int			 nnets;
+	int			 nmember;	/* the last ones: members */
 	unsigned		 protos;	/* 1 << PROTO_x some rule names */
 
 	struct watch		 parent;
@@ -451,7 +453,7 @@ conn_answer(struct conn *c, const char *name, const uint8_t *line,
  */
 static void
 conn_dispatch(struct conn *c, const char *name, int query,
-    const struct first *f, const char *alpn)
+    const struct first *f, const char *alpn, const char *token)
 {
 	struct ipc_dispatch	d;
 	const char		*host = NULL;
@@ -462,6 +464,10 @@ conn_dispatch(struct conn *c, const char *name, int query,
 	d.accepted_ns = c->accepted_ns;
 	d.flags = query ? IPC_QUERY : 0;
 	d.proto = c->proto;
+	if (token != NULL && token[0] != '\0') {
+		d.flags |= IPC_TOKEN;
+		snprintf(d.token, sizeof(d.token), "%s", token);
+	}
 	if (f != NULL && f->proto == PROTO_TLS)
 		host = f->tls.sni;
 	else if (f != NULL && f->proto == PROTO_HTTP)
@@ -544,7 +550,7 @@ conn_implicit(struct conn *c, const struct first *f)
 		(void)setsockopt(c->w.fd, SOL_SOCKET, SO_RCVLOWAT, &one,
 		    sizeof(one));
 	}
-	conn_dispatch(c, svc->name, 0, f, alpn);
+	conn_dispatch(c, svc->name, 0, f, alpn, NULL);
 }
 
 /* A client that said nothing for the silence rule's time. */
@@ -569,7 +575,7 @@ conn_silence(struct conn *c)
 	if (!access_allows(svc, (const struct sockaddr *)&c->peer))
 		conn_refuse(c, svc->name, REFUSE_DENIED, REASON_DENIED, NULL);
 	else
-		conn_dispatch(c, svc->name, 0, NULL, NULL);
+		conn_dispatch(c, svc->name, 0, NULL, NULL, NULL);
 }
 
 /* Moves a connection to another address's bucket (a PROXY header's). */
@@ -601,6 +607,11 @@ conn_proxy(struct conn *c, size_t n)
 		c->spoke = 1;
 		return 0;
 	case PROBE_NEXT:
+		/* A member relays some clients and is a client itself. */
+		if (c->member) {
+			c->trusted = c->member = 0;
+			return 1;
+		}
 		conn_refuse_why(c, "-", REFUSE_BAD, REASON_BAD_REQUEST,
 		    REASON_NO_PROXY, NULL);
 		return -1;
@@ -618,7 +629,7 @@ conn_proxy(struct conn *c, size_t n)
 		conn_free(c);
 		return -1;
 	}
-	c->trusted = 0;
+	c->trusted = c->member = 0;
 	if (h.local)
 		return 1;	/* the balancer's own: a health check */
 	c->via = c->peer;
@@ -756,7 +767,8 @@ again:
 		conn_answer(c, f.req.name, fe.answers + svc->answer_off,
 		    svc->answer_len);
 	else
-		conn_dispatch(c, f.req.name, f.req.query, NULL, NULL);
+		conn_dispatch(c, f.req.name, f.req.query, NULL, NULL,
+		    f.req.token);
 }
 
 /* ---- accepting ---- */
@@ -965,6 +977,8 @@ accept_one(int lfd)
 	c->w.fd = fd;
 	c->akey = key;
 	c->trusted = trusted;
+	c->member = trusted && !addr_in_nets((struct sockaddr *)&ss, fe.nets,
+	    fe.nnets - fe.nmember);
 	memcpy(&c->peer, &ss, sslen < sizeof(c->peer) ? sslen :
 	    sizeof(c->peer));
 	c->accepted_ns = now;
@@ -1138,6 +1152,7 @@ parent_rules(const struct ipc_config_view *v, struct route_rule *rules,
 	free(fe.nets);
 	fe.nets = nets;
 	fe.nnets = v->set.nproxy;
+	fe.nmember = v->set.nmember;
 }
 
 /*

@@ -29,6 +29,9 @@ struct request {
 	size_t		 consumed;	/* bytes through the LF */
 	int		 help;		/* the line was HELP */
 	int		 query;		/* "?name": where it lives */
+	/* "name_TOKEN": a cluster redirect's token line (the parent checks
+	 * it); "" for a name line. */
+	char		 token[IPC_TOKEN_MAX + 1];
 	const char	*reason;	/* on REQ_REJECT, static string */
 };
 

@@ -10,11 +10,12 @@
 #include "frontend.h"
 #include "name.h"
 
+/* '_' is in no name: it is in a cluster redirect's token line only. */
 static int
 name_char(uint8_t c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') || c == '-';
+	    (c >= '0' && c <= '9') || c == '-' || c == '_';
 }
 
 static enum request_result
@@ -33,7 +34,8 @@ reject(struct request *req, const char *reason)
 static enum request_result
 line(const uint8_t *buf, size_t len, size_t max_line, struct request *req)
 {
-	size_t	 i, n;
+	const uint8_t	*us;
+	size_t		 i, n;
 
 	memset(req, 0, sizeof(*req));
 	for (i = 0; i < len && i < max_line; i++) {
@@ -58,6 +60,14 @@ line(const uint8_t *buf, size_t len, size_t max_line, struct request *req)
 	n = i;
 	if (n > 0 && buf[n - 1] == '\r')
 		n--;
+	/* "name_TOKEN": the token is the whole line, the name before '_'. */
+	if ((us = memchr(buf, '_', n)) != NULL) {
+		if (n > IPC_TOKEN_MAX || n < 16)
+			return reject(req, REASON_BAD_NAME);
+		memcpy(req->token, buf, n);
+		req->token[n] = '\0';
+		n = us - buf;
+	}
 	if (!name_valid((const char *)buf, n, 0))
 		return reject(req, REASON_BAD_NAME);
 	for (i = 0; i < n; i++)
@@ -79,7 +89,7 @@ request_parse(const uint8_t *buf, size_t len, size_t max_line,
 		return line(buf, len, max_line, req);
 	r = line(buf + 1, len - 1, max_line > 0 ? max_line - 1 : 0, req);
 	if (r == REQ_OK) {
-		if (req->help)
+		if (req->help || req->token[0] != '\0')
 			return reject(req, REASON_BAD_NAME);
 		req->consumed++;
 		req->query = 1;

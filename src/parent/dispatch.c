@@ -112,7 +112,8 @@ client_addresses(const struct config *cfg, struct ipc_dispatch *d,
 
 	if (d->flags & IPC_PROXIED) {
 		if (!addr_in_nets((const struct sockaddr *)ss, cfg->proxy_from,
-		    cfg->nproxy_from)) {
+		    cfg->nproxy_from) &&
+		    !clink_member((const struct sockaddr *)ss)) {
 			log_warnx("frontend passed PROXY addresses for a "
 			    "connection from %s, not a trusted source: "
 			    "dropped", addr_ntop((const struct sockaddr *)ss,
@@ -174,6 +175,13 @@ dispatch(struct config *cfg, const struct ipc_dispatch *msg, int fd)
 		    req->accepted_ns);
 		return;
 	}
+	/* A client a cluster redirect sent, with its token line. */
+	if ((req->flags & IPC_TOKEN) && remote_token(req, fd, peer) == -1)
+		return;
+	/* Not here, and another host of the cluster has it. */
+	if (svc == NULL && !handoff_registered(req->name) &&
+	    remote_dispatch(req, fd, peer))
+		return;
 	if (req->proto != PROTO_TCPMUX &&
 	    (svc == NULL || svc->redirect != REDIRECT_NONE)) {
 		/* Removed by a reload: implicit clients cannot be redirected. */

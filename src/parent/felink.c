@@ -41,6 +41,15 @@ add_registered(const char *name, void *arg)
 	nl->s[nl->n++].visible = 1;
 }
 
+/* Another host's: listed unless this host has the name itself. */
+static void
+add_remote(const char *name, void *arg)
+{
+	if (handoff_registered(name))
+		return;
+	add_registered(name, arg);
+}
+
 static int
 name_cmp(const void *a, const void *b)
 {
@@ -65,6 +74,10 @@ put_string(struct ipc_config *c, size_t blob, size_t *len, const char *str,
 	*len += n + 1;
 }
 
+/* The cluster's: the other hosts' rules, and the members as sources. */
+static int		 remote_rules, nmembers;
+static struct netmask	 members[MAX_PROXY_FROM];
+
 /* Each configured service's rules by its name, then the trusted PROXY
  * sources and the allow/deny entries (the global ones first, then each
  * service's, which s[i] points at), then the rules' strings after the
@@ -78,6 +91,8 @@ put_rules(struct ipc_config *c, struct ipc_service *s, struct ipc_rule *r,
 	const struct aclent	*e;
 	const struct netmask	*nm;
 	const struct matchrule	*m;
+	const char		*name, *host, *alpn;
+	enum proto		 proto;
 	int			 i, j, k = 0;
 
 	for (i = 0; i < d.cfg->nservices; i++)
@@ -91,8 +106,16 @@ put_rules(struct ipc_config *c, struct ipc_service *s, struct ipc_rule *r,
 			put_string(c, blob, len, m->alpn, &r->alpn_off,
 			    &r->alpn_len);
 		}
+	for (i = 0; i < remote_rules && clink_rule(i, &name, &proto, &host,
+	    &alpn); i++, r++) {
+		r->proto = proto;
+		snprintf(r->service, sizeof(r->service), "%s", name);
+		put_string(c, blob, len, host, &r->host_off, &r->host_len);
+		put_string(c, blob, len, alpn, &r->alpn_off, &r->alpn_len);
+	}
 	for (i = 0; i < (int)c->nproxy; i++) {
-		nm = &d.cfg->proxy_from[i];
+		nm = i < d.cfg->nproxy_from ? &d.cfg->proxy_from[i] :
+		    &members[i - d.cfg->nproxy_from];
 		n[i].family = nm->family;
 		n[i].prefix = nm->prefix;
 		memcpy(n[i].addr, nm->addr, sizeof(n[i].addr));
@@ -142,6 +165,8 @@ queue_config(void)
 	struct ipc_service	*s;
 	struct ipc_rule		*r;
 	struct namelist		 nl;
+	const char		*rname, *rhost, *ralpn;
+	enum proto		 rproto;
 	size_t			 len, blob, slen = 0;
 	int			 i, j;
 
@@ -178,7 +203,19 @@ queue_config(void)
 	nl.n = i;
 	nl.max = MAX_SERVICES;
 	handoff_names(add_registered, &nl);
+	clink_names(add_remote, &nl);
 	c->nservices = nl.n;
+	nmembers = clink_members(members, MAX_PROXY_FROM - c->nproxy);
+	c->nproxy += nmembers;
+	c->nmember = nmembers;
+	/* Rules only for names listed: none if the list was cut. */
+	for (remote_rules = 0; nl.n < nl.max && c->nrules < MAX_RULES &&
+	    clink_rule(remote_rules, &rname, &rproto, &rhost, &ralpn);
+	    remote_rules++) {
+		c->nrules++;
+		slen += (rhost ? strlen(rhost) + 1 : 0) +
+		    (ralpn ? strlen(ralpn) + 1 : 0);
+	}
 	r = (struct ipc_rule *)(s + nl.n);
 	blob = sizeof(*c) + nl.n * sizeof(*s) + c->nrules * sizeof(*r) +
 	    c->nproxy * sizeof(struct ipc_net) + c->nacl * sizeof(struct ipc_acl);
@@ -397,6 +434,7 @@ void
 parent_names_changed(void)
 {
 	d.generation++;
+	clink_names_changed();
 	/* Now, so a name is served once its registration is answered;
 	 * while the socket is full, only the latest goes, later. */
 	d.config_due = 1;

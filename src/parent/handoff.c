@@ -387,7 +387,7 @@ handoff_pass(const struct service *svc, const struct ipc_dispatch *req,
 		addr_wire6(psa, m.peer_addr, &m.peer_port);
 		addr_wire6(lsa, m.local_addr, &m.local_port);
 	}
-	if (req->proto != PROTO_TCPMUX) {
+	if (req->proto != PROTO_TCPMUX && req->proto != PROTO_TOKEN) {
 		/* An implicit client: the service must not send "+". */
 		m.type = WIRE_HANDOFF_RAW;
 		m.proto = req->proto;	/* WIRE_PROTO_* has the same order */

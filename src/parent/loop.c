@@ -159,6 +159,7 @@ loop_timeout(const struct config *cfg)
 	uint64_t	when = felink_next_deadline(), now;
 
 	when = earliest(when, rlink_next_deadline());
+	when = earliest(when, clink_next_deadline());
 	when = earliest(when, handoff_next_deadline());
 	when = earliest(when, supervise_next_deadline());
 	when = earliest(when, control_next_deadline());

@@ -32,6 +32,7 @@
 #include "frontend.h"
 #include "parent.h"
 #include "relay.h"
+#include "cluster.h"
 
 
 static struct {
@@ -206,6 +207,8 @@ reload(void)
 	stats_configure(cfg);
 	config_free(d.cfg);
 	d.cfg = cfg;
+	/* First: the others ask it for the remote names, under cfg. */
+	clink_configure(cfg);
 	handoff_configure(cfg);
 	control_configure(cfg);
 	status_configure(cfg);
@@ -268,7 +271,8 @@ reap(void)
 	int	st;
 
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-		if (upgrade_exited(pid) || rlink_exited(pid, st))
+		if (upgrade_exited(pid) || rlink_exited(pid, st) ||
+		    clink_exited(pid, st))
 			continue;
 		switch (felink_exited(pid, st)) {
 		case 0:
@@ -449,6 +453,7 @@ on_signal(void)
 			supervise_stop();
 			redirect_stop();
 			rlink_stop();
+			clink_stop();
 			if (felink_stop()) {
 				/* Between two frontends. */
 				log_info("stopped");
@@ -485,6 +490,9 @@ main(int argc, char *argv[])
 	/* Our relay, exec'd by rlink.c. */
 	if (argc > 1 && strcmp(argv[1], "-R") == 0)
 		relay_run(argc, argv);
+	/* Our cluster process, exec'd by clink.c. */
+	if (argc > 1 && strcmp(argv[1], "-C") == 0)
+		cluster_run(argc, argv);
 	log_init(1, "oneportd");
 	while ((ch = getopt_long(argc, argv, "df:hl:ns:vV", longopts,
 	    NULL)) != -1) {
@@ -575,6 +583,7 @@ main(int argc, char *argv[])
 		fatalx("cannot start the frontend");
 	if (rlink_start(d.cfg, d.debug, d.exefd, part_ready) == -1)
 		fatalx("cannot start the relay");
+	clink_start(d.cfg, d.debug, d.exefd);
 	handoff_configure(d.cfg);
 	control_configure(d.cfg);
 	supervise_configure(d.cfg);
@@ -584,6 +593,7 @@ main(int argc, char *argv[])
 		/* Names changed in the last batch go out once, coalesced. */
 		felink_tick(now_ns());
 		rlink_tick(now_ns());
+		clink_tick(now_ns());
 		felink_write();
 		n = loop_wait(evs, 64, d.cfg);
 		for (i = 0; i < n; i++) {

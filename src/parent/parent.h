@@ -158,6 +158,39 @@ void	 rlink_tick(uint64_t now);
 uint64_t rlink_next_deadline(void);
 int	 rlink_stop(void);
 
+/* clink.c: the link to the cluster process, and the remote names */
+struct ipc_cl_entry;
+void	 clink_start(struct config *, int debug, int exefd);
+void	 clink_configure(struct config *);
+int	 clink_exited(pid_t, int status);
+void	 clink_tick(uint64_t now);
+uint64_t clink_next_deadline(void);
+void	 clink_stop(void);
+void	 clink_names_changed(void);
+void	 clink_names(void (*)(const char *, void *), void *);
+int	 clink_lookup(const char *name, struct ipc_cl_entry *,
+	    const char **reason);
+int	 clink_configured(void);
+int	 clink_rule(int i, const char **name, enum proto *,
+	    const char **host, const char **alpn);
+struct netmask;
+int	 clink_members(struct netmask *, int max);
+int	 clink_member(const struct sockaddr *);
+
+/* remote.c: names another host of the cluster serves; token lines */
+int	 remote_dispatch(const struct ipc_dispatch *, int fd,
+	    const char *peer);
+int	 remote_token(struct ipc_dispatch *, int fd, const char *peer);
+
+/* ctoken.c: the one-use tokens of cluster redirects */
+#define CTOKEN_LIFE_S	10
+#define CTOKEN_MAX	64	/* NAME "_" and 32 characters fit */
+int	 ctoken_load(const char *path, const char *cluster);
+int	 ctoken_mint(const char *name, const struct sockaddr *client,
+	    char *out, size_t cap);
+int	 ctoken_verify(const char *name, const char *token,
+	    const struct sockaddr *client, const char **reason);
+
 /* child.c: programs the parent started, until reaped */
 struct child;
 struct spawn;

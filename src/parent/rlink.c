@@ -71,7 +71,7 @@ has_forward(const struct config *cfg)
 	for (i = 0; i < cfg->nservices; i++)
 		if (cfg->services[i].forward_host != NULL)
 			return 1;
-	return 0;
+	return cfg->cluster != NULL;	/* implicit clients to members */
 }
 
 /*
@@ -89,6 +89,7 @@ rules_of(const struct config *cfg)
 	for (i = 0; i < cfg->nservices; i++)
 		if (cfg->services[i].forward_host != NULL)
 			size += strlen(cfg->services[i].forward_host) + 8;
+	size += 8;	/* a cluster's rendezvous port */
 	if ((s = calloc(1, size)) == NULL)
 		return NULL;
 	for (i = 0; i < cfg->nservices; i++) {
@@ -115,6 +116,11 @@ rules_of(const struct config *cfg)
 			s[len++] = ' ';
 			s[len] = '\0';
 		}
+	}
+	/* The members' rendezvous port: taken to be the same as ours. */
+	if (cfg->cluster != NULL) {
+		snprintf(num, sizeof(num), "%d ", cfg->cluster->port);
+		memcpy(s + len, num, strlen(num) + 1);
 	}
 	return s;
 }

@@ -59,8 +59,8 @@ def channel_fd(pid):
 
 
 def dispatch_msg(name):
-    body = struct.pack("=I16s4xQII254s256s2x28s28s", 0, name,
-                       time.monotonic_ns(), 0, 0, b"", b"", b"", b"")
+    body = struct.pack("=I16s4xQII254s256s2x28s28s65s7x", 0, name,
+                       time.monotonic_ns(), 0, 0, b"", b"", b"", b"", b"")
     return struct.pack("=BBHI", IPC_VERSION, IPC_DISPATCH, 0,
                        len(body)) + body
 

@@ -18,7 +18,8 @@ cflags="-std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Wshadow
 mkdir -p "$build"
 bison -Wall -Werror -o "$build/parse.c" "$src/parse.y"
 
-files="$build/parse.c $src/config.c $src/printconf.c $src/log.c $lib/name.c
+files="$build/parse.c $src/config.c $src/printconf.c $src/clusterconf.c
+    $src/log.c $lib/name.c
     $here/config_test.c"
 
 run() {
