@@ -155,7 +155,11 @@ service "local%d" {
 	command "/bin/echo" "local on h%d"
 }
 %s""" % (HOSTS[n], PORT, ETCD_ADDR, etcd_port, n, HOSTS[n], PORT, LEASE,
-         n, n, n, n, extra)
+         n, n, n, n, extra + TWIN % n if n != 1 else extra)
+
+
+# Hosts 2 and 3 both export it: host 1 sends its clients to each in turn.
+TWIN = 'service "twin" {\n\tcommand "/bin/echo" "twin on h%d"\n\texport\n}\n'
 
 
 class ClusterConfigTest(unittest.TestCase):
@@ -382,6 +386,19 @@ class ClusterTest(unittest.TestCase):
                          b"h1\n")
         self.assertEqual(self.tcpmux(HOSTS[1], "svc1", role="h2"),
                          b"+\r\nhello from h1\n")
+
+    def test_1_twin_in_turn(self):
+        self.wait_names(1, "twin")
+        poll_until(lambda: len(self.redirect_hosts("twin")) == 2,
+                   timeout=10, interval=0.05, what="twin on two hosts")
+        got = [self.net.run("c", [ONEPORT, "-R", "-p", str(PORT),
+                                  HOSTS[1], "twin"]).stdout
+               for _ in range(4)]
+        self.assertEqual(sorted(got), [b"twin on h2\n"] * 2 +
+                         [b"twin on h3\n"] * 2)
+
+    def redirect_hosts(self, name):
+        return {self.redirect(name)[0] for _ in range(4)}
 
     def test_1_tls_sni_forwarded(self):
         self.wait_names(1, "web3")
