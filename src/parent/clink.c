@@ -43,6 +43,8 @@ static struct {
 	int			 names_due;
 } k;
 
+static int	cluster_fresh(void);
+
 /* The argv words after -C ROOT USER DEBUG VERBOSE, as one string. */
 static char *
 args_of(const struct config *cfg)
@@ -294,6 +296,47 @@ clink_next_deadline(void)
 	return k.p != NULL ? proc_next_deadline(k.p) : 0;
 }
 
+/*
+ * oneport status: this host's row (its lease, whether etcd answers, the
+ * table's age), then one per name another host exports.
+ */
+static void
+cluster_fill(struct stats_out *o, void *arg)
+{
+	struct stats_field	 f[8];
+	char			 a[ADDR_STRLEN];
+	uint64_t		 stale;
+	uint32_t		 j;
+
+	(void)arg;
+	if (k.cfg->cluster == NULL)
+		return;
+	stale = !cluster_fresh();
+	f[0] = (struct stats_field){ "host", STATS_LABEL,
+	    k.cfg->cluster->host, 0 };
+	f[1] = (struct stats_field){ "name", STATS_LABEL, "-", 0 };
+	f[2] = (struct stats_field){ "address", STATS_LABEL,
+	    k.cfg->cluster->address, 0 };
+	f[3] = (struct stats_field){ "self", STATS_GAUGE, NULL, 1 };
+	f[4] = (struct stats_field){ "leased", STATS_GAUGE, NULL,
+	    (k.flags & CL_LEASED) != 0 };
+	f[5] = (struct stats_field){ "etcd", STATS_GAUGE, NULL,
+	    (k.flags & CL_CONNECTED) != 0 };
+	f[6] = (struct stats_field){ "stale", STATS_GAUGE, NULL, stale };
+	f[7] = (struct stats_field){ "revision", STATS_GAUGE, NULL,
+	    (uint64_t)k.revision };
+	stats_row(o, f, 8);
+	for (j = 0; j < k.ntab; j++) {
+		f[0].str = k.tab[j].host;
+		f[1].str = k.tab[j].name;
+		f[2].str = addr_ntop((struct sockaddr *)&k.tab[j].addr, a,
+		    sizeof(a));
+		f[3].num = 0;
+		f[4].num = 1;	/* in etcd: under a live lease */
+		stats_row(o, f, 8);
+	}
+}
+
 void
 clink_start(struct config *cfg, int debug, int exefd)
 {
@@ -302,6 +345,9 @@ clink_start(struct config *cfg, int debug, int exefd)
 	/* It does not hold up readiness: etcd may well be away. */
 	k.p = proc_new(&cluster_def, NULL, debug, exefd, NULL);
 	proc_announced(k.p);
+	stats_section("cluster", "The cluster: this host (self 1), its "
+	    "lease and etcd, then each name another host exports.",
+	    cluster_fill, NULL);
 	if (cfg->cluster == NULL)
 		return;
 	if (ctoken_load(cfg->cluster->keyfile, cfg->cluster->name) == -1)
@@ -441,6 +487,16 @@ clink_names(void (*cb)(const char *, void *), void *arg)
 			cb(k.tab[i].name, arg);
 }
 
+/* The table serves: not stale as the process says, nor a lease time
+ * after the process went. */
+static int
+cluster_fresh(void)
+{
+	return !(k.flags & CL_STALE) && (proc_is_ready(k.p) ||
+	    now_ns() - k.lost_ns <= (uint64_t)k.cfg->cluster->lease_s *
+	    1000000000ull);
+}
+
 /*
  * Where a remote name lives: a host exporting it (each in turn), or -1
  * with the reason: none does, or the table is a lease time old.
@@ -456,9 +512,7 @@ clink_lookup(const char *name, struct ipc_cl_entry *e, const char **reason)
 			first = i;
 	if (n == 0)
 		return -1;
-	/* Stale as it says, or a lease time after it died. */
-	if ((k.flags & CL_STALE) || (!proc_is_ready(k.p) && now_ns() - k.lost_ns >
-	    (uint64_t)k.cfg->cluster->lease_s * 1000000000ull)) {
+	if (!cluster_fresh()) {
 		*reason = REASON_UNREACHABLE;
 		return -1;
 	}

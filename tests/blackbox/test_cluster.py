@@ -17,6 +17,7 @@ import base64
 import ctypes
 import hashlib
 import hmac
+import json
 import os
 import shutil
 import signal
@@ -238,9 +239,11 @@ class ClusterTest(unittest.TestCase):
             # Host 2 exports a table's worth (qsort's page, in its sandbox).
             bulk = "".join('service "bulk%d" {\n\tcommand "/bin/true"\n'
                            '\texport\n}\n' % i for i in range(40))
+            cls.status_sock = os.path.join(cls.tmp, "status1.sock")
             for n in HOSTS:
                 cls.start_host(n, cls.web3 if n == 3 else
-                               bulk if n == 2 else "")
+                               bulk if n == 2 else
+                               'status socket "%s"\n' % cls.status_sock)
         except BaseException:
             cls.tearDownClass()
             raise
@@ -399,6 +402,25 @@ class ClusterTest(unittest.TestCase):
 
     def redirect_hosts(self, name):
         return {self.redirect(name)[0] for _ in range(4)}
+
+    def test_1_status_rows(self):
+        self.wait_names(1, "svc3")
+        p = subprocess.run([ONEPORT, "status", "-S", self.status_sock,
+                            "--json"], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=10)
+        self.assertEqual(p.returncode, 0, p.stderr.decode())
+        rows = json.loads(p.stdout)["cluster"]
+        me = [r for r in rows if r["self"] == 1]
+        self.assertEqual(len(me), 1, rows)
+        self.assertEqual((me[0]["host"], me[0]["leased"], me[0]["etcd"],
+                          me[0]["stale"]), ("h1", 1, 1, 0), me)
+        self.assertIn({"host": "h3", "name": "svc3",
+                       "address": "%s:%d" % (HOSTS[3], PORT), "self": 0,
+                       "leased": 1, "etcd": 1, "stale": 0,
+                       "revision": me[0]["revision"]}, rows)
+        p = subprocess.run([ONEPORT, "status", "-S", self.status_sock],
+                           stdout=subprocess.PIPE, timeout=10)
+        self.assertIn(b"svc3", p.stdout)
 
     def test_1_tls_sni_forwarded(self):
         self.wait_names(1, "web3")
