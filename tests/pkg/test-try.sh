@@ -56,7 +56,7 @@ setsid sh try.sh "$port" >"$tmp/try.log" 2>&1 &
 pid=$!
 # Up when oneportd says so, or down if try.sh gave up.
 up() {
-	has "$tmp/try.log" "^started, " || gone "$pid"
+	has "$tmp/try.log" "^[0-9T:.-]* *started, " || gone "$pid"
 }
 poll 600 up || fail "try.sh $port did not start oneportd in 60 s"
 gone "$pid" && fail "try.sh $port exited"
