@@ -17,13 +17,15 @@
 
 #define ETCD_DEF_PORT	2379
 
+/* Out of memory on a reload goes back to the old configuration
+ * (config_nomem); only the first load dies. */
 static char *
 dup_or_die(const char *s)
 {
 	char	*p;
 
 	if ((p = strdup(s)) == NULL)
-		fatal("cluster: strdup");
+		config_nomem("cluster: strdup");
 	return p;
 }
 
@@ -128,7 +130,7 @@ cluster_conf_new(struct config *cfg, const char *file, int line)
 	if (cfg->cluster != NULL)
 		return NULL;
 	if ((cl = calloc(1, sizeof(*cl))) == NULL)
-		fatal("cluster: calloc");
+		config_nomem("cluster: calloc");
 	cl->lease_s = DEF_CLUSTER_LEASE_S;
 	cl->file = file;
 	cl->line = line;

@@ -477,7 +477,7 @@ config_add_metrics(struct config *cfg, const char *host, const char *port)
 	n = cfg->nlisteners - n0;
 	if ((l = reallocarray(cfg->metrics, cfg->nmetrics + n,
 	    sizeof(*l))) == NULL)
-		fatal("config: reallocarray");
+		config_nomem("config: reallocarray");
 	memcpy(l + cfg->nmetrics, cfg->listeners + n0, n * sizeof(*l));
 	cfg->metrics = l;
 	cfg->nmetrics += n;

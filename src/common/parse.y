@@ -1031,7 +1031,7 @@ glob_escape(const char *path)
 	size_t		 i;
 
 	if ((out = malloc(2 * strlen(path) + 1)) == NULL)
-		fatal("parse: malloc");
+		config_nomem("parse: malloc");
 	for (i = 0, o = out; path[i] != '\0'; i++) {
 		if (slash != NULL && path + i < slash &&
 		    strchr("*?[]\\", path[i]) != NULL)
@@ -1075,7 +1075,7 @@ include_files(const YYLTYPE *from, const char *pattern)
 	rv = glob(pat, GLOB_NOSORT, NULL, &g);
 	free(pat);
 	if (rv == GLOB_NOSPACE)
-		fatal("parse: glob");
+		config_nomem("parse: glob");
 	if (rv == GLOB_ABORTED)
 		perr(from, "include \"%s\": a directory cannot be read",
 		    safe(pattern));
