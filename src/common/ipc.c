@@ -722,6 +722,33 @@ ipc_relay_parse(enum ipc_type type, const uint8_t *p, size_t len,
 }
 
 /*
+ * A lent socket's message (the frontend's and the relay's reading of
+ * IPC_LEND, the frontend's of IPC_UNLEND): a known kind, a generation,
+ * an fd exactly with IPC_LEND, and a name NUL-terminated in its field:
+ * "" for the relay's, a valid name for a pass channel's.
+ */
+int
+ipc_lend_parse(enum ipc_type type, const uint8_t *p, size_t len, int hasfd,
+    struct ipc_lend *l, const char **why)
+{
+	*why = "unexpected message";
+	if (type != IPC_LEND && type != IPC_UNLEND)
+		return -1;
+	*why = "malformed lend";
+	if (len != sizeof(*l) || (hasfd != 0) != (type == IPC_LEND))
+		return -1;
+	memcpy(l, p, sizeof(*l));
+	if (l->name[SERVICE_NAME_MAX] != '\0' ||
+	    (type == IPC_LEND && l->generation == 0))
+		return -1;
+	if (l->kind == LEND_RELAY ? l->name[0] != '\0' :
+	    l->kind != LEND_PASS || !name_valid(l->name, strlen(l->name), 0))
+		return -1;
+	*why = NULL;
+	return 0;
+}
+
+/*
  * A sandboxed process's log line to the parent, which owns syslog (a
  * log.c sink): priority and text, cut to what IPC_LOG allows; a full
  * socket drops it, as a slow syslog would.

@@ -36,6 +36,8 @@ enum ipc_type {
 			 * a "metrics on" listener (none: the text only) */
 	IPC_CL_NAMES,	/* parent -> cluster: this host's exported names */
 	IPC_CL_TABLE,	/* cluster -> parent: the other hosts' names */
+	IPC_LEND,	/* parent -> frontend (and relay): a socket lent, the fd */
+	IPC_UNLEND,	/* parent -> frontend: a lent socket to drop */
 	IPC_TYPE_MAX
 };
 
@@ -200,6 +202,24 @@ struct ipc_fstats {
 };
 #define FSTATS_WANT	0x1
 
+/*
+ * IPC_LEND and IPC_UNLEND payload, parent -> frontend. With IPC_LEND
+ * exactly one fd comes: a connected SOCK_SEQPACKET socket on which the
+ * frontend may send a client straight to another process, past the
+ * parent. kind LEND_RELAY (name ""): its other end is the relay's (a new
+ * one replaces the old); LEND_PASS (name a service's or a registered
+ * one): a service's data channel. IPC_UNLEND (no fd) drops the one of
+ * that kind and name if its generation is the one given (0: any). The
+ * relay is sent its end of a LEND_RELAY pair with the same message.
+ */
+#define LEND_RELAY	1
+#define LEND_PASS	2
+struct ipc_lend {
+	uint32_t	 kind;		/* LEND_RELAY, LEND_PASS */
+	uint32_t	 generation;	/* the sender's count; >= 1 */
+	char		 name[SERVICE_NAME_MAX + 1];	/* "" for LEND_RELAY */
+};
+
 /* An IPC_CONFIG as ipc_config_parse found it; pointers into the message. */
 struct ipc_config_view {
 	struct ipc_config	 set;
@@ -254,6 +274,8 @@ int	ipc_forward_parse(enum ipc_type, const uint8_t *, size_t, int hasfd,
 	    struct ipc_forward *, const char **why);
 int	ipc_relay_parse(enum ipc_type, const uint8_t *, size_t, int hasfd,
 	    struct ipc_rmsg *, const char **why);
+int	ipc_lend_parse(enum ipc_type, const uint8_t *, size_t, int hasfd,
+	    struct ipc_lend *, const char **why);
 void	ipc_send_log(int sock, int pri, const char *msg);
 const char *ipc_log_text(const struct ipc_fmsg *, char *, size_t);
 

@@ -1266,6 +1266,10 @@ parent_read(void)
 			metrics_parent(iobuf, n, fd);
 			continue;
 		}
+		if (hdr.type == IPC_LEND || hdr.type == IPC_UNLEND) {
+			lend_parent(hdr.type, iobuf, n, fd);
+			continue;
+		}
 		/* Exact sizes, and an fd only with IPC_LISTEN. */
 		if ((fd != -1) != (hdr.type == IPC_LISTEN) ||
 		    (hdr.type == IPC_UNLISTEN && n != sizeof(idx)) ||

@@ -188,6 +188,15 @@ void	 metrics_drain(void);
 /* frontend.c: never returns. */
 void	frontend_run(int argc, char *argv[]);
 
+/* ---- the sockets the parent lends (lend.c) ---- */
+
+void	 lend_set(uint32_t kind, const char *name, uint32_t generation,
+	    int fd);
+int	 lend_get(uint32_t kind, const char *name);
+void	 lend_drop(uint32_t kind, const char *name, uint32_t generation);
+void	 lend_failed(uint32_t kind, const char *name, int err);
+void	 lend_parent(enum ipc_type, const uint8_t *, size_t, int fd);
+
 /* source.c: the frontend's scores of client addresses */
 uint64_t source_mix(uint64_t);
 void	 source_init(uint64_t seed);

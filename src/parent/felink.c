@@ -5,6 +5,7 @@
  * log lines, READY), and the names and settings it is written through a
  * queue that waits for room on the socket.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,15 @@ static struct {
 	struct proc	*p;
 	char		*fe_user, *fe_chroot;	/* its, as at start */
 	int		 config_due;	/* the frontend's names are stale */
+	struct lendmsg	*lends;		/* IPC_LEND/UNLEND the socket refused */
 } d;
+
+/* A lend (with its fd) or unlend that waits for room, in order. */
+struct lendmsg {
+	struct lendmsg	*next;
+	struct ipc_lend	 l;
+	int		 fd;		/* -1: an IPC_UNLEND */
+};
 
 /* Names that could not be queued for want of memory: tried this soon. */
 #define FE_RETRY_MS	100
@@ -258,6 +267,88 @@ queue_config(void)
 	return 0;
 }
 
+/* The lends that wait, in order, as far as the socket takes them: 0 all
+ * went, -1 some wait (full), the link is lost for anything else. */
+static int
+lends_flush(void)
+{
+	struct lendmsg	*m;
+	int		 sock = proc_sock(d.p);
+
+	while ((m = d.lends) != NULL) {
+		if (sock == -1)
+			return -1;
+		if (ipc_send(sock, m->fd != -1 ? IPC_LEND : IPC_UNLEND, &m->l,
+		    sizeof(m->l), m->fd) == -1) {
+			if (errno == EAGAIN || errno == ENOBUFS)
+				return -1;
+			log_warn("frontend: lend");
+			proc_lost(d.p, "cannot be lent a socket");
+			return -1;
+		}
+		d.lends = m->next;
+		if (m->fd != -1)
+			close(m->fd);
+		free(m);
+	}
+	return 0;
+}
+
+static void
+lends_clear(void)
+{
+	struct lendmsg	*m;
+
+	while ((m = d.lends) != NULL) {
+		d.lends = m->next;
+		if (m->fd != -1)
+			close(m->fd);
+		free(m);
+	}
+}
+
+static void
+lend_queue(uint32_t kind, const char *name, uint32_t generation, int fd)
+{
+	struct lendmsg	*m, **pp;
+
+	if (proc_sock(d.p) == -1 || (m = calloc(1, sizeof(*m))) == NULL) {
+		/* No frontend (the next is lent anew), or no memory: its
+		 * clients go by us. */
+		if (fd != -1)
+			close(fd);
+		return;
+	}
+	m->l.kind = kind;
+	m->l.generation = generation;
+	snprintf(m->l.name, sizeof(m->l.name), "%s", name);
+	m->fd = fd;
+	for (pp = &d.lends; *pp != NULL; pp = &(*pp)->next)
+		;
+	*pp = m;
+	(void)lends_flush();
+}
+
+/*
+ * Lend the frontend fd (ours until sent: closed here after), a socket on
+ * which it sends clients of kind and name past us (ipc.h IPC_LEND); one
+ * with the same kind and name replaces the last. Its owner lends again
+ * each time a frontend starts (felink_lend_again).
+ */
+void
+felink_lend(uint32_t kind, const char *name, uint32_t generation, int fd)
+{
+	lend_queue(kind, name, generation, fd);
+}
+
+/* The frontend drops the lent socket of kind and name of that
+ * generation (0: any). */
+void
+felink_unlend(uint32_t kind, const char *name, uint32_t generation)
+{
+	lend_queue(kind, name, generation, -1);
+}
+
 static int
 message(void *arg, enum ipc_type type, const uint8_t *buf, size_t n, int fd)
 {
@@ -327,6 +418,9 @@ start_frontend(void *arg)
 	if (rv == 0) {
 		d.config_due = 1;
 		status_frontend_started(proc_sock(d.p));
+		/* Its lent sockets died with the last one. */
+		lends_clear();
+		rlink_lend_again();
 	}
 	return rv;
 }
@@ -353,6 +447,7 @@ static const struct proc_def frontend_def = {
 void
 felink_write(void)
 {
+	(void)lends_flush();
 	if (proc_flush(d.p) == 0 && d.config_due && queue_config() == 0) {
 		d.config_due = 0;
 		(void)proc_flush(d.p);
@@ -371,6 +466,9 @@ void
 felink_tick(uint64_t now)
 {
 	proc_tick(d.p, now);
+	/* Lends the socket had no room for: tried at each tick. */
+	if (d.lends != NULL)
+		(void)lends_flush();
 }
 
 uint64_t
@@ -378,8 +476,10 @@ felink_next_deadline(void)
 {
 	uint64_t	when = proc_next_deadline(d.p), soon;
 
-	/* Names that could not be queued for want of memory: soon again. */
-	if (d.config_due && proc_sock(d.p) != -1 && proc_queued(d.p) == 0) {
+	/* Names that could not be queued for want of memory, or lends the
+	 * socket had no room for: soon again. */
+	if ((d.lends != NULL || (d.config_due && proc_queued(d.p) == 0)) &&
+	    proc_sock(d.p) != -1) {
 		soon = now_ns() + FE_RETRY_MS * 1000000ull;
 		if (when == 0 || soon < when)
 			when = soon;

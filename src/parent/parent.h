@@ -112,6 +112,9 @@ int	 felink_stop(void);
 void	 felink_listener(int fd, uint32_t index);
 void	 felink_drain(void);
 void	 felink_send(enum ipc_type, const void *, size_t);
+void	 felink_lend(uint32_t kind, const char *name, uint32_t generation,
+	    int fd);
+void	 felink_unlend(uint32_t kind, const char *name, uint32_t generation);
 void	 parent_names_changed(void);
 
 /* listen.c: the listening sockets, handed over or bound */
@@ -157,6 +160,7 @@ int	 rlink_exited(pid_t, int status);
 void	 rlink_tick(uint64_t now);
 uint64_t rlink_next_deadline(void);
 int	 rlink_stop(void);
+void	 rlink_lend_again(void);
 
 /* clink.c: the link to the cluster process, and the remote names */
 struct ipc_cl_entry;

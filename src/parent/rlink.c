@@ -35,6 +35,8 @@ struct relay {
 	char		*rules;		/* its sandbox's backends, as argv */
 	int		 nused;		/* its connections */
 	int		 draining;	/* takes no new one; stops when idle */
+	uint32_t	 lent;		/* the frontend's socket to it: its
+					 * generation, 0 none */
 	struct relay	*next;
 };
 
@@ -59,6 +61,7 @@ static struct {
 	int		 stopping;
 	struct slot	*slots;
 	int		 nslots, nused, max;
+	uint32_t	 lendgen;	/* the last IPC_LEND's generation */
 } r;
 
 static const struct proc_def relay_def;
@@ -407,6 +410,57 @@ done(struct relay *rel, const struct ipc_done *d, int fd)
 	return 0;
 }
 
+/*
+ * A socketpair, one end to the relay and the other lent to the frontend
+ * (IPC_LEND, LEND_RELAY), so a client of a forward service goes from the
+ * frontend straight to the relay. A new one replaces the frontend's last
+ * (a restart of either, a new relay). Failing is fine: its clients come
+ * by us.
+ */
+static void
+relay_lend(struct relay *rel)
+{
+	struct ipc_lend	 l;
+	int		 sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
+		log_warn("relay: socketpair");
+		return;
+	}
+	memset(&l, 0, sizeof(l));
+	l.kind = LEND_RELAY;
+	if (++r.lendgen == 0)
+		r.lendgen = 1;
+	l.generation = r.lendgen;
+	if (ipc_send(proc_sock(rel->p), IPC_LEND, &l, sizeof(l), sv[0]) == -1) {
+		log_warn("relay: lend");
+		close(sv[0]);
+		close(sv[1]);
+		return;
+	}
+	close(sv[0]);
+	rel->lent = l.generation;
+	felink_lend(LEND_RELAY, "", l.generation, sv[1]);
+}
+
+/* The frontend no longer sends to rel: it is gone or drains. */
+static void
+relay_unlend(struct relay *rel)
+{
+	if (rel->lent == 0)
+		return;
+	felink_unlend(LEND_RELAY, "", rel->lent);
+	rel->lent = 0;
+}
+
+/* A new frontend: the current relay's socket lent to it. */
+void
+rlink_lend_again(void)
+{
+	if (r.cur != NULL && proc_is_ready(r.cur->p) && !r.stopping)
+		relay_lend(r.cur);
+}
+
 static int
 message(void *arg, enum ipc_type type, const uint8_t *buf, size_t n, int fd)
 {
@@ -425,6 +479,10 @@ message(void *arg, enum ipc_type type, const uint8_t *buf, size_t n, int fd)
 		return -1;
 	}
 	switch (m.type) {
+	case IPC_READY:
+		if (rel == r.cur && !r.stopping)
+			relay_lend(rel);
+		break;
 	case IPC_DONE:
 		return done(rel, &m.done, fd);
 	case IPC_LOG:
@@ -443,6 +501,7 @@ relay_lost(void *arg)
 	struct relay	*rel = arg;
 	int		 i;
 
+	relay_unlend(rel);
 	for (i = 0; i < r.nslots; i++)
 		if (r.slots[i].used && r.slots[i].rel == rel) {
 			slot_log(&r.slots[i], "-relay lost", NULL);
@@ -570,6 +629,7 @@ rlink_configure(struct config *cfg)
 	    "connections, a new one takes new clients",
 	    (int)proc_pid(rel->p), rel->nused);
 	rel->draining = 1;
+	relay_unlend(rel);
 	rel->next = r.old;
 	r.old = rel;
 	r.nold++;
@@ -595,6 +655,8 @@ rlink_stop(void)
 	int		 none = 1;
 
 	r.stopping = 1;
+	if (r.cur != NULL)
+		relay_unlend(r.cur);
 	for (rel = r.old; rel != NULL; rel = rel->next)
 		(void)proc_stop(rel->p);
 	if (r.cur != NULL)

@@ -40,7 +40,7 @@
 #define REASON_UNAVAIL	"service unavailable"
 #define REASON_BUSY	"service busy"
 
-enum { W_PARENT, W_CLIENT, W_BACKEND };
+enum { W_PARENT, W_CLIENT, W_BACKEND, W_LENT };
 
 struct conn;
 struct watch {
@@ -97,6 +97,15 @@ static struct {
 } rl;
 
 static void	conn_end(struct conn *, const char *result, int refuse);
+
+/*
+ * The frontend's ends of the sockets the parent lent it (IPC_LEND): a
+ * restarted frontend or a new lend makes a new one, and the old one
+ * ends with an EOF once its messages are read.
+ */
+#define LENT_MAX	8
+static struct watch	*lent[LENT_MAX];
+static void	lent_add(const uint8_t *, size_t, int);
 
 static void
 log_to_parent(int pri, const char *msg)
@@ -659,10 +668,92 @@ parent_read(void)
 			exit(0);	/* the parent stops, or lost us */
 		if (n == -1)
 			fatal("relay: receive");
+		if (hdr.type == IPC_LEND) {
+			lent_add(buf, n, fd);
+			continue;
+		}
 		if (ipc_forward_parse(hdr.type, buf, n, fd != -1, &f,
 		    &why) == -1)
 			fatalx("relay: %s from the parent", why);
 		forward_start(&f, fd);
+	}
+}
+
+static void
+lent_close(struct watch *w)
+{
+	int	i;
+
+	epoll_ctl(rl.epfd, EPOLL_CTL_DEL, w->fd, NULL);
+	close(w->fd);
+	for (i = 0; i < LENT_MAX; i++)
+		if (lent[i] == w)
+			lent[i] = NULL;
+	free(w);
+}
+
+/* The parent's IPC_LEND: the relay's end of a socket lent the frontend. */
+static void
+lent_add(const uint8_t *buf, size_t n, int fd)
+{
+	struct ipc_lend	 l;
+	struct watch	*w;
+	const char	*why;
+	int		 i;
+
+	if (ipc_lend_parse(IPC_LEND, buf, n, fd != -1, &l, &why) == -1 ||
+	    l.kind != LEND_RELAY)
+		fatalx("relay: %s from the parent", why ? why : "bad lend");
+	for (i = 0; i < LENT_MAX && lent[i] != NULL; i++)
+		;
+	/* More than the frontend can have had: the oldest goes. */
+	if (i == LENT_MAX)
+		lent_close(lent[i = 0]);
+	if ((w = calloc(1, sizeof(*w))) == NULL) {
+		log_warnx("relay: out of memory: a lent socket closed");
+		close(fd);
+		return;
+	}
+	w->kind = W_LENT;
+	w->fd = fd;
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	{
+		struct epoll_event	ev = { .events = EPOLLIN };
+
+		ev.data.ptr = w;
+		if (epoll_ctl(rl.epfd, EPOLL_CTL_ADD, fd, &ev) == -1) {
+			log_warn("relay: epoll_ctl");
+			close(fd);
+			free(w);
+			return;
+		}
+	}
+	lent[i] = w;
+}
+
+/* The frontend's messages on a lent socket; its end closed: ours too. */
+static void
+lent_read(struct watch *w)
+{
+	struct ipc_hdr	 hdr;
+	uint8_t		 buf[sizeof(struct ipc_dispatch) + 64];
+	ssize_t		 n;
+	int		 fd, i;
+
+	for (i = 0; i < 64; i++) {
+		n = ipc_recv(w->fd, &hdr, buf, sizeof(buf), &fd);
+		if (n == -1 && errno == EAGAIN)
+			return;
+		if (n == 0 && hdr.type == 0) {
+			lent_close(w);
+			return;
+		}
+		if (fd != -1)
+			close(fd);
+		log_warnx("relay: unexpected message on the frontend's "
+		    "socket: closed");
+		lent_close(w);
+		return;
 	}
 }
 
@@ -796,6 +887,8 @@ relay_run(int argc, char *argv[])
 				done_flush();
 			else if (w->kind == W_PARENT)
 				parent_read();
+			else if (w->kind == W_LENT)
+				lent_read(w);
 			else
 				conn_event(w, evs[i].events);
 		}
