@@ -44,6 +44,10 @@ same(const struct wire_msg *a, const struct wire_msg *b)
 	case WIRE_REGISTERED:
 		return a->status == b->status &&
 		    strcmp(a->reason, b->reason) == 0;
+	case WIRE_HELLO:
+		return a->version == b->version;
+	case WIRE_CHANNEL:
+		return a->kind == b->kind;
 	default:
 		return 1;
 	}
@@ -103,6 +107,16 @@ check_fields(const struct wire_msg *m, const uint8_t *buf, size_t len)
 		if (len != WIRE_HDR_LEN)
 			abort();
 		break;
+	case WIRE_HELLO:
+		if (len != WIRE_HDR_LEN + 1 || m->id != 0 ||
+		    m->version < WIRE_V2)
+			abort();
+		break;
+	case WIRE_CHANNEL:
+		if (len != WIRE_HDR_LEN + 1 || m->id != 0 || m->kind == 0 ||
+		    m->kind >= WIRE_CHAN_MAX)
+			abort();
+		break;
 	default:
 		abort();
 	}
@@ -146,7 +160,7 @@ encode_fields(const uint8_t *data, size_t size)
 	if (size < fixed)
 		return;
 	memset(&m, 0, sizeof(m));
-	m.type = (enum wire_type)(p[0] % 9);
+	m.type = (enum wire_type)(p[0] % 11);
 	memcpy(&m.id, p + 1, 4);
 	memcpy(m.name, p + 5, 16);
 	m.family = p[21];
@@ -164,6 +178,8 @@ encode_fields(const uint8_t *data, size_t size)
 	m.preread = m.preread_len > 0 ? p + fixed : NULL;
 	/* HANDOFF_RAW's own fields from the bytes of the others. */
 	m.proto = p[58];
+	m.version = p[58];
+	m.kind = p[21];
 	memcpy(m.match, p + 5, 16);
 	memcpy(m.alpn, p + 59, 65);
 

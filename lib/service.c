@@ -3,8 +3,11 @@
  * service.c: the service side of liboneport (oneport.h). Accepts oneportd's
  * channels and takes each HANDOFF in one step: lock the client's socket,
  * ACCEPT, write "+" (and the greeting, in the same write) to the client,
- * return the connection. A malformed message costs its channel, never the
- * server; wire.c alone decodes the bytes.
+ * return the connection. Each connection says HELLO; on the data channel
+ * the daemon then sends (version 2, lib/wire.h) a received HANDOFF is
+ * ours outright: "+" at once, no lock, ACCEPT after it as a notice. A
+ * malformed message costs its channel, never the server; wire.c alone
+ * decodes the bytes.
  */
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
@@ -46,11 +49,18 @@ _Static_assert(sizeof(((struct oneport_conn *)0)->match) ==
     WIRE_MATCH_MAX + 1 && sizeof(((struct oneport_conn *)0)->alpn) ==
     WIRE_ALPN_MAX + 1, "match or alpn differs");
 
+/* A daemon connection (link -1), or a data channel that came on one. */
+struct chan {
+	int		 fd;
+	int		 link;
+};
+
 struct oneport_server {
 	int		 epfd;
 	int		 listenfd;		/* -1: registered */
-	int		 chans[CHANNELS_MAX];	/* oldest first */
+	struct chan	 chans[CHANNELS_MAX * 3];	/* oldest first */
 	int		 nchans;
+	int		 hello;			/* say HELLO (not ONEPORT_WIRE=1) */
 	char		 name[WIRE_NAME_MAX + 1];	/* registered, or "" */
 	int		 lost_errno;	/* why the registration ended */
 	const char	*lost_why;
@@ -204,13 +214,36 @@ msg_recv(int fd, struct inmsg *im)
 
 /* ---- the server ---- */
 
+static struct chan *
+chan_of(struct oneport_server *srv, int fd)
+{
+	int	i;
+
+	for (i = 0; i < srv->nchans; i++)
+		if (srv->chans[i].fd == fd)
+			return &srv->chans[i];
+	return NULL;
+}
+
+static int
+links(const struct oneport_server *srv)
+{
+	int	i, n = 0;
+
+	for (i = 0; i < srv->nchans; i++)
+		n += srv->chans[i].link == -1;
+	return n;
+}
+
+/* A daemon connection goes with its data channels: the daemon takes back
+ * what is queued on them when it sees the connection end. */
 static void
 channel_drop(struct oneport_server *srv, int chan, int err, const char *why)
 {
 	int	i;
 
 	for (i = 0; i < srv->nchans; i++)
-		if (srv->chans[i] == chan)
+		if (srv->chans[i].fd == chan)
 			break;
 	if (i == srv->nchans)
 		return;
@@ -222,17 +255,32 @@ channel_drop(struct oneport_server *srv, int chan, int err, const char *why)
 	close(chan);
 	srv->lost_errno = err;
 	srv->lost_why = why;
+	for (i = 0; i < srv->nchans; i++)
+		if (srv->chans[i].link == chan) {
+			channel_drop(srv, srv->chans[i].fd, err, why);
+			i = -1;		/* the array moved */
+		}
 }
 
-/* Takes chan, whatever happens. */
+/* Takes chan, whatever happens. link: the connection a data channel came
+ * on, or -1 for a connection, which says HELLO. */
 static int
-channel_add(struct oneport_server *srv, int chan)
+channel_add(struct oneport_server *srv, int chan, int link)
 {
 	struct epoll_event	ev;
+	struct wire_msg		m;
+	int			i;
 
 	/* A daemon that reconnected left its old channel behind. */
-	if (srv->nchans == CHANNELS_MAX)
-		channel_drop(srv, srv->chans[0], ECONNRESET, "replaced");
+	if (link == -1 && links(srv) == CHANNELS_MAX) {
+		for (i = 0; srv->chans[i].link != -1; i++)
+			;
+		channel_drop(srv, srv->chans[i].fd, ECONNRESET, "replaced");
+	}
+	if (srv->nchans == (int)(sizeof(srv->chans) / sizeof(srv->chans[0]))) {
+		close(chan);
+		return 0;	/* more data channels than asked for: ignored */
+	}
 	memset(&ev, 0, sizeof(ev));
 	ev.events = EPOLLIN;
 	ev.data.fd = chan;
@@ -241,8 +289,31 @@ channel_add(struct oneport_server *srv, int chan)
 		close(chan);
 		return -1;
 	}
-	srv->chans[srv->nchans++] = chan;
+	srv->chans[srv->nchans].fd = chan;
+	srv->chans[srv->nchans++].link = link;
+	if (link == -1 && srv->hello) {
+		memset(&m, 0, sizeof(m));
+		m.type = WIRE_HELLO;
+		m.version = WIRE_V2;
+		/* Failing, the connection is broken: the next read says. */
+		(void)msg_send(chan, &m);
+	}
 	return 0;
+}
+
+/* CHANNEL on connection chan, with fd: a data channel. Takes fd. */
+static int
+channel_data(struct oneport_server *srv, int chan, int fd)
+{
+	int		v;
+	socklen_t	vlen = sizeof(v);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &vlen) == -1 ||
+	    v != SOCK_SEQPACKET || set_sndtimeo(fd) == -1) {
+		close(fd);
+		return -1;
+	}
+	return channel_add(srv, fd, chan);
 }
 
 /*
@@ -270,7 +341,7 @@ channel_accept(struct oneport_server *srv)
 		close(fd);
 		return 0;
 	}
-	return channel_add(srv, fd);
+	return channel_add(srv, fd, -1);
 }
 
 static void
@@ -313,7 +384,7 @@ sockaddr_fill(struct sockaddr_storage *ss, socklen_t *len, uint8_t family,
 
 static int
 handoff(struct oneport_server *srv, int chan, const struct wire_msg *m,
-    int fd, struct oneport_conn *c)
+    int fd, struct oneport_conn *c, int v2)
 {
 	struct wire_msg	 a;
 	int		 type;
@@ -327,6 +398,8 @@ handoff(struct oneport_server *srv, int chan, const struct wire_msg *m,
 		close(fd);
 		return HANDOFF_BAD;
 	}
+	if (v2)
+		goto plus;
 	/* The daemon takes the same lock before it answers a hand-off it
 	 * gave up waiting for: whoever holds it decides what the client
 	 * hears. */
@@ -345,6 +418,7 @@ handoff(struct oneport_server *srv, int chan, const struct wire_msg *m,
 		close(fd);
 		return HANDOFF_LOST;
 	}
+plus:
 	/* The socket is fresh, so "+" and the greeting fit; failing, the
 	 * client or the daemon has shut it: there is no one to serve. A
 	 * client that chose by its first bytes (HANDOFF_RAW) speaks its own
@@ -357,6 +431,14 @@ handoff(struct oneport_server *srv, int chan, const struct wire_msg *m,
 	if (n != (ssize_t)want || make_blocking(fd) == -1) {
 		close(fd);
 		return 0;
+	}
+	/* Version 2: received is ours, so "+" went first; the notice is
+	 * for the daemon's log only, and the client is served without it. */
+	if (v2) {
+		memset(&a, 0, sizeof(a));
+		a.type = WIRE_ACCEPT;
+		a.id = m->id;
+		(void)msg_send(chan, &a);
 	}
 
 	memset(c, 0, sizeof(*c));
@@ -384,8 +466,11 @@ channel_read(struct oneport_server *srv, int chan, struct oneport_conn *c)
 {
 	struct inmsg		 im;
 	struct wire_msg		 m;
-	int			 r;
+	struct chan		*ch = chan_of(srv, chan);
+	int			 r, v2 = ch != NULL && ch->link != -1;
 
+	if (ch == NULL)
+		return 0;
 	if ((r = msg_recv(chan, &im)) == -1) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			return 0;
@@ -414,7 +499,7 @@ channel_read(struct oneport_server *srv, int chan, struct oneport_conn *c)
 		}
 		if (im.fd == -1)
 			goto bad;
-		if ((r = handoff(srv, chan, &m, im.fd, c)) == HANDOFF_BAD) {
+		if ((r = handoff(srv, chan, &m, im.fd, c, v2)) == HANDOFF_BAD) {
 			channel_drop(srv, chan, EPROTO, "malformed hand-off "
 			    "from oneportd");
 			return 0;
@@ -422,6 +507,14 @@ channel_read(struct oneport_server *srv, int chan, struct oneport_conn *c)
 		if (r == HANDOFF_LOST)
 			goto lost;
 		return r;
+	case WIRE_CHANNEL:
+		/* Only on a connection, and only after our HELLO. */
+		if (v2 || !srv->hello || im.fd == -1 || im.lost)
+			goto bad;
+		if (channel_data(srv, chan, im.fd) == -1)
+			channel_drop(srv, chan, EPROTO, "malformed channel "
+			    "from oneportd");
+		return 0;
 	default:
 		goto bad;
 	}
@@ -441,6 +534,7 @@ server_new(int listenfd, int chan, const char *name)
 {
 	struct oneport_server	*srv;
 	struct epoll_event	 ev;
+	const char		*env;
 	int			 i;
 
 	if ((srv = calloc(1, sizeof(*srv))) == NULL) {
@@ -448,6 +542,8 @@ server_new(int listenfd, int chan, const char *name)
 		goto fail;
 	}
 	srv->listenfd = -1;
+	env = getenv("ONEPORT_WIRE");
+	srv->hello = env == NULL || strcmp(env, "1") != 0;
 	memcpy(srv->plus, "+\r\n", 3);
 	srv->pluslen = 3;
 	if ((srv->epfd = epoll_create1(EPOLL_CLOEXEC)) == -1) {
@@ -469,7 +565,7 @@ server_new(int listenfd, int chan, const char *name)
 	}
 	if (chan != -1) {
 		snprintf(srv->name, sizeof(srv->name), "%s", name);
-		i = channel_add(srv, chan);
+		i = channel_add(srv, chan, -1);
 		chan = -1;
 		if (i == -1)
 			goto fail;
@@ -799,7 +895,7 @@ oneport_close(struct oneport_server *srv)
 	if (srv == NULL)
 		return;
 	for (i = 0; i < srv->nchans; i++)
-		close(srv->chans[i]);
+		close(srv->chans[i].fd);
 	if (srv->listenfd != -1)
 		close(srv->listenfd);
 	if (srv->epfd != -1)

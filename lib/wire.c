@@ -152,6 +152,16 @@ wire_encode(uint8_t *buf, size_t cap, const struct wire_msg *m)
 	case WIRE_ACCEPT:
 		body = 0;
 		break;
+	case WIRE_HELLO:
+		if (m->version < WIRE_V2 || m->id != 0)
+			return 0;
+		body = 1;
+		break;
+	case WIRE_CHANNEL:
+		if (m->kind == 0 || m->kind >= WIRE_CHAN_MAX || m->id != 0)
+			return 0;
+		body = 1;
+		break;
 	default:
 		return 0;
 	}
@@ -206,6 +216,12 @@ wire_encode(uint8_t *buf, size_t cap, const struct wire_msg *m)
 		buf[o++] = rlen;
 		memcpy(buf + o, m->reason, rlen);
 		o += rlen;
+		break;
+	case WIRE_HELLO:
+		buf[o++] = m->version;
+		break;
+	case WIRE_CHANNEL:
+		buf[o++] = m->kind;
 		break;
 	default:
 		break;
@@ -319,6 +335,19 @@ wire_decode(const uint8_t *buf, size_t len, struct wire_msg *m)
 		break;
 	case WIRE_GO:
 	case WIRE_ACCEPT:
+		break;
+	case WIRE_HELLO:
+	case WIRE_CHANNEL:
+		/* One byte; id 0, so that one encoding exists. */
+		if (left < 1 || m->id != 0)
+			goto bad;
+		if (buf[3] == WIRE_HELLO && (m->version = b[0]) < WIRE_V2)
+			goto bad;
+		if (buf[3] == WIRE_CHANNEL && ((m->kind = b[0]) == 0 ||
+		    m->kind >= WIRE_CHAN_MAX))
+			goto bad;
+		b++;
+		left--;
 		break;
 	default:
 		goto bad;

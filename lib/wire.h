@@ -45,6 +45,8 @@
  *   answers nothing and closes its copy. A daemon that has waited too
  *   long takes the same lock before it answers "-" (and shuts the
  *   socket's sending side): the lock decides who answers.
+ *   On a data channel (version 2, below) no lock: ACCEPT is a notice,
+ *   sent after "+".
  * GO (daemon -> service): empty body. The answer to an ACK with status 0
  *   from a service of before ACCEPT: "+" has been sent to the client; the
  *   connection is the service's alone from now on. liboneport no longer
@@ -58,6 +60,36 @@
  *   name, u16 port (1..65535). The name is answered with a redirect to
  *   that port on the address the client called (no HANDOFFs follow);
  *   it lasts exactly as long as the connection. Answered by REGISTERED.
+ * HELLO (service -> daemon, on its socket connection or, once REGISTERED,
+ *   on its control connection): u8 version (2..255), the highest
+ *   version of the hand-off exchange the service speaks. id 0. Version 2
+ *   is the data channel below; a daemon that speaks it answers CHANNEL,
+ *   one that does not ends the connection (liboneport: ONEPORT_WIRE=1).
+ *   At most one HELLO per connection.
+ * CHANNEL (daemon -> service, on the connection HELLO came on), with
+ *   exactly one fd: u8 kind (WIRE_CHAN_*). The fd is one end of a
+ *   SOCK_SEQPACKET pair, a data channel: HANDOFF and HANDOFF_RAW come on
+ *   it from then on (earlier ones, already on the connection, are taken
+ *   as in version 1). WIRE_CHAN_DAEMON: the other end is the daemon's.
+ *   WIRE_CHAN_FRONT is reserved for a pair whose other end the daemon
+ *   lends its frontend, to send HANDOFFs on directly (ids with
+ *   WIRE_ID_FRONT set); liboneport takes it as it takes the other, and
+ *   oneportd does not send it yet. The daemon keeps a copy of the
+ *   service's end of each.
+ *
+ * Version 2, take-back: a hand-off on a data channel is the service's
+ * once it has received the message, and the daemon's while it is queued.
+ * The daemon closes its copy of the client once the HANDOFF is queued; to
+ * refuse a client later (past its deadline, or the service's connection
+ * ended) it receives the message back itself on its copy of the service's
+ * end. The kernel gives each message to exactly one reader, so whoever
+ * received it answers the client, and no lock is taken. The service sends
+ * "+" at once and then ACCEPT on the data channel the HANDOFF came on, a
+ * notice for the daemon's log (ACK status 1 if the descriptor was lost:
+ * then no one can answer the client, whose connection just closes). The
+ * data channel lasts as long as the connection HELLO came on: a service
+ * drops both together.
+ *
  * No other message is valid; a malformed one ends the connection.
  */
 #ifndef ONEPORT_WIRE_H
@@ -83,7 +115,15 @@ enum wire_type {
 	WIRE_REGISTER_PORT,
 	WIRE_ACCEPT,
 	WIRE_HANDOFF_RAW,
+	WIRE_HELLO,
+	WIRE_CHANNEL,
 };
+
+#define WIRE_V2			2	/* HELLO: the data channel */
+/* CHANNEL's kind: whose the other end of the pair is. */
+enum { WIRE_CHAN_DAEMON = 1, WIRE_CHAN_FRONT, WIRE_CHAN_MAX };
+/* Hand-off ids the frontend numbers itself on a WIRE_CHAN_FRONT channel. */
+#define WIRE_ID_FRONT		0x80000000u
 
 /* HANDOFF_RAW's proto: how the client chose (oneport.h ONEPORT_BY_*). */
 enum { WIRE_PROTO_TLS = 1, WIRE_PROTO_HTTP, WIRE_PROTO_SSH,
@@ -108,6 +148,10 @@ struct wire_msg {
 	uint16_t	 preread_len;
 	/* REGISTER_PORT */
 	uint16_t	 port;
+	/* HELLO */
+	uint8_t		 version;
+	/* CHANNEL */
+	uint8_t		 kind;		/* WIRE_CHAN_* */
 	/* ACK, REGISTERED */
 	uint8_t		 status;	/* 0 ok */
 	char		 reason[WIRE_REASON_MAX + 1];

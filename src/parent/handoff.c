@@ -22,6 +22,15 @@
  * socket (and checks who listens there), or a service connects to the
  * control socket and REGISTERs a name (checked against "register" rules);
  * such a name lives exactly as long as its connection.
+ *
+ * A service that says HELLO (version 2) gets a data channel, a socketpair
+ * of which the parent keeps its own end and a copy of the service's: the
+ * parent closes the client as soon as its HANDOFF is queued there, so the
+ * client's end does not wait for the parent's next wake-up, and answers a
+ * client itself only after receiving its HANDOFF back from the service's
+ * end (take-back): the kernel gives a message to one reader only, so
+ * there is no lock and no "+" to cross. ACCEPT is then only a notice, for
+ * the one log line.
  */
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -60,6 +69,8 @@ struct pending {
 	uint64_t	 accepted_ns;
 	int		 locked;	/* we hold its lock, or it is unsent:
 					 * ours to answer */
+	int		 v2;		/* on the data channel: client is -1
+					 * once sent, the queue decides */
 	enum proto	 proto;		/* implicit: no "+", refusals in it */
 	uint8_t		*unsent;	/* HANDOFF the channel had no room for */
 	size_t		 unsent_len;
@@ -82,6 +93,14 @@ struct channel {
 	struct pending	*pending;	/* oldest first */
 	int		 nunsent;	/* of them not sent yet: back-pressure */
 	int		 out_armed;	/* we wait for the fd to be writable */
+	/* Version 2 (HELLO): the data channel. */
+	int		 v2;
+	int		 dfd;		/* our end: HANDOFF out, ACCEPT in */
+	int		 dpeer;		/* our copy of the service's end, never
+					 * watched: take-back reads it */
+	struct src	 dsrc;		/* SRC_CHANNEL for dfd, ptr ch too */
+	int		 hello;		/* HELLO waits for the queue to empty */
+	const char	*closing;	/* channel_close's reason */
 	struct channel	*next;
 };
 
@@ -108,6 +127,7 @@ channel_new(int fd, const char *name, int registered, uid_t uid)
 	ch->src.kind = SRC_CHANNEL;
 	ch->src.ptr = ch;
 	ch->fd = fd;
+	ch->dfd = ch->dpeer = -1;
 	snprintf(ch->name, sizeof(ch->name), "%s", name);
 	ch->registered = registered;
 	ch->uid = uid;
@@ -121,20 +141,27 @@ channel_new(int fd, const char *name, int registered, uid_t uid)
 	return ch;
 }
 
+/* p->client -1: a version 2 hand-off the service received and never
+ * gave notice of. Its client had no word from us; the line says why. */
 static void
 pending_fail(struct pending *p, const char *name, const char *reason)
 {
 	char	result[WIRE_REASON_MAX + 2];
 
-	parent_refuse(p->client, p->proto, reason);
-	close(p->client);
-	free(p->unsent);
 	snprintf(result, sizeof(result), "-%s", reason);
+	if (p->client != -1) {
+		parent_refuse(p->client, p->proto, reason);
+		close(p->client);
+	} else
+		snprintf(result, sizeof(result), "unconfirmed");
+	free(p->unsent);
 	parent_log_conn(p->peer, name, result, 0, p->accepted_ns);
 	free(p);
 }
 
 static void	channel_settle(struct channel *);
+static void	data_settle(struct channel *, const char *);
+static int	channel_upgrade(struct channel *);
 
 /*
  * Every client still waiting on it gets "-", unless the service had
@@ -147,6 +174,7 @@ channel_close(struct channel *ch, const char *reason)
 	struct pending	 *p;
 	int		  was_name = ch->registered && ch->active;
 
+	ch->closing = reason;
 	channel_settle(ch);
 	while ((p = ch->pending) != NULL) {
 		ch->pending = p->next;
@@ -160,6 +188,12 @@ channel_close(struct channel *ch, const char *reason)
 	parent_unwatch(ch->fd);
 	close(ch->fd);
 	ch->fd = -1;
+	if (ch->dfd != -1) {
+		parent_unwatch(ch->dfd);
+		close(ch->dfd);
+		close(ch->dpeer);
+		ch->dfd = ch->dpeer = -1;
+	}
 	if (ch->registered)
 		control_closed(ch->uid);
 	free(ch->path);
@@ -269,6 +303,16 @@ wire_send(int fd, const struct wire_msg *m, int passfd)
 	return raw_send(fd, msgbuf, len, passfd);
 }
 
+/* Wake for the channel HANDOFFs go on writable, or stop. */
+static void
+chan_watch_out(struct channel *ch, int on)
+{
+	if (ch->v2)
+		parent_watch_out(ch->dfd, &ch->dsrc, on);
+	else
+		parent_watch_out(ch->fd, &ch->src, on);
+}
+
 /*
  * Send the hand-offs the channel had no room for, oldest first, until it
  * is full again; wake for it writable while any is left. Returns -1 if
@@ -282,8 +326,8 @@ channel_flush(struct channel *ch)
 	for (p = ch->pending; p != NULL && ch->nunsent > 0; p = p->next) {
 		if (p->unsent == NULL)
 			continue;
-		if (raw_send(ch->fd, p->unsent, p->unsent_len,
-		    p->client) == -1) {
+		if (raw_send(p->v2 ? ch->dfd : ch->fd, p->unsent,
+		    p->unsent_len, p->client) == -1) {
 			if (errno == EAGAIN || errno == ENOBUFS)
 				break;
 			log_warn("%s: hand-off", ch->name);
@@ -294,11 +338,17 @@ channel_flush(struct channel *ch)
 		p->unsent = NULL;
 		p->locked = 0;		/* the service may take it now */
 		ch->nunsent--;
+		if (p->v2) {
+			close(p->client);	/* queued: the queue decides */
+			p->client = -1;
+		}
 	}
 	if ((ch->nunsent > 0) != ch->out_armed) {
 		ch->out_armed = ch->nunsent > 0;
-		parent_watch_out(ch->fd, &ch->src, ch->out_armed);
+		chan_watch_out(ch, ch->out_armed);
 	}
+	if (ch->hello && ch->nunsent == 0)
+		return channel_upgrade(ch);
 	return 0;
 }
 
@@ -400,7 +450,9 @@ handoff_pass(const struct service *svc, const struct ipc_dispatch *req,
 	}
 	/* Behind others that wait, or into a full channel: queued, and
 	 * the client waits, up to its deadline, for the service to read. */
-	if (ch->nunsent > 0 || raw_send(ch->fd, msgbuf, len, client) == -1) {
+	p->v2 = ch->v2;
+	if (ch->nunsent > 0 || raw_send(ch->v2 ? ch->dfd : ch->fd, msgbuf,
+	    len, client) == -1) {
 		if (ch->nunsent == 0 && errno != EAGAIN && errno != ENOBUFS) {
 			/* Gone: a fresh connection next time. */
 			log_warn("%s: hand-off", name);
@@ -420,8 +472,15 @@ handoff_pass(const struct service *svc, const struct ipc_dispatch *req,
 		p->locked = 1;
 		if (ch->nunsent++ == 0) {
 			ch->out_armed = 1;
-			parent_watch_out(ch->fd, &ch->src, 1);
+			chan_watch_out(ch, 1);
 		}
+	} else if (p->v2) {
+		/* Queued on the data channel: the client is the service's
+		 * once it reads the message, ours only if we read it back.
+		 * Our copy goes now, so that the service's close ends the
+		 * client's connection. */
+		close(client);
+		client = -1;
 	}
 
 	p->id = m.id;
@@ -446,7 +505,7 @@ pending_take(struct channel *ch, uint32_t id)
 
 	/* One not sent yet cannot have been answered: not due, ignored. */
 	for (pp = &ch->pending; *pp != NULL; pp = &(*pp)->next)
-		if ((*pp)->id == id && (*pp)->unsent == NULL) {
+		if ((*pp)->id == id && (*pp)->unsent == NULL && !(*pp)->v2) {
 			p = *pp;
 			*pp = p->next;
 			return p;
@@ -459,7 +518,8 @@ static void
 pending_accepted(struct channel *ch, struct pending *p)
 {
 	parent_log_conn(p->peer, ch->name, "+", 0, p->accepted_ns);
-	close(p->client);
+	if (p->client != -1)
+		close(p->client);
 	free(p);
 }
 
@@ -475,7 +535,10 @@ pending_acked(struct channel *ch, struct pending *p, const struct wire_msg *m)
 	if (m->status != 0) {
 		snprintf(result, sizeof(result), "-%s",
 		    m->reason[0] != '\0' ? m->reason : "refused");
-		parent_refuse(p->client, p->proto, result + 1);
+		/* Version 2: a notice; the descriptor was lost on the way
+		 * and no one holds the client to tell it. */
+		if (p->client != -1)
+			parent_refuse(p->client, p->proto, result + 1);
 		parent_log_conn(p->peer, ch->name, result, 0, p->accepted_ns);
 	} else {
 		if (p->proto == PROTO_TCPMUX)
@@ -488,7 +551,8 @@ pending_acked(struct channel *ch, struct pending *p, const struct wire_msg *m)
 			log_warn("%s: GO", ch->name);
 		parent_log_conn(p->peer, ch->name, "+", 0, p->accepted_ns);
 	}
-	close(p->client);
+	if (p->client != -1)
+		close(p->client);
 	free(p);
 }
 
@@ -533,6 +597,213 @@ chan_recv(struct channel *ch, struct wire_msg *m)
 	return wire_decode(msgbuf, n, m) == 0 ? 1 : -2;
 }
 
+/* ---- version 2: the data channel and take-back ---- */
+
+/* The record of a sent version 2 hand-off, out of the list; or NULL. */
+static struct pending *
+v2_take(struct channel *ch, uint32_t id)
+{
+	struct pending	**pp, *p;
+
+	for (pp = &ch->pending; *pp != NULL; pp = &(*pp)->next)
+		if ((*pp)->id == id && (*pp)->v2 && (*pp)->unsent == NULL) {
+			p = *pp;
+			*pp = p->next;
+			return p;
+		}
+	return NULL;
+}
+
+/*
+ * Receive the oldest HANDOFF still queued to the service, on our copy of
+ * its end. Returns 1 with m and *fd (the client, or -1 if we are out of
+ * descriptors), 0 when none is queued: all were received by the service.
+ */
+static int
+take_back(struct channel *ch, struct wire_msg *m, int *fd, size_t *len)
+{
+	ssize_t	n;
+	int	lost;
+
+	for (;;) {
+		n = ancil_recv(ch->dpeer, msgbuf, sizeof(msgbuf), fd, &lost);
+		if (n <= 0)
+			return 0;
+		/* Our own messages: anything else cannot be, and is
+		 * dropped rather than trusted. */
+		if (wire_decode(msgbuf, (size_t)n, m) == 0 &&
+		    (m->type == WIRE_HANDOFF || m->type == WIRE_HANDOFF_RAW)) {
+			*len = (size_t)n;
+			return 1;
+		}
+		if (*fd != -1)
+			close(*fd);
+	}
+}
+
+/* We received it back: the client is ours to answer with "-reason". */
+static void
+take_back_answer(struct channel *ch, const struct wire_msg *m, int fd,
+    const char *reason)
+{
+	struct pending	*p;
+
+	if ((p = v2_take(ch, m->id)) == NULL) {
+		/* Not ours to log (none in phase 1): answered all the same. */
+		if (fd != -1) {
+			parent_refuse(fd, m->type == WIRE_HANDOFF_RAW ?
+			    (enum proto)m->proto : PROTO_TCPMUX, reason);
+			close(fd);
+		}
+		return;
+	}
+	p->client = fd;		/* -1: lost here; the line says so */
+	pending_fail(p, ch->name, reason);
+}
+
+/*
+ * The head of the service's queue, without taking it: its id, or -1 if
+ * nothing is queued. No control buffer, so no descriptor is copied.
+ */
+static int64_t
+queue_head(struct channel *ch)
+{
+	uint8_t	hdr[WIRE_HDR_LEN];
+	ssize_t	n;
+
+	n = recv(ch->dpeer, hdr, sizeof(hdr), MSG_PEEK | MSG_DONTWAIT);
+	if (n != (ssize_t)sizeof(hdr))
+		return -1;
+	return (int64_t)((uint32_t)hdr[4] << 24 | (uint32_t)hdr[5] << 16 |
+	    (uint32_t)hdr[6] << 8 | hdr[7]);
+}
+
+/*
+ * Past a deadline: every HANDOFF still queued whose record is overdue is
+ * received back and refused. The head is peeked first so that one not due
+ * stays where it is; if the service received the head between the peek
+ * and our receive, we got the next one, which goes back to the end of the
+ * queue unless it is overdue too. Whatever the service received is its
+ * own: never answered here.
+ */
+static void
+take_back_overdue(struct channel *ch, uint64_t now)
+{
+	struct wire_msg	 m;
+	struct pending	*p;
+	int64_t		 head;
+	size_t		 len;
+	int		 fd;
+
+	while ((head = queue_head(ch)) != -1) {
+		for (p = ch->pending; p != NULL && p->id != (uint32_t)head;
+		    p = p->next)
+			;
+		if (p != NULL && p->deadline_ns > now)
+			break;
+		if (take_back(ch, &m, &fd, &len) == 0)
+			break;
+		for (p = ch->pending; p != NULL && p->id != m.id; p = p->next)
+			;
+		if (p != NULL && p->deadline_ns > now && fd != -1) {
+			if (raw_send(ch->dfd, msgbuf, len, fd) == 0) {
+				close(fd);
+				continue;
+			}
+			take_back_answer(ch, &m, fd, "service busy");
+			continue;
+		}
+		log_warnx("%s: no acknowledgement in time", ch->name);
+		take_back_answer(ch, &m, fd, "service not responding");
+	}
+}
+
+/*
+ * The channel is closing: the notices already sent are read (those
+ * clients were served), then every HANDOFF still queued is received back
+ * and refused with reason. Reads without handling errors: the caller
+ * closes the channel whatever happens.
+ */
+static void
+data_settle(struct channel *ch, const char *reason)
+{
+	struct wire_msg	 m;
+	struct pending	*p;
+	size_t		 len;
+	ssize_t		 n;
+	int		 fd, lost, i;
+
+	for (i = 0; i < DRAIN_MAX; i++) {
+		n = ancil_recv(ch->dfd, msgbuf, sizeof(msgbuf), &fd, &lost);
+		if (n <= 0)
+			break;
+		if (fd != -1)
+			close(fd);
+		if (wire_decode(msgbuf, (size_t)n, &m) == -1)
+			continue;
+		if (m.type == WIRE_ACCEPT && (p = v2_take(ch, m.id)))
+			pending_accepted(ch, p);
+		else if (m.type == WIRE_ACK && m.status != 0 &&
+		    (p = v2_take(ch, m.id)))
+			pending_acked(ch, p, &m);
+	}
+	while (take_back(ch, &m, &fd, &len) == 1)
+		take_back_answer(ch, &m, fd, reason != NULL ? reason :
+		    "service unavailable");
+}
+
+/*
+ * HELLO: the service speaks version 2. A socketpair becomes the data
+ * channel: one end ours, the other sent with CHANNEL, a copy of it kept
+ * for take-back. Our copy of the service's end stays blocking: its mode
+ * is the service's too; we only read it with MSG_DONTWAIT. Failing, the
+ * channel stays version 1. Returns -1 if ch was closed.
+ */
+static int
+channel_upgrade(struct channel *ch)
+{
+	struct wire_msg	 m;
+	int		 sv[2];
+
+	if (ch->nunsent > 0) {
+		ch->hello = 1;		/* after the version 1 queue */
+		return 0;
+	}
+	ch->hello = 0;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
+		log_warn("%s: data channel", ch->name);
+		return 0;
+	}
+	if (fcntl(sv[0], F_SETFL, O_NONBLOCK) == -1 ||
+	    parent_watch(sv[0], &ch->dsrc) == -1) {
+		log_warn("%s: data channel", ch->name);
+		close(sv[0]);
+		close(sv[1]);
+		return 0;
+	}
+	memset(&m, 0, sizeof(m));
+	m.type = WIRE_CHANNEL;
+	m.kind = WIRE_CHAN_DAEMON;
+	if (wire_send(ch->fd, &m, sv[1]) == -1) {
+		log_warn("%s: CHANNEL", ch->name);
+		parent_unwatch(sv[0]);
+		close(sv[0]);
+		close(sv[1]);
+		if (errno == EAGAIN || errno == ENOBUFS)
+			return 0;
+		channel_close(ch, "service unavailable");
+		return -1;
+	}
+	ch->dsrc.kind = SRC_CHANNEL;
+	ch->dsrc.ptr = ch;
+	ch->dfd = sv[0];
+	ch->dpeer = sv[1];
+	ch->v2 = 1;
+	log_info("%s: version 2 channel (take-back)", ch->name[0] ?
+	    ch->name : "control");
+	return 0;
+}
+
 /*
  * Before the parent answers the clients still waiting on ch itself: shut
  * the channel both ways, so that no ACCEPT can be queued from now on (the
@@ -550,6 +821,8 @@ channel_settle(struct channel *ch)
 
 	if (ch->pending == NULL)
 		return;
+	if (ch->v2)
+		data_settle(ch, ch->closing);
 	shutdown(ch->fd, SHUT_RDWR);
 	for (i = 0; i < DRAIN_MAX && ch->pending != NULL; i++) {
 		switch (chan_recv(ch, &m)) {
@@ -629,12 +902,14 @@ on_register(struct channel *ch, const struct wire_msg *m,
 static struct ancil_msg	batch[ANCIL_BATCH_MAX];
 static uint8_t		batchbuf[ANCIL_BATCH_MAX][WIRE_MSG_MAX];
 
-/* One message of a batch. Returns -1 if the channel was closed. */
+/* One message of a batch; data: from the data channel. Returns -1 if the
+ * channel was closed. */
 static int
 channel_one(struct channel *ch, const struct ancil_msg *am,
-    const struct config *cfg)
+    const struct config *cfg, int data)
 {
 	struct wire_msg	 m;
+	struct pending	*p;
 
 	if (am->len == 0) {
 		channel_close(ch, "service failed");
@@ -647,13 +922,32 @@ channel_one(struct channel *ch, const struct ancil_msg *am,
 		channel_close(ch, "service failed");
 		return -1;
 	}
-	if ((m.type == WIRE_ACK || m.type == WIRE_ACCEPT) &&
+	/* On the data channel only notices, of version 2 hand-offs: an
+	 * ACK that asks for GO is not one. */
+	if (data && (m.type == WIRE_ACCEPT ||
+	    (m.type == WIRE_ACK && m.status != 0))) {
+		if ((p = v2_take(ch, m.id)) != NULL) {
+			if (m.type == WIRE_ACCEPT)
+				pending_accepted(ch, p);
+			else
+				pending_acked(ch, p, &m);
+		}
+		if (ch->stale && ch->pending == NULL) {
+			channel_close(ch, "service unavailable");
+			return -1;
+		}
+		return 0;
+	}
+	if (!data && m.type == WIRE_HELLO && !ch->v2 && !ch->hello &&
+	    ch->port == 0 && (!ch->registered || ch->active))
+		return channel_upgrade(ch);
+	if (!data && (m.type == WIRE_ACK || m.type == WIRE_ACCEPT) &&
 	    (!ch->registered || ch->active)) {
 		on_answer(ch, &m);	/* may close a stale one */
 		return ch->fd == -1 ? -1 : 0;
 	}
-	if ((m.type == WIRE_REGISTER || m.type == WIRE_REGISTER_PORT) &&
-	    ch->registered)
+	if (!data && (m.type == WIRE_REGISTER ||
+	    m.type == WIRE_REGISTER_PORT) && ch->registered)
 		return on_register(ch, &m, cfg);
 	log_warnx("%s: unexpected message %d from service",
 	    ch->name[0] ? ch->name : "control", m.type);
@@ -669,17 +963,18 @@ channel_one(struct channel *ch, const struct ancil_msg *am,
  * that nothing follows.
  */
 static void
-channel_read(struct channel *ch, const struct config *cfg, int max)
+channel_read(struct channel *ch, const struct config *cfg, int max, int data)
 {
-	int	i, j, n, stop;
+	int	i, j, n, stop, fd;
 
 	for (i = 0; i < max && ch->fd != -1; i += n) {
+		fd = data ? ch->dfd : ch->fd;
 		for (j = 0; j < ANCIL_BATCH_MAX; j++) {
 			batch[j].buf = batchbuf[j];
 			batch[j].cap = sizeof(batchbuf[j]);
 		}
 		n = max - i < ANCIL_BATCH_MAX ? max - i : ANCIL_BATCH_MAX;
-		if ((n = ancil_recvm(ch->fd, batch, n)) == -1) {
+		if ((n = ancil_recvm(fd, batch, n)) == -1) {
 			if (errno != EAGAIN && errno != EINTR)
 				channel_close(ch, "service failed");
 			return;
@@ -689,7 +984,7 @@ channel_read(struct channel *ch, const struct config *cfg, int max)
 			 * message judged malformed. */
 			if (batch[j].fd != -1)
 				close(batch[j].fd);
-			if (!stop && channel_one(ch, &batch[j], cfg) == -1)
+			if (!stop && channel_one(ch, &batch[j], cfg, data) == -1)
 				stop = 1;
 		}
 		if (stop || n < ANCIL_BATCH_MAX)
@@ -703,7 +998,11 @@ handoff_channel_event(struct channel *ch, const struct config *cfg)
 	/* ch->fd is -1 if it closed earlier in this epoll batch. */
 	if (ch->fd == -1 || (ch->out_armed && channel_flush(ch) == -1))
 		return;
-	channel_read(ch, cfg, 64);
+	/* Either fd's event: the data channel carries nearly everything;
+	 * the connection's read is one EAGAIN more. */
+	if (ch->v2)
+		channel_read(ch, cfg, 64, 1);
+	channel_read(ch, cfg, 64, 0);
 }
 
 /* ---- registrations ---- */
@@ -799,15 +1098,27 @@ static int
 channel_expire(struct channel *ch, uint64_t now)
 {
 	struct pending	*p, **pp;
-	int		 mine = 0;
+	int		 mine = 0, v2 = 0;
 
-	for (p = ch->pending; p != NULL && p->deadline_ns <= now; p = p->next)
+	for (p = ch->pending; p != NULL && p->deadline_ns <= now; p = p->next) {
+		if (p->v2 && p->unsent == NULL) {
+			v2 = 1;		/* sent: the queue decides, not a lock */
+			continue;
+		}
 		if (p->locked || (p->locked = !client_taken(p->client)))
 			mine = 1;
+	}
 	if (mine) {
-		channel_read(ch, h.cfg, DRAIN_MAX);
+		channel_read(ch, h.cfg, DRAIN_MAX, 0);
 		if (ch->fd == -1)
 			return -1;
+	}
+	if (v2) {
+		/* Notices first: those clients were served. */
+		channel_read(ch, h.cfg, DRAIN_MAX, 1);
+		if (ch->fd == -1)
+			return -1;
+		take_back_overdue(ch, now);
 	}
 	while ((p = ch->pending) != NULL && p->deadline_ns <= now) {
 		ch->pending = p->next;
@@ -818,8 +1129,9 @@ channel_expire(struct channel *ch, uint64_t now)
 			pending_fail(p, ch->name, "service not responding");
 			continue;
 		}
-		/* The service holds it: its ACCEPT is on the way. To the
-		 * back, as if sent now, so the list stays in deadline order. */
+		/* The service holds it (version 1), or received it
+		 * (version 2): its ACCEPT is on the way. To the back, as if
+		 * sent now, so the list stays in deadline order. */
 		p->deadline_ns = now + HANDOFF_TIMEOUT_NS;
 		p->next = NULL;
 		for (pp = &ch->pending; *pp != NULL; pp = &(*pp)->next)
@@ -937,6 +1249,7 @@ handoff_shutdown(void)
 	struct pending	*p;
 
 	for (ch = h.channels; ch != NULL; ch = ch->next) {
+		ch->closing = "shutting down";
 		channel_settle(ch);
 		while ((p = ch->pending) != NULL) {
 			ch->pending = p->next;

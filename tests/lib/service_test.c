@@ -441,6 +441,66 @@ test_handoff(int family)
 }
 
 /*
+ * Version 2: the connection says HELLO; we answer CHANNEL with one end of
+ * a pair, keeping the other end and a copy of the service's. A HANDOFF on
+ * it is taken without a lock ("+" first, then ACCEPT on the data channel);
+ * one we receive back ourselves before the service reads it never reaches
+ * the service. Closing the connection drops the data channel with it.
+ */
+static void
+test_v2(void)
+{
+	struct oneport_server	*srv;
+	struct oneport_conn	 c;
+	struct wire_msg		 m;
+	uint8_t			 buf[WIRE_MSG_MAX];
+	int			 chan, client, server, sv[2], fds = count_fds();
+	int			 c2, s2;
+
+	unsetenv("ONEPORT_WIRE");
+	CHECK((srv = oneport_listen(sock_path)) != NULL);
+	if (srv == NULL)
+		goto out;
+	chan = chan_connect(sock_path);
+	memset(&c, 0, sizeof(c));
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1)
+		die("socketpair");
+	memset(&m, 0, sizeof(m));
+	m.type = WIRE_CHANNEL;
+	m.kind = WIRE_CHAN_DAEMON;
+	CHECK(send_msg(chan, &m, &sv[1], 1) == 0);
+	if (tcp_pair(AF_INET, &client, &server) == -1)
+		die("tcp_pair");
+	CHECK(send_handoff(sv[0], 5, "echo", server, "") == 0);
+	close(server);
+	/* A second one, received back by us first: the daemon's again. */
+	if (tcp_pair(AF_INET, &c2, &s2) == -1)
+		die("tcp_pair");
+	CHECK(send_handoff(sv[0], 6, "echo", s2, "") == 0);
+	close(s2);
+	CHECK(oneport_accept(srv, &c) == 0);
+	CHECK(recv_msg(chan, &m, IO_MS) == 1 && m.type == WIRE_HELLO &&
+	    m.version == WIRE_V2);
+	CHECK(c.fd >= 0 && read_is(client, "+\r\n", 3));
+	CHECK(expect_accept(sv[0], 5));
+	/* Still queued: ours to receive back, and its descriptor with it
+	 * (dropped here, for want of a control buffer). */
+	CHECK(recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT) > 0);
+	CHECK(wait_eof(c2, IO_MS));
+	close(c2);
+	oneport_conn_close(&c);
+	CHECK(wait_eof(client, IO_MS));
+	close(client);
+	close(chan);
+	close(sv[0]);
+	close(sv[1]);
+	oneport_close(srv);
+out:
+	setenv("ONEPORT_WIRE", "1", 1);
+	CHECK(count_fds() == fds);
+}
+
+/*
  * A client that chose by its first bytes (HANDOFF_RAW): taken the same
  * way, but the library sends it nothing; its ClientHello is the first
  * thing the service reads, and by, match and alpn say how it came.
@@ -1470,7 +1530,10 @@ main(int argc, char *argv[])
 	snprintf(ctl_path, sizeof(ctl_path), "%s/ctl.sock", dir);
 
 	/* A library that hangs is killed by SIGALRM, and the test fails. */
+	/* The fake daemons below are of version 1: no HELLO. */
+	setenv("ONEPORT_WIRE", "1", 1);
 	alarm(60);
+	test_v2();
 	test_handoff(AF_INET);
 	test_handoff(AF_INET6);
 	test_handoff_raw();

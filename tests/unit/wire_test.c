@@ -166,7 +166,9 @@ static const struct row rows[] = {
 	BAD("type 0", 0, ""),
 	BAD("type 6", 6, ""),
 	BAD("type 8 (HANDOFF_RAW) empty", 8, ""),
-	BAD("type 9", 9, ""),
+	BAD("type 9 (HELLO) with an id", WIRE_HELLO, "\x02"),
+	BAD("type 10 (CHANNEL) with an id", WIRE_CHANNEL, "\x01"),
+	BAD("type 11", 11, ""),
 	BAD("type 255", 255, ""),
 };
 
@@ -297,6 +299,61 @@ test_rows(void)
 	for (i = 0; i < sizeof(raws) / sizeof(raws[0]); i++)
 		check_bytes(raws[i].what, (const uint8_t *)raws[i].msg,
 		    raws[i].len, 0);
+}
+
+/* HELLO and CHANNEL (version 2): id 0, one byte. */
+static const struct row v2rows[] = {
+	OK("hello 2", WIRE_HELLO, "\x02"),
+	OK("hello 255", WIRE_HELLO, "\xff"),
+	BAD("hello 1", WIRE_HELLO, "\x01"),
+	BAD("hello 0", WIRE_HELLO, "\x00"),
+	BAD("hello empty", WIRE_HELLO, ""),
+	BAD("hello trailing byte", WIRE_HELLO, "\x02\x02"),
+	OK("channel daemon", WIRE_CHANNEL, "\x01"),
+	OK("channel front", WIRE_CHANNEL, "\x02"),
+	BAD("channel kind 0", WIRE_CHANNEL, "\x00"),
+	BAD("channel kind 3", WIRE_CHANNEL, "\x03"),
+	BAD("channel empty", WIRE_CHANNEL, ""),
+	BAD("channel trailing byte", WIRE_CHANNEL, "\x01\x00"),
+};
+
+static void
+test_v2(void)
+{
+	struct wire_msg	m;
+	uint8_t		buf[64];
+	size_t		i, n;
+
+	for (i = 0; i < sizeof(v2rows) / sizeof(v2rows[0]); i++) {
+		n = frame(buf, v2rows[i].type, 0, v2rows[i].body,
+		    v2rows[i].len);
+		check_bytes(v2rows[i].what, buf, n, v2rows[i].ok);
+	}
+	tests++;
+	memset(&m, 0, sizeof(m));
+	m.type = WIRE_HELLO;
+	m.version = WIRE_V2;
+	n = wire_encode(buf, sizeof(buf), &m);
+	if (n != WIRE_HDR_LEN + 1 || wire_decode(buf, n, &m) != 0 ||
+	    m.type != WIRE_HELLO || m.version != WIRE_V2)
+		FAIL("hello round trip");
+	tests++;
+	memset(&m, 0, sizeof(m));
+	m.type = WIRE_CHANNEL;
+	m.kind = WIRE_CHAN_FRONT;
+	n = wire_encode(buf, sizeof(buf), &m);
+	if (n != WIRE_HDR_LEN + 1 || wire_decode(buf, n, &m) != 0 ||
+	    m.kind != WIRE_CHAN_FRONT)
+		FAIL("channel round trip");
+	tests++;
+	m.kind = WIRE_CHAN_MAX;
+	if (wire_encode(buf, sizeof(buf), &m) != 0)
+		FAIL("channel kind out of range encoded");
+	tests++;
+	m.kind = WIRE_CHAN_DAEMON;
+	m.id = 1;
+	if (wire_encode(buf, sizeof(buf), &m) != 0)
+		FAIL("channel with an id encoded");
 }
 
 /* What the decoder reports for one known message, field by field. */
@@ -513,6 +570,7 @@ int
 main(void)
 {
 	test_rows();
+	test_v2();
 	test_fields();
 	test_preread_limit();
 	test_encode();
