@@ -2,7 +2,8 @@
 /*
  * libFuzzer target for the messages between the parent and the relay:
  * ipc_forward_parse (the relay reading IPC_FORWARD) and ipc_relay_parse
- * (the parent reading DONE, LOG, READY), src/common/ipc.c. The first
+ * (the parent reading DONE, LOG, READY), and ipc_lend_parse (the relay
+ * and the frontend reading IPC_LEND, IPC_UNLEND), src/common/ipc.c. The first
  * byte says whether an fd came (bit 0); the rest is the message, header
  * first, from an exact-size heap copy, as it is and with a header made
  * valid. What is accepted is what relay.c and rlink.c rely on.
@@ -76,6 +77,28 @@ relay(const struct ipc_hdr *hdr, const uint8_t *p, int hasfd)
 }
 
 static void
+lend(const struct ipc_hdr *hdr, const uint8_t *p, int hasfd)
+{
+	struct ipc_lend	 l;
+	const char	*why;
+
+	if (ipc_lend_parse(hdr->type, p, hdr->len, hasfd, &l, &why) == -1) {
+		if (why == NULL)
+			abort();
+		return;
+	}
+	if (why != NULL ||
+	    (hdr->type != IPC_LEND && hdr->type != IPC_UNLEND) ||
+	    hasfd != (hdr->type == IPC_LEND) ||
+	    (l.kind != LEND_RELAY && l.kind != LEND_PASS) ||
+	    memchr(l.name, '\0', sizeof(l.name)) == NULL ||
+	    (l.kind == LEND_RELAY && l.name[0] != '\0') ||
+	    (l.kind == LEND_PASS && !name_valid(l.name, strlen(l.name), 0)) ||
+	    (hdr->type == IPC_LEND && l.generation == 0))
+		abort();
+}
+
+static void
 check(const uint8_t *msg, size_t n, int hasfd)
 {
 	struct ipc_hdr	hdr;
@@ -87,6 +110,7 @@ check(const uint8_t *msg, size_t n, int hasfd)
 		return;
 	forward(&hdr, msg + sizeof(hdr), hasfd);
 	relay(&hdr, msg + sizeof(hdr), hasfd);
+	lend(&hdr, msg + sizeof(hdr), hasfd);
 }
 
 int
@@ -109,7 +133,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		hdr.flags = 0;
 		hdr.len = n - sizeof(hdr);
 		if (hdr.type == 0 || hdr.type >= IPC_TYPE_MAX)
-			hdr.type = IPC_FORWARD + (data[0] >> 1) % 2;
+			hdr.type = (data[0] >> 1) % 4 < 2 ?
+			    IPC_FORWARD + (data[0] >> 1) % 4 :
+			    IPC_LEND + (data[0] >> 1) % 4 - 2;
 		memcpy(copy, &hdr, sizeof(hdr));
 		check(copy, n, data[0] & 1);
 	}
