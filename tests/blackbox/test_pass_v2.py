@@ -81,7 +81,8 @@ class PassV2(PassCase):
         # back, and each was answered once, by the daemon alone.
         os.kill(p.pid, signal.SIGCONT)
         self.assertEqual(self.served(d, b"stop"), b"+\r\nping")
-        time.sleep(0.3)
+        poll_until(lambda: self.stderr_of(p).count("service=stop") >= 2,
+                   what="the service's line for the last client")
         self.assertEqual(self.stderr_of(p).count("service=stop"), 2)
 
     def test_killed_service_queued_clients_answered(self):
@@ -90,13 +91,18 @@ class PassV2(PassCase):
         self.assertEqual(self.served(d, b"kill"), b"+\r\nping")
         d.wait_log(V2 % "kill")
         os.kill(p.pid, signal.SIGSTOP)
+        front = d.frontend_pid()
+        base = (count_fds(d.pid), count_fds(front))
         socks = []
         for i in range(4):
             s = self.sock(d, src="127.0.0.%d" % (2 + i))
             s.sendall(b"kill\r\nping")
             socks.append(s)
         d.wait_log(r"conn peer", count=1)
-        time.sleep(0.3)		# all four queued to the service
+        # All four queued to the service: neither the frontend nor the
+        # parent holds a copy any more, the sockets are in flight.
+        poll_until(lambda: (count_fds(d.pid), count_fds(front)) == base,
+                   what="all four handed to the stopped service")
         t0 = time.monotonic()
         os.kill(p.pid, signal.SIGKILL)
         for s in socks:
