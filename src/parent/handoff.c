@@ -615,6 +615,23 @@ v2_take(struct channel *ch, uint32_t id)
 }
 
 /*
+ * A notice read while a channel settles: an ACCEPT (the client was
+ * served) or a refusing ACK, of a record take finds (version 1 or 2).
+ */
+static void
+settle_notice(struct channel *ch, const struct wire_msg *m,
+    struct pending *(*take)(struct channel *, uint32_t))
+{
+	struct pending	*p;
+
+	if (m->type == WIRE_ACCEPT && (p = take(ch, m->id)) != NULL)
+		pending_accepted(ch, p);
+	else if (m->type == WIRE_ACK && m->status != 0 &&
+	    (p = take(ch, m->id)) != NULL)
+		pending_acked(ch, p, m);
+}
+
+/*
  * Receive the oldest HANDOFF still queued to the service, on our copy of
  * its end. Returns 1 with m and *fd (the client, or -1 if we are out of
  * descriptors), 0 when none is queued: all were received by the service.
@@ -728,7 +745,6 @@ static void
 data_settle(struct channel *ch, const char *reason)
 {
 	struct wire_msg	 m;
-	struct pending	*p;
 	size_t		 len;
 	ssize_t		 n;
 	int		 fd, lost, i;
@@ -741,11 +757,7 @@ data_settle(struct channel *ch, const char *reason)
 			close(fd);
 		if (wire_decode(msgbuf, (size_t)n, &m) == -1)
 			continue;
-		if (m.type == WIRE_ACCEPT && (p = v2_take(ch, m.id)))
-			pending_accepted(ch, p);
-		else if (m.type == WIRE_ACK && m.status != 0 &&
-		    (p = v2_take(ch, m.id)))
-			pending_acked(ch, p, &m);
+		settle_notice(ch, &m, v2_take);
 	}
 	while (take_back(ch, &m, &fd, &len) == 1)
 		take_back_answer(ch, &m, fd, reason != NULL ? reason :
@@ -816,7 +828,6 @@ static void
 channel_settle(struct channel *ch)
 {
 	struct wire_msg	 m;
-	struct pending	*p;
 	int		 i;
 
 	if (ch->pending == NULL)
@@ -833,11 +844,7 @@ channel_settle(struct channel *ch)
 		default:
 			return;
 		}
-		if (m.type == WIRE_ACCEPT && (p = pending_take(ch, m.id)))
-			pending_accepted(ch, p);
-		else if (m.type == WIRE_ACK && m.status != 0 &&
-		    (p = pending_take(ch, m.id)))
-			pending_acked(ch, p, &m);
+		settle_notice(ch, &m, pending_take);
 	}
 }
 
