@@ -15,10 +15,12 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -427,6 +429,33 @@ connect_next(struct conn *c)
 	return -1;
 }
 
+static void	connected(struct conn *);
+
+/*
+ * A backend on this host has usually taken the connection by the time
+ * connect(2) returns (the kernel ran the handshake in the call): then
+ * "+" and the client's bytes go at once, not after another epoll_wait,
+ * so they reach a backend as it wakes for the accept and it reads them
+ * in the same wake-up. Its first EPOLLOUT, still to come, finds it
+ * connected. Nothing can have come from the backend that the event of
+ * its watch will not report (added before this): its reading waits for
+ * that event. c may have ended when this returns.
+ */
+static void
+connect_now(struct conn *c)
+{
+	struct tcp_info	ti;
+	socklen_t	len = sizeof(ti);
+
+	if (c->be.fd == -1 || c->f.naddrs == 0 ||
+	    getsockopt(c->be.fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1 ||
+	    len < offsetof(struct tcp_info, tcpi_state) + 1 ||
+	    ti.tcpi_state != TCP_ESTABLISHED)
+		return;
+	c->down.drained = 1;
+	connected(c);
+}
+
 static void	pump(struct conn *);
 
 /* The backend took the connection: "+", the PROXY header, then bytes. */
@@ -472,6 +501,8 @@ connect_event(struct conn *c)
 	c->ai++;
 	if ((r = connect_next(c)) < 0)
 		conn_end(c, r == -2 ? "-" REASON_BUSY : "-" REASON_UNAVAIL, 1);
+	else
+		connect_now(c);
 }
 
 /* ---- moving bytes ---- */
@@ -537,8 +568,12 @@ way_move(struct conn *c, struct way *w, int from, int to, int hdr)
 	}
 	if (w->eof && w->queued == 0 && !w->shut &&
 	    (!hdr || c->hdroff == c->hdrlen)) {
-		/* Passed on once all before it is. */
-		shutdown(to, SHUT_WR);
+		/* Passed on once all before it is. The backend's socket
+		 * is ours alone and closes at once when the other way is
+		 * over (pump): its close sends the same FIN, after all
+		 * before it, with its receive queue at its end. */
+		if (!hdr || !c->down.shut)
+			shutdown(to, SHUT_WR);
 		w->shut = 1;
 		moved = 1;
 	}
@@ -608,7 +643,7 @@ static void
 forward_start(const struct ipc_forward *f, int fd)
 {
 	struct conn	*c;
-	int		 r, fl;
+	int		 r;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		done_orphan(f->id, "-" REASON_BUSY, fd);
@@ -628,8 +663,9 @@ forward_start(const struct ipc_forward *f, int fd)
 	rl.nconns++;
 	c->deadline_ns = now_ns() + f->connect_ms * 1000000ull;
 	/* Nothing of the client is read until the backend is there. */
-	if ((fl = fcntl(fd, F_GETFL)) == -1 ||
-	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1 ||
+	/* No other status flag of a TCP socket matters here (O_ASYNC is
+	 * nobody's): one call, not a F_GETFL before it. */
+	if (fcntl(fd, F_SETFL, O_NONBLOCK) == -1 ||
 	    watch_add(&c->cl) == -1 || way_open(&c->up) == -1 ||
 	    way_open(&c->down) == -1) {
 		conn_end(c, "-" REASON_BUSY, 1);
@@ -637,6 +673,8 @@ forward_start(const struct ipc_forward *f, int fd)
 	}
 	if ((r = connect_next(c)) < 0)
 		conn_end(c, r == -2 ? "-" REASON_BUSY : "-" REASON_UNAVAIL, 1);
+	else
+		connect_now(c);
 }
 
 static void

@@ -13,6 +13,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -78,6 +80,9 @@ relay_seccomp(int unix_sockets)
 	    SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_STREAM));
 	rule2(ctx, SCMP_SYS(getsockopt), SCMP_A1(SCMP_CMP_EQ, SOL_SOCKET),
 	    SCMP_A2(SCMP_CMP_EQ, SO_ERROR));
+	/* Is a backend's connect done already (relay.c connect_now)? */
+	rule2(ctx, SCMP_SYS(getsockopt), SCMP_A1(SCMP_CMP_EQ, IPPROTO_TCP),
+	    SCMP_A2(SCMP_CMP_EQ, TCP_INFO));
 	privdrop_seccomp_load("relay", ctx);
 }
 

@@ -167,6 +167,26 @@ class Relaying(ForwardTestCase):
         self.assertRegex(line, r" in=12 out=12 duration=\d+\.\d+s$")
         self.assertEqual(b.wait(), [None])
 
+    def test_backend_half_closes_first_then_still_reads(self):
+        # The backend's EOF reaches the client first; the client's bytes
+        # after it, and then its EOF, still reach the backend (the relay
+        # ends the backend's side with its close then, not a shutdown).
+        def h(b, c):
+            c.sendall(b"hello\r\n")
+            c.shutdown(socket.SHUT_WR)
+            b.record(recv_until_eof(c))
+        b = self.backend(h)
+        d = self.forwarding(b.port)
+        s = self.sock(d)
+        s.sendall(b"fwd\r\n")
+        self.assertEqual(recv_until_eof(s), b"+\r\nhello\r\n")
+        s.sendall(b"after your EOF")
+        s.shutdown(socket.SHUT_WR)
+        self.assertEqual(b.wait(), [b"after your EOF"])
+        line = self.conn_line(d, "fwd")[0]
+        self.assertIn("result=+ ", line)
+        self.assertIn(" in=14 out=7 ", line)
+
     def test_proxy_v1_names_the_client(self):
         b = self.backend(echo)
         d = self.forwarding(b.port, "\tproxy v1\n")
