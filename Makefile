@@ -77,7 +77,7 @@ PARENT_OBJS	= oneportd loop answer felink rlink child dispatch spawn handoff \
 PARENT_OBJS	+= proc
 FRONTEND_OBJS	= frontend source sandbox request probe tls http ssh proxy route \
 		  metrics scrape
-FRONTEND_OBJS	+= access lend
+FRONTEND_OBJS	+= access lend pass
 COMMON_OBJS	= config parse printconf addr log ipc linger refusal proxyout \
 		  privdrop clusterconf clusteripc
 RELAY_OBJS	= relay sandbox

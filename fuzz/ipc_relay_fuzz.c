@@ -90,10 +90,12 @@ lend(const struct ipc_hdr *hdr, const uint8_t *p, int hasfd)
 	if (why != NULL ||
 	    (hdr->type != IPC_LEND && hdr->type != IPC_UNLEND) ||
 	    hasfd != (hdr->type == IPC_LEND) ||
-	    (l.kind != LEND_RELAY && l.kind != LEND_PASS) ||
+	    (l.kind != LEND_RELAY && l.kind != LEND_PASS &&
+	    l.kind != LEND_BACK) ||
+	    (l.kind == LEND_BACK && hdr->type != IPC_LEND) ||
 	    memchr(l.name, '\0', sizeof(l.name)) == NULL ||
 	    (l.kind == LEND_RELAY && l.name[0] != '\0') ||
-	    (l.kind == LEND_PASS && !name_valid(l.name, strlen(l.name), 0)) ||
+	    (l.kind != LEND_RELAY && !name_valid(l.name, strlen(l.name), 0)) ||
 	    (hdr->type == IPC_LEND && l.generation == 0))
 		abort();
 }

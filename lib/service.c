@@ -53,6 +53,7 @@ _Static_assert(sizeof(((struct oneport_conn *)0)->match) ==
 struct chan {
 	int		 fd;
 	int		 link;
+	int		 kind;		/* a data channel's WIRE_CHAN_* */
 };
 
 struct oneport_server {
@@ -240,21 +241,26 @@ links(const struct oneport_server *srv)
 static void
 channel_drop(struct oneport_server *srv, int chan, int err, const char *why)
 {
-	int	i;
+	int	i, conn;
 
 	for (i = 0; i < srv->nchans; i++)
 		if (srv->chans[i].fd == chan)
 			break;
 	if (i == srv->nchans)
 		return;
+	conn = srv->chans[i].link == -1;
 	memmove(&srv->chans[i], &srv->chans[i + 1],
 	    (size_t)(srv->nchans - i - 1) * sizeof(srv->chans[0]));
 	srv->nchans--;
 	/* Out of the set first: a forked child may still hold a copy. */
 	epoll_ctl(srv->epfd, EPOLL_CTL_DEL, chan, NULL);
 	close(chan);
-	srv->lost_errno = err;
-	srv->lost_why = why;
+	/* A frontend's channel ends with its frontend: not the service's
+	 * loss (the daemon lends a new one). */
+	if (conn) {
+		srv->lost_errno = err;
+		srv->lost_why = why;
+	}
 	for (i = 0; i < srv->nchans; i++)
 		if (srv->chans[i].link == chan) {
 			channel_drop(srv, srv->chans[i].fd, err, why);
@@ -290,6 +296,7 @@ channel_add(struct oneport_server *srv, int chan, int link)
 		return -1;
 	}
 	srv->chans[srv->nchans].fd = chan;
+	srv->chans[srv->nchans].kind = 0;
 	srv->chans[srv->nchans++].link = link;
 	if (link == -1 && srv->hello) {
 		memset(&m, 0, sizeof(m));
@@ -303,17 +310,52 @@ channel_add(struct oneport_server *srv, int chan, int link)
 
 /* CHANNEL on connection chan, with fd: a data channel. Takes fd. */
 static int
-channel_data(struct oneport_server *srv, int chan, int fd)
+channel_data(struct oneport_server *srv, int chan, int fd, int kind)
 {
-	int		v;
-	socklen_t	vlen = sizeof(v);
+	struct chan	*ch;
+	int		 v;
+	socklen_t	 vlen = sizeof(v);
 
 	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &vlen) == -1 ||
 	    v != SOCK_SEQPACKET || set_sndtimeo(fd) == -1) {
 		close(fd);
 		return -1;
 	}
-	return channel_add(srv, fd, chan);
+	if (channel_add(srv, fd, chan) == -1)
+		return -1;
+	if ((ch = chan_of(srv, fd)) != NULL)
+		ch->kind = kind;
+	return 0;
+}
+
+/*
+ * On a WIRE_CHAN_FRONT channel the daemon's frontend sends: it meets
+ * clients and is trusted less than the daemon, which checks what it is
+ * passed. Here, then: the client must be a TCP connection whose peer is
+ * the address the message names.
+ */
+static int
+front_peer_ok(int fd, const struct wire_msg *m)
+{
+	struct sockaddr_storage	 ss;
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&ss;
+	socklen_t		 len = sizeof(ss);
+	uint8_t			 mapped[16] = { [10] = 0xff, [11] = 0xff };
+
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) == -1)
+		return 0;
+	if (ss.ss_family == AF_INET)
+		return m->family == 4 && ntohs(sin->sin_port) ==
+		    m->peer_port && memcmp(&sin->sin_addr, m->peer_addr,
+		    4) == 0;
+	if (ss.ss_family != AF_INET6 || ntohs(sin6->sin6_port) !=
+	    m->peer_port)
+		return 0;
+	if (m->family == 6)
+		return memcmp(&sin6->sin6_addr, m->peer_addr, 16) == 0;
+	memcpy(mapped + 12, m->peer_addr, 4);
+	return memcmp(&sin6->sin6_addr, mapped, 16) == 0;
 }
 
 /*
@@ -499,6 +541,10 @@ channel_read(struct oneport_server *srv, int chan, struct oneport_conn *c)
 		}
 		if (im.fd == -1)
 			goto bad;
+		if (ch->kind == WIRE_CHAN_FRONT && !front_peer_ok(im.fd, &m)) {
+			close(im.fd);
+			goto bad;
+		}
 		if ((r = handoff(srv, chan, &m, im.fd, c, v2)) == HANDOFF_BAD) {
 			channel_drop(srv, chan, EPROTO, "malformed hand-off "
 			    "from oneportd");
@@ -511,7 +557,8 @@ channel_read(struct oneport_server *srv, int chan, struct oneport_conn *c)
 		/* Only on a connection, and only after our HELLO. */
 		if (v2 || !srv->hello || im.fd == -1 || im.lost)
 			goto bad;
-		if (channel_data(srv, chan, im.fd) == -1)
+		if (m.kind >= WIRE_CHAN_MAX ||
+		    channel_data(srv, chan, im.fd, m.kind) == -1)
 			channel_drop(srv, chan, EPROTO, "malformed channel "
 			    "from oneportd");
 		return 0;

@@ -71,11 +71,13 @@
  *   SOCK_SEQPACKET pair, a data channel: HANDOFF and HANDOFF_RAW come on
  *   it from then on (earlier ones, already on the connection, are taken
  *   as in version 1). WIRE_CHAN_DAEMON: the other end is the daemon's.
- *   WIRE_CHAN_FRONT is reserved for a pair whose other end the daemon
- *   lends its frontend, to send HANDOFFs on directly (ids with
- *   WIRE_ID_FRONT set); liboneport takes it as it takes the other, and
- *   oneportd does not send it yet. The daemon keeps a copy of the
- *   service's end of each.
+ *   WIRE_CHAN_FRONT: the daemon lent the other end, and a copy of the
+ *   service's, to its frontend, which sends HANDOFFs there itself (ids
+ *   with WIRE_ID_FRONT set) and takes them back as below; the service
+ *   takes one only for a TCP socket whose peer is the message's (the
+ *   frontend is trusted less), and drops the channel at its end of
+ *   stream (a dead frontend's successor gets a new one). The daemon
+ *   keeps a copy of the service's end of a WIRE_CHAN_DAEMON pair.
  *
  * Version 2, take-back: a hand-off on a data channel is the service's
  * once it has received the message, and the daemon's while it is queued.

@@ -49,6 +49,55 @@ addr_port(const struct sockaddr *sa)
 	return 0;
 }
 
+/* One address as a HANDOFF carries it (lib/wire.h): IPv4 in the first 4
+ * bytes, or as6: IPv6, IPv4 as ::ffff:a.b.c.d. */
+static int
+addr_wire_one(const struct sockaddr *sa, int as6, uint8_t addr[16],
+    uint16_t *port)
+{
+	const struct sockaddr_in6	*sin6 = (const void *)sa;
+	const struct sockaddr_in	*sin = (const void *)sa;
+	int				 v6 = sa->sa_family == AF_INET6 &&
+					    !IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr);
+
+	memset(addr, 0, 16);
+	*port = addr_port(sa);
+	if (as6 && sa->sa_family == AF_INET6)
+		memcpy(addr, &sin6->sin6_addr, 16);
+	else if (as6) {
+		addr[10] = addr[11] = 0xff;
+		memcpy(addr + 12, &sin->sin_addr, 4);
+	} else if (v6)
+		memcpy(addr, &sin6->sin6_addr, 16);
+	else if (sa->sa_family == AF_INET6)
+		memcpy(addr, &sin6->sin6_addr.s6_addr[12], 4);
+	else
+		memcpy(addr, &sin->sin_addr, 4);
+	return v6 ? 6 : 4;
+}
+
+/*
+ * A client's peer and local address for a HANDOFF, of one family: 4 if
+ * both are IPv4 (or v4-mapped), else 6 (a v4-mapped peer on a v6 socket,
+ * or a PROXY header of two families: both kept as v6).
+ */
+void
+addr_wire(const struct sockaddr *peer, const struct sockaddr *local,
+    uint8_t *family, uint8_t paddr[16], uint16_t *pport, uint8_t laddr[16],
+    uint16_t *lport)
+{
+	int	pf, lf;
+
+	pf = addr_wire_one(peer, 0, paddr, pport);
+	lf = addr_wire_one(local, 0, laddr, lport);
+	*family = (uint8_t)pf;
+	if (pf != lf) {
+		*family = 6;
+		(void)addr_wire_one(peer, 1, paddr, pport);
+		(void)addr_wire_one(local, 1, laddr, lport);
+	}
+}
+
 /* "1.2.3.4:5" or "[::1]:5". */
 const char *
 addr_ntop(const struct sockaddr *sa, char *buf, size_t len)

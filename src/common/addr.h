@@ -13,6 +13,10 @@ const char	*addr_host(const struct sockaddr *, char *, size_t);
 int		 addr_port(const struct sockaddr *);
 uint64_t	 addr_key(const struct sockaddr *);
 uint64_t	 now_ns(void);
+void		 addr_wire(const struct sockaddr *peer,
+		    const struct sockaddr *local, uint8_t *family,
+		    uint8_t paddr[16], uint16_t *pport, uint8_t laddr[16],
+		    uint16_t *lport);
 struct netmask;
 struct aclent;
 int		 addr_in_nets(const struct sockaddr *, const struct netmask *,

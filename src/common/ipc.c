@@ -742,7 +742,8 @@ ipc_lend_parse(enum ipc_type type, const uint8_t *p, size_t len, int hasfd,
 	    (type == IPC_LEND && l->generation == 0))
 		return -1;
 	if (l->kind == LEND_RELAY ? l->name[0] != '\0' :
-	    l->kind != LEND_PASS || !name_valid(l->name, strlen(l->name), 0))
+	    (l->kind != LEND_PASS && (l->kind != LEND_BACK ||
+	    type != IPC_LEND)) || !name_valid(l->name, strlen(l->name), 0))
 		return -1;
 	*why = NULL;
 	return 0;

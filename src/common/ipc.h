@@ -208,14 +208,19 @@ struct ipc_fstats {
  * frontend may send a client straight to another process, past the
  * parent. kind LEND_RELAY (name ""): its other end is the relay's (a new
  * one replaces the old); LEND_PASS (name a service's or a registered
- * one): a service's data channel. IPC_UNLEND (no fd) drops the one of
- * that kind and name if its generation is the one given (0: any). The
- * relay is sent its end of a LEND_RELAY pair with the same message.
+ * one): the frontend's end of a service's data channel (WIRE_CHAN_FRONT),
+ * and LEND_BACK, of the same name and generation, a copy of the
+ * service's end, from which the frontend takes back a HANDOFF it must
+ * answer itself. IPC_UNLEND (no fd, kind LEND_RELAY or LEND_PASS) drops
+ * the one of that kind and name if its generation is the one given (0:
+ * any); for LEND_PASS the pair's LEND_BACK with it. The relay is sent its
+ * end of a LEND_RELAY pair with the same message.
  */
 #define LEND_RELAY	1
 #define LEND_PASS	2
+#define LEND_BACK	3
 struct ipc_lend {
-	uint32_t	 kind;		/* LEND_RELAY, LEND_PASS */
+	uint32_t	 kind;		/* LEND_RELAY, LEND_PASS, LEND_BACK */
 	uint32_t	 generation;	/* the sender's count; >= 1 */
 	char		 name[SERVICE_NAME_MAX + 1];	/* "" for LEND_RELAY */
 };

@@ -456,8 +456,27 @@ conn_dispatch(struct conn *c, const char *name, int query,
     const struct first *f, const char *alpn, const char *token)
 {
 	struct ipc_dispatch	d;
+	struct pass_client	pc;
 	const char		*host = NULL;
 
+	if (f != NULL && f->proto == PROTO_TLS)
+		host = f->tls.sni;
+	else if (f != NULL && f->proto == PROTO_HTTP)
+		host = f->http.host;
+	/* A running service's own channel, past the parent (pass.c). */
+	if (!query && (token == NULL || token[0] == '\0') && !c->proxied) {
+		pc.fd = c->w.fd;
+		pc.name = name;
+		pc.proto = c->proto;
+		pc.peer = (const struct sockaddr *)&c->peer;
+		pc.host = host;
+		pc.alpn = alpn;
+		pc.accepted_ns = c->accepted_ns;
+		if (pass_send(&pc) == 0) {
+			conn_free(c);
+			return;
+		}
+	}
 	memset(&d, 0, sizeof(d));
 	d.generation = fe.set.generation;
 	memcpy(d.name, name, strnlen(name, SERVICE_NAME_MAX));
@@ -468,10 +487,6 @@ conn_dispatch(struct conn *c, const char *name, int query,
 		d.flags |= IPC_TOKEN;
 		snprintf(d.token, sizeof(d.token), "%s", token);
 	}
-	if (f != NULL && f->proto == PROTO_TLS)
-		host = f->tls.sni;
-	else if (f != NULL && f->proto == PROTO_HTTP)
-		host = f->http.host;
 	if (host != NULL)
 		snprintf(d.host, sizeof(d.host), "%s", host);
 	if (alpn != NULL)
@@ -1108,6 +1123,7 @@ parent_config(const uint8_t *p, size_t len)
 		if (ipc_send(fe.parent.fd, IPC_READY, NULL, 0, -1) == -1)
 			fatal("frontend: ready");
 	}
+	pass_generation(fe.set.generation);
 	log_debug("frontend: config generation %u, %u services",
 	    set.generation, set.nservices);
 }
@@ -1352,6 +1368,9 @@ next_timeout(uint64_t now)
 	if (linger_next_deadline() != 0 &&
 	    (when == 0 || linger_next_deadline() < when))
 		when = linger_next_deadline();
+	if (pass_next_deadline() != 0 && (when == 0 ||
+	    pass_next_deadline() < when))
+		when = pass_next_deadline();
 	if (metrics_next_deadline(fe.npending) != 0 && (when == 0 ||
 	    metrics_next_deadline(fe.npending) < when))
 		when = metrics_next_deadline(fe.npending);
@@ -1420,6 +1439,8 @@ frontend_run(int argc, char *argv[])
 	if ((fe.epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
 		fatal("frontend: epoll_create1");
 	metrics_init(fe.epfd, fe.parent.fd);
+	lend_init(fe.epfd);
+	pass_init(fe.parent.fd);
 	fe.reserve_fd = fcntl(fe.epfd, F_DUPFD_CLOEXEC, 0);
 	memset(&ev, 0, sizeof(ev));
 	ev.events = EPOLLIN;
@@ -1456,6 +1477,8 @@ frontend_run(int argc, char *argv[])
 				conn_read((struct conn *)w, evs[i].events);
 			else if (w->kind == W_METRICS)
 				metrics_event(w);
+			else if (w->kind == W_LENT)
+				pass_event((struct lent *)w);
 		}
 		for (i = 0; i < n; i++) {
 			w = evs[i].data.ptr;
@@ -1473,6 +1496,7 @@ frontend_run(int argc, char *argv[])
 			conn_reject(fe.head, "-", REASON_TIMEOUT);
 		}
 		linger_expire(now);
+		pass_expire(now);
 		metrics_expire(now);
 		metrics_tick(now, fe.npending, fe.pending_max);
 		if (fe.paused_until != 0 && fe.paused_until <= now) {
@@ -1481,8 +1505,10 @@ frontend_run(int argc, char *argv[])
 		}
 		while (fe.ngone > 0)
 			free(fe.gone[--fe.ngone]);
+		/* Hand-offs of ours still queued are waited for: their
+		 * outcome is ours to log (pass.c). */
 		if (fe.draining && fe.npending == 0 &&
-		    linger_next_deadline() == 0) {
+		    linger_next_deadline() == 0 && pass_next_deadline() == 0) {
 			log_info("frontend: drained");
 			_exit(0);
 		}

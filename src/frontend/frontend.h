@@ -169,7 +169,7 @@ enum metrics_req metrics_request(const uint8_t *buf, size_t len);
  * while its event waits in the same batch is zeroed, and then skipped.
  */
 enum watch_kind { W_FREE, W_PARENT, W_LISTENER, W_CONN, W_LINGER,
-	W_METRICS };
+	W_METRICS, W_LENT };
 struct watch {
 	enum watch_kind	 kind;
 	int		 fd;
@@ -190,12 +190,46 @@ void	frontend_run(int argc, char *argv[]);
 
 /* ---- the sockets the parent lends (lend.c) ---- */
 
+struct lent {
+	struct watch	 w;		/* first; W_LENT for LEND_PASS: the
+					 * service's notices come on w.fd */
+	uint32_t	 kind;		/* 0: a free entry */
+	uint32_t	 generation;
+	char		 name[SERVICE_NAME_MAX + 1];
+	int		 back;		/* LEND_PASS: the LEND_BACK, a copy of
+					 * the service's end; -1 until then */
+};
+
+void	 lend_init(int epfd);
+struct lent *lend_find(uint32_t kind, const char *name);
 void	 lend_set(uint32_t kind, const char *name, uint32_t generation,
 	    int fd);
 int	 lend_get(uint32_t kind, const char *name);
 void	 lend_drop(uint32_t kind, const char *name, uint32_t generation);
 void	 lend_failed(uint32_t kind, const char *name, int err);
 void	 lend_parent(enum ipc_type, const uint8_t *, size_t, int fd);
+
+/*
+ * ---- hand-offs the frontend sends itself (pass.c) ----
+ * pass_send: client fd (not PROXY-addressed) to name's lent data channel;
+ * 0 when it went (the caller closes its copy), -1 to go by the parent.
+ */
+struct pass_client {
+	int			 fd;
+	const char		*name;
+	enum proto		 proto;
+	const struct sockaddr	*peer;
+	const char		*host;	/* or NULL */
+	const char		*alpn;	/* or NULL */
+	uint64_t		 accepted_ns;
+};
+void	 pass_init(int parent);
+void	 pass_generation(uint32_t);
+int	 pass_send(const struct pass_client *);
+void	 pass_event(struct lent *);
+void	 pass_settle(struct lent *);
+uint64_t pass_next_deadline(void);
+void	 pass_expire(uint64_t now);
 
 /* source.c: the frontend's scores of client addresses */
 uint64_t source_mix(uint64_t);

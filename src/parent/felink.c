@@ -421,6 +421,7 @@ start_frontend(void *arg)
 		/* Its lent sockets died with the last one. */
 		lends_clear();
 		rlink_lend_again();
+		handoff_lend_again();
 	}
 	return rv;
 }

@@ -100,6 +100,8 @@ struct channel {
 					 * watched: take-back reads it */
 	struct src	 dsrc;		/* SRC_CHANNEL for dfd, ptr ch too */
 	int		 hello;		/* HELLO waits for the queue to empty */
+	uint32_t	 lent;		/* a WIRE_CHAN_FRONT lent the frontend:
+					 * its generation; 0 none */
 	const char	*closing;	/* channel_close's reason */
 	struct channel	*next;
 };
@@ -107,6 +109,7 @@ struct channel {
 static struct {
 	struct channel		*channels;
 	uint32_t		 next_id;
+	uint32_t		 lendgen;	/* the last front lend's */
 	int			 quiet;	/* the caller sends the names itself */
 	const struct config	*cfg;	/* the current one */
 } h;
@@ -159,6 +162,8 @@ pending_fail(struct pending *p, const char *name, const char *reason)
 	free(p);
 }
 
+static void	front_lend(struct channel *);
+static void	front_unlend(struct channel *);
 static void	channel_settle(struct channel *);
 static void	data_settle(struct channel *, const char *);
 static int	channel_upgrade(struct channel *);
@@ -185,6 +190,7 @@ channel_close(struct channel *ch, const char *reason)
 			*pp = ch->next;
 			break;
 		}
+	front_unlend(ch);
 	parent_unwatch(ch->fd);
 	close(ch->fd);
 	ch->fd = -1;
@@ -352,45 +358,6 @@ channel_flush(struct channel *ch)
 	return 0;
 }
 
-static void
-addr_wire(const struct sockaddr *sa, uint8_t *family, uint8_t addr[16],
-    uint16_t *port)
-{
-	const struct sockaddr_in6	*sin6 = (const void *)sa;
-	const struct sockaddr_in	*sin = (const void *)sa;
-
-	memset(addr, 0, 16);
-	if (sa->sa_family == AF_INET6 &&
-	    !IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
-		*family = 6;
-		memcpy(addr, &sin6->sin6_addr, 16);
-	} else if (sa->sa_family == AF_INET6) {
-		*family = 4;
-		memcpy(addr, &sin6->sin6_addr.s6_addr[12], 4);
-	} else {
-		*family = 4;
-		memcpy(addr, &sin->sin_addr, 4);
-	}
-	*port = addr_port(sa);
-}
-
-/* The same as IPv6 whatever it is: IPv4 as ::ffff:a.b.c.d. */
-static void
-addr_wire6(const struct sockaddr *sa, uint8_t addr[16], uint16_t *port)
-{
-	const struct sockaddr_in6	*sin6 = (const void *)sa;
-	const struct sockaddr_in	*sin = (const void *)sa;
-
-	memset(addr, 0, 16);
-	if (sa->sa_family == AF_INET6)
-		memcpy(addr, &sin6->sin6_addr, 16);
-	else {
-		addr[10] = addr[11] = 0xff;
-		memcpy(addr + 12, &sin->sin_addr, 4);
-	}
-	*port = addr_port(sa);
-}
-
 /*
  * Hand client over to name's running service. svc is the configured
  * service, or NULL for a registered name. Returns 0 when the client is in
@@ -408,7 +375,6 @@ handoff_pass(const struct service *svc, const struct ipc_dispatch *req,
 	struct pending		*p, **pp;
 	struct wire_msg		 m;
 	size_t			 len;
-	uint8_t			 lfam;
 
 	*reason = "service unavailable";
 	if ((ch = channel_find(name, svc == NULL)) == NULL || ch->port) {
@@ -428,15 +394,8 @@ handoff_pass(const struct service *svc, const struct ipc_dispatch *req,
 	m.type = WIRE_HANDOFF;
 	m.id = ++h.next_id;
 	snprintf(m.name, sizeof(m.name), "%s", name);
-	addr_wire(psa, &m.family, m.peer_addr, &m.peer_port);
-	addr_wire(lsa, &lfam, m.local_addr, &m.local_port);
-	if (lfam != m.family) {
-		/* A v4-mapped peer on a v6 socket, or a PROXY header of two
-		 * families: keep both as v6. */
-		m.family = 6;
-		addr_wire6(psa, m.peer_addr, &m.peer_port);
-		addr_wire6(lsa, m.local_addr, &m.local_port);
-	}
+	addr_wire(psa, lsa, &m.family, m.peer_addr, &m.peer_port,
+	    m.local_addr, &m.local_port);
 	if (req->proto != PROTO_TCPMUX && req->proto != PROTO_TOKEN) {
 		/* An implicit client: the service must not send "+". */
 		m.type = WIRE_HANDOFF_RAW;
@@ -813,7 +772,86 @@ channel_upgrade(struct channel *ch)
 	ch->v2 = 1;
 	log_info("%s: version 2 channel (take-back)", ch->name[0] ?
 	    ch->name : "control");
+	front_lend(ch);
 	return 0;
+}
+
+/*
+ * A channel whose clients the frontend may send itself (src/frontend/
+ * pass.c): version 2, current, a name, and no allow/deny list, since the
+ * frontend's word on access is not taken (dispatch.c judges again).
+ */
+static int
+front_eligible(const struct channel *ch)
+{
+	int	n;
+
+	if (!ch->v2 || ch->stale || ch->port || ch->fd == -1 ||
+	    (ch->registered && !ch->active) || h.cfg == NULL)
+		return 0;
+	(void)config_acl(h.cfg, ch->registered ? NULL :
+	    config_find(h.cfg, ch->name), &n);
+	return n == 0;
+}
+
+/*
+ * A second data channel, WIRE_CHAN_FRONT: the service gets one end, the
+ * frontend the other and a copy of the service's (LEND_PASS, LEND_BACK),
+ * so that it sends HANDOFFs and takes them back without us. We keep
+ * nothing of it: the frontend's clients are the frontend's to answer.
+ * Failing, the clients go by us as before.
+ */
+static void
+front_lend(struct channel *ch)
+{
+	struct wire_msg	 m;
+	int		 sv[2];
+
+	if (ch->lent != 0 || !front_eligible(ch))
+		return;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
+		log_warn("%s: frontend channel", ch->name);
+		return;
+	}
+	memset(&m, 0, sizeof(m));
+	m.type = WIRE_CHANNEL;
+	m.kind = WIRE_CHAN_FRONT;
+	if (fcntl(sv[1], F_SETFL, O_NONBLOCK) == -1 ||
+	    wire_send(ch->fd, &m, sv[0]) == -1) {
+		log_warn("%s: frontend channel", ch->name);
+		close(sv[0]);
+		close(sv[1]);
+		return;
+	}
+	if (++h.lendgen == 0)
+		h.lendgen = 1;
+	ch->lent = h.lendgen;
+	felink_lend(LEND_PASS, ch->name, ch->lent, sv[1]);
+	felink_lend(LEND_BACK, ch->name, ch->lent, sv[0]);
+}
+
+/* The frontend settles what it sent there and sends the rest to us. */
+static void
+front_unlend(struct channel *ch)
+{
+	if (ch->lent == 0)
+		return;
+	felink_unlend(LEND_PASS, ch->name, ch->lent);
+	ch->lent = 0;
+}
+
+/* A new frontend: a new front channel for each (the service drops the
+ * old one at its end of stream). */
+void
+handoff_lend_again(void)
+{
+	struct channel	*ch;
+
+	for (ch = h.channels; ch != NULL; ch = ch->next)
+		if (ch->lent != 0) {
+			ch->lent = 0;
+			front_lend(ch);
+		}
 }
 
 /*
@@ -1061,6 +1099,12 @@ handoff_configure(const struct config *cfg)
 		if (ch->pending == NULL)
 			channel_close(ch, "service unavailable");
 	}
+	/* An allow/deny list added or dropped, or the channel stale. */
+	for (ch = h.channels; ch != NULL; ch = ch->next)
+		if (ch->lent != 0 && !front_eligible(ch))
+			front_unlend(ch);
+		else
+			front_lend(ch);
 	h.quiet = 0;
 }
 

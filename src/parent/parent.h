@@ -161,6 +161,7 @@ void	 rlink_tick(uint64_t now);
 uint64_t rlink_next_deadline(void);
 int	 rlink_stop(void);
 void	 rlink_lend_again(void);
+void	 handoff_lend_again(void);
 
 /* clink.c: the link to the cluster process, and the remote names */
 struct ipc_cl_entry;
