@@ -18,7 +18,7 @@ import unittest
 
 from harness import IO_TIMEOUT, count_fds, poll_until, recv_until_eof
 
-from test_pass import PassCase
+from test_pass import PassCase, peer_text, recv_exact
 from test_pass_v2 import V2
 
 LENT = r"service=%s result=\+ pid=- dispatch=\S+ lent$"
@@ -60,6 +60,31 @@ class PassFront(PassCase):
         d.wait_log(LENT % "fast", count=n + 30)
         # The service saw each client's own address (it checks it).
         self.assertNotIn("malformed", self.stderr_of(p))
+
+    def test_implicit_client_untouched(self):
+        path = self.path("imp.sock")
+        self.echo("-e", path, wait_path=path)
+        d = self.start(config='service "imp" { socket "%s"; match ssh }\n'
+                       % path)
+        want = lambda s: b"+\r\npeer=%s service=imp\r\n" % peer_text(
+            s.getsockname())
+        def tcpmux():
+            s = self.sock(d)
+            s.sendall(b"imp\r\n")
+            w = want(s)
+            got = recv_exact(s, len(w)) == w
+            s.close()
+            return got
+        d.wait_log(r"^started")
+        poll_until(lambda: tcpmux() and self.lent(d, "imp") > 0,
+                   what="a lent hand-off")
+        ssh = b"SSH-2.0-OpenSSH_9.2p1 Debian\r\n" + os.urandom(300)
+        s = self.sock(d)
+        s.sendall(ssh)
+        w = want(s)[3:]
+        self.assertEqual(recv_exact(s, len(w) + len(ssh)), w + ssh)
+        d.wait_log(r"^conn peer=\S+ by=ssh service=imp result=\+ pid=- "
+                   r"dispatch=\S+ lent$")
 
     def test_allow_list_keeps_the_parent_on_the_path(self):
         d, p, path = self.ready("acl", svc_extra="; allow 127.0.0.0/8")
