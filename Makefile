@@ -79,7 +79,7 @@ FRONTEND_OBJS	= frontend source sandbox request probe tls http ssh proxy route \
 		  metrics scrape
 FRONTEND_OBJS	+= access lend pass
 COMMON_OBJS	= config parse printconf addr log ipc linger refusal proxyout \
-		  privdrop clusterconf clusteripc
+		  privdrop clusterconf clusteripc takeback
 RELAY_OBJS	= relay sandbox
 CLUSTER_OBJS	= cluster etcd sandbox
 COMMON_INC	= -Isrc/common

@@ -35,6 +35,7 @@
 #include "ancil.h"
 #include "frontend.h"
 #include "refusal.h"
+#include "takeback.h"
 #include "wire.h"
 
 #define PASS_TIMEOUT_NS		(2000ull * 1000000)	/* as the parent's */
@@ -270,41 +271,6 @@ pass_event(struct lent *l)
 		lend_drop(LEND_PASS, l->name, 0);
 }
 
-/* The id of the HANDOFF at the head of the service's queue, or -1. */
-static int64_t
-queue_head(int back)
-{
-	uint8_t	hdr[WIRE_HDR_LEN];
-
-	if (recv(back, hdr, sizeof(hdr), MSG_PEEK | MSG_DONTWAIT) !=
-	    (ssize_t)sizeof(hdr))
-		return -1;
-	return (int64_t)((uint32_t)hdr[4] << 24 | (uint32_t)hdr[5] << 16 |
-	    (uint32_t)hdr[6] << 8 | hdr[7]);
-}
-
-/* The oldest HANDOFF still queued, received back: 1 with m, *fd (-1 if
- * lost here) and *len; 0 if none is. */
-static int
-take_back(int back, struct wire_msg *m, int *fd, size_t *len)
-{
-	ssize_t	n;
-	int	lost;
-
-	for (;;) {
-		n = ancil_recv(back, pbuf, sizeof(pbuf), fd, &lost);
-		if (n <= 0)
-			return 0;
-		if (wire_decode(pbuf, (size_t)n, m) == 0 &&
-		    (m->type == WIRE_HANDOFF || m->type == WIRE_HANDOFF_RAW)) {
-			*len = (size_t)n;
-			return 1;
-		}
-		if (*fd != -1)
-			close(*fd);
-	}
-}
-
 /* A client taken back: refused here, in its protocol. */
 static void
 refuse(int fd, const struct wire_msg *m, const char *reason)
@@ -353,11 +319,12 @@ overdue(struct lent *l, uint64_t now)
 	size_t		 len;
 	int		 fd;
 
-	while ((head = queue_head(l->back)) != -1) {
+	while ((head = takeback_head(l->back)) != -1) {
 		f = flight_find((uint32_t)head, &in);
 		if (f != NULL && f->deadline_ns > now)
 			break;
-		if (take_back(l->back, &m, &fd, &len) == 0)
+		if (takeback_recv(l->back, pbuf, sizeof(pbuf), &m, &fd,
+		    &len) == 0)
 			break;
 		f = flight_find(m.id, &in);
 		if (f != NULL && f->deadline_ns > now && fd != -1) {
@@ -448,7 +415,8 @@ pass_settle(struct lent *l)
 
 	(void)notices(l, DRAIN_MAX);
 	for (i = 0; l->back != -1 && i < DRAIN_MAX &&
-	    take_back(l->back, &m, &fd, &len) == 1; i++)
+	    takeback_recv(l->back, pbuf, sizeof(pbuf), &m, &fd, &len) == 1;
+	    i++)
 		redispatch(fd, &m);
 	for (f = ps.queued.head; f != NULL; f = next) {
 		next = f->next;

@@ -47,6 +47,7 @@
 
 #include "ancil.h"
 #include "parent.h"
+#include "takeback.h"
 #include "wire.h"
 
 #define DRAIN_MAX		4096	/* messages read to settle a channel */
@@ -590,33 +591,6 @@ settle_notice(struct channel *ch, const struct wire_msg *m,
 		pending_acked(ch, p, m);
 }
 
-/*
- * Receive the oldest HANDOFF still queued to the service, on our copy of
- * its end. Returns 1 with m and *fd (the client, or -1 if we are out of
- * descriptors), 0 when none is queued: all were received by the service.
- */
-static int
-take_back(struct channel *ch, struct wire_msg *m, int *fd, size_t *len)
-{
-	ssize_t	n;
-	int	lost;
-
-	for (;;) {
-		n = ancil_recv(ch->dpeer, msgbuf, sizeof(msgbuf), fd, &lost);
-		if (n <= 0)
-			return 0;
-		/* Our own messages: anything else cannot be, and is
-		 * dropped rather than trusted. */
-		if (wire_decode(msgbuf, (size_t)n, m) == 0 &&
-		    (m->type == WIRE_HANDOFF || m->type == WIRE_HANDOFF_RAW)) {
-			*len = (size_t)n;
-			return 1;
-		}
-		if (*fd != -1)
-			close(*fd);
-	}
-}
-
 /* We received it back: the client is ours to answer with "-reason". */
 static void
 take_back_answer(struct channel *ch, const struct wire_msg *m, int fd,
@@ -638,23 +612,6 @@ take_back_answer(struct channel *ch, const struct wire_msg *m, int fd,
 }
 
 /*
- * The head of the service's queue, without taking it: its id, or -1 if
- * nothing is queued. No control buffer, so no descriptor is copied.
- */
-static int64_t
-queue_head(struct channel *ch)
-{
-	uint8_t	hdr[WIRE_HDR_LEN];
-	ssize_t	n;
-
-	n = recv(ch->dpeer, hdr, sizeof(hdr), MSG_PEEK | MSG_DONTWAIT);
-	if (n != (ssize_t)sizeof(hdr))
-		return -1;
-	return (int64_t)((uint32_t)hdr[4] << 24 | (uint32_t)hdr[5] << 16 |
-	    (uint32_t)hdr[6] << 8 | hdr[7]);
-}
-
-/*
  * Past a deadline: every HANDOFF still queued whose record is overdue is
  * received back and refused. The head is peeked first so that one not due
  * stays where it is; if the service received the head between the peek
@@ -671,13 +628,14 @@ take_back_overdue(struct channel *ch, uint64_t now)
 	size_t		 len;
 	int		 fd;
 
-	while ((head = queue_head(ch)) != -1) {
+	while ((head = takeback_head(ch->dpeer)) != -1) {
 		for (p = ch->pending; p != NULL && p->id != (uint32_t)head;
 		    p = p->next)
 			;
 		if (p != NULL && p->deadline_ns > now)
 			break;
-		if (take_back(ch, &m, &fd, &len) == 0)
+		if (takeback_recv(ch->dpeer, msgbuf, sizeof(msgbuf), &m, &fd,
+		    &len) == 0)
 			break;
 		for (p = ch->pending; p != NULL && p->id != m.id; p = p->next)
 			;
@@ -718,7 +676,8 @@ data_settle(struct channel *ch, const char *reason)
 			continue;
 		settle_notice(ch, &m, v2_take);
 	}
-	while (take_back(ch, &m, &fd, &len) == 1)
+	while (takeback_recv(ch->dpeer, msgbuf, sizeof(msgbuf), &m, &fd,
+	    &len) == 1)
 		take_back_answer(ch, &m, fd, reason != NULL ? reason :
 		    "service unavailable");
 }
