@@ -34,6 +34,19 @@ class PassV2(PassCase):
         p = self.echo(path, env=env, wait_path=path)
         return path, p
 
+    def stopped(self, name):
+        """A version 2 service, upgraded and then stopped (SIGSTOP): the
+        hand-offs sent to it stay queued."""
+        path, p = self.v2_service(name)
+        d = self.start(config='service "%s" { socket "%s" }\n'
+                       % (name, path))
+        self.assertEqual(self.served(d, name.encode()), b"+\r\nping")
+        d.wait_log(V2 % name)
+        os.kill(p.pid, signal.SIGSTOP)
+        self.addCleanup(lambda: p.poll() is None and
+                        os.kill(p.pid, signal.SIGCONT))
+        return d, p
+
     def test_channel_upgraded_and_plus_first(self):
         path, _ = self.v2_service("own")
         d = self.start(config='service "own" { socket "%s" }\n' % path)
@@ -60,13 +73,7 @@ class PassV2(PassCase):
         self.assertNotIn("old: version 2", d.log_text())
 
     def test_stopped_service_clients_taken_back(self):
-        path, p = self.v2_service("stop")
-        d = self.start(config='service "stop" { socket "%s" }\n' % path)
-        self.assertEqual(self.served(d, b"stop"), b"+\r\nping")
-        d.wait_log(V2 % "stop")
-        os.kill(p.pid, signal.SIGSTOP)
-        self.addCleanup(lambda: p.poll() is None and
-                        os.kill(p.pid, signal.SIGCONT))
+        d, p = self.stopped("stop")
         socks = []
         for i in range(3):
             s = self.sock(d, src="127.0.0.%d" % (2 + i))
@@ -88,11 +95,7 @@ class PassV2(PassCase):
         self.assertEqual(self.stderr_of(p).count("service=stop"), 2)
 
     def test_killed_service_queued_clients_answered(self):
-        path, p = self.v2_service("kill")
-        d = self.start(config='service "kill" { socket "%s" }\n' % path)
-        self.assertEqual(self.served(d, b"kill"), b"+\r\nping")
-        d.wait_log(V2 % "kill")
-        os.kill(p.pid, signal.SIGSTOP)
+        d, p = self.stopped("kill")
         front = d.frontend_pid()
         base = (count_fds(d.pid), count_fds(front))
         socks = []
