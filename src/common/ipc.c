@@ -451,7 +451,7 @@ ipc_config_parse(const uint8_t *p, size_t len, struct ipc_config_view *v,
 		*why = "bad service name";
 		if (s.name[SERVICE_NAME_MAX] != '\0' ||
 		    !name_valid(s.name, strlen(s.name), 0) ||
-		    s.visible > 1)
+		    (s.flags & ~(SVC_VISIBLE | SVC_RELAY)) != 0)
 			return -1;
 		*why = "names not in order";
 		if (i > 0 && strcmp(prev, s.name) >= 0)
@@ -632,6 +632,27 @@ inet_ok(const struct sockaddr_in6 *a)
 	return a->sin6_family == AF_INET || a->sin6_family == AF_INET6;
 }
 
+/* A forward's service part: a valid name, a PROXY version that exists,
+ * timeouts of at least 1, the backend's addresses or its path. */
+static int
+forward_svc_ok(const struct ipc_forward *f)
+{
+	uint32_t	i;
+
+	if (f->name[SERVICE_NAME_MAX] != '\0' ||
+	    !name_valid(f->name, strlen(f->name), 0) ||
+	    (f->flags & ~FORWARD_PLUS) != 0 || f->proxy > 2 ||
+	    f->idle_s < 1 || f->connect_ms < 1 ||
+	    f->naddrs > FORWARD_ADDRS_MAX ||
+	    (f->naddrs == 0) != (f->path[0] == '/') ||
+	    f->path[FORWARD_PATH_MAX - 1] != '\0')
+		return -1;
+	for (i = 0; i < f->naddrs; i++)
+		if (!inet_ok(&f->addrs[i]) || f->addrs[i].sin6_port == 0)
+			return -1;
+	return 0;
+}
+
 /*
  * The relay's reading of the parent's IPC_FORWARD: one fd, a valid name,
  * a protocol and PROXY version that exist, timeouts of at least 1, 1 to
@@ -644,7 +665,6 @@ ipc_forward_parse(enum ipc_type type, const uint8_t *p, size_t len,
     int hasfd, struct ipc_forward *f, const char **why)
 {
 	struct ipc_dispatch	d;
-	uint32_t		i;
 
 	*why = "unexpected message";
 	if (type != IPC_FORWARD)
@@ -653,18 +673,9 @@ ipc_forward_parse(enum ipc_type type, const uint8_t *p, size_t len,
 	if (!hasfd || len != sizeof(*f))
 		return -1;
 	memcpy(f, p, sizeof(*f));
-	if (f->name[SERVICE_NAME_MAX] != '\0' ||
-	    !name_valid(f->name, strlen(f->name), 0) ||
-	    (f->flags & ~FORWARD_PLUS) != 0 || f->proxy > 2 ||
-	    f->idle_s < 1 || f->connect_ms < 1 ||
-	    f->naddrs > FORWARD_ADDRS_MAX ||
-	    (f->naddrs == 0) != (f->path[0] == '/') ||
-	    f->path[FORWARD_PATH_MAX - 1] != '\0' ||
+	if (forward_svc_ok(f) == -1 ||
 	    ((f->flags & FORWARD_PLUS) != 0) != (f->proto == PROTO_TCPMUX))
 		return -1;
-	for (i = 0; i < f->naddrs; i++)
-		if (!inet_ok(&f->addrs[i]) || f->addrs[i].sin6_port == 0)
-			return -1;
 	/* The client's side is checked as the parent checked a dispatch. */
 	memset(&d, 0, sizeof(d));
 	d.flags = IPC_PROXIED;
@@ -677,6 +688,62 @@ ipc_forward_parse(enum ipc_type type, const uint8_t *p, size_t len,
 		return -1;
 	*why = NULL;
 	return 0;
+}
+
+/*
+ * The relay's reading of the parent's IPC_FWDTAB: no fd, a cap of at
+ * least 1, at most FWDTAB_MAX entries, each a forward's service part
+ * with no client in it, names in strict order (the relay searches
+ * them). *entries points at the first, maybe unaligned: memcpy them.
+ */
+int
+ipc_fwdtab_parse(enum ipc_type type, const uint8_t *p, size_t len,
+    int hasfd, struct ipc_fwdtab *t, const uint8_t **entries,
+    const char **why)
+{
+	static const struct ipc_forward zero;
+	struct ipc_fwdsvc	e;
+	char			prev[SERVICE_NAME_MAX + 1] = "";
+	uint32_t		i;
+
+	*why = "unexpected message";
+	if (type != IPC_FWDTAB)
+		return -1;
+	*why = "malformed forward table";
+	if (hasfd || len < sizeof(*t))
+		return -1;
+	memcpy(t, p, sizeof(*t));
+	if (t->max_total < 1 || t->n > FWDTAB_MAX ||
+	    len - sizeof(*t) != (size_t)t->n * sizeof(e))
+		return -1;
+	*entries = p + sizeof(*t);
+	for (i = 0; i < t->n; i++) {
+		memcpy(&e, *entries + (size_t)i * sizeof(e), sizeof(e));
+		if (forward_svc_ok(&e.f) == -1 || e.f.id != 0 ||
+		    e.f.flags != 0 || e.f.proto != 0 ||
+		    memcmp(&e.f.peer, &zero.peer, sizeof(zero.peer) +
+		    sizeof(zero.local)) != 0 || e.f.host[0] != '\0' ||
+		    e.f.alpn[0] != '\0' || (i > 0 && strcmp(prev,
+		    e.f.name) >= 0))
+			return -1;
+		memcpy(prev, e.f.name, sizeof(prev));
+	}
+	*why = NULL;
+	return 0;
+}
+
+/* A client the relay took from the frontend, as the frontend said it
+ * (never PROXIED, QUERY or TOKEN), with a peer the relay found. */
+static int
+started_ok(const struct ipc_started *s)
+{
+	const struct ipc_dispatch *d = &s->d;
+
+	return (s->id & DONE_DIRECT) != 0 &&
+	    d->name[SERVICE_NAME_MAX] == '\0' &&
+	    name_valid(d->name, strlen(d->name), 0) && d->flags == 0 &&
+	    d->proto != PROTO_TOKEN && d->token[0] == '\0' &&
+	    inet_ok(&d->peer) && dispatch_how_ok(d) == 0 ? 0 : -1;
 }
 
 /*
@@ -693,12 +760,39 @@ ipc_relay_parse(enum ipc_type type, const uint8_t *p, size_t len,
 
 	memset(m, 0, sizeof(*m));
 	m->type = type;
+	if (type == IPC_DRAIN) {
+		*why = "malformed drain";
+		if (hasfd || len != sizeof(m->drained))
+			return -1;
+		memcpy(&m->drained, p, sizeof(m->drained));
+		if (m->drained == 0)
+			return -1;
+		*why = NULL;
+		return 0;
+	}
+	if (type == IPC_STARTED) {
+		*why = "malformed started";
+		if (hasfd || len != sizeof(m->started))
+			return -1;
+		memcpy(&m->started, p, sizeof(m->started));
+		if (started_ok(&m->started) == -1)
+			return -1;
+		*why = NULL;
+		return 0;
+	}
 	if (type != IPC_DONE) {
-		if (type == IPC_DISPATCH || type == IPC_FSTATS) {
+		if (type == IPC_FSTATS) {
 			*why = "unexpected message";
 			return -1;
 		}
-		return ipc_frontend_parse(type, p, len, hasfd, &m->f, why);
+		if (ipc_frontend_parse(type, p, len, hasfd, &m->f, why) == -1)
+			return -1;
+		/* A client back is one the frontend sent the relay. */
+		if (type == IPC_DISPATCH && m->f.dispatch.flags != 0) {
+			*why = "malformed dispatch";
+			return -1;
+		}
+		return 0;
 	}
 	*why = "malformed done";
 	if (len != sizeof(*d))

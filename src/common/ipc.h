@@ -30,7 +30,8 @@ enum ipc_type {
 	IPC_DONE,	/* relay -> parent: a relayed connection's end */
 	IPC_LISTEN,	/* parent -> frontend: a listener more (the fd) */
 	IPC_UNLISTEN,	/* parent -> frontend: uint32_t index of one gone */
-	IPC_DRAIN,	/* parent -> frontend: stop accepting, finish, exit */
+	IPC_DRAIN,	/* parent -> frontend: stop accepting, finish, exit;
+			 * relay -> parent: its lent sockets are all closed */
 	IPC_FSTATS,	/* frontend -> parent: pending, outcomes, asks */
 	IPC_METRICS,	/* parent -> frontend: the metrics text; with an fd,
 			 * a "metrics on" listener (none: the text only) */
@@ -38,6 +39,10 @@ enum ipc_type {
 	IPC_CL_TABLE,	/* cluster -> parent: the other hosts' names */
 	IPC_LEND,	/* parent -> frontend (and relay): a socket lent, the fd */
 	IPC_UNLEND,	/* parent -> frontend: a lent socket to drop */
+	IPC_FWDTAB,	/* parent -> relay: the forward services it takes
+			 * straight from the frontend, with their caps */
+	IPC_STARTED,	/* relay -> parent: a client it took from the
+			 * frontend (no fd) */
 	IPC_TYPE_MAX
 };
 
@@ -100,7 +105,7 @@ struct ipc_acl {
 
 struct ipc_service {
 	char		 name[SERVICE_NAME_MAX + 1];
-	uint32_t	 visible;
+	uint32_t	 flags;		/* SVC_VISIBLE, SVC_RELAY */
 	/* A fixed answer the frontend may give itself (a static redirect),
 	 * in the blob after the array: answer_len 0 for none. */
 	uint32_t	 answer_off;
@@ -110,6 +115,10 @@ struct ipc_service {
 	uint32_t	 acl_off;
 	uint32_t	 acl_len;
 };
+
+#define SVC_VISIBLE	0x1	/* HELP lists it */
+#define SVC_RELAY	0x2	/* a forward service: its clients may go
+				 * straight to the relay (LEND_RELAY) */
 
 /*
  * IPC_DISPATCH payload; exactly one fd comes with it. For an implicit
@@ -177,6 +186,41 @@ struct ipc_done {
 	uint64_t	 done_ns;
 };
 #define DONE_REFUSED	0x1
+#define DONE_DIRECT	0x80000000u	/* in an id: the relay's own, for a
+					 * client the frontend sent it */
+
+/*
+ * The relay's own table (IPC_FWDTAB, parent -> relay): the forward
+ * services it may take a client of straight from the frontend, sorted
+ * by name, and the caps it keeps for all its connections, however they
+ * came: max_total for all, each entry's max_instances (0: none) for its
+ * service's. An entry is what a FORWARD says of the service, without a
+ * client (id 0, no peer, local, host, alpn; flags and proto 0). Those
+ * past FWDTAB_MAX go by the parent.
+ */
+#define FWDTAB_MAX	512
+struct ipc_fwdtab {
+	uint32_t	 max_total;	/* >= 1 */
+	uint32_t	 n;		/* <= FWDTAB_MAX entries follow */
+};
+struct ipc_fwdsvc {
+	uint32_t	 max_instances;
+	struct ipc_forward f;
+};
+
+/*
+ * IPC_STARTED payload, relay -> parent, no fd: a client the frontend
+ * sent straight to the relay, as the frontend described it (an
+ * IPC_DISPATCH, not PROXIED, no QUERY, no TOKEN), with the peer the
+ * relay found on the socket, under the relay's id (DONE_DIRECT set).
+ * Its DONE follows on the same channel. A client the relay has no entry
+ * for goes to the parent instead, as an IPC_DISPATCH with its fd, to be
+ * dispatched as the frontend's are.
+ */
+struct ipc_started {
+	uint32_t	 id;
+	struct ipc_dispatch d;
+};
 
 /*
  * IPC_FSTATS payload, frontend -> parent, at most every FSTATS_MS when
@@ -252,7 +296,12 @@ struct ipc_fmsg {
 struct ipc_rmsg {
 	enum ipc_type		 type;
 	struct ipc_done		 done;		/* IPC_DONE */
-	struct ipc_fmsg		 f;		/* IPC_LOG, IPC_READY */
+	struct ipc_started	 started;	/* IPC_STARTED */
+	uint32_t		 drained;	/* IPC_DRAIN: the generation
+						 * of the last lent socket,
+						 * now closed (>= 1) */
+	struct ipc_fmsg		 f;		/* IPC_LOG, IPC_READY, and
+						 * IPC_DISPATCH (a client back) */
 };
 
 /* Messages waiting for the socket to take them (ipc_queue_*). */
@@ -277,6 +326,8 @@ int	ipc_frontend_parse(enum ipc_type, const uint8_t *, size_t, int hasfd,
 	    struct ipc_fmsg *, const char **why);
 int	ipc_forward_parse(enum ipc_type, const uint8_t *, size_t, int hasfd,
 	    struct ipc_forward *, const char **why);
+int	ipc_fwdtab_parse(enum ipc_type, const uint8_t *, size_t, int hasfd,
+	    struct ipc_fwdtab *, const uint8_t **entries, const char **why);
 int	ipc_relay_parse(enum ipc_type, const uint8_t *, size_t, int hasfd,
 	    struct ipc_rmsg *, const char **why);
 int	ipc_lend_parse(enum ipc_type, const uint8_t *, size_t, int hasfd,

@@ -409,7 +409,7 @@ conn_help(struct conn *c)
 	}
 	for (i = 0; i < fe.nsvcs && len + SERVICE_NAME_MAX + 2 <
 	    sizeof(iobuf); i++) {
-		if (!fe.svcs[i].visible || !access_allows(&fe.svcs[i],
+		if (!(fe.svcs[i].flags & SVC_VISIBLE) || !access_allows(&fe.svcs[i],
 		    (const struct sockaddr *)&c->peer))
 			continue;
 		len += snprintf(p + len, sizeof(iobuf) - len, "%s\r\n",
@@ -457,6 +457,7 @@ conn_dispatch(struct conn *c, const char *name, int query,
 {
 	struct ipc_dispatch	d;
 	struct pass_client	pc;
+	const struct ipc_service *svc;
 	const char		*host = NULL;
 
 	if (f != NULL && f->proto == PROTO_TLS)
@@ -491,10 +492,17 @@ conn_dispatch(struct conn *c, const char *name, int query,
 		snprintf(d.host, sizeof(d.host), "%s", host);
 	if (alpn != NULL)
 		snprintf(d.alpn, sizeof(d.alpn), "%s", alpn);
+	/* Always the peer: the relay checks it against the socket's. */
+	d.peer = c->peer;
 	if (c->proxied) {
 		d.flags |= IPC_PROXIED;
-		d.peer = c->peer;
 		d.local = c->local;
+	} else if (d.flags == 0 && (svc = svc_find(name)) != NULL &&
+	    (svc->flags & SVC_RELAY) && lend_relay(&d, c->w.fd) == 0) {
+		/* A forward service's client, straight to the relay, which
+		 * tells the parent (it logs it). */
+		conn_free(c);
+		return;
 	}
 	if (ipc_send(fe.parent.fd, IPC_DISPATCH, &d, sizeof(d),
 	    c->w.fd) == -1) {

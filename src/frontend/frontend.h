@@ -207,6 +207,7 @@ void	 lend_set(uint32_t kind, const char *name, uint32_t generation,
 int	 lend_get(uint32_t kind, const char *name);
 void	 lend_drop(uint32_t kind, const char *name, uint32_t generation);
 void	 lend_failed(uint32_t kind, const char *name, int err);
+int	 lend_relay(const struct ipc_dispatch *, int fd);
 void	 lend_parent(enum ipc_type, const uint8_t *, size_t, int fd);
 
 /*

@@ -161,6 +161,24 @@ lend_failed(uint32_t kind, const char *name, int err)
 	lend_drop(kind, name, 0);
 }
 
+/*
+ * A client of a forward service (SVC_RELAY) to the relay's lent socket,
+ * with the dispatch the parent would have had: 0 sent; -1 it goes to the
+ * parent (none lent, or the send failed).
+ */
+int
+lend_relay(const struct ipc_dispatch *d, int fd)
+{
+	int	s;
+
+	if ((s = lend_get(LEND_RELAY, "")) == -1)
+		return -1;
+	if (ipc_send(s, IPC_DISPATCH, d, sizeof(*d), fd) == 0)
+		return 0;
+	lend_failed(LEND_RELAY, "", errno);
+	return -1;
+}
+
 /* IPC_LEND and IPC_UNLEND from the parent; a malformed one is fatal,
  * as every message of the parent's. */
 void

@@ -47,7 +47,7 @@ add_registered(const char *name, void *arg)
 	if (nl->n >= nl->max || config_find(d.cfg, name) != NULL)
 		return;
 	snprintf(nl->s[nl->n].name, sizeof(nl->s[nl->n].name), "%s", name);
-	nl->s[nl->n++].visible = 1;
+	nl->s[nl->n++].flags = SVC_VISIBLE;
 }
 
 /* Another host's: listed unless this host has the name itself. */
@@ -177,7 +177,7 @@ queue_config(void)
 	const char		*rname, *rhost, *ralpn;
 	enum proto		 rproto;
 	size_t			 len, blob, slen = 0;
-	int			 i, j;
+	int			 i, j, ndirect = 0;
 
 	/* Nothing of the last one stays: the header and names are cleared
 	 * now, the arrays after them below, the strings written whole. */
@@ -197,7 +197,11 @@ queue_config(void)
 	for (i = 0; i < d.cfg->nservices && i < MAX_SERVICES; i++) {
 		memcpy(s[i].name, d.cfg->services[i].name,
 		    sizeof(s[i].name));
-		s[i].visible = d.cfg->services[i].visible;
+		s[i].flags = d.cfg->services[i].visible ? SVC_VISIBLE : 0;
+		/* The relay's table has the same ones (rlink_table). */
+		if (rlink_direct(d.cfg, &d.cfg->services[i]) &&
+		    ndirect++ < FWDTAB_MAX)
+			s[i].flags |= SVC_RELAY;
 		c->nacl += d.cfg->services[i].nacl;
 		for (j = 0; j < d.cfg->services[i].nrules; j++) {
 			const struct matchrule *m =

@@ -154,6 +154,7 @@ uint64_t notify_next_deadline(void);
 int	 rlink_start(struct config *, int debug, int exefd,
 	    void (*first_ready)(void));
 void	 rlink_configure(struct config *);
+int	 rlink_direct(const struct config *, const struct service *);
 void	 rlink_forward(const struct service *, const struct ipc_dispatch *,
 	    int fd, const char *peer);
 int	 rlink_exited(pid_t, int status);

@@ -28,6 +28,7 @@
 #define REASON_UNAVAIL		"service unavailable"
 
 #define RL_DRAINING_MAX		8	/* old relays still carrying */
+#define RL_DIRECT_IDS		(1 << 21)	/* a relay's own ids, at most */
 
 /* A relay process: the current one, or an old one draining. */
 struct relay {
@@ -37,6 +38,10 @@ struct relay {
 	int		 draining;	/* takes no new one; stops when idle */
 	uint32_t	 lent;		/* the frontend's socket to it: its
 					 * generation, 0 none */
+	uint32_t	 lentlast;	/* the newest it was ever lent */
+	uint32_t	 closed;	/* the newest it said is closed */
+	int		*dmap;		/* its own ids (STARTED): our slots */
+	size_t		 ndmap;
 	struct relay	*next;
 };
 
@@ -237,16 +242,84 @@ relay_free(struct relay *rel)
 		}
 	proc_free(rel->p);
 	free(rel->rules);
+	free(rel->dmap);
 	free(rel);
 }
 
-/* A draining relay with no connection left: its channel closes, and it
+/* A draining relay with no connection left, to which the frontend can
+ * send none (its last lent socket closed): its channel closes, and it
  * exits (reaped by rlink_exited). */
 static void
 drain_check(struct relay *rel)
 {
-	if (rel->draining && rel->nused == 0)
+	if (rel->draining && rel->nused == 0 &&
+	    (rel->lentlast == 0 || rel->closed == rel->lentlast))
 		(void)proc_stop(rel->p);
+}
+
+/*
+ * May the frontend send this service's clients straight to the relay?
+ * The relay checks no access list, so only a service under none (its
+ * own or the global one); the caps it keeps itself (IPC_FWDTAB).
+ */
+int
+rlink_direct(const struct config *cfg, const struct service *svc)
+{
+	return svc->forward_host != NULL && svc->nacl == 0 && cfg->nacl == 0;
+}
+
+/* What a FORWARD says of svc, before its client. */
+static void
+forward_of(const struct service *svc, struct ipc_forward *f)
+{
+	int	i;
+
+	memset(f, 0, sizeof(*f));
+	memcpy(f->name, svc->name, sizeof(f->name));
+	f->proxy = svc->proxy_out;
+	f->idle_s = svc->idle_s;
+	f->connect_ms = RL_CONNECT_MS;
+	f->naddrs = svc->nforward_addrs;
+	if (svc->forward_port == 0)
+		snprintf(f->path, sizeof(f->path), "%s", svc->forward_host);
+	for (i = 0; i < svc->nforward_addrs; i++)
+		memcpy(&f->addrs[i], &svc->forward_addrs[i],
+		    svc->forward_addrs[i].ss_family == AF_INET ?
+		    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
+}
+
+/*
+ * The relay's table: the services rlink_direct allows, in the config's
+ * order (by name), the first FWDTAB_MAX (felink marks the same ones),
+ * and the caps. Without it, or before it, the relay hands the
+ * frontend's clients to us.
+ */
+static void
+send_table(struct relay *rel)
+{
+	struct ipc_fwdtab	*h;
+	struct ipc_fwdsvc	*e;
+	const struct service	*svc;
+	int			 i;
+
+	if ((h = calloc(1, sizeof(*h) + FWDTAB_MAX * sizeof(*e))) == NULL) {
+		log_warnx("relay: out of memory for its forward table");
+		return;
+	}
+	e = (struct ipc_fwdsvc *)(h + 1);
+	h->max_total = r.max;
+	for (i = 0; i < r.cfg->nservices && h->n < FWDTAB_MAX; i++) {
+		svc = &r.cfg->services[i];
+		if (!rlink_direct(r.cfg, svc))
+			continue;
+		e[h->n].max_instances = svc->max_instances;
+		forward_of(svc, &e[h->n].f);
+		h->n++;
+	}
+	if (ipc_send(proc_sock(rel->p), IPC_FWDTAB, h, sizeof(*h) +
+	    h->n * sizeof(*e), -1) == -1)
+		log_warn("relay: cannot send its forward table");
+	free(h);
 }
 
 static void
@@ -321,7 +394,7 @@ rlink_forward(const struct service *svc, const struct ipc_dispatch *req,
 	struct relay		*rel = r.cur;
 	const char		*reason = NULL;
 	char			 result[64];
-	int			 i, k;
+	int			 k;
 
 	/* Until a new relay is ready, the newest old one that is. */
 	if (rel == NULL || !proc_is_ready(rel->p))
@@ -339,21 +412,10 @@ rlink_forward(const struct service *svc, const struct ipc_dispatch *req,
 		reason = REASON_BUSY;
 	if (reason != NULL)
 		goto refuse;
-	memset(&f, 0, sizeof(f));
+	forward_of(svc, &f);
 	f.id = k;
-	memcpy(f.name, svc->name, sizeof(f.name));
 	f.proto = req->proto;
 	f.flags = req->proto == PROTO_TCPMUX ? FORWARD_PLUS : 0;
-	f.proxy = svc->proxy_out;
-	f.idle_s = svc->idle_s;
-	f.connect_ms = RL_CONNECT_MS;
-	f.naddrs = svc->nforward_addrs;
-	if (svc->forward_port == 0)
-		snprintf(f.path, sizeof(f.path), "%s", svc->forward_host);
-	for (i = 0; i < svc->nforward_addrs; i++)
-		memcpy(&f.addrs[i], &svc->forward_addrs[i],
-		    svc->forward_addrs[i].ss_family == AF_INET ?
-		    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
 	f.peer = req->peer;
 	f.local = req->local;
 	memcpy(f.host, req->host, sizeof(f.host));
@@ -384,20 +446,75 @@ refuse:
 	parent_log_conn(peer, req->name, result, 0, req->accepted_ns);
 }
 
+/*
+ * A client the frontend sent the relay: a slot as rlink_forward's, found
+ * by the relay's id. Without memory it goes uncounted, and its DONE
+ * finds nothing: logged, not fatal.
+ */
+static int
+started(struct relay *rel, const struct ipc_started *st)
+{
+	struct slot	*s;
+	size_t		 idx = st->id & ~DONE_DIRECT, n, len;
+	int		*m, k;
+
+	if (idx >= RL_DIRECT_IDS || (idx < rel->ndmap && rel->dmap[idx] != -1)) {
+		log_warnx("relay: started with a bad or busy id (%zu)", idx);
+		return -1;
+	}
+	if (idx >= rel->ndmap) {
+		n = rel->ndmap == 0 ? 64 : rel->ndmap;
+		while (n <= idx)
+			n *= 2;
+		if ((m = reallocarray(rel->dmap, n, sizeof(*m))) == NULL)
+			goto nomem;
+		memset(m + rel->ndmap, 0xff, (n - rel->ndmap) * sizeof(*m));
+		rel->dmap = m;
+		rel->ndmap = n;
+	}
+	if ((k = slot_get()) == -1)
+		goto nomem;
+	s = &r.slots[k];
+	s->used = 1;
+	s->rel = rel;
+	r.nused++;
+	rel->nused++;
+	rel->dmap[idx] = k;
+	memcpy(s->name, st->d.name, sizeof(s->name));
+	addr_ntop((const struct sockaddr *)&st->d.peer, s->peer,
+	    sizeof(s->peer));
+	len = strlen(s->peer);
+	proto_tags(s->peer + len, sizeof(s->peer) - len, NULL, st->d.proto,
+	    st->d.host, st->d.alpn);
+	s->proto = st->d.proto;
+	s->accepted_ns = st->d.accepted_ns;
+	return 0;
+nomem:
+	log_warnx("relay: out of memory: a relayed connection not counted");
+	return 0;
+}
+
 static int
 done(struct relay *rel, const struct ipc_done *d, int fd)
 {
 	struct slot	*s;
 	const char	*reason;
+	uint32_t	 k = d->id;
+	size_t		 idx = d->id & ~DONE_DIRECT;
 
-	if (d->id >= (uint32_t)r.nslots || !r.slots[d->id].used ||
-	    r.slots[d->id].rel != rel) {
+	if (d->id & DONE_DIRECT) {
+		k = idx < rel->ndmap ? (uint32_t)rel->dmap[idx] : UINT32_MAX;
+		if (idx < rel->ndmap)
+			rel->dmap[idx] = -1;
+	}
+	if (k >= (uint32_t)r.nslots || !r.slots[k].used ||
+	    r.slots[k].rel != rel) {
 		if (fd != -1)
 			close(fd);
 		log_warnx("relay: done for no connection (%u)", d->id);
 		return -1;
 	}
-	s = &r.slots[d->id];
+	s = &r.slots[k];
 	if (fd != -1) {
 		/* Untouched: refused in its protocol, as everywhere. */
 		reason = d->result + 1;
@@ -439,7 +556,7 @@ relay_lend(struct relay *rel)
 		return;
 	}
 	close(sv[0]);
-	rel->lent = l.generation;
+	rel->lent = rel->lentlast = l.generation;
 	felink_lend(LEND_RELAY, "", l.generation, sv[1]);
 }
 
@@ -480,8 +597,20 @@ message(void *arg, enum ipc_type type, const uint8_t *buf, size_t n, int fd)
 	}
 	switch (m.type) {
 	case IPC_READY:
-		if (rel == r.cur && !r.stopping)
+		if (rel == r.cur && !r.stopping) {
+			send_table(rel);
 			relay_lend(rel);
+		}
+		break;
+	case IPC_STARTED:
+		return started(rel, &m.started);
+	case IPC_DISPATCH:
+		/* One the frontend sent it that it has no entry for. */
+		dispatch(r.cfg, &m.f.dispatch, fd);
+		break;
+	case IPC_DRAIN:
+		rel->closed = m.drained;
+		drain_check(rel);
 		break;
 	case IPC_DONE:
 		return done(rel, &m.done, fd);
@@ -514,7 +643,7 @@ static const struct proc_def relay_def = {
 	.argv0 = "oneportd-relay",
 	.bufsz = 1 << 20,
 	.log_ready = 1,
-	.maxmsg = sizeof(struct ipc_done) + IPC_LOG_MAX + 64,
+	.maxmsg = sizeof(struct ipc_started) + IPC_LOG_MAX + 64,
 	.batch = 256,
 	.emfile = "a refused client was lost",
 	.start = start_relay,
@@ -616,6 +745,8 @@ rlink_configure(struct config *cfg)
 		return;
 	if (r.cur->rules != NULL && covers(r.cur->rules, rules)) {
 		free(rules);
+		if (proc_is_ready(r.cur->p))
+			send_table(r.cur);
 		return;
 	}
 	free(rules);

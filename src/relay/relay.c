@@ -71,6 +71,7 @@ struct conn {
 	struct ipc_forward f;
 	int		 connected;
 	int		 retry;		/* a unix backend's queue was full */
+	int		 tix;		/* its service's table entry, or -1 */
 	uint32_t	 ai;		/* the backend address being tried */
 	uint8_t		 hdr[PROXYOUT_MAX];	/* the PROXY header, to send */
 	size_t		 hdrlen, hdroff;
@@ -99,6 +100,7 @@ static struct {
 } rl;
 
 static void	conn_end(struct conn *, const char *result, int refuse);
+static void	lent_interest(int);
 
 /*
  * The frontend's ends of the sockets the parent lent it (IPC_LEND): a
@@ -108,6 +110,7 @@ static void	conn_end(struct conn *, const char *result, int refuse);
 #define LENT_MAX	8
 static struct watch	*lent[LENT_MAX];
 static void	lent_add(const uint8_t *, size_t, int);
+static void	fwdtab(const uint8_t *, size_t, int);
 
 static void
 log_to_parent(int pri, const char *msg)
@@ -226,6 +229,8 @@ parent_interest(int out)
 	if (epoll_ctl(rl.epfd, EPOLL_CTL_MOD, rl.parent.fd, &ev) == -1)
 		fatal("relay: epoll_ctl");
 	rl.parent_out = out;
+	/* The frontend's clients would need a STARTED each: they wait. */
+	lent_interest(!out);
 }
 
 /* 0 sent, -1 the channel is full (anything else is fatal). */
@@ -235,6 +240,8 @@ done_try(const struct ipc_done *d, int fd)
 	if (ipc_send(rl.parent.fd, IPC_DONE, d, sizeof(*d), fd) == 0) {
 		if (fd != -1)
 			close(fd);
+		if (d->id & DONE_DIRECT)
+			id_put(d->id);
 		return 0;
 	}
 	if (errno != EAGAIN && errno != ENOBUFS)
@@ -328,6 +335,7 @@ conn_end(struct conn *c, const char *result, int refuse)
 	}
 	if (c->be.fd != -1)
 		close(c->be.fd);
+	table_count(c->tix, -1);
 	way_close(&c->up);
 	way_close(&c->down);
 	if (c->prev != NULL)
@@ -643,13 +651,24 @@ static void
 forward_start(const struct ipc_forward *f, int fd)
 {
 	struct conn	*c;
-	int		 r;
+	const char	*full;
+	char		 result[64];
+	int		 r, tix = table_find(f->name);
 
+	/* The caps hold for every connection here, the parent's and those
+	 * the frontend sent: only the relay sees them all. */
+	if ((full = table_full(tix, rl.nconns)) != NULL) {
+		snprintf(result, sizeof(result), "-%s", full);
+		done_orphan(f->id, result, fd);
+		return;
+	}
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		done_orphan(f->id, "-" REASON_BUSY, fd);
 		return;
 	}
 	c->f = *f;
+	c->tix = tix;
+	table_count(tix, 1);
 	c->cl.kind = W_CLIENT;
 	c->be.kind = W_BACKEND;
 	c->cl.c = c->be.c = c;
@@ -680,7 +699,8 @@ forward_start(const struct ipc_forward *f, int fd)
 static void
 parent_read(void)
 {
-	static uint8_t		 buf[sizeof(struct ipc_forward) + 64];
+	static uint8_t		 buf[sizeof(struct ipc_fwdtab) +
+				    FWDTAB_MAX * sizeof(struct ipc_fwdsvc)];
 	struct ipc_forward	 f;
 	struct ipc_hdr		 hdr;
 	const char		*why;
@@ -710,6 +730,10 @@ parent_read(void)
 			lent_add(buf, n, fd);
 			continue;
 		}
+		if (hdr.type == IPC_FWDTAB) {
+			fwdtab(buf, n, fd);
+			continue;
+		}
 		if (ipc_forward_parse(hdr.type, buf, n, fd != -1, &f,
 		    &why) == -1)
 			fatalx("relay: %s from the parent", why);
@@ -717,17 +741,53 @@ parent_read(void)
 	}
 }
 
+/*
+ * The frontend's sockets: when the last one closes, the parent hears
+ * the generation of the newest it lent (IPC_DRAIN): no client will come
+ * that way again, so a relay that drains may stop once its own are done.
+ */
+static uint32_t	lent_gen;
+
 static void
 lent_close(struct watch *w)
 {
-	int	i;
+	int	i, left = 0;
 
 	epoll_ctl(rl.epfd, EPOLL_CTL_DEL, w->fd, NULL);
 	close(w->fd);
-	for (i = 0; i < LENT_MAX; i++)
+	for (i = 0; i < LENT_MAX; i++) {
 		if (lent[i] == w)
 			lent[i] = NULL;
+		left += lent[i] != NULL;
+	}
 	free(w);
+	if (left == 0 && ipc_send(rl.parent.fd, IPC_DRAIN, &lent_gen,
+	    sizeof(lent_gen), -1) == -1)
+		log_warn("relay: cannot tell the parent its lent socket "
+		    "closed");
+}
+
+/* Level-triggered, so a socket not read is not watched. */
+static void
+lent_watch(struct watch *w, int op, int on)
+{
+	struct epoll_event	ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.events = on ? EPOLLIN : 0;
+	ev.data.ptr = w;
+	if (epoll_ctl(rl.epfd, op, w->fd, &ev) == -1)
+		fatal("relay: epoll_ctl");
+}
+
+static void
+lent_interest(int on)
+{
+	int	i;
+
+	for (i = 0; i < LENT_MAX; i++)
+		if (lent[i] != NULL)
+			lent_watch(lent[i], EPOLL_CTL_MOD, on);
 }
 
 /* The parent's IPC_LEND: the relay's end of a socket lent the frontend. */
@@ -742,6 +802,7 @@ lent_add(const uint8_t *buf, size_t n, int fd)
 	if (ipc_lend_parse(IPC_LEND, buf, n, fd != -1, &l, &why) == -1 ||
 	    l.kind != LEND_RELAY)
 		fatalx("relay: %s from the parent", why ? why : "bad lend");
+	lent_gen = l.generation;
 	for (i = 0; i < LENT_MAX && lent[i] != NULL; i++)
 		;
 	/* More than the frontend can have had: the oldest goes. */
@@ -755,21 +816,127 @@ lent_add(const uint8_t *buf, size_t n, int fd)
 	w->kind = W_LENT;
 	w->fd = fd;
 	fcntl(fd, F_SETFL, O_NONBLOCK);
-	{
-		struct epoll_event	ev = { .events = EPOLLIN };
-
-		ev.data.ptr = w;
-		if (epoll_ctl(rl.epfd, EPOLL_CTL_ADD, fd, &ev) == -1) {
-			log_warn("relay: epoll_ctl");
-			close(fd);
-			free(w);
-			return;
-		}
-	}
+	lent_watch(w, EPOLL_CTL_ADD, !rl.parent_out);
 	lent[i] = w;
 }
 
-/* The frontend's messages on a lent socket; its end closed: ours too. */
+/* The parent's IPC_FWDTAB: the services the frontend may send here. */
+static void
+fwdtab(const uint8_t *buf, size_t n, int fd)
+{
+	struct ipc_fwdtab	 h;
+	const uint8_t		*e;
+	const char		*why;
+	struct conn		*c;
+
+	if (ipc_fwdtab_parse(IPC_FWDTAB, buf, n, fd != -1, &h, &e,
+	    &why) == -1)
+		fatalx("relay: %s from the parent", why);
+	if (table_set(&h, e) == -1) {
+		log_warnx("relay: out of memory: the old forward table "
+		    "stays");
+		return;
+	}
+	/* The connections that run on count against the new caps. */
+	for (c = rl.conns; c != NULL; c = c->next) {
+		c->tix = table_find(c->f.name);
+		table_count(c->tix, 1);
+	}
+}
+
+static int
+same_peer(const struct sockaddr_storage *ss, const struct sockaddr_in6 *p)
+{
+	const struct sockaddr_in	*a = (const struct sockaddr_in *)ss;
+	const struct sockaddr_in	*b = (const struct sockaddr_in *)p;
+	const struct sockaddr_in6	*a6 = (const struct sockaddr_in6 *)ss;
+
+	if (ss->ss_family != p->sin6_family)
+		return 0;
+	if (ss->ss_family == AF_INET)
+		return a->sin_port == b->sin_port &&
+		    a->sin_addr.s_addr == b->sin_addr.s_addr;
+	return ss->ss_family == AF_INET6 && a6->sin6_port == p->sin6_port &&
+	    a6->sin6_scope_id == p->sin6_scope_id &&
+	    memcmp(&a6->sin6_addr, &p->sin6_addr, sizeof(p->sin6_addr)) == 0;
+}
+
+/*
+ * A client the frontend sent straight here (IPC_DISPATCH on a lent
+ * socket). The frontend meets clients and is not trusted: the peer it
+ * names must be the socket's own, since it goes into the PROXY header
+ * and the log, and the local address is asked of the socket. The parent
+ * hears of it (STARTED) before anything can end it; a service the table
+ * lacks (a reload between the two) goes to the parent as the frontend's
+ * clients do.
+ */
+static void
+direct_start(const uint8_t *buf, size_t n, int fd)
+{
+	struct ipc_fmsg		 m;
+	struct ipc_started	 s;
+	struct ipc_forward	 f;
+	struct sockaddr_storage	 ss, ls;
+	socklen_t		 len = sizeof(ss), llen;
+	const char		*why;
+	int			 ix;
+
+	if (ipc_frontend_parse(IPC_DISPATCH, buf, n, fd != -1, &m,
+	    &why) == -1 || m.dispatch.flags != 0) {
+		log_warnx("relay: %s from the frontend: dropped",
+		    why != NULL ? why : "a dispatch only the parent takes");
+		if (fd != -1)
+			close(fd);
+		return;
+	}
+	ix = table_find(m.dispatch.name);
+	/* The local address only for a PROXY header. */
+	memset(&ls, 0, sizeof(ls));
+	llen = 0;
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) == -1 ||
+	    (ix != -1 && table_forward(ix)->proxy != 0 &&
+	    (llen = sizeof(ls), getsockname(fd, (struct sockaddr *)&ls,
+	    &llen)) == -1)) {
+		close(fd);	/* the client is gone, or it is no socket */
+		return;
+	}
+	if (!same_peer(&ss, &m.dispatch.peer)) {
+		log_warnx("relay: the frontend named a peer that is not the "
+		    "socket's: dropped");
+		close(fd);
+		return;
+	}
+	memset(&s, 0, sizeof(s));
+	s.d = m.dispatch;
+	if (ix == -1) {
+		if (ipc_send(rl.parent.fd, IPC_DISPATCH, &s.d, sizeof(s.d),
+		    fd) == -1)
+			log_warn("relay: a client for the parent was lost");
+		close(fd);
+		return;
+	}
+	if ((s.id = id_get()) == 0 ||
+	    ipc_send(rl.parent.fd, IPC_STARTED, &s, sizeof(s), -1) == -1) {
+		log_warnx("relay: cannot tell the parent: a client dropped");
+		if (s.id != 0)
+			id_put(s.id);
+		close(fd);
+		return;
+	}
+	f = *table_forward(ix);
+	f.id = s.id;
+	f.proto = s.d.proto;
+	f.flags = f.proto == PROTO_TCPMUX ? FORWARD_PLUS : 0;
+	f.peer = s.d.peer;
+	memcpy(&f.local, &ls, llen < sizeof(f.local) ? llen :
+	    sizeof(f.local));
+	memcpy(f.host, s.d.host, sizeof(f.host));
+	memcpy(f.alpn, s.d.alpn, sizeof(f.alpn));
+	forward_start(&f, fd);
+}
+
+/* The frontend's clients on a lent socket; its end closed: ours too.
+ * While a DONE waits (parent_interest), the socket is not watched. */
 static void
 lent_read(struct watch *w)
 {
@@ -778,13 +945,23 @@ lent_read(struct watch *w)
 	ssize_t		 n;
 	int		 fd, i;
 
-	for (i = 0; i < 64; i++) {
+	for (i = 0; i < 64 && !rl.parent_out; i++) {
 		n = ipc_recv(w->fd, &hdr, buf, sizeof(buf), &fd);
 		if (n == -1 && errno == EAGAIN)
 			return;
 		if (n == 0 && hdr.type == 0) {
 			lent_close(w);
 			return;
+		}
+		if (n >= 0 && hdr.type == IPC_DISPATCH) {
+			direct_start(buf, n, fd);
+			continue;
+		}
+		if (n == -1 && errno == EMFILE) {
+			/* The kernel closed the client's fd: it is gone. */
+			log_warnx("relay: out of descriptors: a client of "
+			    "the frontend was lost");
+			continue;
 		}
 		if (fd != -1)
 			close(fd);

@@ -15,6 +15,18 @@
 /* relay.c */
 void	relay_run(int argc, char *argv[]) __attribute__((noreturn));
 
+/* table.c: the forward services the frontend may send straight here,
+ * their caps, and the ids of the clients it did send. */
+struct ipc_fwdtab;
+struct ipc_forward;
+int	 table_set(const struct ipc_fwdtab *, const uint8_t *entries);
+int	 table_find(const char *name);
+const struct ipc_forward *table_forward(int ix);
+const char *table_full(int ix, int nconns);
+void	 table_count(int ix, int delta);
+uint32_t id_get(void);
+void	 id_put(uint32_t id);
+
 /* sandbox.c: ports the backends listen on and their socket paths;
  * connect to nothing else. */
 void	relay_sandbox(const char *user, const char *root, pid_t parent,

@@ -32,6 +32,7 @@
 
 static const int allowed[] = {
 	SCMP_SYS(connect), SCMP_SYS(splice), SCMP_SYS(shutdown),
+	SCMP_SYS(getpeername), SCMP_SYS(getsockname),
 	SCMP_SYS(recvfrom), SCMP_SYS(recvmsg), SCMP_SYS(sendmsg),
 	SCMP_SYS(close), SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(poll),
 	SCMP_SYS(ppoll), SCMP_SYS(pipe2),

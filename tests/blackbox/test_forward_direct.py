@@ -1,0 +1,142 @@
+# SPDX-License-Identifier: ISC
+"""forward, the frontend's own way to the relay: a client of a forward
+service under no access list goes from the frontend straight to the
+relay (the socket the parent lent it), so the parent never touches it and
+hears of it only from the relay (STARTED, then DONE), while it still
+logs it, counts it against the caps and sees it through a relay's death
+and a drain (test_forward's reload test: its session is now one of these).
+Stopping the parent (SIGSTOP) tells the two ways apart: a client that
+still gets its "+" did not go by the parent."""
+
+import os
+import signal
+import socket
+
+from harness import IO_TIMEOUT, recv_exact, recv_until_eof
+from test_forward import ForwardTestCase, echo, relay_pid
+
+
+class Direct(ForwardTestCase):
+
+    def stopped(self, d):
+        os.kill(d.pid, signal.SIGSTOP)
+        self.addCleanup(os.kill, d.pid, signal.SIGCONT)
+
+    def test_served_while_the_parent_is_stopped(self):
+        b = self.backend(echo)
+        d = self.forwarding(b.port)
+        relay_pid(d)
+        self.stopped(d)
+        s = self.sock(d)
+        s.sendall(b"fwd\r\nxy")
+        self.assertEqual(recv_exact(s, 5), b"+\r\nxy")
+        s.shutdown(socket.SHUT_WR)
+        self.assertEqual(recv_until_eof(s), b"")
+        port = s.getsockname()[1]
+        os.kill(d.pid, signal.SIGCONT)
+        # The parent's line, as for any relayed client: the peer is the
+        # socket's own, the bytes each way.
+        line = self.conn_line(d, "fwd")[0]
+        self.assertIn("conn peer=127.0.0.1:%d service=fwd result=+ " % port,
+                      line)
+        self.assertIn(" in=2 out=2 ", line)
+
+    def waits_for_the_parent(self, **kw):
+        """The relay checks no access list: such a service's clients wait
+        for the parent, which does."""
+        b = self.backend(echo)
+        d = self.forwarding(b.port, **kw)
+        relay_pid(d)
+        self.stopped(d)
+        s = self.sock(d)
+        s.settimeout(0.5)
+        s.sendall(b"fwd\r\nx")
+        with self.assertRaises(socket.timeout):
+            s.recv(1)
+        os.kill(d.pid, signal.SIGCONT)
+        s.settimeout(IO_TIMEOUT)
+        self.assertEqual(recv_exact(s, 4), b"+\r\nx")
+
+    def test_an_access_list_keeps_its_clients_with_the_parent(self):
+        self.waits_for_the_parent(extra="\tallow 127.0.0.1\n")
+
+    def test_a_global_access_list_too(self):
+        self.waits_for_the_parent(more="deny 10.0.0.0/8\n")
+
+    def test_the_caps_count_them(self):
+        # Both clients go straight to the relay, which keeps the caps.
+        b = self.backend(echo)
+        d = self.forwarding(b.port, extra="\tmax instances 2\n")
+        relay_pid(d)
+        self.stopped(d)
+        held = []
+        for _ in range(2):
+            s = self.sock(d)
+            s.sendall(b"fwd\r\n")
+            self.assertEqual(recv_exact(s, 3), b"+\r\n")
+            held.append(s)
+        t = self.sock(d)
+        t.sendall(b"fwd\r\n")
+        # Refused in the relay; the parent, stopped, says it in TCPMUX.
+        os.kill(d.pid, signal.SIGCONT)
+        self.assertEqual(recv_until_eof(t), b"-service busy\r\n")
+        held[0].close()
+        d.wait_log(r"service=fwd result=\+ ")
+        u = self.sock(d)
+        u.sendall(b"fwd\r\nz")
+        self.assertEqual(recv_exact(u, 4), b"+\r\nz")
+
+    def test_a_live_session_is_logged_when_the_relay_dies(self):
+        b = self.backend(echo)
+        d = self.forwarding(b.port)
+        pid = relay_pid(d)
+        s = self.sock(d)
+        s.sendall(b"fwd\r\nx")
+        self.assertEqual(recv_exact(s, 4), b"+\r\nx")
+        os.kill(pid, signal.SIGKILL)
+        self.assertEqual(recv_until_eof(s), b"")
+        self.assertIn("result=-relay lost", self.conn_line(d, "fwd")[0])
+        d.wait_log(r"relay ready, pid \d+", count=2)
+        # The new relay has the frontend's new socket, and its table.
+        self.stopped(d)
+        t = self.sock(d)
+        t.sendall(b"fwd\r\ny")
+        self.assertEqual(recv_exact(t, 4), b"+\r\ny")
+
+    def test_a_reload_that_adds_a_service_updates_the_table(self):
+        b = self.backend(echo)
+        d = self.forwarding(b.port)
+        old = relay_pid(d)
+        with open(d.conffile, "w") as f:
+            f.write("service fwd {\n\tforward to 127.0.0.1 port %d\n}\n"
+                    "service more {\n\tforward to 127.0.0.1 port %d\n}\n"
+                    % (b.port, b.port))
+        d.signal(signal.SIGHUP)
+        d.wait_log(r"reloaded")
+        # The same backend: the same relay, with a new table.
+        self.assertEqual(relay_pid(d), old)
+        self.stopped(d)
+        s = self.sock(d)
+        s.sendall(b"more\r\nq")
+        self.assertEqual(recv_exact(s, 4), b"+\r\nq")
+
+    def test_past_the_tables_size_by_the_parent(self):
+        # 600 forward services: the relay's table holds the first 512
+        # (FWDTAB_MAX) by name; the others' clients go by the parent.
+        b = self.backend(echo)
+        conf = "".join("service f%03d {\n\tforward to 127.0.0.1 port %d\n}\n"
+                       % (i, b.port) for i in range(600))
+        d = self.start(config=conf)
+        relay_pid(d)
+        self.stopped(d)
+        s = self.sock(d)
+        s.sendall(b"f511\r\na")
+        self.assertEqual(recv_exact(s, 4), b"+\r\na")
+        t = self.sock(d)
+        t.settimeout(0.5)
+        t.sendall(b"f512\r\nb")
+        with self.assertRaises(socket.timeout):
+            t.recv(1)
+        os.kill(d.pid, signal.SIGCONT)
+        t.settimeout(IO_TIMEOUT)
+        self.assertEqual(recv_exact(t, 4), b"+\r\nb")
