@@ -749,26 +749,35 @@ parent_read(void)
 static uint32_t	lent_gen;
 
 static void
-lent_close(struct watch *w)
+lent_none_left(void)
 {
-	int	i, left = 0;
+	int	i;
 
-	epoll_ctl(rl.epfd, EPOLL_CTL_DEL, w->fd, NULL);
-	close(w->fd);
-	for (i = 0; i < LENT_MAX; i++) {
-		if (lent[i] == w)
-			lent[i] = NULL;
-		left += lent[i] != NULL;
-	}
-	free(w);
-	if (left == 0 && ipc_send(rl.parent.fd, IPC_DRAIN, &lent_gen,
-	    sizeof(lent_gen), -1) == -1)
+	for (i = 0; i < LENT_MAX; i++)
+		if (lent[i] != NULL)
+			return;
+	if (ipc_send(rl.parent.fd, IPC_DRAIN, &lent_gen, sizeof(lent_gen),
+	    -1) == -1)
 		log_warn("relay: cannot tell the parent its lent socket "
 		    "closed");
 }
 
-/* Level-triggered, so a socket not read is not watched. */
 static void
+lent_close(struct watch *w)
+{
+	int	i;
+
+	epoll_ctl(rl.epfd, EPOLL_CTL_DEL, w->fd, NULL);
+	close(w->fd);
+	for (i = 0; i < LENT_MAX; i++)
+		if (lent[i] == w)
+			lent[i] = NULL;
+	free(w);
+	lent_none_left();
+}
+
+/* Level-triggered, so a socket not read is not watched. */
+static int
 lent_watch(struct watch *w, int op, int on)
 {
 	struct epoll_event	ev;
@@ -776,8 +785,7 @@ lent_watch(struct watch *w, int op, int on)
 	memset(&ev, 0, sizeof(ev));
 	ev.events = on ? EPOLLIN : 0;
 	ev.data.ptr = w;
-	if (epoll_ctl(rl.epfd, op, w->fd, &ev) == -1)
-		fatal("relay: epoll_ctl");
+	return epoll_ctl(rl.epfd, op, w->fd, &ev);
 }
 
 static void
@@ -786,8 +794,9 @@ lent_interest(int on)
 	int	i;
 
 	for (i = 0; i < LENT_MAX; i++)
-		if (lent[i] != NULL)
-			lent_watch(lent[i], EPOLL_CTL_MOD, on);
+		if (lent[i] != NULL &&
+		    lent_watch(lent[i], EPOLL_CTL_MOD, on) == -1)
+			fatal("relay: epoll_ctl");	/* it is in the set */
 }
 
 /* The parent's IPC_LEND: the relay's end of a socket lent the frontend. */
@@ -811,12 +820,21 @@ lent_add(const uint8_t *buf, size_t n, int fd)
 	if ((w = calloc(1, sizeof(*w))) == NULL) {
 		log_warnx("relay: out of memory: a lent socket closed");
 		close(fd);
+		lent_none_left();
 		return;
 	}
 	w->kind = W_LENT;
 	w->fd = fd;
 	fcntl(fd, F_SETFL, O_NONBLOCK);
-	lent_watch(w, EPOLL_CTL_ADD, !rl.parent_out);
+	if (lent_watch(w, EPOLL_CTL_ADD, !rl.parent_out) == -1) {
+		/* Its clients go by the parent: the frontend's sends fail
+		 * once the socket is full, or at its close. */
+		log_warn("relay: epoll_ctl: a lent socket closed");
+		close(fd);
+		free(w);
+		lent_none_left();
+		return;
+	}
 	lent[i] = w;
 }
 
