@@ -636,6 +636,11 @@ relay_lost(void *arg)
 			slot_log(&r.slots[i], "-relay lost", NULL);
 			slot_free(&r.slots[i]);
 		}
+	/* Its ids went with it: the next relay counts from 0 again. */
+	free(rel->dmap);
+	rel->dmap = NULL;
+	rel->ndmap = 0;
+	rel->closed = rel->lentlast = 0;
 }
 
 static const struct proc_def relay_def = {

@@ -9,6 +9,7 @@ Stopping the parent (SIGSTOP) tells the two ways apart: a client that
 still gets its "+" did not go by the parent."""
 
 import os
+import re
 import signal
 import socket
 
@@ -18,7 +19,19 @@ from test_forward import ForwardTestCase, echo, relay_pid
 
 class Direct(ForwardTestCase):
 
-    def stopped(self, d):
+    def stopped(self, d, name="fwd"):
+        """The parent stopped, once a client of name was served: the
+        relay is ready and the parent has lent the frontend its socket
+        and sent the relay its table (the same handler as the READY, or
+        the reload, before any client after it)."""
+        pat = r"service=%s result=\+ " % name
+        n = sum(1 for l in d.log_lines() if re.search(pat, l))
+        w = d.connect()
+        w.sendall(b"%s\r\n" % name.encode())
+        self.assertEqual(recv_exact(w, 3), b"+\r\n")
+        w.close()
+        # Ended, so it holds no instance.
+        d.wait_log(pat, count=n + 1)
         os.kill(d.pid, signal.SIGSTOP)
         self.addCleanup(os.kill, d.pid, signal.SIGCONT)
 
@@ -36,7 +49,7 @@ class Direct(ForwardTestCase):
         os.kill(d.pid, signal.SIGCONT)
         # The parent's line, as for any relayed client: the peer is the
         # socket's own, the bytes each way.
-        line = self.conn_line(d, "fwd")[0]
+        line = self.conn_line(d, "fwd", count=2)[1]
         self.assertIn("conn peer=127.0.0.1:%d service=fwd result=+ " % port,
                       line)
         self.assertIn(" in=2 out=2 ", line)
@@ -81,7 +94,7 @@ class Direct(ForwardTestCase):
         os.kill(d.pid, signal.SIGCONT)
         self.assertEqual(recv_until_eof(t), b"-service busy\r\n")
         held[0].close()
-        d.wait_log(r"service=fwd result=\+ ")
+        d.wait_log(r"service=fwd result=\+ ", count=2)
         u = self.sock(d)
         u.sendall(b"fwd\r\nz")
         self.assertEqual(recv_exact(u, 4), b"+\r\nz")
@@ -95,7 +108,7 @@ class Direct(ForwardTestCase):
         self.assertEqual(recv_exact(s, 4), b"+\r\nx")
         os.kill(pid, signal.SIGKILL)
         self.assertEqual(recv_until_eof(s), b"")
-        self.assertIn("result=-relay lost", self.conn_line(d, "fwd")[0])
+        self.assertIn("result=-relay lost", self.conn_line(d, "fwd")[-1])
         d.wait_log(r"relay ready, pid \d+", count=2)
         # The new relay has the frontend's new socket, and its table.
         self.stopped(d)
@@ -115,7 +128,7 @@ class Direct(ForwardTestCase):
         d.wait_log(r"reloaded")
         # The same backend: the same relay, with a new table.
         self.assertEqual(relay_pid(d), old)
-        self.stopped(d)
+        self.stopped(d, "more")
         s = self.sock(d)
         s.sendall(b"more\r\nq")
         self.assertEqual(recv_exact(s, 4), b"+\r\nq")
@@ -128,7 +141,7 @@ class Direct(ForwardTestCase):
                        % (i, b.port) for i in range(600))
         d = self.start(config=conf)
         relay_pid(d)
-        self.stopped(d)
+        self.stopped(d, "f000")
         s = self.sock(d)
         s.sendall(b"f511\r\na")
         self.assertEqual(recv_exact(s, 4), b"+\r\na")
