@@ -94,6 +94,7 @@ static struct {
 	struct conn	*dead;		/* ended in this batch */
 	struct conn	*pending, **pending_tail; /* DONE not sent yet */
 	int		 parent_out;	/* the channel is watched for room */
+	int		 drain;		/* IPC_DRAIN to send (lent_none_left) */
 	struct conn	*ready;		/* to pump again without an event */
 	int		 nconns;
 	uint64_t	 next_scan;
@@ -109,6 +110,7 @@ static void	lent_interest(int);
  */
 #define LENT_MAX	8
 static struct watch	*lent[LENT_MAX];
+static uint32_t		 lent_gen;	/* the newest IPC_LEND's */
 static void	lent_add(const uint8_t *, size_t, int);
 static void	fwdtab(const uint8_t *, size_t, int);
 
@@ -265,6 +267,18 @@ done_flush(void)
 		/* An event of this batch may still name it. */
 		c->next = rl.dead;
 		rl.dead = c;
+	}
+	/* After the DONEs before it: a draining relay's parent stops it
+	 * once it has them all and this. */
+	if (rl.drain) {
+		if (ipc_send(rl.parent.fd, IPC_DRAIN, &lent_gen,
+		    sizeof(lent_gen), -1) == -1) {
+			if (errno != EAGAIN && errno != ENOBUFS)
+				fatal("relay: cannot tell the parent");
+			parent_interest(1);
+			return;
+		}
+		rl.drain = 0;
 	}
 	parent_interest(0);
 }
@@ -743,10 +757,10 @@ parent_read(void)
 
 /*
  * The frontend's sockets: when the last one closes, the parent hears
- * the generation of the newest it lent (IPC_DRAIN): no client will come
- * that way again, so a relay that drains may stop once its own are done.
+ * the generation of the newest it lent (IPC_DRAIN, lent_gen): no client
+ * will come that way again, so a relay that drains may stop once its
+ * own are done.
  */
-static uint32_t	lent_gen;
 
 static void
 lent_none_left(void)
@@ -756,10 +770,9 @@ lent_none_left(void)
 	for (i = 0; i < LENT_MAX; i++)
 		if (lent[i] != NULL)
 			return;
-	if (ipc_send(rl.parent.fd, IPC_DRAIN, &lent_gen, sizeof(lent_gen),
-	    -1) == -1)
-		log_warn("relay: cannot tell the parent its lent socket "
-		    "closed");
+	rl.drain = 1;
+	if (rl.pending == NULL && !rl.parent_out)
+		done_flush();
 }
 
 static void
@@ -788,15 +801,30 @@ lent_watch(struct watch *w, int op, int on)
 	return epoll_ctl(rl.epfd, op, w->fd, &ev);
 }
 
+/*
+ * Out of the epoll set while DONEs wait, not watched with no events: a
+ * closed peer's EPOLLHUP is reported whatever the events, and would wake
+ * the loop for nothing until the parent reads. Back in, a socket that
+ * cannot be watched (no memory) is closed: its clients go by the parent.
+ */
 static void
 lent_interest(int on)
 {
-	int	i;
+	struct watch	*gone[LENT_MAX];
+	int		 i, n = 0;
 
-	for (i = 0; i < LENT_MAX; i++)
-		if (lent[i] != NULL &&
-		    lent_watch(lent[i], EPOLL_CTL_MOD, on) == -1)
-			fatal("relay: epoll_ctl");	/* it is in the set */
+	for (i = 0; i < LENT_MAX; i++) {
+		if (lent[i] == NULL)
+			continue;
+		if (!on)
+			(void)epoll_ctl(rl.epfd, EPOLL_CTL_DEL, lent[i]->fd, NULL);
+		else if (lent_watch(lent[i], EPOLL_CTL_ADD, 1) == -1) {
+			log_warn("relay: epoll_ctl: a lent socket closed");
+			gone[n++] = lent[i];
+		}
+	}
+	for (i = 0; i < n; i++)
+		lent_close(gone[i]);
 }
 
 /* The parent's IPC_LEND: the relay's end of a socket lent the frontend. */
@@ -826,7 +854,8 @@ lent_add(const uint8_t *buf, size_t n, int fd)
 	w->kind = W_LENT;
 	w->fd = fd;
 	fcntl(fd, F_SETFL, O_NONBLOCK);
-	if (lent_watch(w, EPOLL_CTL_ADD, !rl.parent_out) == -1) {
+	/* While DONEs wait it is added when they are sent. */
+	if (!rl.parent_out && lent_watch(w, EPOLL_CTL_ADD, 1) == -1) {
 		/* Its clients go by the parent: the frontend's sends fail
 		 * once the socket is full, or at its close. */
 		log_warn("relay: epoll_ctl: a lent socket closed");

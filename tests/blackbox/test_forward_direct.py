@@ -12,9 +12,11 @@ import os
 import re
 import signal
 import socket
+import time
 
-from harness import IO_TIMEOUT, recv_exact, recv_until_eof
-from test_forward import ForwardTestCase, echo, relay_pid
+from harness import (IO_TIMEOUT, children_of, proc_comm, recv_exact,
+                     recv_until_eof)
+from test_forward import EpollEcho, ForwardTestCase, echo, relay_pid
 
 
 class Direct(ForwardTestCase):
@@ -153,3 +155,45 @@ class Direct(ForwardTestCase):
         os.kill(d.pid, signal.SIGCONT)
         t.settimeout(IO_TIMEOUT)
         self.assertEqual(recv_exact(t, 4), b"+\r\nb")
+
+    def test_no_spin_while_dones_wait_and_the_frontend_dies(self):
+        # The parent stopped, sessions end until their DONEs fill the
+        # relay's channel (test_forward's stalled-parent test): the lent
+        # socket is out of the relay's epoll set then, so the frontend's
+        # death (its end closed) wakes nothing until the parent reads.
+        n = 3000
+        b = EpollEcho()
+        self.addCleanup(b.close)
+        d = self.forwarding(b.port, extra="\tmax instances %d\n" % (n + 10),
+                            more="max relays %d\n" % (n + 10), nofile=20000)
+        relay = relay_pid(d)
+        socks = []
+        self.addCleanup(lambda: [c.close() for c in socks])
+        for _ in range(n):
+            c = socket.create_connection(d.listeners[0], IO_TIMEOUT)
+            socks.append(c)
+            c.sendall(b"fwd\r\n")
+            self.assertEqual(c.recv(3), b"+\r\n")
+        os.kill(d.pid, signal.SIGSTOP)
+        try:
+            for c in socks:
+                c.shutdown(socket.SHUT_WR)
+            for c in socks:
+                self.assertEqual(c.recv(1), b"")
+            front = [k for k in children_of(d.pid)
+                     if proc_comm(k) == "oneportd-front"][0]
+            os.kill(front, signal.SIGKILL)
+            before = cpu_ticks(relay)
+            time.sleep(1)
+            spent = cpu_ticks(relay) - before
+        finally:
+            os.kill(d.pid, signal.SIGCONT)
+        self.assertLess(spent, 20, "the relay used %d ticks of 100 in a "
+                        "second with nothing to do" % spent)
+        d.wait_log(r"frontend ready, pid \d+", timeout=30)
+
+
+def cpu_ticks(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
