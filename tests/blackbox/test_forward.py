@@ -143,6 +143,33 @@ class ForwardTestCase(DaemonTestCase):
                           "port %d\n%s}\n%s" % (name, port, extra, more),
                           **kw)
 
+    def dones_waiting(self, n, more="", before=None):
+        """n sessions relayed to an EpollEcho that end while the parent is
+        stopped: their DONEs fill the relay's channel (some 2,700 of them
+        fill its 2 MiB) and wait in the relay. before(d), once the daemon
+        is up, may open more; the parent is left stopped (a cleanup goes
+        on with it). Returns d and what before returned."""
+        b = EpollEcho()
+        self.addCleanup(b.close)
+        d = self.forwarding(b.port, extra="\tmax instances %d\n" % (n + 10),
+                            more="max relays %d\n" % (n + 10) + more,
+                            nofile=20000)
+        got = before(d) if before is not None else None
+        socks = []
+        self.addCleanup(lambda: [c.close() for c in socks])
+        for _ in range(n):
+            c = socket.create_connection(d.listeners[0], IO_TIMEOUT)
+            socks.append(c)
+            c.sendall(b"fwd\r\n")
+            self.assertEqual(c.recv(3), b"+\r\n")
+        os.kill(d.pid, signal.SIGSTOP)
+        self.addCleanup(os.kill, d.pid, signal.SIGCONT)
+        for c in socks:
+            c.shutdown(socket.SHUT_WR)
+        for c in socks:
+            self.assertEqual(c.recv(1), b"")
+        return d, got
+
     def conn_line(self, d, service, count=1):
         # Tags (by=, host=...) come between the peer and the service.
         pat = r"conn peer=\S+ (?:[a-z]+=\S+ )*service=%s " % service
@@ -472,28 +499,15 @@ class Resources(ForwardTestCase):
         # the relay, which keeps relaying the session that is still
         # going; the parent logs them all once it reads again.
         n = 3000
-        b = EpollEcho()
-        self.addCleanup(b.close)
-        d = self.forwarding(b.port, extra="\tmax instances %d\n" % (n + 10),
-                            more="max relays %d\n" % (n + 10) +
-                            "service other {\n\tcommand /bin/true\n}\n",
-                            nofile=20000)
-        live = self.sock(d)
-        live.sendall(b"fwd\r\na")
-        self.assertEqual(recv_exact(live, 4), b"+\r\na")
-        socks = []
-        self.addCleanup(lambda: [c.close() for c in socks])
-        for i in range(n):
-            c = socket.create_connection(d.listeners[0], IO_TIMEOUT)
-            socks.append(c)
-            c.sendall(b"fwd\r\n")
-            self.assertEqual(c.recv(3), b"+\r\n")
-        os.kill(d.pid, signal.SIGSTOP)
+
+        def live_session(d):
+            live = self.sock(d)
+            live.sendall(b"fwd\r\na")
+            self.assertEqual(recv_exact(live, 4), b"+\r\na")
+            return live
+        d, live = self.dones_waiting(n, more="service other {\n\tcommand "
+                                     "/bin/true\n}\n", before=live_session)
         try:
-            for c in socks:
-                c.shutdown(socket.SHUT_WR)
-            for c in socks:
-                self.assertEqual(c.recv(1), b"")
             live.sendall(b"b")
             self.assertEqual(recv_exact(live, 1), b"b")
         finally:

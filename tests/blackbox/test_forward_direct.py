@@ -16,7 +16,7 @@ import time
 
 from harness import (IO_TIMEOUT, children_of, proc_comm, recv_exact,
                      recv_until_eof)
-from test_forward import EpollEcho, ForwardTestCase, echo, relay_pid
+from test_forward import ForwardTestCase, echo, relay_pid
 
 
 class Direct(ForwardTestCase):
@@ -161,25 +161,8 @@ class Direct(ForwardTestCase):
         # relay's channel (test_forward's stalled-parent test): the lent
         # socket is out of the relay's epoll set then, so the frontend's
         # death (its end closed) wakes nothing until the parent reads.
-        n = 3000
-        b = EpollEcho()
-        self.addCleanup(b.close)
-        d = self.forwarding(b.port, extra="\tmax instances %d\n" % (n + 10),
-                            more="max relays %d\n" % (n + 10), nofile=20000)
-        relay = relay_pid(d)
-        socks = []
-        self.addCleanup(lambda: [c.close() for c in socks])
-        for _ in range(n):
-            c = socket.create_connection(d.listeners[0], IO_TIMEOUT)
-            socks.append(c)
-            c.sendall(b"fwd\r\n")
-            self.assertEqual(c.recv(3), b"+\r\n")
-        os.kill(d.pid, signal.SIGSTOP)
+        d, relay = self.dones_waiting(3000, before=relay_pid)
         try:
-            for c in socks:
-                c.shutdown(socket.SHUT_WR)
-            for c in socks:
-                self.assertEqual(c.recv(1), b"")
             front = [k for k in children_of(d.pid)
                      if proc_comm(k) == "oneportd-front"][0]
             os.kill(front, signal.SIGKILL)
