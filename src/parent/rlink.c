@@ -42,6 +42,7 @@ struct relay {
 	uint32_t	 closed;	/* the newest it said is closed */
 	int		*dmap;		/* its own ids (STARTED): our slots */
 	size_t		 ndmap;
+	unsigned	 uncounted;	/* STARTEDs we had no memory for */
 	struct relay	*next;
 };
 
@@ -161,13 +162,21 @@ max_relays(const struct config *cfg)
 	struct rlimit	rl;
 	rlim_t		n;
 
-	if (cfg->max_relays > 0)
-		return cfg->max_relays;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur == RLIM_INFINITY)
-		return 1000;
+		return cfg->max_relays > 0 ? cfg->max_relays : 1000;
 	n = rl.rlim_cur > RL_RESERVE_FDS ? (rl.rlim_cur - RL_RESERVE_FDS) /
 	    RELAY_FDS : 1;
-	return n > 1000000 ? 1000000 : (int)n;
+	if (n > 1000000)
+		n = 1000000;
+	if (cfg->max_relays <= 0)
+		return (int)n;
+	/* Those past it are refused "service busy" by the relay, which
+	 * runs out of descriptors (a pipe, a socket): say so now. */
+	if (has_forward(cfg) && (rlim_t)cfg->max_relays > n)
+		log_warnx("max relays %d is more than the descriptor limit "
+		    "holds (%d at %d a connection)", cfg->max_relays, (int)n,
+		    RELAY_FDS);
+	return cfg->max_relays;
 }
 
 /* The current relay's process, with the config's backends. */
@@ -491,6 +500,7 @@ started(struct relay *rel, const struct ipc_started *st)
 	return 0;
 nomem:
 	log_warnx("relay: out of memory: a relayed connection not counted");
+	rel->uncounted++;
 	return 0;
 }
 
@@ -511,6 +521,14 @@ done(struct relay *rel, const struct ipc_done *d, int fd)
 	    r.slots[k].rel != rel) {
 		if (fd != -1)
 			close(fd);
+		/* One we could not count ends: no slot, no log line of its
+		 * own, and no fault of the relay's. */
+		if ((d->id & DONE_DIRECT) && rel->uncounted > 0) {
+			rel->uncounted--;
+			log_warnx("relay: an uncounted connection ended: %.*s",
+			    (int)sizeof(d->result), d->result);
+			return 0;
+		}
 		log_warnx("relay: done for no connection (%u)", d->id);
 		return -1;
 	}
@@ -640,6 +658,7 @@ relay_lost(void *arg)
 	free(rel->dmap);
 	rel->dmap = NULL;
 	rel->ndmap = 0;
+	rel->uncounted = 0;
 	rel->closed = rel->lentlast = 0;
 }
 

@@ -93,6 +93,7 @@ static struct {
 	struct conn	*conns;
 	struct conn	*dead;		/* ended in this batch */
 	struct conn	*pending, **pending_tail; /* DONE not sent yet */
+	struct startq	*startq, **startq_tail;	/* STARTED not sent yet */
 	int		 parent_out;	/* the channel is watched for room */
 	int		 drain;		/* IPC_DRAIN to send (lent_none_left) */
 	struct conn	*ready;		/* to pump again without an event */
@@ -100,8 +101,21 @@ static struct {
 	uint64_t	 next_scan;
 } rl;
 
+/* A STARTED the channel did not take: sent before any DONE waiting. */
+struct startq {
+	struct startq		*next;
+	struct ipc_started	 s;
+};
+
 static void	conn_end(struct conn *, const char *result, int refuse);
 static void	lent_interest(int);
+
+/* Something waits for room in the parent's channel. */
+static int
+queued(void)
+{
+	return rl.pending != NULL || rl.startq != NULL;
+}
 
 /*
  * The frontend's ends of the sockets the parent lent it (IPC_LEND): a
@@ -251,12 +265,28 @@ done_try(const struct ipc_done *d, int fd)
 	return -1;
 }
 
-/* The waiting DONEs, as far as the channel takes them. */
+/* The waiting messages, as far as the channel takes them: STARTEDs
+ * first, since a DONE may end one of theirs (a DONE's id is not given
+ * again until it is sent, so no STARTED can be for an id a waiting DONE
+ * still names). */
 static void
 done_flush(void)
 {
 	struct conn	*c;
+	struct startq	*q;
 
+	while ((q = rl.startq) != NULL) {
+		if (ipc_send(rl.parent.fd, IPC_STARTED, &q->s, sizeof(q->s),
+		    -1) == -1) {
+			if (errno != EAGAIN && errno != ENOBUFS)
+				fatal("relay: cannot tell the parent");
+			parent_interest(1);
+			return;
+		}
+		if ((rl.startq = q->next) == NULL)
+			rl.startq_tail = &rl.startq;
+		free(q);
+	}
 	while ((c = rl.pending) != NULL) {
 		if (done_try(&c->done, c->done_fd) == -1) {
 			parent_interest(1);
@@ -303,7 +333,7 @@ done_send(struct conn *c, const char *result, int fd)
 		d->done_ns = d->connected_ns == 0 ? d->done_ns :
 		    d->connected_ns;
 	c->done_fd = fd;
-	if (rl.pending == NULL && done_try(d, fd) == 0)
+	if (!queued() && done_try(d, fd) == 0)
 		return 1;
 	c->next = NULL;
 	*rl.pending_tail = c;
@@ -313,13 +343,25 @@ done_send(struct conn *c, const char *result, int fd)
 }
 
 /* A DONE for a client that never had a connection here (no memory, no
- * descriptor): in a struct of its own, or dropped with a word when
- * even that fails (the parent's slot then stays until the relay goes). */
+ * descriptor): sent at once, or queued in a struct of its own, or
+ * dropped with a word when even that fails (the parent's slot then
+ * stays until the relay goes). */
 static void
 done_orphan(uint32_t id, const char *result, int fd)
 {
+	struct ipc_done	 d;
 	struct conn	*c;
 
+	/* Most often the channel has room: no memory needed. */
+	if (!queued()) {
+		memset(&d, 0, sizeof(d));
+		d.id = id;
+		d.flags = fd != -1 ? DONE_REFUSED : 0;
+		snprintf(d.result, sizeof(d.result), "%s", result);
+		d.done_ns = now_ns();
+		if (done_try(&d, fd) == 0)
+			return;
+	}
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		log_warnx("relay: out of memory: connection %u not told", id);
 		if (fd != -1)
@@ -722,7 +764,7 @@ parent_read(void)
 	int			 fd, i;
 
 	/* While a DONE waits, the parent's next clients wait too. */
-	for (i = 0; i < 64 && rl.pending == NULL; i++) {
+	for (i = 0; i < 64 && !queued(); i++) {
 		n = ipc_recv(rl.parent.fd, &hdr, buf, sizeof(buf), &fd);
 		if (n == -1 && errno == EAGAIN)
 			return;
@@ -771,7 +813,7 @@ lent_none_left(void)
 		if (lent[i] != NULL)
 			return;
 	rl.drain = 1;
-	if (rl.pending == NULL && !rl.parent_out)
+	if (!queued() && !rl.parent_out)
 		done_flush();
 }
 
@@ -909,6 +951,33 @@ same_peer(const struct sockaddr_storage *ss, const struct sockaddr_in6 *p)
 }
 
 /*
+ * The parent hears of a client before its DONE can come: now, or once
+ * the channel has room (the lent sockets are not read meanwhile, so the
+ * frontend sends its next clients by the parent). -1: no memory.
+ */
+static int
+started_send(const struct ipc_started *s)
+{
+	struct startq	*q;
+
+	if (!queued()) {
+		if (ipc_send(rl.parent.fd, IPC_STARTED, s, sizeof(*s),
+		    -1) == 0)
+			return 0;
+		if (errno != EAGAIN && errno != ENOBUFS)
+			fatal("relay: cannot tell the parent");
+	}
+	if ((q = malloc(sizeof(*q))) == NULL)
+		return -1;
+	q->s = *s;
+	q->next = NULL;
+	*rl.startq_tail = q;
+	rl.startq_tail = &q->next;
+	parent_interest(1);
+	return 0;
+}
+
+/*
  * A client the frontend sent straight here (IPC_DISPATCH on a lent
  * socket). The frontend meets clients and is not trusted: the peer it
  * names must be the socket's own, since it goes into the PROXY header
@@ -962,11 +1031,14 @@ direct_start(const uint8_t *buf, size_t n, int fd)
 		close(fd);
 		return;
 	}
-	if ((s.id = id_get()) == 0 ||
-	    ipc_send(rl.parent.fd, IPC_STARTED, &s, sizeof(s), -1) == -1) {
-		log_warnx("relay: cannot tell the parent: a client dropped");
-		if (s.id != 0)
-			id_put(s.id);
+	if ((s.id = id_get()) == 0) {
+		log_warnx("relay: out of connection ids: a client dropped");
+		close(fd);
+		return;
+	}
+	if (started_send(&s) == -1) {
+		log_warnx("relay: out of memory: a client dropped");
+		id_put(s.id);
 		close(fd);
 		return;
 	}
@@ -1107,6 +1179,7 @@ relay_run(int argc, char *argv[])
 	rl.parent.kind = W_PARENT;
 	rl.parent.fd = RL_CHANNEL_FD;
 	rl.pending_tail = &rl.pending;
+	rl.startq_tail = &rl.startq;
 	fcntl(rl.parent.fd, F_SETFD, FD_CLOEXEC);
 	fcntl(rl.parent.fd, F_SETFL, O_NONBLOCK);
 	prctl(PR_SET_NAME, "oneportd-relay");

@@ -16,7 +16,7 @@ import time
 
 from harness import (IO_TIMEOUT, children_of, proc_comm, recv_exact,
                      recv_until_eof)
-from test_forward import ForwardTestCase, echo, relay_pid
+from test_forward import EpollEcho, ForwardTestCase, echo, relay_pid
 
 
 class Direct(ForwardTestCase):
@@ -155,6 +155,51 @@ class Direct(ForwardTestCase):
         os.kill(d.pid, signal.SIGCONT)
         t.settimeout(IO_TIMEOUT)
         self.assertEqual(recv_exact(t, 4), b"+\r\nb")
+
+    def test_clients_past_a_full_channel_wait_and_are_served(self):
+        # The parent stopped, so many clients come that their STARTEDs
+        # fill the relay's channel (some 2,700 fill its 2 MiB): those
+        # past it wait (the relay reads no more of the frontend's socket,
+        # and the frontend's next clients go by the parent) and none is
+        # closed unanswered. Each is served once the parent reads again.
+        n = 3200
+        b = EpollEcho()
+        self.addCleanup(b.close)
+        d = self.forwarding(b.port, extra="\tmax instances %d\n"
+                            "\tmax per-address 0\n" % (n + 10),
+                            more="max relays %d\nmax pending %d\n"
+                            % (n + 10, n + 10), nofile=20000)
+        relay_pid(d)
+        self.stopped(d)
+        socks = []
+        self.addCleanup(lambda: [c.close() for c in socks])
+        for i in range(n):
+            c = socket.create_connection(d.listeners[0], IO_TIMEOUT)
+            socks.append(c)
+            c.sendall(b"fwd\r\n%d," % i)
+        time.sleep(1)
+        os.kill(d.pid, signal.SIGCONT)
+        for i, c in enumerate(socks):
+            # Not recv_exact: select() takes no descriptor past 1023.
+            want, got = b"+\r\n%d," % i, b""
+            while len(got) < len(want):
+                more = c.recv(len(want) - len(got))
+                if not more:
+                    break
+                got += more
+            self.assertEqual(got, want, "client %d of %d" % (i, n))
+        d.wait_log(r"service=fwd result=\+ ", count=1)
+        self.assertFalse([l for l in d.log_lines()
+                          if "a client dropped" in l or "was lost" in l])
+
+    def test_max_relays_past_the_descriptor_limit_is_said(self):
+        b = self.backend(echo)
+        d = self.forwarding(b.port, more="max relays 5000\n", nofile=1024)
+        d.wait_log(r"max relays 5000 is more than the descriptor limit "
+                   r"holds \(160 at 6 a connection\)")
+        s = self.sock(d)
+        s.sendall(b"fwd\r\nx")
+        self.assertEqual(recv_exact(s, 4), b"+\r\nx")
 
     def test_no_spin_while_dones_wait_and_the_frontend_dies(self):
         # The parent stopped, sessions end until their DONEs fill the
