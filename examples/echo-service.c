@@ -5,7 +5,8 @@
  * oneportd (-r), and echoes each client back in a child process of its
  * own: first the bytes oneportd had already read, then all it reads.
  * With -g TEXT every TCPMUX client gets TEXT and CR LF after "+", in the
- * same write (oneport_greeting).
+ * same write (oneport_greeting). -e first tells each client its address
+ * and service, -a also the local address oneportd said it called.
  *
  *   cc -o echo-service echo-service.c $(pkg-config --cflags --libs liboneport)
  */
@@ -26,7 +27,7 @@
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: echo-service [-e] [-g text] [-r name] [path]\n");
+	fprintf(stderr, "usage: echo-service [-a | -e] [-g text] [-r name] [path]\n");
 	exit(2);
 }
 
@@ -68,13 +69,19 @@ send_all(int fd, const void *buf, size_t len)
 static void
 echo(struct oneport_conn *c, int tell_peer)
 {
-	char	buf[4096], peer[128];
+	char	buf[4096], peer[128], local[128];
 	ssize_t	n;
 
-	if (tell_peer) {
+	if (tell_peer == 2)
+		n = snprintf(buf, sizeof(buf), "peer=%s local=%s service=%s\r\n",
+		    addr_text((struct sockaddr *)&c->peer, c->peerlen, peer,
+		    sizeof(peer)), addr_text((struct sockaddr *)&c->local,
+		    c->locallen, local, sizeof(local)), c->service);
+	else if (tell_peer)
 		n = snprintf(buf, sizeof(buf), "peer=%s service=%s\r\n",
 		    addr_text((struct sockaddr *)&c->peer, c->peerlen, peer,
 		    sizeof(peer)), c->service);
+	if (tell_peer) {
 		if (send_all(c->fd, buf, (size_t)n) == -1)
 			return;
 	}
@@ -102,8 +109,11 @@ main(int argc, char *argv[])
 	pid_t			 pid;
 	int			 ch, err, tell_peer = 0;
 
-	while ((ch = getopt(argc, argv, "eg:r:")) != -1) {
+	while ((ch = getopt(argc, argv, "aeg:r:")) != -1) {
 		switch (ch) {
+		case 'a':
+			tell_peer = 2;
+			break;
 		case 'e':
 			tell_peer = 1;
 			break;

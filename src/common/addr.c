@@ -112,6 +112,21 @@ addr_ntop(const struct sockaddr *sa, char *buf, size_t len)
 	return buf;
 }
 
+/* Not a wildcard: a socket bound there has that address for each of
+ * its connections (unless transparent, which the caller asks). */
+int
+addr_specific(const struct sockaddr *sa)
+{
+	const struct sockaddr_in	*a = (const struct sockaddr_in *)sa;
+	const struct sockaddr_in6	*a6 = (const struct sockaddr_in6 *)sa;
+
+	if (sa->sa_family == AF_INET)
+		return a->sin_addr.s_addr != htonl(INADDR_ANY);
+	return sa->sa_family == AF_INET6 &&
+	    !IN6_IS_ADDR_UNSPECIFIED(&a6->sin6_addr) &&
+	    !IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr);
+}
+
 /* A client address as a limit counts it: IPv4 whole, IPv6 by its /64. */
 uint64_t
 addr_key(const struct sockaddr *sa)

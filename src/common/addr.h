@@ -12,6 +12,7 @@ const char	*addr_ntop(const struct sockaddr *, char *, size_t);
 const char	*addr_host(const struct sockaddr *, char *, size_t);
 int		 addr_port(const struct sockaddr *);
 uint64_t	 addr_key(const struct sockaddr *);
+int		 addr_specific(const struct sockaddr *);
 uint64_t	 now_ns(void);
 void		 addr_wire(const struct sockaddr *peer,
 		    const struct sockaddr *local, uint8_t *family,

@@ -67,9 +67,21 @@ struct conn {
 	struct sockaddr_in6	 peer;		/* or sockaddr_in */
 	struct sockaddr_in6	 via;		/* proxied: the balancer */
 	struct sockaddr_in6	 local;		/* proxied: what was called */
+	const struct sockaddr	*bound;		/* its listener's, or NULL */
 	struct conn		*prev, *next;	/* deadline FIFO, or free list */
 	struct conn		*hnext;		/* same address bucket */
 	struct conn		*sprev, *snext;	/* silent, oldest first */
+};
+
+/*
+ * A listener bound to one address (not a wildcard) gives each of its
+ * connections that address as theirs: a hand-off need not ask the
+ * socket (getsockname) for it.
+ */
+struct lsock {
+	struct watch		 w;		/* first: epoll data points here */
+	struct sockaddr_in6	 bound;		/* or sockaddr_in */
+	int			 specific;
 };
 
 static struct {
@@ -470,6 +482,7 @@ conn_dispatch(struct conn *c, const char *name, int query,
 		pc.name = name;
 		pc.proto = c->proto;
 		pc.peer = (const struct sockaddr *)&c->peer;
+		pc.local = c->bound;
 		pc.host = host;
 		pc.alpn = alpn;
 		pc.accepted_ns = c->accepted_ns;
@@ -943,8 +956,9 @@ addr_admit(uint64_t key, uint64_t now, struct conn *self,
 
 /* Returns -1 when the listener has nothing more to give this round. */
 static int
-accept_one(int lfd)
+accept_one(const struct lsock *li)
 {
+	int			 lfd = li->w.fd;
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen = sizeof(ss);
 	struct epoll_event	 ev;
@@ -998,6 +1012,7 @@ accept_one(int lfd)
 	memset(c, 0, sizeof(*c));
 	c->w.kind = W_CONN;
 	c->w.fd = fd;
+	c->bound = li->specific ? (const struct sockaddr *)&li->bound : NULL;
 	c->akey = key;
 	c->trusted = trusted;
 	c->member = trusted && !addr_in_nets((struct sockaddr *)&ss, fe.nets,
@@ -1188,18 +1203,35 @@ listener_add(int fd)
 {
 	struct epoll_event	  ev;
 	struct watch		**l, *w;
+	struct lsock		 *li;
+	socklen_t		  len = sizeof(li->bound), tlen;
+	int			  on;
 
 	if ((l = reallocarray(fe.listeners, fe.nlisteners + 1,
 	    sizeof(*l))) == NULL)
 		fatal("frontend: listeners");
 	fe.listeners = l;
-	if ((w = calloc(1, sizeof(*w))) == NULL)
+	if ((li = calloc(1, sizeof(*li))) == NULL)
 		fatal("frontend: listener");
+	w = &li->w;
 	w->kind = W_LISTENER;
 	w->fd = fd;
 	fe.listeners[fe.nlisteners++] = w;
 	if (fd == -1)
 		return;
+	if (getsockname(fd, (struct sockaddr *)&li->bound, &len) == 0 &&
+	    addr_specific((struct sockaddr *)&li->bound)) {
+		/* A transparent one takes connections to other addresses
+		 * (TPROXY): those are asked of each socket. */
+		tlen = sizeof(on);
+		on = 1;
+		if (li->bound.sin6_family == AF_INET)
+			(void)getsockopt(fd, SOL_IP, IP_TRANSPARENT, &on, &tlen);
+		else
+			(void)getsockopt(fd, SOL_IPV6, IPV6_TRANSPARENT, &on,
+			    &tlen);
+		li->specific = !on;
+	}
 	memset(&ev, 0, sizeof(ev));
 	ev.events = fe.configured && fe.paused_until == 0 ? EPOLLIN : 0;
 	ev.data.ptr = w;
@@ -1494,7 +1526,7 @@ frontend_run(int argc, char *argv[])
 				continue;
 			for (k = 0; k < ACCEPT_BATCH && fe.paused_until == 0;
 			    k++)
-				if (accept_one(w->fd) == -1)
+				if (accept_one((struct lsock *)w) == -1)
 					break;
 		}
 		now = now_ns();

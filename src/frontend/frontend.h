@@ -220,6 +220,7 @@ struct pass_client {
 	const char		*name;
 	enum proto		 proto;
 	const struct sockaddr	*peer;
+	const struct sockaddr	*local;	/* or NULL: asked of the socket */
 	const char		*host;	/* or NULL */
 	const char		*alpn;	/* or NULL */
 	uint64_t		 accepted_ns;

@@ -156,6 +156,7 @@ pass_send(const struct pass_client *pc)
 {
 	struct sockaddr_storage	 local;
 	socklen_t		 llen = sizeof(local);
+	const struct sockaddr	*lp = pc->local;
 	struct wire_msg		 m;
 	struct flight		*f;
 	struct lent		*l;
@@ -163,16 +164,21 @@ pass_send(const struct pass_client *pc)
 	size_t			 len;
 
 	if ((l = lend_find(LEND_PASS, pc->name)) == NULL || l->back == -1 ||
-	    ps.n >= FLIGHTS_MAX ||
-	    getsockname(pc->fd, (struct sockaddr *)&local, &llen) == -1)
+	    ps.n >= FLIGHTS_MAX)
 		return -1;
+	if (lp == NULL) {
+		if (getsockname(pc->fd, (struct sockaddr *)&local,
+		    &llen) == -1)
+			return -1;
+		lp = (const struct sockaddr *)&local;
+	}
 	memset(&m, 0, sizeof(m));
 	m.type = WIRE_HANDOFF;
 	if (++ps.seq > ~WIRE_ID_FRONT)
 		ps.seq = 1;
 	m.id = WIRE_ID_FRONT | ps.seq;
 	snprintf(m.name, sizeof(m.name), "%s", pc->name);
-	addr_wire(pc->peer, (struct sockaddr *)&local, &m.family,
+	addr_wire(pc->peer, lp, &m.family,
 	    m.peer_addr, &m.peer_port, m.local_addr, &m.local_port);
 	if (pc->proto != PROTO_TCPMUX) {
 		/* An implicit client: the service must not send "+". */

@@ -22,12 +22,13 @@
  * What the frontend's loop calls, and malloc and exit under it. mmap and
  * mprotect never with PROT_EXEC; send only on a connected socket; fcntl
  * only to copy a descriptor (the reserve kept for EMFILE) or set flags;
- * getsockname for the local address of a client it hands off (pass.c).
+ * getsockname for the local address of a client it hands off (pass.c),
+ * getsockopt to see whether a listener is transparent (frontend.c).
  */
 static const int allowed[] = {
 	SCMP_SYS(accept4), SCMP_SYS(recvfrom), SCMP_SYS(recvmsg),
 	SCMP_SYS(sendmsg), SCMP_SYS(shutdown), SCMP_SYS(getsockname),
-	SCMP_SYS(recvmmsg),
+	SCMP_SYS(recvmmsg), SCMP_SYS(getsockopt),
 	SCMP_SYS(close), SCMP_SYS(read), SCMP_SYS(write),
 	SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl),
 	SCMP_SYS(clock_gettime), SCMP_SYS(gettimeofday),

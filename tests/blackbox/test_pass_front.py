@@ -16,7 +16,8 @@ import socket
 import struct
 import unittest
 
-from harness import IO_TIMEOUT, count_fds, poll_until, recv_until_eof
+from harness import (IO_TIMEOUT, count_fds, free_port, poll_until,
+                     recv_until_eof)
 
 from test_pass import PassCase, peer_text, recv_exact
 from test_pass_v2 import V2
@@ -110,6 +111,28 @@ class PassFront(PassCase):
         for _ in range(5):
             self.assertEqual(self.served(d, b"acl"), b"+\r\nping")
         self.assertEqual(self.lent(d, "acl"), n)
+
+    def test_the_local_address_is_the_one_called(self):
+        # A listener bound to one address gives it to its clients without
+        # asking each socket; a wildcard one asks each: 127.0.0.3 called
+        # on 0.0.0.0 is 127.0.0.3.
+        path = self.path("addr.sock")
+        p = self.echo("-a", path, wait_path=path)
+        wild = free_port()
+        d = self.start(config='listen on 0.0.0.0 port %d\n'
+                       'service "addr" { socket "%s" }\n' % (wild, path))
+        poll_until(lambda: self.served(d, b"addr").startswith(b"+") and
+                   self.lent(d, "addr") > 0, what="a lent hand-off")
+        n = self.lent(d, "addr")
+        for host, port in (d.listeners[0], ("127.0.0.3", wild)):
+            s = socket.create_connection((host, port), IO_TIMEOUT)
+            self.addCleanup(s.close)
+            want = b"+\r\npeer=%s local=%s service=addr\r\n" % (
+                peer_text(s.getsockname()), peer_text(s.getpeername()))
+            s.sendall(b"addr\r\n")
+            s.shutdown(socket.SHUT_WR)
+            self.assertEqual(recv_until_eof(s), want)
+        d.wait_log(LENT % "addr", count=n + 2)
 
     def test_killed_frontend_successor_lent_again(self):
         d, p, _ = self.ready("again")
