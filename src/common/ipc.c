@@ -158,23 +158,26 @@ ipc_recv(int sock, struct ipc_hdr *hdr, void *buf, size_t bufsz, int *fd)
 	return hdr->len;
 }
 
-/* ---- the queue of the parent's messages to the frontend ---- */
+/* ---- the queue of the parent's messages to a helper ---- */
 
 struct ipc_qmsg {
 	struct ipc_qmsg	*next;
 	enum ipc_type	 type;
+	int		 fd;		/* -1, or ours until it is sent */
 	size_t		 len;
 	uint8_t		 data[];
 };
 
 /*
- * Queue a message (no fd: the parent never sends the frontend one). With
- * coalesce, a queued message of the same type not yet sent is replaced:
- * only the latest matters. Returns -1 when out of memory.
+ * Queue a message and the fd that goes with it (-1: none), which the
+ * queue owns from here: closed once sent or dropped. With coalesce, a
+ * queued message of the same type not yet sent is replaced: only the
+ * latest matters. Returns -1 when out of memory (fd is still the
+ * caller's then).
  */
 int
 ipc_queue_add(struct ipc_queue *q, enum ipc_type type, const void *data,
-    size_t len, int coalesce)
+    size_t len, int fd, int coalesce)
 {
 	struct ipc_qmsg	*m, **pp;
 
@@ -186,6 +189,7 @@ ipc_queue_add(struct ipc_queue *q, enum ipc_type type, const void *data,
 		return -1;
 	m->next = NULL;
 	m->type = type;
+	m->fd = fd;
 	m->len = len;
 	if (len > 0)
 		memcpy(m->data, data, len);
@@ -194,6 +198,8 @@ ipc_queue_add(struct ipc_queue *q, enum ipc_type type, const void *data,
 			struct ipc_qmsg	*old = *pp;
 
 			*pp = old->next;
+			if (old->fd != -1)
+				close(old->fd);
 			free(old);
 			q->n--;
 		} else
@@ -215,7 +221,7 @@ ipc_queue_flush(struct ipc_queue *q, int sock)
 	struct ipc_qmsg	*m;
 
 	while ((m = q->head) != NULL) {
-		if (ipc_send(sock, m->type, m->data, m->len, -1) == -1) {
+		if (ipc_send(sock, m->type, m->data, m->len, m->fd) == -1) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK ||
 			    errno == ENOBUFS)
 				return 1;
@@ -223,18 +229,29 @@ ipc_queue_flush(struct ipc_queue *q, int sock)
 		}
 		q->head = m->next;
 		q->n--;
+		if (m->fd != -1)
+			close(m->fd);
 		free(m);
 	}
 	return 0;
 }
 
+/*
+ * Drop what is queued. A message with an fd goes to unsent first (if not
+ * NULL), which takes the fd: a client in it is answered, not just closed.
+ */
 void
-ipc_queue_clear(struct ipc_queue *q)
+ipc_queue_clear(struct ipc_queue *q, void (*unsent)(void *, enum ipc_type,
+    const uint8_t *, size_t, int), void *arg)
 {
 	struct ipc_qmsg	*m;
 
 	while ((m = q->head) != NULL) {
 		q->head = m->next;
+		if (m->fd != -1 && unsent != NULL)
+			unsent(arg, m->type, m->data, m->len, m->fd);
+		else if (m->fd != -1)
+			close(m->fd);
 		free(m);
 	}
 	q->n = 0;

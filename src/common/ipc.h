@@ -317,9 +317,10 @@ ssize_t	ipc_recv(int sock, struct ipc_hdr *, void *buf, size_t bufsz,
 	    int *fd);
 int	ipc_hdr_valid(const struct ipc_hdr *, size_t n);
 int	ipc_queue_add(struct ipc_queue *, enum ipc_type, const void *,
-	    size_t, int coalesce);
+	    size_t, int fd, int coalesce);
 int	ipc_queue_flush(struct ipc_queue *, int sock);
-void	ipc_queue_clear(struct ipc_queue *);
+void	ipc_queue_clear(struct ipc_queue *, void (*unsent)(void *,
+	    enum ipc_type, const uint8_t *, size_t, int), void *);
 int	ipc_config_parse(const uint8_t *, size_t, struct ipc_config_view *,
 	    const char **why);
 int	ipc_frontend_parse(enum ipc_type, const uint8_t *, size_t, int hasfd,

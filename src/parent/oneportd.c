@@ -595,6 +595,7 @@ main(int argc, char *argv[])
 		rlink_tick(now_ns());
 		clink_tick(now_ns());
 		felink_write();
+		rlink_write();
 		n = loop_wait(evs, 64, d.cfg);
 		for (i = 0; i < n; i++) {
 			src = evs[i].data.ptr;

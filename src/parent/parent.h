@@ -75,6 +75,10 @@ struct proc_def {
 			    size_t, int fd);
 	/* The link is gone (what it held ends here); NULL if nothing. */
 	void		(*lost)(void *arg);
+	/* A queued message with an fd the link took with it, before lost:
+	 * the fd is the callee's. NULL: it is closed. */
+	void		(*unsent)(void *arg, enum ipc_type, const uint8_t *,
+			    size_t, int fd);
 };
 struct proc	*proc_new(const struct proc_def *, void *arg, int debug,
 		    int exefd, void (*first_ready)(void));
@@ -89,6 +93,8 @@ void		 proc_tick(struct proc *, uint64_t now);
 uint64_t	 proc_next_deadline(const struct proc *);
 int		 proc_queue(struct proc *, enum ipc_type, const void *, size_t,
 		    int coalesce);
+int		 proc_queue_fd(struct proc *, enum ipc_type, const void *,
+		    size_t, int fd);
 int		 proc_flush(struct proc *);
 int		 proc_stop(struct proc *);
 void		 proc_draining(struct proc *);
@@ -159,6 +165,7 @@ void	 rlink_forward(const struct service *, const struct ipc_dispatch *,
 	    int fd, const char *peer);
 int	 rlink_exited(pid_t, int status);
 void	 rlink_tick(uint64_t now);
+void	 rlink_write(void);
 uint64_t rlink_next_deadline(void);
 int	 rlink_stop(void);
 void	 rlink_lend_again(void);

@@ -212,7 +212,7 @@ proc_lost(struct proc *p, const char *why)
 	parent_unwatch(p->sock);
 	close(p->sock);
 	p->sock = -1;
-	ipc_queue_clear(&p->q);
+	ipc_queue_clear(&p->q, p->def->unsent, p->arg);
 	p->ready = 0;
 	if (p->def->lost != NULL)
 		p->def->lost(p->arg);
@@ -372,7 +372,17 @@ proc_queue(struct proc *p, enum ipc_type type, const void *buf, size_t len,
 {
 	if (p->sock == -1)
 		return -1;
-	return ipc_queue_add(&p->q, type, buf, len, coalesce);
+	return ipc_queue_add(&p->q, type, buf, len, -1, coalesce);
+}
+
+/* One that carries fd, which is the queue's once this returns 0. */
+int
+proc_queue_fd(struct proc *p, enum ipc_type type, const void *buf,
+    size_t len, int fd)
+{
+	if (p->sock == -1)
+		return -1;
+	return ipc_queue_add(&p->q, type, buf, len, fd, 0);
 }
 
 /* Its exit is expected (an upgrade's drained frontend), its channel
@@ -395,7 +405,7 @@ void
 proc_free(struct proc *p)
 {
 	proc_stop(p);
-	ipc_queue_clear(&p->q);
+	ipc_queue_clear(&p->q, NULL, NULL);
 	parent_defer_free(p->buf);
 	parent_defer_free(p);
 }

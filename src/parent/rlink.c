@@ -2,11 +2,12 @@
 /*
  * rlink.c: the parent's link to the relay (oneportd -R), a helper process
  * (proc.c) started when the config has a forward service; a client of a
- * forward service goes to it with its backend (IPC_FORWARD) and its slot
- * here holds what the connection's one log line needs until the relay's
- * DONE. A relay's sandbox names its backends (ports, socket paths) at its
- * start: a reload that adds one starts a new relay for new clients while
- * the old one carries its connections to their end, then exits.
+ * forward service goes to it with its backend (IPC_FORWARD), in the
+ * link's queue while its channel is full, and its slot here holds what
+ * the connection's one log line needs until the relay's DONE. A relay's
+ * sandbox names its backends (ports, socket paths) at its start: a
+ * reload that adds one starts a new relay for new clients while the old
+ * one carries its connections to their end, then exits.
  */
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -403,7 +404,7 @@ rlink_forward(const struct service *svc, const struct ipc_dispatch *req,
 	struct relay		*rel = r.cur;
 	const char		*reason = NULL;
 	char			 result[64];
-	int			 k;
+	int			 k, queued;
 
 	/* Until a new relay is ready, the newest old one that is. */
 	if (rel == NULL || !proc_is_ready(rel->p))
@@ -429,13 +430,23 @@ rlink_forward(const struct service *svc, const struct ipc_dispatch *req,
 	f.local = req->local;
 	memcpy(f.host, req->host, sizeof(f.host));
 	memcpy(f.alpn, req->alpn, sizeof(f.alpn));
-	if (ipc_send(proc_sock(rel->p), IPC_FORWARD, &f, sizeof(f),
-	    fd) == -1) {
-		/* A relay that does not keep up: back-pressure, not a queue
-		 * of descriptors here. */
-		if (errno != EAGAIN && errno != ENOBUFS)
-			log_warn("relay: send");
+	/*
+	 * A full channel is a burst the relay has not read yet (the
+	 * frontend's clients, sent on while we were slow): the client waits
+	 * in the link's queue, in order, counted in the cap as a relayed
+	 * one, so "max relays" bounds the queue too.
+	 */
+	queued = proc_queued(rel->p) > 0;
+	if (!queued && ipc_send(proc_sock(rel->p), IPC_FORWARD, &f,
+	    sizeof(f), fd) == 0)
+		close(fd);
+	else if (!queued && errno != EAGAIN && errno != ENOBUFS) {
+		log_warn("relay: send");
 		reason = REASON_BUSY;
+		goto refuse;
+	} else if (proc_queue_fd(rel->p, IPC_FORWARD, &f, sizeof(f),
+	    fd) == -1) {
+		reason = REASON_BUSY;	/* no memory */
 		goto refuse;
 	}
 	r.slots[k].used = 1;
@@ -446,7 +457,8 @@ rlink_forward(const struct service *svc, const struct ipc_dispatch *req,
 	snprintf(r.slots[k].peer, sizeof(r.slots[k].peer), "%s", peer);
 	r.slots[k].proto = req->proto;
 	r.slots[k].accepted_ns = req->accepted_ns;
-	close(fd);
+	if (queued || proc_queued(rel->p) > 0)
+		(void)proc_flush(rel->p);	/* may lose it: unsent */
 	return;
 refuse:
 	parent_refuse(fd, req->proto, reason);
@@ -662,6 +674,40 @@ relay_lost(void *arg)
 	rel->closed = rel->lentlast = 0;
 }
 
+/* A client still in the link's queue as the relay went: answered. */
+static void
+relay_unsent(void *arg, enum ipc_type type, const uint8_t *buf, size_t n,
+    int fd)
+{
+	struct ipc_forward	f;
+
+	(void)arg;
+	if (type != IPC_FORWARD || n != sizeof(f)) {
+		close(fd);
+		return;
+	}
+	memcpy(&f, buf, sizeof(f));
+	parent_refuse(fd, f.proto, REASON_UNAVAIL);
+	close(fd);
+	if (f.id < (uint32_t)r.nslots && r.slots[f.id].used) {
+		slot_log(&r.slots[f.id], "-" REASON_UNAVAIL, NULL);
+		slot_free(&r.slots[f.id]);
+	}
+}
+
+/* The clients that wait for a relay's channel, as it takes them. */
+void
+rlink_write(void)
+{
+	struct relay	*rel;
+
+	if (r.cur != NULL && proc_queued(r.cur->p) > 0)
+		(void)proc_flush(r.cur->p);
+	for (rel = r.old; rel != NULL; rel = rel->next)
+		if (proc_queued(rel->p) > 0)
+			(void)proc_flush(rel->p);
+}
+
 static const struct proc_def relay_def = {
 	.name = "relay",
 	.argv0 = "oneportd-relay",
@@ -673,6 +719,7 @@ static const struct proc_def relay_def = {
 	.start = start_relay,
 	.message = message,
 	.lost = relay_lost,
+	.unsent = relay_unsent,
 };
 
 /* Ours: the current relay's (restarted after a backoff) or an old one's

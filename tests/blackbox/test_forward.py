@@ -170,6 +170,31 @@ class ForwardTestCase(DaemonTestCase):
             self.assertEqual(c.recv(1), b"")
         return d, got
 
+    def numbered_clients(self, d, n):
+        """n clients of fwd, the i-th sending "fwd\\r\\ni," at once."""
+        socks = []
+        self.addCleanup(lambda: [c.close() for c in socks])
+        for i in range(n):
+            c = socket.create_connection(d.listeners[0], IO_TIMEOUT)
+            socks.append(c)
+            c.sendall(b"fwd\r\n%d," % i)
+        return socks
+
+    @staticmethod
+    def answer(c, want):
+        # Not recv_exact: select() takes no descriptor past 1023.
+        got = b""
+        while len(got) < len(want):
+            try:
+                more = c.recv(len(want) - len(got))
+            except ConnectionResetError:
+                # Closed with the bytes after its line unread.
+                more = b""
+            if not more:
+                break
+            got += more
+        return got
+
     def conn_line(self, d, service, count=1):
         # Tags (by=, host=...) come between the peer and the service.
         pat = r"conn peer=\S+ (?:[a-z]+=\S+ )*service=%s " % service
@@ -327,6 +352,75 @@ class Process(ForwardTestCase):
         s.sendall(b"fwd\r\ny")
         self.assertEqual(recv_exact(s, 4), b"+\r\ny")
 
+    def past_a_stopped_relay(self, n):
+        """n clients while the relay is stopped, through the parent (an
+        access list keeps them from the frontend's own way): its channel
+        takes some 900 FORWARDs, the rest wait in the parent's queue,
+        each with its socket, which the parent holds. Returns d, the
+        relay's pid and the clients, each after its line."""
+        b = EpollEcho()
+        self.addCleanup(b.close)
+        d = self.forwarding(b.port, extra="\tallow 127.0.0.1\n"
+                            "\tmax instances %d\n\tmax per-address 0\n"
+                            % (n + 10), more="max relays %d\nmax pending "
+                            "%d\n" % (n + 10, n + 10), nofile=20000)
+        pid = relay_pid(d)
+        w = self.sock(d)
+        w.sendall(b"fwd\r\n")
+        self.assertEqual(recv_exact(w, 3), b"+\r\n")
+        w.close()
+        base = len(os.listdir("/proc/%d/fd" % d.pid))
+        os.kill(pid, signal.SIGSTOP)
+        self.addCleanup(lambda: os.path.exists("/proc/%d" % pid) and
+                        os.kill(pid, signal.SIGCONT))
+        socks = self.numbered_clients(d, n)
+        poll_until(lambda: len(os.listdir("/proc/%d/fd" % d.pid)) >=
+                   base + n - 1000, IO_TIMEOUT,
+                   what="the clients the relay's channel did not take "
+                   "held by the parent")
+        return d, pid, socks
+
+    def test_clients_past_a_full_relay_channel_wait_in_the_parent(self):
+        # "-busy" for the 300 or so past the channel on the previous
+        # build: the parent refused what the channel did not take.
+        n = 1500
+        d, pid, socks = self.past_a_stopped_relay(n)
+        os.kill(pid, signal.SIGCONT)
+        for i, c in enumerate(socks):
+            want = b"+\r\n%d," % i
+            self.assertEqual(self.answer(c, want), want,
+                             "client %d of %d" % (i, n))
+        self.assertFalse([l for l in d.log_lines() if "result=-" in l])
+
+    def test_a_relay_killed_with_clients_waiting_for_it(self):
+        # Those in the parent's queue are answered; those in the dead
+        # relay's channel are gone with it (closed), as its sessions are.
+        n = 1500
+        d, pid, socks = self.past_a_stopped_relay(n)
+        os.kill(pid, signal.SIGKILL)
+        refused = 0
+        for i, c in enumerate(socks):
+            got = self.answer(c, b"-service unavailable\r\n")
+            self.assertIn(got, (b"", b"-service unavailable\r\n"),
+                          "client %d of %d" % (i, n))
+            refused += got != b""
+        self.assertGreaterEqual(refused, n - 1000)
+        d.wait_log(r"relay ready, pid \d+", count=2)
+
+        # So many lines at once: the log pipe may drop some, and says so.
+        def logged():
+            lines = d.log_lines()
+            return sum(1 for l in lines if "service=fwd result=-service "
+                       "unavailable " in l) + sum(int(m.group(1)) for m in (
+                           re.search(r"^log: (\d+) lines dropped", l)
+                           for l in lines) if m)
+        poll_until(lambda: logged() >= refused, IO_TIMEOUT,
+                   what="%d log lines" % refused)
+        for c in socks:
+            c.close()
+        s = self.sock(d)
+        s.sendall(b"fwd\r\ny")
+        self.assertEqual(recv_exact(s, 4), b"+\r\ny")
 
     def test_a_reload_that_adds_a_backend_keeps_relayed_sessions(self):
         b = self.backend(echo)

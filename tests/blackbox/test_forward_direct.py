@@ -171,23 +171,13 @@ class Direct(ForwardTestCase):
                             % (n + 10, n + 10), nofile=20000)
         relay_pid(d)
         self.stopped(d)
-        socks = []
-        self.addCleanup(lambda: [c.close() for c in socks])
-        for i in range(n):
-            c = socket.create_connection(d.listeners[0], IO_TIMEOUT)
-            socks.append(c)
-            c.sendall(b"fwd\r\n%d," % i)
+        socks = self.numbered_clients(d, n)
         time.sleep(1)
         os.kill(d.pid, signal.SIGCONT)
         for i, c in enumerate(socks):
-            # Not recv_exact: select() takes no descriptor past 1023.
-            want, got = b"+\r\n%d," % i, b""
-            while len(got) < len(want):
-                more = c.recv(len(want) - len(got))
-                if not more:
-                    break
-                got += more
-            self.assertEqual(got, want, "client %d of %d" % (i, n))
+            want = b"+\r\n%d," % i
+            self.assertEqual(self.answer(c, want), want,
+                             "client %d of %d" % (i, n))
         d.wait_log(r"service=fwd result=\+ ", count=1)
         self.assertFalse([l for l in d.log_lines()
                           if "a client dropped" in l or "was lost" in l])
