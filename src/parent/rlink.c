@@ -299,6 +299,36 @@ forward_of(const struct service *svc, struct ipc_forward *f)
 }
 
 /*
+ * A message to rel, after those already waiting: sent now if the channel
+ * takes it, else queued (a waiting FWDTAB replaced: only the latest
+ * counts). fd (-1: none) is ours from here when this returns 0; -1: not
+ * sent (no memory, a broken channel: said), fd still the caller's.
+ */
+static int
+relay_send(struct relay *rel, enum ipc_type type, const void *buf,
+    size_t len, int fd)
+{
+	int	rv;
+
+	if (proc_queued(rel->p) == 0) {
+		if (ipc_send(proc_sock(rel->p), type, buf, len, fd) == 0) {
+			if (fd != -1)
+				close(fd);
+			return 0;
+		}
+		if (errno != EAGAIN && errno != ENOBUFS) {
+			log_warn("relay: send");
+			return -1;
+		}
+	}
+	rv = fd != -1 ? proc_queue_fd(rel->p, type, buf, len, fd) :
+	    proc_queue(rel->p, type, buf, len, type == IPC_FWDTAB);
+	if (rv == -1)
+		log_warnx("relay: no memory for a message that waits");
+	return rv;
+}
+
+/*
  * The relay's table: the services rlink_direct allows, in the config's
  * order (by name), the first FWDTAB_MAX (felink marks the same ones),
  * and the caps. Without it, or before it, the relay hands the
@@ -326,9 +356,11 @@ send_table(struct relay *rel)
 		forward_of(svc, &e[h->n].f);
 		h->n++;
 	}
-	if (ipc_send(proc_sock(rel->p), IPC_FWDTAB, h, sizeof(*h) +
-	    h->n * sizeof(*e), -1) == -1)
-		log_warn("relay: cannot send its forward table");
+	if (relay_send(rel, IPC_FWDTAB, h, sizeof(*h) + h->n * sizeof(*e),
+	    -1) == -1)
+		log_warnx("relay: cannot send its forward table");
+	else
+		(void)proc_flush(rel->p);
 	free(h);
 }
 
@@ -404,7 +436,7 @@ rlink_forward(const struct service *svc, const struct ipc_dispatch *req,
 	struct relay		*rel = r.cur;
 	const char		*reason = NULL;
 	char			 result[64];
-	int			 k, queued;
+	int			 k;
 
 	/* Until a new relay is ready, the newest old one that is. */
 	if (rel == NULL || !proc_is_ready(rel->p))
@@ -436,17 +468,8 @@ rlink_forward(const struct service *svc, const struct ipc_dispatch *req,
 	 * in the link's queue, in order, counted in the cap as a relayed
 	 * one, so "max relays" bounds the queue too.
 	 */
-	queued = proc_queued(rel->p) > 0;
-	if (!queued && ipc_send(proc_sock(rel->p), IPC_FORWARD, &f,
-	    sizeof(f), fd) == 0)
-		close(fd);
-	else if (!queued && errno != EAGAIN && errno != ENOBUFS) {
-		log_warn("relay: send");
+	if (relay_send(rel, IPC_FORWARD, &f, sizeof(f), fd) == -1) {
 		reason = REASON_BUSY;
-		goto refuse;
-	} else if (proc_queue_fd(rel->p, IPC_FORWARD, &f, sizeof(f),
-	    fd) == -1) {
-		reason = REASON_BUSY;	/* no memory */
 		goto refuse;
 	}
 	r.slots[k].used = 1;
@@ -457,7 +480,7 @@ rlink_forward(const struct service *svc, const struct ipc_dispatch *req,
 	snprintf(r.slots[k].peer, sizeof(r.slots[k].peer), "%s", peer);
 	r.slots[k].proto = req->proto;
 	r.slots[k].accepted_ns = req->accepted_ns;
-	if (queued || proc_queued(rel->p) > 0)
+	if (proc_queued(rel->p) > 0)
 		(void)proc_flush(rel->p);	/* may lose it: unsent */
 	return;
 refuse:
@@ -579,13 +602,11 @@ relay_lend(struct relay *rel)
 	if (++r.lendgen == 0)
 		r.lendgen = 1;
 	l.generation = r.lendgen;
-	if (ipc_send(proc_sock(rel->p), IPC_LEND, &l, sizeof(l), sv[0]) == -1) {
-		log_warn("relay: lend");
+	if (relay_send(rel, IPC_LEND, &l, sizeof(l), sv[0]) == -1) {
 		close(sv[0]);
 		close(sv[1]);
 		return;
 	}
-	close(sv[0]);
 	rel->lent = rel->lentlast = l.generation;
 	felink_lend(LEND_RELAY, "", l.generation, sv[1]);
 }
@@ -681,7 +702,6 @@ relay_unsent(void *arg, enum ipc_type type, const uint8_t *buf, size_t n,
 {
 	struct ipc_forward	f;
 
-	(void)arg;
 	if (type != IPC_FORWARD || n != sizeof(f)) {
 		close(fd);
 		return;
@@ -689,7 +709,8 @@ relay_unsent(void *arg, enum ipc_type type, const uint8_t *buf, size_t n,
 	memcpy(&f, buf, sizeof(f));
 	parent_refuse(fd, f.proto, REASON_UNAVAIL);
 	close(fd);
-	if (f.id < (uint32_t)r.nslots && r.slots[f.id].used) {
+	if (f.id < (uint32_t)r.nslots && r.slots[f.id].used &&
+	    r.slots[f.id].rel == arg) {
 		slot_log(&r.slots[f.id], "-" REASON_UNAVAIL, NULL);
 		slot_free(&r.slots[f.id]);
 	}
