@@ -66,8 +66,11 @@ struct conn {
 	uint32_t		 lowat;		/* SO_RCVLOWAT set, 0: none */
 	struct sockaddr_in6	 peer;		/* or sockaddr_in */
 	struct sockaddr_in6	 via;		/* proxied: the balancer */
-	struct sockaddr_in6	 local;		/* proxied: what was called */
-	const struct sockaddr	*bound;		/* its listener's, or NULL */
+	struct sockaddr_in6	 local;		/* what was called: proxied,
+						 * or local_known */
+	int			 local_known;	/* its listener's one address
+						 * (a copy: the listener may
+						 * go before it does) */
 	struct conn		*prev, *next;	/* deadline FIFO, or free list */
 	struct conn		*hnext;		/* same address bucket */
 	struct conn		*sprev, *snext;	/* silent, oldest first */
@@ -482,7 +485,8 @@ conn_dispatch(struct conn *c, const char *name, int query,
 		pc.name = name;
 		pc.proto = c->proto;
 		pc.peer = (const struct sockaddr *)&c->peer;
-		pc.local = c->bound;
+		pc.local = c->local_known ? (const struct sockaddr *)&c->local :
+		    NULL;
 		pc.host = host;
 		pc.alpn = alpn;
 		pc.accepted_ns = c->accepted_ns;
@@ -1012,7 +1016,10 @@ accept_one(const struct lsock *li)
 	memset(c, 0, sizeof(*c));
 	c->w.kind = W_CONN;
 	c->w.fd = fd;
-	c->bound = li->specific ? (const struct sockaddr *)&li->bound : NULL;
+	if (li->specific) {
+		c->local = li->bound;
+		c->local_known = 1;
+	}
 	c->akey = key;
 	c->trusted = trusted;
 	c->member = trusted && !addr_in_nets((struct sockaddr *)&ss, fe.nets,

@@ -9,6 +9,7 @@
  */
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <netinet/in.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,13 +23,13 @@
  * What the frontend's loop calls, and malloc and exit under it. mmap and
  * mprotect never with PROT_EXEC; send only on a connected socket; fcntl
  * only to copy a descriptor (the reserve kept for EMFILE) or set flags;
- * getsockname for the local address of a client it hands off (pass.c),
- * getsockopt to see whether a listener is transparent (frontend.c).
+ * getsockname for the local address of a client it hands off (pass.c);
+ * getsockopt below.
  */
 static const int allowed[] = {
 	SCMP_SYS(accept4), SCMP_SYS(recvfrom), SCMP_SYS(recvmsg),
 	SCMP_SYS(sendmsg), SCMP_SYS(shutdown), SCMP_SYS(getsockname),
-	SCMP_SYS(recvmmsg), SCMP_SYS(getsockopt),
+	SCMP_SYS(recvmmsg),
 	SCMP_SYS(close), SCMP_SYS(read), SCMP_SYS(write),
 	SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl),
 	SCMP_SYS(clock_gettime), SCMP_SYS(gettimeofday),
@@ -69,6 +70,14 @@ sandbox_seccomp(void)
 		privdrop_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(setsockopt), 2,
 		    cmp);
 	}
+	/* getsockopt only to see whether a listener is transparent
+	 * (frontend.c): its bound address is then not its clients'. */
+	cmp[0] = (struct scmp_arg_cmp)SCMP_A1(SCMP_CMP_EQ, SOL_IP);
+	cmp[1] = (struct scmp_arg_cmp)SCMP_A2(SCMP_CMP_EQ, IP_TRANSPARENT);
+	privdrop_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(getsockopt), 2, cmp);
+	cmp[0] = (struct scmp_arg_cmp)SCMP_A1(SCMP_CMP_EQ, SOL_IPV6);
+	cmp[1] = (struct scmp_arg_cmp)SCMP_A2(SCMP_CMP_EQ, IPV6_TRANSPARENT);
+	privdrop_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(getsockopt), 2, cmp);
 	privdrop_seccomp_load("frontend", ctx);
 }
 

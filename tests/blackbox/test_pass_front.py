@@ -134,6 +134,39 @@ class PassFront(PassCase):
             self.assertEqual(recv_until_eof(s), want)
         d.wait_log(LENT % "addr", count=n + 2)
 
+    def test_a_listener_gone_by_a_reload_leaves_its_clients_their_address(self):
+        # The address is the connection's own copy: on the previous build
+        # it pointed into the listener, freed at the reload, and the
+        # service was told the allocator's bytes (ASan: use after free).
+        path = self.path("addr.sock")
+        self.echo("-a", path, wait_path=path)
+        extra = free_port()
+        conf = 'service "addr" { socket "%s" }\n' % path
+        d = self.start(config='listen on 127.0.0.2 port %d\n' % extra + conf)
+        d.listeners.sort(key=lambda l: l[0] == "127.0.0.2")
+        poll_until(lambda: self.served(d, b"addr").startswith(b"+") and
+                   self.lent(d, "addr") > 0, what="a lent hand-off")
+        front = d.frontend_pid()
+        base = count_fds(front)
+        s = socket.create_connection(("127.0.0.2", extra), IO_TIMEOUT)
+        self.addCleanup(s.close)
+        poll_until(lambda: count_fds(front) > base,
+                   what="the client accepted by the frontend")
+        with open(d.conffile, "w") as f:
+            f.write(conf)
+        d.signal(signal.SIGHUP)
+        d.wait_log(r"^configuration reloaded")
+        poll_until(lambda: count_fds(front) == base,
+                   what="the listener on 127.0.0.2 closed")
+        for _ in range(20):
+            # Allocations after the free, as a busy frontend makes.
+            self.assertTrue(self.served(d, b"addr").startswith(b"+"))
+        want = b"+\r\npeer=%s local=127.0.0.2:%d service=addr\r\n" % (
+            peer_text(s.getsockname()), extra)
+        s.sendall(b"addr\r\n")
+        s.shutdown(socket.SHUT_WR)
+        self.assertEqual(recv_until_eof(s), want)
+
     def test_killed_frontend_successor_lent_again(self):
         d, p, _ = self.ready("again")
         poll_until(lambda: self.served(d, b"again") == b"+\r\nping" and

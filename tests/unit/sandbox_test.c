@@ -3,13 +3,15 @@
  * sandbox_test.c: the frontend's seccomp filter (sandbox_seccomp), loaded
  * in a child per case: what the frontend's loop does still works, and an
  * executable mapping, a send with an address, an fcntl it does not need
- * or an exec kills the process with SIGSYS; opening a file or making a
+ * a getsockopt other than IP_TRANSPARENT's or an exec kills the process
+ * with SIGSYS; opening a file or making a
  * socket fails with EACCES.
  */
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <netinet/in.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -91,6 +93,28 @@ fcntl_setown(void)
 	return syscall(SYS_fcntl, sv[0], F_SETOWN, 1) == -1;
 }
 
+/* Reached the kernel (a unix socket has no IP level: it says so). */
+static int
+getsockopt_transparent(void)
+{
+	int		on;
+	socklen_t	len = sizeof(on);
+
+	(void)syscall(SYS_getsockopt, sv[0], SOL_IP, IP_TRANSPARENT, &on,
+	    &len);
+	return 0;
+}
+
+static int
+getsockopt_error(void)
+{
+	int		e;
+	socklen_t	len = sizeof(e);
+
+	return syscall(SYS_getsockopt, sv[0], SOL_SOCKET, SO_ERROR, &e,
+	    &len) != 0;
+}
+
 static int
 open_file(void)
 {
@@ -126,6 +150,8 @@ static const struct {
 	{ "sendto an address", send_to_address, KILLED },
 	{ "fcntl F_DUPFD_CLOEXEC", fcntl_dup_cloexec, WORKS },
 	{ "fcntl F_SETOWN", fcntl_setown, KILLED },
+	{ "getsockopt IP_TRANSPARENT", getsockopt_transparent, WORKS },
+	{ "getsockopt SO_ERROR", getsockopt_error, KILLED },
 	{ "openat", open_file, REFUSED },
 	{ "socket", make_socket, REFUSED },
 	{ "execve", exec_shell, KILLED },
