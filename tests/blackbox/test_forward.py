@@ -195,6 +195,20 @@ class ForwardTestCase(DaemonTestCase):
             got += more
         return got
 
+    def wait_logged(self, d, text, n, kick=None, timeout=IO_TIMEOUT):
+        """n lines with text, counting those the log pipe dropped: so
+        many at once, it may drop some, and says so with the next line,
+        which kick(), if given, makes."""
+        def logged():
+            if kick is not None:
+                kick()
+            lines = d.log_lines()
+            return sum(1 for l in lines if text in l) + sum(
+                int(m.group(1)) for m in (re.search(
+                    r"^log: (\d+) lines dropped", l) for l in lines) if m)
+        poll_until(lambda: logged() >= n, timeout,
+                   what="%d log lines with %r" % (n, text))
+
     def conn_line(self, d, service, count=1):
         # Tags (by=, host=...) come between the peer and the service.
         pat = r"conn peer=\S+ (?:[a-z]+=\S+ )*service=%s " % service
@@ -406,16 +420,8 @@ class Process(ForwardTestCase):
             refused += got != b""
         self.assertGreaterEqual(refused, n - 1000)
         d.wait_log(r"relay ready, pid \d+", count=2)
-
-        # So many lines at once: the log pipe may drop some, and says so.
-        def logged():
-            lines = d.log_lines()
-            return sum(1 for l in lines if "service=fwd result=-service "
-                       "unavailable " in l) + sum(int(m.group(1)) for m in (
-                           re.search(r"^log: (\d+) lines dropped", l)
-                           for l in lines) if m)
-        poll_until(lambda: logged() >= refused, IO_TIMEOUT,
-                   what="%d log lines" % refused)
+        self.wait_logged(d, "service=fwd result=-service unavailable ",
+                         refused)
         for c in socks:
             c.close()
         s = self.sock(d)
@@ -606,18 +612,14 @@ class Resources(ForwardTestCase):
             self.assertEqual(recv_exact(live, 1), b"b")
         finally:
             os.kill(d.pid, signal.SIGCONT)
-        # So many lines at once: the log pipe may drop some, and says so
-        # with the next line (a session of another service).
-        def logged():
+        # The next line, that says what was dropped: another service's.
+        def kick():
             t = d.connect()
             t.sendall(b"other\r\n")
             recv_until_eof(t)
             t.close()
-            lines = d.log_lines()
-            return sum(1 for l in lines if "service=fwd result=+ " in l) + \
-                sum(int(m.group(1)) for m in (re.search(
-                    r"^log: (\d+) lines dropped", l) for l in lines) if m)
-        poll_until(lambda: logged() >= n, 30, what="%d log lines" % n)
+        self.wait_logged(d, "service=fwd result=+ ", n, kick=kick,
+                         timeout=30)
         live.sendall(b"c")
         self.assertEqual(recv_exact(live, 1), b"c")
 

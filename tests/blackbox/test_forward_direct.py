@@ -178,9 +178,20 @@ class Direct(ForwardTestCase):
             want = b"+\r\n%d," % i
             self.assertEqual(self.answer(c, want), want,
                              "client %d of %d" % (i, n))
-        d.wait_log(r"service=fwd result=\+ ", count=1)
-        self.assertFalse([l for l in d.log_lines()
-                          if "a client dropped" in l or "was lost" in l])
+        # Each logged once it ends: its STARTED came before its DONE.
+        for c in socks:
+            c.close()
+
+        def kick():
+            t = d.connect()
+            t.sendall(b"nosuch\r\n")
+            recv_until_eof(t)
+            t.close()
+        self.wait_logged(d, "service=fwd result=+ ", n + 1, kick=kick,
+                         timeout=30)
+        self.assertFalse([l for l in d.log_lines() if re.search(
+            r"a client dropped|was lost|done for no connection|bad or "
+            r"busy id|uncounted|from relay", l)])
 
     def test_max_relays_past_the_descriptor_limit_is_said(self):
         b = self.backend(echo)
