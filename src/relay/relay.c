@@ -42,13 +42,14 @@
 #define REASON_UNAVAIL	"service unavailable"
 #define REASON_BUSY	"service busy"
 
-enum { W_PARENT, W_CLIENT, W_BACKEND, W_LENT };
+enum { W_PARENT, W_CLIENT, W_BACKEND, W_LENT, W_GONE };
 
 struct conn;
 struct watch {
 	int		 kind;
 	int		 fd;
 	struct conn	*c;
+	struct watch	*gnext;		/* W_GONE: freed after the batch */
 };
 
 /* One direction: from one socket through a pipe into the other. */
@@ -92,6 +93,7 @@ static struct {
 	int		 debug;
 	struct conn	*conns;
 	struct conn	*dead;		/* ended in this batch */
+	struct watch	*gone;		/* lent sockets closed in it */
 	struct conn	*pending, **pending_tail; /* DONE not sent yet */
 	struct startq	*startq, **startq_tail;	/* STARTED not sent yet */
 	int		 parent_out;	/* the channel is watched for room */
@@ -822,12 +824,19 @@ lent_close(struct watch *w)
 {
 	int	i;
 
+	if (w->kind == W_GONE)
+		return;
 	epoll_ctl(rl.epfd, EPOLL_CTL_DEL, w->fd, NULL);
 	close(w->fd);
 	for (i = 0; i < LENT_MAX; i++)
 		if (lent[i] == w)
 			lent[i] = NULL;
-	free(w);
+	/* An event of this batch may still name it (closed as the DONEs
+	 * went, or replaced by a newer one): freed after the batch. */
+	w->kind = W_GONE;
+	w->fd = -1;
+	w->gnext = rl.gone;
+	rl.gone = w;
 	lent_none_left();
 }
 
@@ -1064,7 +1073,7 @@ lent_read(struct watch *w)
 	ssize_t		 n;
 	int		 fd, i;
 
-	for (i = 0; i < 64 && !rl.parent_out; i++) {
+	for (i = 0; i < 64 && !rl.parent_out && w->kind == W_LENT; i++) {
 		n = ipc_recv(w->fd, &hdr, buf, sizeof(buf), &fd);
 		if (n == -1 && errno == EAGAIN)
 			return;
@@ -1224,13 +1233,17 @@ relay_run(int argc, char *argv[])
 				parent_read();
 			else if (w->kind == W_LENT)
 				lent_read(w);
-			else
+			else if (w->kind != W_GONE)
 				conn_event(w, evs[i].events);
 		}
 		again();
 		while ((c = rl.dead) != NULL) {
 			rl.dead = c->next;
 			free(c);
+		}
+		while ((w = rl.gone) != NULL) {
+			rl.gone = w->gnext;
+			free(w);
 		}
 		if (rl.conns != NULL && now_ns() >= rl.next_scan)
 			scan(now_ns());
