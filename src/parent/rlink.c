@@ -359,8 +359,6 @@ send_table(struct relay *rel)
 	if (relay_send(rel, IPC_FWDTAB, h, sizeof(*h) + h->n * sizeof(*e),
 	    -1) == -1)
 		log_warnx("relay: cannot send its forward table");
-	else
-		(void)proc_flush(rel->p);
 	free(h);
 }
 
@@ -480,8 +478,6 @@ rlink_forward(const struct service *svc, const struct ipc_dispatch *req,
 	snprintf(r.slots[k].peer, sizeof(r.slots[k].peer), "%s", peer);
 	r.slots[k].proto = req->proto;
 	r.slots[k].accepted_ns = req->accepted_ns;
-	if (proc_queued(rel->p) > 0)
-		(void)proc_flush(rel->p);	/* may lose it: unsent */
 	return;
 refuse:
 	parent_refuse(fd, req->proto, reason);
@@ -716,7 +712,9 @@ relay_unsent(void *arg, enum ipc_type type, const uint8_t *buf, size_t n,
 	}
 }
 
-/* The clients that wait for a relay's channel, as it takes them. */
+/* What waits for a relay's channel, as it takes it: before each wait
+ * of the loop, so a queued message needs no flush where it is queued
+ * (a failed write loses the relay: relay_unsent, then relay_lost). */
 void
 rlink_write(void)
 {

@@ -35,8 +35,6 @@
 #include "relay.h"
 
 #define SCAN_NS		(250ull * 1000000)	/* deadlines checked this often */
-#define PIPE_WANT	(64 * 1024)	/* asked of each pipe; less is fine */
-#define PIPE_BULK	(1024 * 1024)	/* grown to, a way that fills it */
 #define ROUNDS		16		/* splices per wake, for fairness */
 
 #define REASON_UNAVAIL	"service unavailable"
@@ -52,19 +50,6 @@ struct watch {
 	struct watch	*gnext;		/* W_GONE: freed after the batch */
 };
 
-/* One direction: from one socket through a pipe into the other. */
-struct way {
-	int		 pipe[2];
-	size_t		 queued;	/* bytes in the pipe */
-	size_t		 cap;		/* the pipe's size */
-	int		 full;		/* reading waits for the pipe to drain */
-	int		 drained;	/* its source said EAGAIN: wait for an edge */
-	int		 grown;		/* its pipe was asked for PIPE_BULK */
-	int		 blocked;	/* writing waits for room in the socket */
-	int		 eof;		/* its source has ended */
-	int		 shut;		/* its sink was shut for writing */
-	uint64_t	 bytes;
-};
 
 struct conn {
 	struct watch	 cl, be;
@@ -151,80 +136,6 @@ watch_add(struct watch *w)
 	ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
 	ev.data.ptr = w;
 	return epoll_ctl(rl.epfd, EPOLL_CTL_ADD, w->fd, &ev);
-}
-
-/*
- * Pipes left empty by a connection that ended cleanly are kept for the
- * next one (at most POOL_MAX): a session then makes none.
- */
-#define POOL_MAX	64
-static struct {
-	int	fd[2];
-	size_t	cap;
-}		 pool[POOL_MAX];
-static int	 npool;
-
-static int
-way_open(struct way *w)
-{
-	int	n;
-
-	if (npool > 0) {
-		npool--;
-		w->pipe[0] = pool[npool].fd[0];
-		w->pipe[1] = pool[npool].fd[1];
-		w->cap = pool[npool].cap;
-		return 0;
-	}
-	if (pipe2(w->pipe, O_NONBLOCK | O_CLOEXEC) == -1) {
-		w->pipe[0] = w->pipe[1] = -1;
-		return -1;
-	}
-	/* Larger pipes move more per splice; the user's pipe budget may
-	 * say no, and the default is fine. */
-	(void)fcntl(w->pipe[1], F_SETPIPE_SZ, PIPE_WANT);
-	n = fcntl(w->pipe[1], F_GETPIPE_SZ);
-	w->cap = n > 0 ? (size_t)n : 65536;
-	return 0;
-}
-
-/*
- * A way that filled its pipe moves bulk: a larger pipe takes more per
- * splice, so fewer calls and wake-ups per byte. Only those grow, since
- * the user's pipe pages are a budget (fs.pipe-user-pages-soft) that
- * thousands of small sessions would spend. Failing is fine.
- */
-static void
-way_grow(struct way *w)
-{
-	int	n;
-
-	if (w->grown)
-		return;
-	w->grown = 1;
-	if (fcntl(w->pipe[1], F_SETPIPE_SZ, PIPE_BULK) > 0 &&
-	    (n = fcntl(w->pipe[1], F_GETPIPE_SZ)) > 0)
-		w->cap = n;
-}
-
-static void
-way_close(struct way *w)
-{
-	/* A grown pipe is not kept: the budget again. */
-	if (w->pipe[0] != -1 && w->queued == 0 && npool < POOL_MAX &&
-	    w->cap <= PIPE_WANT) {
-		pool[npool].fd[0] = w->pipe[0];
-		pool[npool].fd[1] = w->pipe[1];
-		pool[npool].cap = w->cap;
-		npool++;
-		w->pipe[0] = w->pipe[1] = -1;
-		return;
-	}
-	if (w->pipe[0] != -1)
-		close(w->pipe[0]);
-	if (w->pipe[1] != -1)
-		close(w->pipe[1]);
-	w->pipe[0] = w->pipe[1] = -1;
 }
 
 /*

@@ -7,13 +7,34 @@
 #ifndef RELAY_H
 #define RELAY_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #define RL_CHANNEL_FD	3	/* the parent's socket, at exec */
+#define PIPE_WANT	(64 * 1024)	/* asked of each pipe; less is fine */
+#define PIPE_BULK	(1024 * 1024)	/* grown to, a way that fills it */
 
 /* relay.c */
 void	relay_run(int argc, char *argv[]) __attribute__((noreturn));
+
+/* pipes.c: one direction of a connection, from one socket through a
+ * pipe into the other; its pipe comes from a pool of empty ones. */
+struct way {
+	int		 pipe[2];
+	size_t		 queued;	/* bytes in the pipe */
+	size_t		 cap;		/* the pipe's size */
+	int		 full;		/* reading waits for the pipe to drain */
+	int		 drained;	/* its source said EAGAIN: wait for an edge */
+	int		 grown;		/* its pipe was asked for PIPE_BULK */
+	int		 blocked;	/* writing waits for room in the socket */
+	int		 eof;		/* its source has ended */
+	int		 shut;		/* its sink was shut for writing */
+	uint64_t	 bytes;
+};
+int	 way_open(struct way *);
+void	 way_grow(struct way *);
+void	 way_close(struct way *);
 
 /* table.c: the forward services the frontend may send straight here,
  * their caps, and the ids of the clients it did send. */
