@@ -9,11 +9,16 @@
  * reload that adds one starts a new relay for new clients while the old
  * one carries its connections to their end, then exits.
  */
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <linux/sockios.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +34,9 @@
 #define REASON_UNAVAIL		"service unavailable"
 
 #define RL_DRAINING_MAX		8	/* old relays still carrying */
+#define RL_STALL_MS		10000	/* clients wait, nothing heard: hung */
+#define RL_CHECK_MS		1000	/* how often it is looked at, busy */
+#define RL_IDLE_CHECK_MS	5000	/* and with nothing waiting */
 #define RL_DIRECT_IDS		(1 << 21)	/* a relay's own ids, at most */
 
 /* A relay process: the current one, or an old one draining. */
@@ -41,6 +49,12 @@ struct relay {
 					 * generation, 0 none */
 	uint32_t	 lentlast;	/* the newest it was ever lent */
 	uint32_t	 closed;	/* the newest it said is closed */
+	int		 back;		/* a copy of its end of the lent
+					 * socket: read only once it is gone */
+	uint64_t	 heard_ns;	/* it last sent or took a message */
+	uint64_t	 stall_ns;	/* clients found waiting since, or 0 */
+	uint64_t	 check_ns;	/* the next look (relay_watch) */
+	int		 killed;	/* hung: SIGKILL sent */
 	int		*dmap;		/* its own ids (STARTED): our slots */
 	size_t		 ndmap;
 	unsigned	 uncounted;	/* STARTEDs we had no memory for */
@@ -209,6 +223,10 @@ start_relay(void *arg)
 	/* argv pointed into the rules: they stay as the relay has them. */
 	for (i = 5; i < argc; i++)
 		argv[i][strlen(argv[i])] = ' ';
+	rel->heard_ns = now_ns();
+	rel->check_ns = rel->heard_ns + RL_IDLE_CHECK_MS * 1000000ull;
+	rel->stall_ns = 0;
+	rel->killed = 0;
 	return rv;
 }
 
@@ -234,6 +252,7 @@ relay_new(void)
 		free(rel);
 		return NULL;
 	}
+	rel->back = -1;
 	if (r.announced)
 		proc_announced(rel->p);
 	return rel;
@@ -251,6 +270,8 @@ relay_free(struct relay *rel)
 			break;
 		}
 	proc_free(rel->p);
+	if (rel->back != -1)
+		close(rel->back);
 	free(rel->rules);
 	free(rel->dmap);
 	free(rel);
@@ -598,9 +619,18 @@ relay_lend(struct relay *rel)
 	if (++r.lendgen == 0)
 		r.lendgen = 1;
 	l.generation = r.lendgen;
+	/* Only the newest is kept: an older one's clients were sent before
+	 * its frontend or relay was replaced, and are read by now. */
+	if (rel->back != -1)
+		close(rel->back);
+	if ((rel->back = fcntl(sv[0], F_DUPFD_CLOEXEC, 0)) == -1)
+		log_warn("relay: a copy of the lent socket");
 	if (relay_send(rel, IPC_LEND, &l, sizeof(l), sv[0]) == -1) {
 		close(sv[0]);
 		close(sv[1]);
+		if (rel->back != -1)
+			close(rel->back);
+		rel->back = -1;
 		return;
 	}
 	rel->lent = rel->lentlast = l.generation;
@@ -633,7 +663,7 @@ message(void *arg, enum ipc_type type, const uint8_t *buf, size_t n, int fd)
 	const char	*why;
 	char		 line[IPC_LOG_MAX + 1];
 
-
+	rel->heard_ns = now_ns();
 	if (ipc_relay_parse(type, buf, n, fd != -1, &m, &why) == -1 ||
 	    (m.type == IPC_READY && proc_ready(rel->p) == -1)) {
 		if (fd != -1)
@@ -670,6 +700,47 @@ message(void *arg, enum ipc_type type, const uint8_t *buf, size_t n, int fd)
 	return 0;
 }
 
+/*
+ * The frontend's clients it had not read as it went: ours, as if the
+ * frontend had sent them here (to an old relay that is ready, or
+ * refused). The shutdown first makes the frontend's next send fail, so
+ * it sends by us, and none is left in the socket when it closes. The
+ * frontend meets clients: what it sent is checked as its own messages.
+ */
+static void
+lent_unread(struct relay *rel)
+{
+	struct ipc_hdr	 hdr;
+	struct ipc_fmsg	 m;
+	const char	*why;
+	uint8_t		 buf[sizeof(struct ipc_dispatch) + 64];
+	ssize_t		 n;
+	int		 fd, k, bad = 0;
+
+	if (rel->back == -1)
+		return;
+	(void)shutdown(rel->back, SHUT_RD);
+	for (k = 0; k < 65536; k++) {
+		n = ipc_recv(rel->back, &hdr, buf, sizeof(buf), &fd);
+		if (n <= 0 && (n == 0 || errno != EMFILE))
+			break;
+		if (n == -1 || hdr.type != IPC_DISPATCH ||
+		    ipc_frontend_parse(IPC_DISPATCH, buf, n, fd != -1, &m,
+		    &why) == -1 || m.dispatch.flags != 0) {
+			if (fd != -1)
+				close(fd);
+			bad++;
+			continue;
+		}
+		dispatch(r.cfg, &m.dispatch, fd);
+	}
+	if (bad > 0)
+		log_warnx("relay: %d clients of the frontend it had not read "
+		    "were lost", bad);
+	close(rel->back);
+	rel->back = -1;
+}
+
 /* Its connections went with it: each gets its log line now. */
 static void
 relay_lost(void *arg)
@@ -689,6 +760,7 @@ relay_lost(void *arg)
 	rel->ndmap = 0;
 	rel->uncounted = 0;
 	rel->closed = rel->lentlast = 0;
+	lent_unread(rel);
 }
 
 /* A client still in the link's queue as the relay went: answered. */
@@ -715,16 +787,24 @@ relay_unsent(void *arg, enum ipc_type type, const uint8_t *buf, size_t n,
 /* What waits for a relay's channel, as it takes it: before each wait
  * of the loop, so a queued message needs no flush where it is queued
  * (a failed write loses the relay: relay_unsent, then relay_lost). */
+static void
+relay_write(struct relay *rel)
+{
+	int	n = proc_queued(rel->p);
+
+	if (n > 0 && (proc_flush(rel->p) == -1 || proc_queued(rel->p) < n))
+		rel->heard_ns = now_ns();
+}
+
 void
 rlink_write(void)
 {
 	struct relay	*rel;
 
-	if (r.cur != NULL && proc_queued(r.cur->p) > 0)
-		(void)proc_flush(r.cur->p);
+	if (r.cur != NULL)
+		relay_write(r.cur);
 	for (rel = r.old; rel != NULL; rel = rel->next)
-		if (proc_queued(rel->p) > 0)
-			(void)proc_flush(rel->p);
+		relay_write(rel);
 }
 
 static const struct proc_def relay_def = {
@@ -759,17 +839,79 @@ rlink_exited(pid_t pid, int st)
 	return 0;
 }
 
+/*
+ * A relay that is alive but takes nothing (stopped, wedged) would hold
+ * the clients waiting for it for ever, in our queue and in the lent
+ * socket: when some have waited RL_STALL_MS with nothing heard from it,
+ * it is killed, its clients answered (relay_unsent, lent_unread) and a
+ * new one started, as after any death. A relay at work answers within
+ * milliseconds, so this is never a busy one.
+ */
+static void
+relay_watch(struct relay *rel, uint64_t now)
+{
+	struct pollfd	pfd;
+	int		waiting, outq;
+
+	if (rel->killed || proc_pid(rel->p) <= 0 || proc_sock(rel->p) == -1 ||
+	    now < rel->check_ns)
+		return;
+	/* In our queue, in the channel unread (a unix socket's SIOCOUTQ:
+	 * what its reader has not taken), or in the frontend's socket. */
+	pfd.fd = rel->back;
+	pfd.events = POLLIN;
+	waiting = proc_queued(rel->p) > 0 ||
+	    (ioctl(proc_sock(rel->p), SIOCOUTQ, &outq) == 0 && outq > 0) ||
+	    (rel->back != -1 && poll(&pfd, 1, 0) == 1 &&
+	    (pfd.revents & POLLIN));
+	rel->check_ns = now + (waiting ? RL_CHECK_MS : RL_IDLE_CHECK_MS) *
+	    1000000ull;
+	if (!waiting || rel->stall_ns == 0 || rel->heard_ns >= rel->stall_ns) {
+		rel->stall_ns = waiting ? now : 0;
+		return;
+	}
+	if (now - rel->stall_ns < RL_STALL_MS * 1000000ull)
+		return;
+	log_warnx("relay pid %d took no client for %d s: killed",
+	    (int)proc_pid(rel->p), RL_STALL_MS / 1000);
+	kill(proc_pid(rel->p), SIGKILL);
+	rel->killed = 1;
+}
+
 void
 rlink_tick(uint64_t now)
 {
-	if (r.cur != NULL)
+	struct relay	*rel;
+
+	if (r.cur != NULL) {
 		proc_tick(r.cur->p, now);
+		relay_watch(r.cur, now);
+	}
+	for (rel = r.old; rel != NULL; rel = rel->next)
+		relay_watch(rel, now);
+}
+
+static uint64_t
+earlier(uint64_t a, uint64_t b)
+{
+	return a == 0 || (b != 0 && b < a) ? b : a;
 }
 
 uint64_t
 rlink_next_deadline(void)
 {
-	return r.cur != NULL ? proc_next_deadline(r.cur->p) : 0;
+	struct relay	*rel;
+	uint64_t	 when = 0;
+
+	if (r.cur != NULL) {
+		when = proc_next_deadline(r.cur->p);
+		if (!r.cur->killed && proc_pid(r.cur->p) > 0)
+			when = earlier(when, r.cur->check_ns);
+	}
+	for (rel = r.old; rel != NULL; rel = rel->next)
+		if (!rel->killed && proc_pid(rel->p) > 0)
+			when = earlier(when, rel->check_ns);
+	return when;
 }
 
 /* The first relay, and the others: first_ready once, at the first READY

@@ -80,7 +80,8 @@ static struct {
 	struct conn	*dead;		/* ended in this batch */
 	struct watch	*gone;		/* lent sockets closed in it */
 	struct conn	*pending, **pending_tail; /* DONE not sent yet */
-	struct startq	*startq, **startq_tail;	/* STARTED not sent yet */
+	struct startq	*startq, **startq_tail;	/* STARTED, or a client
+						 * back, not sent yet */
 	int		 parent_out;	/* the channel is watched for room */
 	int		 drain;		/* IPC_DRAIN to send (lent_none_left) */
 	struct conn	*ready;		/* to pump again without an event */
@@ -88,10 +89,12 @@ static struct {
 	uint64_t	 next_scan;
 } rl;
 
-/* A STARTED the channel did not take: sent before any DONE waiting. */
+/* A STARTED the channel did not take, or (fd not -1) a client for the
+ * parent (IPC_DISPATCH of s.d): sent in order, before any DONE. */
 struct startq {
 	struct startq		*next;
 	struct ipc_started	 s;
+	int			 fd;
 };
 
 static void	conn_end(struct conn *, const char *result, int refuse);
@@ -162,6 +165,25 @@ parent_interest(int out)
 	lent_interest(!out);
 }
 
+/* A STARTED, or with fd the client back to the parent: 0 sent (fd
+ * closed), -1 the channel is full (anything else is fatal). */
+static int
+startq_try(const struct ipc_started *s, int fd)
+{
+	int	rv;
+
+	rv = fd == -1 ? ipc_send(rl.parent.fd, IPC_STARTED, s, sizeof(*s), -1) :
+	    ipc_send(rl.parent.fd, IPC_DISPATCH, &s->d, sizeof(s->d), fd);
+	if (rv == 0) {
+		if (fd != -1)
+			close(fd);
+		return 0;
+	}
+	if (errno != EAGAIN && errno != ENOBUFS)
+		fatal("relay: cannot tell the parent");
+	return -1;
+}
+
 /* 0 sent, -1 the channel is full (anything else is fatal). */
 static int
 done_try(const struct ipc_done *d, int fd)
@@ -189,10 +211,7 @@ done_flush(void)
 	struct startq	*q;
 
 	while ((q = rl.startq) != NULL) {
-		if (ipc_send(rl.parent.fd, IPC_STARTED, &q->s, sizeof(q->s),
-		    -1) == -1) {
-			if (errno != EAGAIN && errno != ENOBUFS)
-				fatal("relay: cannot tell the parent");
+		if (startq_try(&q->s, q->fd) == -1) {
 			parent_interest(1);
 			return;
 		}
@@ -873,23 +892,20 @@ same_peer(const struct sockaddr_storage *ss, const struct sockaddr_in6 *p)
 /*
  * The parent hears of a client before its DONE can come: now, or once
  * the channel has room (the lent sockets are not read meanwhile, so the
- * frontend sends its next clients by the parent). -1: no memory.
+ * frontend sends its next clients by the parent). With fd, the client
+ * itself goes back, in the same order. -1: no memory (fd still ours).
  */
 static int
-started_send(const struct ipc_started *s)
+started_send(const struct ipc_started *s, int fd)
 {
 	struct startq	*q;
 
-	if (!queued()) {
-		if (ipc_send(rl.parent.fd, IPC_STARTED, s, sizeof(*s),
-		    -1) == 0)
-			return 0;
-		if (errno != EAGAIN && errno != ENOBUFS)
-			fatal("relay: cannot tell the parent");
-	}
+	if (!queued() && startq_try(s, fd) == 0)
+		return 0;
 	if ((q = malloc(sizeof(*q))) == NULL)
 		return -1;
 	q->s = *s;
+	q->fd = fd;
 	q->next = NULL;
 	*rl.startq_tail = q;
 	rl.startq_tail = &q->next;
@@ -897,14 +913,25 @@ started_send(const struct ipc_started *s)
 	return 0;
 }
 
+/* The kernel answers TCP_INFO for a TCP socket only (the parent's
+ * check of what the frontend passes it, dispatch.c). */
+static int
+is_tcp(int fd)
+{
+	struct tcp_info	ti;
+	socklen_t	len = sizeof(ti);
+
+	return getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0;
+}
+
 /*
  * A client the frontend sent straight here (IPC_DISPATCH on a lent
- * socket). The frontend meets clients and is not trusted: the peer it
- * names must be the socket's own, since it goes into the PROXY header
- * and the log, and the local address is asked of the socket. The parent
- * hears of it (STARTED) before anything can end it; a service the table
- * lacks (a reload between the two) goes to the parent as the frontend's
- * clients do.
+ * socket). The frontend meets clients and is not trusted: the socket
+ * must be TCP and the peer it names the socket's own, since it goes
+ * into the PROXY header and the log, and the local address is asked of
+ * the socket. The parent hears of it (STARTED) before anything can end
+ * it; a service the table lacks (a reload between the two) goes to the
+ * parent as the frontend's clients do, in turn with the STARTEDs.
  */
 static void
 direct_start(const uint8_t *buf, size_t n, int fd)
@@ -929,7 +956,8 @@ direct_start(const uint8_t *buf, size_t n, int fd)
 	/* The local address only for a PROXY header. */
 	memset(&ls, 0, sizeof(ls));
 	llen = 0;
-	if (getpeername(fd, (struct sockaddr *)&ss, &len) == -1 ||
+	if (!is_tcp(fd) ||
+	    getpeername(fd, (struct sockaddr *)&ss, &len) == -1 ||
 	    (ix != -1 && table_forward(ix)->proxy != 0 &&
 	    (llen = sizeof(ls), getsockname(fd, (struct sockaddr *)&ls,
 	    &llen)) == -1)) {
@@ -945,10 +973,12 @@ direct_start(const uint8_t *buf, size_t n, int fd)
 	memset(&s, 0, sizeof(s));
 	s.d = m.dispatch;
 	if (ix == -1) {
-		if (ipc_send(rl.parent.fd, IPC_DISPATCH, &s.d, sizeof(s.d),
-		    fd) == -1)
-			log_warn("relay: a client for the parent was lost");
-		close(fd);
+		/* In turn with the STARTEDs: a full channel queues it. */
+		if (started_send(&s, fd) == -1) {
+			log_warnx("relay: out of memory: a client for the "
+			    "parent was lost");
+			close(fd);
+		}
 		return;
 	}
 	if ((s.id = id_get()) == 0) {
@@ -956,7 +986,7 @@ direct_start(const uint8_t *buf, size_t n, int fd)
 		close(fd);
 		return;
 	}
-	if (started_send(&s) == -1) {
+	if (started_send(&s, -1) == -1) {
 		log_warnx("relay: out of memory: a client dropped");
 		id_put(s.id);
 		close(fd);

@@ -394,6 +394,21 @@ class Process(ForwardTestCase):
                    "held by the parent")
         return d, pid, socks
 
+    def unavailable_or_closed(self, d, socks):
+        """After the relay's death: each client answered, or closed if it
+        was in the relay's channel (which takes some 900); a new relay.
+        Returns how many were answered."""
+        refused = 0
+        for i, c in enumerate(socks):
+            c.settimeout(IO_TIMEOUT)
+            got = self.answer(c, b"-service unavailable\r\n")
+            self.assertIn(got, (b"", b"-service unavailable\r\n"),
+                          "client %d of %d" % (i, len(socks)))
+            refused += got != b""
+        self.assertGreaterEqual(refused, len(socks) - 1000)
+        d.wait_log(r"relay ready, pid \d+", count=2)
+        return refused
+
     def test_clients_past_a_full_relay_channel_wait_in_the_parent(self):
         # "-busy" for the 300 or so past the channel on the previous
         # build: the parent refused what the channel did not take.
@@ -412,14 +427,7 @@ class Process(ForwardTestCase):
         n = 1500
         d, pid, socks = self.past_a_stopped_relay(n)
         os.kill(pid, signal.SIGKILL)
-        refused = 0
-        for i, c in enumerate(socks):
-            got = self.answer(c, b"-service unavailable\r\n")
-            self.assertIn(got, (b"", b"-service unavailable\r\n"),
-                          "client %d of %d" % (i, n))
-            refused += got != b""
-        self.assertGreaterEqual(refused, n - 1000)
-        d.wait_log(r"relay ready, pid \d+", count=2)
+        refused = self.unavailable_or_closed(d, socks)
         self.wait_logged(d, "service=fwd result=-service unavailable ",
                          refused)
         for c in socks:
@@ -427,6 +435,80 @@ class Process(ForwardTestCase):
         s = self.sock(d)
         s.sendall(b"fwd\r\ny")
         self.assertEqual(recv_exact(s, 4), b"+\r\ny")
+
+    def lent_to_a_stopped_relay(self, n):
+        """n clients sent by the frontend straight to the relay, which is
+        stopped: they wait in its lent socket, unread. Returns d, the
+        relay's pid and the clients."""
+        b = EpollEcho()
+        self.addCleanup(b.close)
+        d = self.forwarding(b.port, extra="\tmax per-address 0\n")
+        pid = relay_pid(d)
+        w = self.sock(d)
+        w.sendall(b"fwd\r\n")
+        self.assertEqual(recv_exact(w, 3), b"+\r\n")
+        w.close()
+        os.kill(pid, signal.SIGSTOP)
+        self.addCleanup(lambda: os.path.exists("/proc/%d" % pid) and
+                        os.kill(pid, signal.SIGCONT))
+        socks = self.numbered_clients(d, n)
+        # The frontend has read each line ("fwd\r\n") once only the
+        # bytes after it wait in the socket: then it has sent them on.
+        ports = {c.getsockname()[1]: len(b"%d," % i)
+                 for i, c in enumerate(socks)}
+        lport = d.listeners[0][1]
+
+        def unread():
+            left = {}
+            with open("/proc/net/tcp") as f:
+                for row in f.read().splitlines()[1:]:
+                    cols = row.split()
+                    local = int(cols[1].rsplit(":", 1)[1], 16)
+                    peer = int(cols[2].rsplit(":", 1)[1], 16)
+                    if local == lport and peer in ports:
+                        left[peer] = int(cols[4].split(":")[1], 16)
+            return left == ports
+        poll_until(unread, IO_TIMEOUT, what="the frontend's reads")
+        return d, pid, socks
+
+    def test_clients_lent_to_a_killed_relay_are_answered(self):
+        # Closed unanswered on the previous build: they went with the
+        # relay's end of the socket.
+        n = 50
+        d, pid, socks = self.lent_to_a_stopped_relay(n)
+        os.kill(pid, signal.SIGKILL)
+        self.all_unavailable_then_served(d, socks)
+        self.wait_logged(d, "service=fwd result=-service unavailable ", n)
+        self.assertNotIn("were lost", d.log_text())
+
+    def all_unavailable_then_served(self, d, socks):
+        for i, c in enumerate(socks):
+            c.settimeout(IO_TIMEOUT)
+            self.assertEqual(self.answer(c, b"-service unavailable\r\n"),
+                             b"-service unavailable\r\n",
+                             "client %d of %d" % (i, len(socks)))
+        d.wait_log(r"relay ready, pid \d+", count=2)
+        s = self.sock(d)
+        s.sendall(b"fwd\r\ny")
+        self.assertEqual(recv_exact(s, 4), b"+\r\ny")
+
+    def test_a_stopped_relay_is_killed_and_its_clients_answered(self):
+        # They waited for ever on the previous build.
+        n = 20
+        d, pid, socks = self.lent_to_a_stopped_relay(n)
+        d.wait_log(r"relay pid %d took no client for 10 s: killed" % pid,
+                   timeout=30)
+        self.all_unavailable_then_served(d, socks)
+
+    def test_a_stopped_relay_behind_the_parent_is_killed(self):
+        # Clients by the parent (an access list): those in its queue are
+        # answered; those in the relay's channel go with it. None waits
+        # for ever, as all did on the previous build.
+        n = 1200
+        d, pid, socks = self.past_a_stopped_relay(n)
+        d.wait_log(r"relay pid %d took no client for 10 s: killed" % pid,
+                   timeout=30)
+        self.unavailable_or_closed(d, socks)
 
     def test_a_reload_that_adds_a_backend_keeps_relayed_sessions(self):
         b = self.backend(echo)
