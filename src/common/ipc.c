@@ -865,6 +865,44 @@ ipc_lend_parse(enum ipc_type type, const uint8_t *p, size_t len, int hasfd,
  * log.c sink): priority and text, cut to what IPC_LOG allows; a full
  * socket drops it, as a slow syslog would.
  */
+/*
+ * The frontend's clients left in a lent socket its reader gives up (the
+ * relay's end, or the parent's copy of it once the relay is gone): shut
+ * first, so the frontend's next send fails and it sends by the parent,
+ * then each one still queued to take(), which owns its fd when it
+ * returns 0. The frontend meets clients: each is checked as its own
+ * messages are, no flag allowed. Returns how many were lost.
+ */
+int
+ipc_lent_drain(int sock, int (*take)(const struct ipc_dispatch *, int,
+    void *), void *arg)
+{
+	struct ipc_hdr	 hdr;
+	struct ipc_fmsg	 m;
+	const char	*why;
+	uint8_t		 buf[sizeof(struct ipc_dispatch) + 64];
+	ssize_t		 n;
+	int		 fd, k, lost = 0;
+
+	(void)shutdown(sock, SHUT_RD);
+	for (k = 0; k < 65536; k++) {
+		n = ipc_recv(sock, &hdr, buf, sizeof(buf), &fd);
+		if (n == 0 && hdr.type == 0)
+			break;		/* the end, after the last */
+		if (n == -1 && errno != EMFILE && errno != EBADMSG)
+			break;
+		if (n >= 0 && hdr.type == IPC_DISPATCH &&
+		    ipc_frontend_parse(IPC_DISPATCH, buf, n, fd != -1, &m,
+		    &why) == 0 && m.dispatch.flags == 0 &&
+		    take(&m.dispatch, fd, arg) == 0)
+			continue;
+		if (fd != -1)
+			close(fd);
+		lost++;
+	}
+	return lost;
+}
+
 void
 ipc_send_log(int sock, int pri, const char *msg)
 {

@@ -333,6 +333,8 @@ int	ipc_relay_parse(enum ipc_type, const uint8_t *, size_t, int hasfd,
 	    struct ipc_rmsg *, const char **why);
 int	ipc_lend_parse(enum ipc_type, const uint8_t *, size_t, int hasfd,
 	    struct ipc_lend *, const char **why);
+int	ipc_lent_drain(int sock, int (*)(const struct ipc_dispatch *, int fd,
+	    void *), void *);
 void	ipc_send_log(int sock, int pri, const char *msg);
 const char *ipc_log_text(const struct ipc_fmsg *, char *, size_t);
 

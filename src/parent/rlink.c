@@ -17,7 +17,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +53,7 @@ struct relay {
 	uint64_t	 heard_ns;	/* it last sent or took a message */
 	uint64_t	 stall_ns;	/* clients found waiting since, or 0 */
 	uint64_t	 check_ns;	/* the next look (relay_watch) */
+	uint64_t	 looked_ns;	/* the last one */
 	int		 killed;	/* hung: SIGKILL sent */
 	int		*dmap;		/* its own ids (STARTED): our slots */
 	size_t		 ndmap;
@@ -226,6 +226,7 @@ start_relay(void *arg)
 	rel->heard_ns = now_ns();
 	rel->check_ns = rel->heard_ns + RL_IDLE_CHECK_MS * 1000000ull;
 	rel->stall_ns = 0;
+	rel->looked_ns = 0;
 	rel->killed = 0;
 	return rv;
 }
@@ -700,43 +701,29 @@ message(void *arg, enum ipc_type type, const uint8_t *buf, size_t n, int fd)
 	return 0;
 }
 
+static int
+lent_take(const struct ipc_dispatch *d, int fd, void *arg)
+{
+	(void)arg;
+	dispatch(r.cfg, d, fd);
+	return 0;
+}
+
 /*
  * The frontend's clients it had not read as it went: ours, as if the
  * frontend had sent them here (to an old relay that is ready, or
- * refused). The shutdown first makes the frontend's next send fail, so
- * it sends by us, and none is left in the socket when it closes. The
- * frontend meets clients: what it sent is checked as its own messages.
+ * refused), and none is left in the socket when it closes.
  */
 static void
 lent_unread(struct relay *rel)
 {
-	struct ipc_hdr	 hdr;
-	struct ipc_fmsg	 m;
-	const char	*why;
-	uint8_t		 buf[sizeof(struct ipc_dispatch) + 64];
-	ssize_t		 n;
-	int		 fd, k, bad = 0;
+	int	lost;
 
 	if (rel->back == -1)
 		return;
-	(void)shutdown(rel->back, SHUT_RD);
-	for (k = 0; k < 65536; k++) {
-		n = ipc_recv(rel->back, &hdr, buf, sizeof(buf), &fd);
-		if (n <= 0 && (n == 0 || errno != EMFILE))
-			break;
-		if (n == -1 || hdr.type != IPC_DISPATCH ||
-		    ipc_frontend_parse(IPC_DISPATCH, buf, n, fd != -1, &m,
-		    &why) == -1 || m.dispatch.flags != 0) {
-			if (fd != -1)
-				close(fd);
-			bad++;
-			continue;
-		}
-		dispatch(r.cfg, &m.dispatch, fd);
-	}
-	if (bad > 0)
+	if ((lost = ipc_lent_drain(rel->back, lent_take, NULL)) > 0)
 		log_warnx("relay: %d clients of the frontend it had not read "
-		    "were lost", bad);
+		    "were lost", lost);
 	close(rel->back);
 	rel->back = -1;
 }
@@ -850,23 +837,28 @@ rlink_exited(pid_t pid, int st)
 static void
 relay_watch(struct relay *rel, uint64_t now)
 {
-	struct pollfd	pfd;
-	int		waiting, outq;
+	int		waiting, outq, inq, late;
 
 	if (rel->killed || proc_pid(rel->p) <= 0 || proc_sock(rel->p) == -1 ||
 	    now < rel->check_ns)
 		return;
 	/* In our queue, in the channel unread (a unix socket's SIOCOUTQ:
-	 * what its reader has not taken), or in the frontend's socket. */
-	pfd.fd = rel->back;
-	pfd.events = POLLIN;
+	 * what its reader has not taken), or in the frontend's socket
+	 * (SIOCINQ: bytes queued; an EOF, the frontend's end closed, polls
+	 * readable but is no client). */
 	waiting = proc_queued(rel->p) > 0 ||
 	    (ioctl(proc_sock(rel->p), SIOCOUTQ, &outq) == 0 && outq > 0) ||
-	    (rel->back != -1 && poll(&pfd, 1, 0) == 1 &&
-	    (pfd.revents & POLLIN));
+	    (rel->back != -1 && ioctl(rel->back, SIOCINQ, &inq) == 0 &&
+	    inq > 0);
+	/* We did not look for a while (our own loop was held): what the
+	 * relay sent meanwhile is not read yet, so start the count again. */
+	late = rel->looked_ns != 0 &&
+	    now - rel->looked_ns > 2 * RL_CHECK_MS * 1000000ull;
+	rel->looked_ns = now;
 	rel->check_ns = now + (waiting ? RL_CHECK_MS : RL_IDLE_CHECK_MS) *
 	    1000000ull;
-	if (!waiting || rel->stall_ns == 0 || rel->heard_ns >= rel->stall_ns) {
+	if (!waiting || late || rel->stall_ns == 0 ||
+	    rel->heard_ns >= rel->stall_ns) {
 		rel->stall_ns = waiting ? now : 0;
 		return;
 	}
@@ -905,11 +897,14 @@ rlink_next_deadline(void)
 
 	if (r.cur != NULL) {
 		when = proc_next_deadline(r.cur->p);
-		if (!r.cur->killed && proc_pid(r.cur->p) > 0)
+		if (!r.cur->killed && proc_pid(r.cur->p) > 0 &&
+		    proc_sock(r.cur->p) != -1)
 			when = earlier(when, r.cur->check_ns);
 	}
+	/* As relay_watch looks: not one whose channel is closed already. */
 	for (rel = r.old; rel != NULL; rel = rel->next)
-		if (!rel->killed && proc_pid(rel->p) > 0)
+		if (!rel->killed && proc_pid(rel->p) > 0 &&
+		    proc_sock(rel->p) != -1)
 			when = earlier(when, rel->check_ns);
 	return when;
 }

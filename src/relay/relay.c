@@ -116,6 +116,7 @@ queued(void)
 static struct watch	*lent[LENT_MAX];
 static uint32_t		 lent_gen;	/* the newest IPC_LEND's */
 static void	lent_add(const uint8_t *, size_t, int);
+static int	started_send(const struct ipc_started *, int);
 static void	fwdtab(const uint8_t *, size_t, int);
 
 static void
@@ -749,6 +750,34 @@ lent_none_left(void)
 		done_flush();
 }
 
+/* Back to the parent, in turn with the STARTEDs. */
+static int
+lent_take(const struct ipc_dispatch *d, int fd, void *arg)
+{
+	struct ipc_started	s;
+
+	(void)arg;
+	memset(&s, 0, sizeof(s));
+	s.d = *d;
+	return started_send(&s, fd);
+}
+
+/*
+ * A lent socket we give up on: the parent holds a copy of our end (to
+ * answer its clients if we die), so a close alone would leave the
+ * frontend sending into a socket no one reads; what it sent before
+ * goes back to the parent. At an EOF there is none.
+ */
+static void
+lent_give_back(int fd)
+{
+	int	lost;
+
+	if ((lost = ipc_lent_drain(fd, lent_take, NULL)) > 0)
+		log_warnx("relay: %d clients of the frontend were lost with "
+		    "its socket", lost);
+}
+
 static void
 lent_close(struct watch *w)
 {
@@ -757,6 +786,7 @@ lent_close(struct watch *w)
 	if (w->kind == W_GONE)
 		return;
 	epoll_ctl(rl.epfd, EPOLL_CTL_DEL, w->fd, NULL);
+	lent_give_back(w->fd);
 	close(w->fd);
 	for (i = 0; i < LENT_MAX; i++)
 		if (lent[i] == w)
@@ -828,6 +858,7 @@ lent_add(const uint8_t *buf, size_t n, int fd)
 		lent_close(lent[i = 0]);
 	if ((w = calloc(1, sizeof(*w))) == NULL) {
 		log_warnx("relay: out of memory: a lent socket closed");
+		lent_give_back(fd);
 		close(fd);
 		lent_none_left();
 		return;
@@ -956,8 +987,13 @@ direct_start(const uint8_t *buf, size_t n, int fd)
 	/* The local address only for a PROXY header. */
 	memset(&ls, 0, sizeof(ls));
 	llen = 0;
-	if (!is_tcp(fd) ||
-	    getpeername(fd, (struct sockaddr *)&ss, &len) == -1 ||
+	if (!is_tcp(fd)) {
+		log_warnx("relay: the frontend sent what is not a TCP "
+		    "connection: dropped");
+		close(fd);
+		return;
+	}
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) == -1 ||
 	    (ix != -1 && table_forward(ix)->proxy != 0 &&
 	    (llen = sizeof(ls), getsockname(fd, (struct sockaddr *)&ls,
 	    &llen)) == -1)) {

@@ -176,6 +176,14 @@ def proc_ppid(pid):
     return int(s[s.rindex(")") + 2:].split()[1])
 
 
+def cpu_ticks(pid):
+    """CPU time pid has used, user and system, in clock ticks."""
+    with open("/proc/%d/stat" % pid) as f:
+        s = f.read()
+    fields = s[s.rindex(")") + 2:].split()
+    return int(fields[11]) + int(fields[12])     # utime + stime
+
+
 def children_of(pid):
     kids = []
     for d in os.listdir("/proc"):

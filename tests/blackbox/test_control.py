@@ -18,8 +18,8 @@ import subprocess
 import time
 import unittest
 
-from harness import (IO_TIMEOUT, IS_ROOT, count_fds, poll_until, recv_until,
-                     recv_until_eof)
+from harness import (IO_TIMEOUT, IS_ROOT, count_fds, cpu_ticks, poll_until,
+                     recv_until, recv_until_eof)
 from test_pass import ECHO, NOBODY, PassCase, listening
 
 # Opens N control connections as uid 65534 and holds them until its stdin
@@ -55,13 +55,6 @@ SLACK = 4
 
 def wire(typ, mid, body=b""):
     return struct.pack(">2sBBII", b"OP", 1, typ, mid, len(body)) + body
-
-
-def cpu_ticks(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        s = f.read()
-    fields = s[s.rindex(")") + 2:].split()
-    return int(fields[11]) + int(fields[12])     # utime + stime
 
 
 def cpu_over_a_second(pid):

@@ -15,11 +15,12 @@ import ssl
 import subprocess
 import sys
 import threading
+import time
 import unittest
 
 from harness import (DaemonTestCase, IO_TIMEOUT, poll_until, recv_exact,
                      recv_until, recv_until_eof, run_daemon_n, children_of,
-                     proc_comm, proc_status, count_fds)
+                     proc_comm, proc_status, count_fds, cpu_ticks)
 
 GIB = 1 << 30
 
@@ -509,6 +510,65 @@ class Process(ForwardTestCase):
         d.wait_log(r"relay pid %d took no client for 10 s: killed" % pid,
                    timeout=30)
         self.unavailable_or_closed(d, socks)
+
+    def test_a_draining_relay_with_an_idle_session_is_not_killed(self):
+        # Its lent socket, closed by the frontend after the reload, polls
+        # readable (an EOF) for ever: taken for clients waiting, it was
+        # killed with its session some 15 s on (review of 93ca358).
+        b = self.backend(echo)
+        b2 = self.backend(echo)
+        d = self.forwarding(b.port)
+        old = relay_pid(d)
+        s = self.sock(d)
+        s.sendall(b"fwd\r\nx")
+        self.assertEqual(recv_exact(s, 4), b"+\r\nx")
+        with open(d.conffile, "w") as f:
+            f.write("service fwd {\n\tforward to 127.0.0.1 port %d\n}\n"
+                    "service fwd2 {\n\tforward to 127.0.0.1 port %d\n}\n"
+                    % (b.port, b2.port))
+        d.signal(signal.SIGHUP)
+        d.wait_log(r"relay pid %d drains its 1 connections" % old)
+        d.wait_log(r"relay ready, pid \d+", count=2)
+        time.sleep(18)      # past the watchdog's 10 s and its looks
+        self.assertNotIn("took no client", d.log_text())
+        self.assertIn(old, children_of(d.pid))
+        s.sendall(b"y")
+        self.assertEqual(recv_exact(s, 1), b"y")
+
+    def test_a_stopped_relay_told_to_stop_does_not_spin_the_parent(self):
+        # A relay whose channel is closed but which is still alive (here
+        # stopped: the oldest of nine draining, told to stop) kept its
+        # watchdog's deadline, long past: the parent's loop waited 0 ms,
+        # for ever (review of 93ca358).
+        n = 9
+        bs = [self.backend(echo) for _ in range(n + 1)]
+
+        def conf(k):
+            return "".join("service fwd%d {\n\tforward to 127.0.0.1 port "
+                           "%d\n}\n" % (i, bs[i].port) for i in range(k + 1))
+        d = self.start(config=conf(0))
+        first = relay_pid(d)
+        for k in range(n):
+            s = self.sock(d)
+            s.sendall(b"fwd%d\r\nx" % k)
+            self.assertEqual(recv_exact(s, 4), b"+\r\nx")
+            if k == 0:
+                os.kill(first, signal.SIGSTOP)
+                self.addCleanup(lambda: os.path.exists("/proc/%d" % first)
+                                and os.kill(first, signal.SIGCONT))
+            with open(d.conffile, "w") as f:
+                f.write(conf(k + 1))
+            d.signal(signal.SIGHUP)
+            d.wait_log(r"relay ready, pid \d+", count=k + 2)
+        d.wait_log(r"relay pid %d stopped: more than 8" % first)
+        self.assertIn(first, children_of(d.pid))
+        time.sleep(5)       # past its last look's deadline
+        t0 = cpu_ticks(d.pid)
+        time.sleep(2)
+        used = cpu_ticks(d.pid) - t0
+        hz = os.sysconf("SC_CLK_TCK")
+        self.assertLess(used, hz // 2, "parent used %.2f s of CPU in 2 s"
+                        % (used / hz))
 
     def test_a_reload_that_adds_a_backend_keeps_relayed_sessions(self):
         b = self.backend(echo)

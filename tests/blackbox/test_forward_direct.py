@@ -14,8 +14,8 @@ import signal
 import socket
 import time
 
-from harness import (IO_TIMEOUT, children_of, proc_comm, recv_exact,
-                     recv_until_eof)
+from harness import (IO_TIMEOUT, children_of, cpu_ticks, proc_comm,
+                     recv_exact, recv_until_eof)
 from test_forward import EpollEcho, ForwardTestCase, echo, relay_pid
 
 
@@ -222,7 +222,3 @@ class Direct(ForwardTestCase):
         d.wait_log(r"frontend ready, pid \d+", timeout=30)
 
 
-def cpu_ticks(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])
