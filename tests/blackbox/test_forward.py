@@ -511,10 +511,10 @@ class Process(ForwardTestCase):
                    timeout=30)
         self.unavailable_or_closed(d, socks)
 
-    def test_a_draining_relay_with_an_idle_session_is_not_killed(self):
-        # Its lent socket, closed by the frontend after the reload, polls
-        # readable (an EOF) for ever: taken for clients waiting, it was
-        # killed with its session some 15 s on (review of 93ca358).
+    def reload_adding_a_backend(self):
+        """A session through the relay, then a reload that adds a backend:
+        the relay drains. Returns d, the old relay's pid and the
+        session."""
         b = self.backend(echo)
         b2 = self.backend(echo)
         d = self.forwarding(b.port)
@@ -529,6 +529,13 @@ class Process(ForwardTestCase):
         d.signal(signal.SIGHUP)
         d.wait_log(r"relay pid %d drains its 1 connections" % old)
         d.wait_log(r"relay ready, pid \d+", count=2)
+        return d, old, s
+
+    def test_a_draining_relay_with_an_idle_session_is_not_killed(self):
+        # Its lent socket, closed by the frontend after the reload, polls
+        # readable (an EOF) for ever: taken for clients waiting, it was
+        # killed with its session some 15 s on (review of 93ca358).
+        d, old, s = self.reload_adding_a_backend()
         time.sleep(18)      # past the watchdog's 10 s and its looks
         self.assertNotIn("took no client", d.log_text())
         self.assertIn(old, children_of(d.pid))
@@ -571,20 +578,7 @@ class Process(ForwardTestCase):
                         % (used / hz))
 
     def test_a_reload_that_adds_a_backend_keeps_relayed_sessions(self):
-        b = self.backend(echo)
-        b2 = self.backend(echo)
-        d = self.forwarding(b.port)
-        old = relay_pid(d)
-        s = self.sock(d)
-        s.sendall(b"fwd\r\nx")
-        self.assertEqual(recv_exact(s, 4), b"+\r\nx")
-        with open(d.conffile, "w") as f:
-            f.write("service fwd {\n\tforward to 127.0.0.1 port %d\n}\n"
-                    "service fwd2 {\n\tforward to 127.0.0.1 port %d\n}\n"
-                    % (b.port, b2.port))
-        d.signal(signal.SIGHUP)
-        d.wait_log(r"relay pid %d drains its 1 connections" % old)
-        d.wait_log(r"relay ready, pid \d+", count=2)
+        d, old, s = self.reload_adding_a_backend()
         # The old relay still carries the session, and only it.
         s.sendall(b"y")
         self.assertEqual(recv_exact(s, 1), b"y")
