@@ -1380,6 +1380,13 @@ config_finish(struct config *cfg)
 			cfg->status_gid = gr->gr_gid;
 	}
 	errors += rules_check(cfg);
+	if (cfg->defer_accept && cfg->silence_ms > 0) {
+		log_warnx("%s:%d: defer-accept: match silence times the "
+		    "silence from the accept, which a silent client would "
+		    "reach a second late", cfg->at_defer.file,
+		    cfg->at_defer.line);
+		errors++;
+	}
 	errors += cluster_conf_finish(cfg);
 	if (cfg->nservices > 1)
 		qsort(cfg->services, cfg->nservices, sizeof(*cfg->services),

@@ -212,6 +212,8 @@ struct config {
 	int		 drop_start;	/* early drop from here; max_pending/2 */
 	int		 drop_rate;	/* percent at drop_start */
 	int		 help;		/* HELP answered at all */
+	int		 defer_accept;	/* TCP_DEFER_ACCEPT on the listeners */
+	struct srcloc	 at_defer;
 	int		 port_lo, port_hi;	/* dynamic redirect ports */
 	char		*user;		/* frontend's user */
 	char		*chroot;	/* frontend's root when started as root */

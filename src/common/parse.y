@@ -120,6 +120,7 @@ static void	 cluster_opt(const YYLTYPE *, const char *, char **,
 %token	OWNER "owner" REGISTER "register" SOCKET "socket"
 %token	REDIRECT "redirect" IDLE "idle" TOKEN "token" PORTS "ports" TO "to"
 %token	DEFAULTS "defaults" ENV "env" GROUP "group" GROUPS "groups"
+%token	DEFERACCEPT "defer-accept"
 %token	HELP "help" HIDDEN "hidden" INCLUDE "include"
 %token	INSTANCES "instances" LISTEN "listen" MAX "max"
 %token	MAXLINE "max-line" ON "on" PENDING "pending"
@@ -214,6 +215,16 @@ global		: LISTEN ON STRING PORT STRING	{
 			    &n) == 0)
 				conf->max_relays = n;
 			free($3);
+		}
+		| DEFERACCEPT ON		{
+			conf->defer_accept = 1;
+			conf->at_defer = @1;
+		}
+		| DEFERACCEPT STRING		{
+			flag(&@2, "defer-accept", $2, "on", "off", 1,
+			    &conf->defer_accept);
+			conf->at_defer = @1;
+			free($2);
 		}
 		| HELP ON			{ conf->help = 1; }
 		| HELP STRING			{
@@ -601,6 +612,7 @@ static const struct keyword keywords[] = {
 	{ "command",		COMMAND },
 	{ "control",		CONTROL },
 	{ "defaults",		DEFAULTS },
+	{ "defer-accept",	DEFERACCEPT },
 	{ "env",		ENV },
 	{ "group",		GROUP },
 	{ "groups",		GROUPS },

@@ -221,6 +221,8 @@ print_config(const struct config *cfg)
 		printf("max relays %d\n", cfg->max_relays);
 	printf("ports %d-%d\n", cfg->port_lo, cfg->port_hi);
 	printf("help %s\n", cfg->help ? "on" : "off");
+	if (cfg->defer_accept)
+		printf("defer-accept on\n");
 	if (cfg->user != NULL) {
 		printf("user ");
 		print_string(cfg->user);

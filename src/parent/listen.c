@@ -11,6 +11,7 @@
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -291,6 +292,28 @@ fail:
 }
 
 /*
+ * A client that connects and sends its line at once still wakes the
+ * frontend twice, at the accept and at its bytes a moment later: with
+ * "defer-accept" the kernel holds the connection until bytes come
+ * (TCP_DEFER_ACCEPT, as nginx's "deferred" and HAProxy's
+ * "defer-accept"), so the frontend meets it once, with its line. A
+ * client that sends nothing comes a second late, and one not yet come
+ * is not ours to answer at a stop or when a reload drops its listener:
+ * it is reset. Not with "match silence" (config.c).
+ */
+static void
+listen_defer(const struct config *cfg)
+{
+	int	i, secs = cfg->defer_accept ? 1 : 0;
+
+	for (i = 0; i < cfg->nlisteners; i++)
+		if (cfg->listeners[i].fd != -1 &&
+		    setsockopt(cfg->listeners[i].fd, IPPROTO_TCP,
+		    TCP_DEFER_ACCEPT, &secs, sizeof(secs)) == -1)
+			log_debug("TCP_DEFER_ACCEPT: %s", strerror(errno));
+}
+
+/*
  * Start-up: each listener takes the handed socket of its address, or a
  * socket of its own; the handed sockets no line names are listeners too.
  * A socket we cannot bind is fatal here (the daemon is not started).
@@ -334,6 +357,7 @@ listen_start(struct config *cfg)
 			fatalx("cannot listen on %s", addr_ntop((struct
 			    sockaddr *)&l->ss, a, sizeof(a)));
 	}
+	listen_defer(cfg);
 }
 
 /*
@@ -418,4 +442,5 @@ done:
 	cfg->nlisteners = n;
 	old->listeners = NULL;
 	old->nlisteners = 0;
+	listen_defer(cfg);
 }

@@ -155,6 +155,20 @@ class CheckMode(DaemonTestCase):
         self.assertEqual(d.exchange(b"inner\r\n"), b"+\r\nin\n")
         self.assertEqual(d.exchange(b"help\r\n"), b"inner\r\nouter\r\n")
 
+    def test_defer_accept(self):
+        rc, out, err = run_daemon_n(["-nv", "-f", self.conf(
+            "defer-accept yes\n")])
+        self.assertEqual(rc, 0, err)
+        self.assertIn("\ndefer-accept on\n", out)
+        rc, out, err = run_daemon_n(["-nv", "-f", self.conf(
+            "defer-accept off\n")])
+        self.assertEqual(rc, 0, err)
+        self.assertNotIn("defer-accept", out)
+        self.assertError("defer-accept sometimes\n", 1, r"defer-accept")
+        self.assertError("defer-accept on\nservice mail {\n\tcommand "
+                         "/bin/cat\n\tmatch silence 1s\n}\n", 1,
+                         r"defer-accept: match silence")
+
     def test_all_errors_reported(self):
         err = self.assertError("frob 1\ntimeout x\nmax pending y\n", 1)
         self.assertRegex(err, r"(?m)^\S+:2: ")

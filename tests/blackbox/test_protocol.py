@@ -4,6 +4,7 @@ The RFC 1078 exchange as a client sees it: the exact bytes of every reply,
 name matching, line endings, the one absolute deadline, and that bytes sent
 after the request line reach the program unchanged and first.
 """
+import signal
 import socket
 import time
 
@@ -253,6 +254,56 @@ class Deadline(DaemonTestCase):
         took = time.monotonic() - t0
         self.assertGreaterEqual(took, 0.99)
         self.assertLess(took, 2.0)
+
+
+def server_side_state(d, client):
+    """The kernel's state of the listener's side of client's connection
+    (/proc/net/tcp): "01" established, "03" a SYN_RECV request the
+    kernel still holds."""
+    lport = d.listeners[0][1]
+    cport = client.getsockname()[1]
+    with open("/proc/net/tcp") as f:
+        for row in f.read().splitlines()[1:]:
+            cols = row.split()
+            if (int(cols[1].rsplit(":", 1)[1], 16) == lport and
+                    int(cols[2].rsplit(":", 1)[1], 16) == cport):
+                return cols[3]
+    return None
+
+
+class DeferAccept(DaemonTestCase):
+    ON = 'defer-accept on\nservice "echo" {\n\tcommand "/bin/cat"\n}\n'
+
+    def test_held_by_the_kernel_until_the_first_bytes(self):
+        d = self.start(config=self.ON)
+        s = self.sock(d)
+        self.assertEqual(server_side_state(d, s), "03")
+        s.sendall(b"echo\r\nfirst")
+        self.assertEqual(recv_exact(s, 8), b"+\r\nfirst")
+        self.assertEqual(server_side_state(d, s), "01")
+
+    def test_off_by_default_and_by_a_reload(self):
+        d = self.start(config=self.ON.replace("on", "off", 1))
+        self.assertEqual(server_side_state(d, self.sock(d)), "01")
+        with open(d.conffile, "w") as f:
+            f.write(self.ON)
+        d.signal(signal.SIGHUP)
+        d.wait_log(r"configuration reloaded")
+        self.assertEqual(server_side_state(d, self.sock(d)), "03")
+        with open(d.conffile, "w") as f:
+            f.write(self.ON.replace("on", "off", 1))
+        d.signal(signal.SIGHUP)
+        d.wait_log(r"configuration reloaded", count=2)
+        self.assertEqual(server_side_state(d, self.sock(d)), "01")
+
+    def test_a_silent_client_comes_a_second_late(self):
+        # The kernel lets it through at its first SYN-ACK retransmission,
+        # a second on; its timeout runs from then.
+        d = self.start(config="timeout 500ms\n" + self.ON)
+        s = self.sock(d)
+        t0 = time.monotonic()
+        self.assertEqual(recv_until_eof(s, timeout=5), b"-timeout\r\n")
+        self.assertGreaterEqual(time.monotonic() - t0, 1.4)
 
 
 class CrossTalk(DaemonTestCase):
