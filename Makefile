@@ -80,7 +80,7 @@ FRONTEND_OBJS	= frontend source sandbox request probe tls http ssh proxy route \
 FRONTEND_OBJS	+= access lend pass
 COMMON_OBJS	= config parse printconf addr log ipc linger refusal proxyout \
 		  privdrop clusterconf clusteripc takeback
-RELAY_OBJS	= relay pipes table sandbox
+RELAY_OBJS	= relay lent pipes table sandbox
 CLUSTER_OBJS	= cluster etcd sandbox
 COMMON_INC	= -Isrc/common
 FRONTEND_INC	= -Isrc/frontend $(COMMON_INC)

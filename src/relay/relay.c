@@ -40,19 +40,9 @@
 #define REASON_UNAVAIL	"service unavailable"
 #define REASON_BUSY	"service busy"
 
-enum { W_PARENT, W_CLIENT, W_BACKEND, W_LENT, W_GONE };
-
-struct conn;
-struct watch {
-	int		 kind;
-	int		 fd;
-	struct conn	*c;
-	struct watch	*gnext;		/* W_GONE: freed after the batch */
-};
-
 
 struct conn {
-	struct watch	 cl, be;
+	struct rwatch	 cl, be;
 	struct way	 up, down;	/* client->backend, backend->client */
 	struct ipc_forward f;
 	int		 connected;
@@ -73,17 +63,16 @@ struct conn {
 };
 
 static struct {
-	struct watch	 parent;
+	struct rwatch	 parent;
 	int		 epfd;
 	int		 debug;
 	struct conn	*conns;
 	struct conn	*dead;		/* ended in this batch */
-	struct watch	*gone;		/* lent sockets closed in it */
 	struct conn	*pending, **pending_tail; /* DONE not sent yet */
 	struct startq	*startq, **startq_tail;	/* STARTED, or a client
 						 * back, not sent yet */
 	int		 parent_out;	/* the channel is watched for room */
-	int		 drain;		/* IPC_DRAIN to send (lent_none_left) */
+	int		 drain;		/* IPC_DRAIN to send (relay_drained) */
 	struct conn	*ready;		/* to pump again without an event */
 	int		 nconns;
 	uint64_t	 next_scan;
@@ -98,7 +87,6 @@ struct startq {
 };
 
 static void	conn_end(struct conn *, const char *result, int refuse);
-static void	lent_interest(int);
 
 /* Something waits for room in the parent's channel. */
 static int
@@ -107,16 +95,6 @@ queued(void)
 	return rl.pending != NULL || rl.startq != NULL;
 }
 
-/*
- * The frontend's ends of the sockets the parent lent it (IPC_LEND): a
- * restarted frontend or a new lend makes a new one, and the old one
- * ends with an EOF once its messages are read.
- */
-#define LENT_MAX	8
-static struct watch	*lent[LENT_MAX];
-static uint32_t		 lent_gen;	/* the newest IPC_LEND's */
-static void	lent_add(const uint8_t *, size_t, int);
-static int	started_send(const struct ipc_started *, int);
 static void	fwdtab(const uint8_t *, size_t, int);
 
 static void
@@ -132,7 +110,7 @@ log_to_parent(int pri, const char *msg)
  * takes them), so no interest is ever changed and nothing spins.
  */
 static int
-watch_add(struct watch *w)
+watch_add(struct rwatch *w)
 {
 	struct epoll_event	ev;
 
@@ -164,6 +142,30 @@ parent_interest(int out)
 	rl.parent_out = out;
 	/* The frontend's clients would need a STARTED each: they wait. */
 	lent_interest(!out);
+}
+
+/* A message waits for room in the parent's channel: lent.c reads no
+ * client meanwhile. */
+int
+relay_blocked(void)
+{
+	return rl.parent_out;
+}
+
+static void	done_flush(void);
+
+/*
+ * The frontend's last socket closed: the parent hears the generation of
+ * the newest it lent (IPC_DRAIN, after the DONEs before it): no client
+ * will come that way again, so a relay that drains may stop once its
+ * own are done.
+ */
+void
+relay_drained(void)
+{
+	rl.drain = 1;
+	if (!queued() && !rl.parent_out)
+		done_flush();
 }
 
 /* A STARTED, or with fd the client back to the parent: 0 sent (fd
@@ -210,6 +212,7 @@ done_flush(void)
 {
 	struct conn	*c;
 	struct startq	*q;
+	uint32_t	 gen;
 
 	while ((q = rl.startq) != NULL) {
 		if (startq_try(&q->s, q->fd) == -1) {
@@ -234,8 +237,9 @@ done_flush(void)
 	/* After the DONEs before it: a draining relay's parent stops it
 	 * once it has them all and this. */
 	if (rl.drain) {
-		if (ipc_send(rl.parent.fd, IPC_DRAIN, &lent_gen,
-		    sizeof(lent_gen), -1) == -1) {
+		gen = lent_generation();
+		if (ipc_send(rl.parent.fd, IPC_DRAIN, &gen, sizeof(gen),
+		    -1) == -1) {
 			if (errno != EAGAIN && errno != ENOBUFS)
 				fatal("relay: cannot tell the parent");
 			parent_interest(1);
@@ -607,7 +611,7 @@ pump(struct conn *c)
 }
 
 static void
-conn_event(struct watch *w, uint32_t events)
+conn_event(struct rwatch *w, uint32_t events)
 {
 	struct conn	*c = w->c;
 
@@ -636,8 +640,8 @@ conn_event(struct watch *w, uint32_t events)
 
 /* ---- the parent's messages ---- */
 
-static void
-forward_start(const struct ipc_forward *f, int fd)
+void
+relay_forward(const struct ipc_forward *f, int fd)
 {
 	struct conn	*c;
 	const char	*full;
@@ -658,8 +662,8 @@ forward_start(const struct ipc_forward *f, int fd)
 	c->f = *f;
 	c->tix = tix;
 	table_count(tix, 1);
-	c->cl.kind = W_CLIENT;
-	c->be.kind = W_BACKEND;
+	c->cl.kind = RW_CLIENT;
+	c->be.kind = RW_BACKEND;
 	c->cl.c = c->be.c = c;
 	c->cl.fd = fd;
 	c->be.fd = -1;
@@ -726,157 +730,8 @@ parent_read(void)
 		if (ipc_forward_parse(hdr.type, buf, n, fd != -1, &f,
 		    &why) == -1)
 			fatalx("relay: %s from the parent", why);
-		forward_start(&f, fd);
+		relay_forward(&f, fd);
 	}
-}
-
-/*
- * The frontend's sockets: when the last one closes, the parent hears
- * the generation of the newest it lent (IPC_DRAIN, lent_gen): no client
- * will come that way again, so a relay that drains may stop once its
- * own are done.
- */
-
-static void
-lent_none_left(void)
-{
-	int	i;
-
-	for (i = 0; i < LENT_MAX; i++)
-		if (lent[i] != NULL)
-			return;
-	rl.drain = 1;
-	if (!queued() && !rl.parent_out)
-		done_flush();
-}
-
-/* Back to the parent, in turn with the STARTEDs. */
-static int
-lent_take(const struct ipc_dispatch *d, int fd, void *arg)
-{
-	struct ipc_started	s;
-
-	(void)arg;
-	memset(&s, 0, sizeof(s));
-	s.d = *d;
-	return started_send(&s, fd);
-}
-
-/*
- * A lent socket we give up on: the parent holds a copy of our end (to
- * answer its clients if we die), so a close alone would leave the
- * frontend sending into a socket no one reads; what it sent before
- * goes back to the parent. At an EOF there is none.
- */
-static void
-lent_give_back(int fd)
-{
-	int	lost;
-
-	if ((lost = ipc_lent_drain(fd, lent_take, NULL)) > 0)
-		log_warnx("relay: %d clients of the frontend were lost with "
-		    "its socket", lost);
-}
-
-static void
-lent_close(struct watch *w)
-{
-	int	i;
-
-	if (w->kind == W_GONE)
-		return;
-	epoll_ctl(rl.epfd, EPOLL_CTL_DEL, w->fd, NULL);
-	lent_give_back(w->fd);
-	close(w->fd);
-	for (i = 0; i < LENT_MAX; i++)
-		if (lent[i] == w)
-			lent[i] = NULL;
-	/* An event of this batch may still name it (closed as the DONEs
-	 * went, or replaced by a newer one): freed after the batch. */
-	w->kind = W_GONE;
-	w->fd = -1;
-	w->gnext = rl.gone;
-	rl.gone = w;
-	lent_none_left();
-}
-
-/* Level-triggered, so a socket not read is not watched. */
-static int
-lent_watch(struct watch *w, int op, int on)
-{
-	struct epoll_event	ev;
-
-	memset(&ev, 0, sizeof(ev));
-	ev.events = on ? EPOLLIN : 0;
-	ev.data.ptr = w;
-	return epoll_ctl(rl.epfd, op, w->fd, &ev);
-}
-
-/*
- * Out of the epoll set while DONEs wait, not watched with no events: a
- * closed peer's EPOLLHUP is reported whatever the events, and would wake
- * the loop for nothing until the parent reads. Back in, a socket that
- * cannot be watched (no memory) is closed: its clients go by the parent.
- */
-static void
-lent_interest(int on)
-{
-	struct watch	*gone[LENT_MAX];
-	int		 i, n = 0;
-
-	for (i = 0; i < LENT_MAX; i++) {
-		if (lent[i] == NULL)
-			continue;
-		if (!on)
-			(void)epoll_ctl(rl.epfd, EPOLL_CTL_DEL, lent[i]->fd, NULL);
-		else if (lent_watch(lent[i], EPOLL_CTL_ADD, 1) == -1) {
-			log_warn("relay: epoll_ctl: a lent socket closed");
-			gone[n++] = lent[i];
-		}
-	}
-	for (i = 0; i < n; i++)
-		lent_close(gone[i]);
-}
-
-/* The parent's IPC_LEND: the relay's end of a socket lent the frontend. */
-static void
-lent_add(const uint8_t *buf, size_t n, int fd)
-{
-	struct ipc_lend	 l;
-	struct watch	*w;
-	const char	*why;
-	int		 i;
-
-	if (ipc_lend_parse(IPC_LEND, buf, n, fd != -1, &l, &why) == -1 ||
-	    l.kind != LEND_RELAY)
-		fatalx("relay: %s from the parent", why ? why : "bad lend");
-	lent_gen = l.generation;
-	for (i = 0; i < LENT_MAX && lent[i] != NULL; i++)
-		;
-	/* More than the frontend can have had: the oldest goes. */
-	if (i == LENT_MAX)
-		lent_close(lent[i = 0]);
-	if ((w = calloc(1, sizeof(*w))) == NULL) {
-		log_warnx("relay: out of memory: a lent socket closed");
-		lent_give_back(fd);
-		close(fd);
-		lent_none_left();
-		return;
-	}
-	w->kind = W_LENT;
-	w->fd = fd;
-	fcntl(fd, F_SETFL, O_NONBLOCK);
-	/* While DONEs wait it is added when they are sent. */
-	if (!rl.parent_out && lent_watch(w, EPOLL_CTL_ADD, 1) == -1) {
-		/* Its clients go by the parent: the frontend's sends fail
-		 * once the socket is full, or at its close. */
-		log_warn("relay: epoll_ctl: a lent socket closed");
-		close(fd);
-		free(w);
-		lent_none_left();
-		return;
-	}
-	lent[i] = w;
 }
 
 /* The parent's IPC_FWDTAB: the services the frontend may send here. */
@@ -903,31 +758,14 @@ fwdtab(const uint8_t *buf, size_t n, int fd)
 	}
 }
 
-static int
-same_peer(const struct sockaddr_storage *ss, const struct sockaddr_in6 *p)
-{
-	const struct sockaddr_in	*a = (const struct sockaddr_in *)ss;
-	const struct sockaddr_in	*b = (const struct sockaddr_in *)p;
-	const struct sockaddr_in6	*a6 = (const struct sockaddr_in6 *)ss;
-
-	if (ss->ss_family != p->sin6_family)
-		return 0;
-	if (ss->ss_family == AF_INET)
-		return a->sin_port == b->sin_port &&
-		    a->sin_addr.s_addr == b->sin_addr.s_addr;
-	return ss->ss_family == AF_INET6 && a6->sin6_port == p->sin6_port &&
-	    a6->sin6_scope_id == p->sin6_scope_id &&
-	    memcmp(&a6->sin6_addr, &p->sin6_addr, sizeof(p->sin6_addr)) == 0;
-}
-
 /*
  * The parent hears of a client before its DONE can come: now, or once
  * the channel has room (the lent sockets are not read meanwhile, so the
  * frontend sends its next clients by the parent). With fd, the client
  * itself goes back, in the same order. -1: no memory (fd still ours).
  */
-static int
-started_send(const struct ipc_started *s, int fd)
+int
+relay_started(const struct ipc_started *s, int fd)
 {
 	struct startq	*q;
 
@@ -942,139 +780,6 @@ started_send(const struct ipc_started *s, int fd)
 	rl.startq_tail = &q->next;
 	parent_interest(1);
 	return 0;
-}
-
-/* The kernel answers TCP_INFO for a TCP socket only (the parent's
- * check of what the frontend passes it, dispatch.c). */
-static int
-is_tcp(int fd)
-{
-	struct tcp_info	ti;
-	socklen_t	len = sizeof(ti);
-
-	return getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0;
-}
-
-/*
- * A client the frontend sent straight here (IPC_DISPATCH on a lent
- * socket). The frontend meets clients and is not trusted: the socket
- * must be TCP and the peer it names the socket's own, since it goes
- * into the PROXY header and the log, and the local address is asked of
- * the socket. The parent hears of it (STARTED) before anything can end
- * it; a service the table lacks (a reload between the two) goes to the
- * parent as the frontend's clients do, in turn with the STARTEDs.
- */
-static void
-direct_start(const uint8_t *buf, size_t n, int fd)
-{
-	struct ipc_fmsg		 m;
-	struct ipc_started	 s;
-	struct ipc_forward	 f;
-	struct sockaddr_storage	 ss, ls;
-	socklen_t		 len = sizeof(ss), llen;
-	const char		*why;
-	int			 ix;
-
-	if (ipc_frontend_parse(IPC_DISPATCH, buf, n, fd != -1, &m,
-	    &why) == -1 || m.dispatch.flags != 0) {
-		log_warnx("relay: %s from the frontend: dropped",
-		    why != NULL ? why : "a dispatch only the parent takes");
-		if (fd != -1)
-			close(fd);
-		return;
-	}
-	ix = table_find(m.dispatch.name);
-	/* The local address only for a PROXY header. */
-	memset(&ls, 0, sizeof(ls));
-	llen = 0;
-	if (!is_tcp(fd)) {
-		log_warnx("relay: the frontend sent what is not a TCP "
-		    "connection: dropped");
-		close(fd);
-		return;
-	}
-	if (getpeername(fd, (struct sockaddr *)&ss, &len) == -1 ||
-	    (ix != -1 && table_forward(ix)->proxy != 0 &&
-	    (llen = sizeof(ls), getsockname(fd, (struct sockaddr *)&ls,
-	    &llen)) == -1)) {
-		close(fd);	/* the client is gone, or it is no socket */
-		return;
-	}
-	if (!same_peer(&ss, &m.dispatch.peer)) {
-		log_warnx("relay: the frontend named a peer that is not the "
-		    "socket's: dropped");
-		close(fd);
-		return;
-	}
-	memset(&s, 0, sizeof(s));
-	s.d = m.dispatch;
-	if (ix == -1) {
-		/* In turn with the STARTEDs: a full channel queues it. */
-		if (started_send(&s, fd) == -1) {
-			log_warnx("relay: out of memory: a client for the "
-			    "parent was lost");
-			close(fd);
-		}
-		return;
-	}
-	if ((s.id = id_get()) == 0) {
-		log_warnx("relay: out of connection ids: a client dropped");
-		close(fd);
-		return;
-	}
-	if (started_send(&s, -1) == -1) {
-		log_warnx("relay: out of memory: a client dropped");
-		id_put(s.id);
-		close(fd);
-		return;
-	}
-	f = *table_forward(ix);
-	f.id = s.id;
-	f.proto = s.d.proto;
-	f.flags = f.proto == PROTO_TCPMUX ? FORWARD_PLUS : 0;
-	f.peer = s.d.peer;
-	memcpy(&f.local, &ls, llen < sizeof(f.local) ? llen :
-	    sizeof(f.local));
-	memcpy(f.host, s.d.host, sizeof(f.host));
-	memcpy(f.alpn, s.d.alpn, sizeof(f.alpn));
-	forward_start(&f, fd);
-}
-
-/* The frontend's clients on a lent socket; its end closed: ours too.
- * While a DONE waits (parent_interest), the socket is not watched. */
-static void
-lent_read(struct watch *w)
-{
-	struct ipc_hdr	 hdr;
-	uint8_t		 buf[sizeof(struct ipc_dispatch) + 64];
-	ssize_t		 n;
-	int		 fd, i;
-
-	for (i = 0; i < 64 && !rl.parent_out && w->kind == W_LENT; i++) {
-		n = ipc_recv(w->fd, &hdr, buf, sizeof(buf), &fd);
-		if (n == -1 && errno == EAGAIN)
-			return;
-		if (n == 0 && hdr.type == 0) {
-			lent_close(w);
-			return;
-		}
-		if (n >= 0 && hdr.type == IPC_DISPATCH) {
-			direct_start(buf, n, fd);
-			continue;
-		}
-		if (n == -1 && errno == EMFILE) {
-			/* The kernel closed the client's fd: it is gone. */
-			log_warnx("relay: out of descriptors: a client of "
-			    "the frontend was lost");
-			continue;
-		}
-		if (fd != -1)
-			close(fd);
-		log_warnx("relay: unexpected message on the frontend's "
-		    "socket: closed");
-		lent_close(w);
-		return;
-	}
 }
 
 /* Those that stopped at ROUNDS, once each. */
@@ -1135,7 +840,7 @@ void
 relay_run(int argc, char *argv[])
 {
 	struct epoll_event	 evs[64];
-	struct watch		*w;
+	struct rwatch		*w;
 	struct conn		*c;
 	struct ucred		 cr;
 	socklen_t		 len = sizeof(cr);
@@ -1162,7 +867,7 @@ relay_run(int argc, char *argv[])
 			paths[npaths++] = argv[i];
 		else
 			ports[nports++] = number(argv[i], 65535);
-	rl.parent.kind = W_PARENT;
+	rl.parent.kind = RW_PARENT;
 	rl.parent.fd = RL_CHANNEL_FD;
 	rl.pending_tail = &rl.pending;
 	rl.startq_tail = &rl.startq;
@@ -1175,6 +880,7 @@ relay_run(int argc, char *argv[])
 		log_timestamps(1);
 	if ((rl.epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
 		fatal("relay: epoll_create1");
+	lent_init(rl.epfd);
 	{
 		struct epoll_event	ev = { .events = EPOLLIN };
 
@@ -1204,13 +910,13 @@ relay_run(int argc, char *argv[])
 		 * (conn_end), so the events after it are skipped. */
 		for (i = 0; i < n; i++) {
 			w = evs[i].data.ptr;
-			if (w->kind == W_PARENT && rl.parent_out)
+			if (w->kind == RW_PARENT && rl.parent_out)
 				done_flush();
-			else if (w->kind == W_PARENT)
+			else if (w->kind == RW_PARENT)
 				parent_read();
-			else if (w->kind == W_LENT)
+			else if (w->kind == RW_LENT)
 				lent_read(w);
-			else if (w->kind != W_GONE)
+			else if (w->kind != RW_GONE)
 				conn_event(w, evs[i].events);
 		}
 		again();
@@ -1218,10 +924,7 @@ relay_run(int argc, char *argv[])
 			rl.dead = c->next;
 			free(c);
 		}
-		while ((w = rl.gone) != NULL) {
-			rl.gone = w->gnext;
-			free(w);
-		}
+		lent_reap();
 		if (rl.conns != NULL && now_ns() >= rl.next_scan)
 			scan(now_ns());
 	}

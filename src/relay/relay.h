@@ -15,8 +15,32 @@
 #define PIPE_WANT	(64 * 1024)	/* asked of each pipe; less is fine */
 #define PIPE_BULK	(1024 * 1024)	/* grown to, a way that fills it */
 
-/* relay.c */
+/* What the loop's epoll events point at. */
+enum { RW_PARENT, RW_CLIENT, RW_BACKEND, RW_LENT, RW_GONE };
+struct conn;
+struct rwatch {
+	int		 kind;
+	int		 fd;
+	struct conn	*c;
+	struct rwatch	*gnext;		/* RW_GONE: freed after the batch */
+};
+
+/* relay.c: the connections and the parent's channel. */
+struct ipc_forward;
+struct ipc_started;
 void	relay_run(int argc, char *argv[]) __attribute__((noreturn));
+void	relay_forward(const struct ipc_forward *, int fd);
+int	relay_started(const struct ipc_started *, int fd);
+int	relay_blocked(void);
+void	relay_drained(void);
+
+/* lent.c: the frontend's clients sent straight here. */
+void	 lent_init(int epfd);
+void	 lent_add(const uint8_t *, size_t, int fd);
+void	 lent_read(struct rwatch *);
+void	 lent_interest(int on);
+void	 lent_reap(void);
+uint32_t lent_generation(void);
 
 /* pipes.c: one direction of a connection, from one socket through a
  * pipe into the other; its pipe comes from a pool of empty ones. */
@@ -39,7 +63,6 @@ void	 way_close(struct way *);
 /* table.c: the forward services the frontend may send straight here,
  * their caps, and the ids of the clients it did send. */
 struct ipc_fwdtab;
-struct ipc_forward;
 int	 table_set(const struct ipc_fwdtab *, const uint8_t *entries);
 int	 table_find(const char *name);
 const struct ipc_forward *table_forward(int ix);
