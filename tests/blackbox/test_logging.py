@@ -250,6 +250,8 @@ class LineFormat(DaemonTestCase):
         d = self.start("-s", "echo=/bin/cat", config=self.CONFIG, wrap=wrap)
         self.assertEqual(d.exchange(b"nosuch\r\n"), b"-unknown service\r\n")
         d.wait_log(r"conn .*service=nosuch ")
+        # Logged just after the listening lines a client may act on.
+        d.wait_log(r"started, 2 services")
         raw = d.raw_log_lines()
         self.assertIn("<6>started, 2 services", raw)
         self.assertTrue([l for l in raw if re.match(
