@@ -298,19 +298,24 @@ fail:
  * (TCP_DEFER_ACCEPT, as nginx's "deferred" and HAProxy's
  * "defer-accept"), so the frontend meets it once, with its line. A
  * client that sends nothing comes a second late, and one not yet come
- * is not ours to answer at a stop or when a reload drops its listener:
- * it is reset. Not with "match silence" (config.c).
+ * is not ours to answer at a stop or when a reload drops its listener.
+ * Not with "match silence" (config.c). Off, it is cleared, also on a
+ * handed socket (a socket unit's DeferAcceptSec=), since that would
+ * break "match silence". The sockets are shared with an upgrade's new
+ * image, which sets its own: one that fails, we set ours again.
  */
-static void
+void
 listen_defer(const struct config *cfg)
 {
+	char	a[ADDR_STRLEN];
 	int	i, secs = cfg->defer_accept ? 1 : 0;
 
 	for (i = 0; i < cfg->nlisteners; i++)
 		if (cfg->listeners[i].fd != -1 &&
 		    setsockopt(cfg->listeners[i].fd, IPPROTO_TCP,
-		    TCP_DEFER_ACCEPT, &secs, sizeof(secs)) == -1)
-			log_debug("TCP_DEFER_ACCEPT: %s", strerror(errno));
+		    TCP_DEFER_ACCEPT, &secs, sizeof(secs)) == -1 && secs > 0)
+			log_warn("defer-accept: %s", addr_ntop((struct
+			    sockaddr *)&cfg->listeners[i].ss, a, sizeof(a)));
 }
 
 /*

@@ -482,7 +482,7 @@ main(int argc, char *argv[])
 {
 	struct epoll_event	 evs[64];
 	struct src		*src;
-	int			 ch, noaction = 0, i, n;
+	int			 ch, noaction = 0, i, n, k;
 
 	/* Our frontend, exec'd by start_frontend. */
 	if (argc > 1 && strcmp(argv[1], "-F") == 0)
@@ -622,9 +622,13 @@ main(int argc, char *argv[])
 				linger_event();
 				break;
 			case SRC_UPGRADE:
-				if (upgrade_event() == 1) {
+				if ((k = upgrade_event()) == 1) {
 					d.stopping = 1;
 					felink_drain();
+				} else if (k == 0) {
+					/* It may have set its own on the
+					 * sockets we share (listen.c). */
+					listen_defer(d.cfg);
 				}
 				break;
 			case SRC_STATSOCK:

@@ -128,6 +128,7 @@ void	 listen_inherit(void);
 int	 listen_handed(void);
 void	 listen_start(struct config *);
 void	 listen_reload(struct config *old, struct config *);
+void	 listen_defer(const struct config *);
 int	 listen_ours(void);
 /* Names of the sockets an upgrade hands to the new image: bound for a
  * line of a port, or of port 0. Any other name is a handed socket's. */

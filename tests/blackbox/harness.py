@@ -238,6 +238,21 @@ def listening_ports():
     return ports
 
 
+def server_side_state(d, client):
+    """The kernel's state of the listener's side of client's connection
+    (/proc/net/tcp): "01" established, "03" a SYN_RECV request the
+    kernel still holds."""
+    lport = d.listeners[0][1]
+    cport = client.getsockname()[1]
+    with open("/proc/net/tcp") as f:
+        for row in f.read().splitlines()[1:]:
+            cols = row.split()
+            if (int(cols[1].rsplit(":", 1)[1], 16) == lport and
+                    int(cols[2].rsplit(":", 1)[1], 16) == cport):
+                return cols[3]
+    return None
+
+
 def make_tmpdir():
     """A directory the daemon's unprivileged users can traverse: services
     run as nobody when the daemon is root."""

@@ -16,7 +16,8 @@ import unittest
 
 import harness
 from harness import (DAEMON, DaemonTestCase, IO_TIMEOUT, REPO, alive,
-                     free_port, poll_until, recv_until, recv_until_eof)
+                     free_port, poll_until, recv_exact, recv_until,
+                     recv_until_eof, server_side_state)
 from test_systemd import Manager
 
 ECHO = 'service "echo" {\n\tcommand "/bin/cat"\n}\n'
@@ -280,6 +281,30 @@ class Upgrade(DaemonTestCase):
         self.assertEqual(echo(("127.0.0.1", d.port), b"y\r\n"),
                          b"+\r\ny\r\n")
 
+
+    def test_a_failed_upgrade_leaves_the_sockets_as_they_were(self):
+        # The new image sets its defer-accept on the sockets both share,
+        # then fails (out of descriptors) before it is ready: the old one
+        # sets its own again (review of f3b26c5).
+        exe, d = self.start_copy("listen on 127.0.0.1 port 0\n" + ECHO)
+        real = exe + ".real"
+        shutil.copy2(DAEMON, real)
+        with open(exe + ".new", "w") as f:
+            f.write('#!/bin/sh\nulimit -n 8\nexec "%s" "$@"\n' % real)
+        os.chmod(exe + ".new", 0o755)
+        os.replace(exe + ".new", exe)
+        with open(d.conffile, "a") as f:
+            f.write("defer-accept on\n")
+        os.kill(d.pid, signal.SIGUSR2)
+        d.wait_log(r"upgrade: pid \d+ failed before it was ready; this "
+                   r"one goes on")
+        s = socket.create_connection(("127.0.0.1", d.port), IO_TIMEOUT)
+        self.addCleanup(s.close)
+        # Accepted at once; a held one would come only a second on.
+        poll_until(lambda: server_side_state(d, s) == "01", 0.5,
+                   what="the connection accepted at once, not held")
+        s.sendall(b"echo\r\nx")
+        self.assertEqual(recv_exact(s, 4), b"+\r\nx")
 
 if __name__ == "__main__":
     unittest.main()
