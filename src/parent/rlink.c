@@ -33,6 +33,8 @@
 #define REASON_UNAVAIL		"service unavailable"
 
 #define RL_DRAINING_MAX		8	/* old relays still carrying */
+#define RL_BACKS		8	/* lent sockets a relay holds at most
+					 * (relay/lent.c LENT_MAX) */
 #define RL_STALL_MS		10000	/* clients wait, nothing heard: hung */
 #define RL_CHECK_MS		1000	/* how often it is looked at, busy */
 #define RL_IDLE_CHECK_MS	5000	/* and with nothing waiting */
@@ -48,8 +50,9 @@ struct relay {
 					 * generation, 0 none */
 	uint32_t	 lentlast;	/* the newest it was ever lent */
 	uint32_t	 closed;	/* the newest it said is closed */
-	int		 back;		/* a copy of its end of the lent
-					 * socket: read only once it is gone */
+	int		 back[RL_BACKS];	/* copies of its ends of the
+					 * lent sockets, newest last: read
+					 * only once it is gone; -1 none */
 	uint64_t	 heard_ns;	/* it last sent or took a message */
 	uint64_t	 stall_ns;	/* clients found waiting since, or 0 */
 	uint64_t	 check_ns;	/* the next look (relay_watch) */
@@ -242,6 +245,7 @@ static struct relay *
 relay_new(void)
 {
 	struct relay	*rel;
+	int		 i;
 
 	/* NULL without memory: a reload keeps the running relay. */
 	if ((rel = calloc(1, sizeof(*rel))) == NULL) {
@@ -253,7 +257,8 @@ relay_new(void)
 		free(rel);
 		return NULL;
 	}
-	rel->back = -1;
+	for (i = 0; i < RL_BACKS; i++)
+		rel->back[i] = -1;
 	if (r.announced)
 		proc_announced(rel->p);
 	return rel;
@@ -263,6 +268,7 @@ static void
 relay_free(struct relay *rel)
 {
 	struct relay	**pp;
+	int		  i;
 
 	for (pp = &r.old; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == rel) {
@@ -271,8 +277,9 @@ relay_free(struct relay *rel)
 			break;
 		}
 	proc_free(rel->p);
-	if (rel->back != -1)
-		close(rel->back);
+	for (i = 0; i < RL_BACKS; i++)
+		if (rel->back[i] != -1)
+			close(rel->back[i]);
 	free(rel->rules);
 	free(rel->dmap);
 	free(rel);
@@ -609,7 +616,7 @@ static void
 relay_lend(struct relay *rel)
 {
 	struct ipc_lend	 l;
-	int		 sv[2];
+	int		 sv[2], back;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
 		log_warn("relay: socketpair");
@@ -620,20 +627,22 @@ relay_lend(struct relay *rel)
 	if (++r.lendgen == 0)
 		r.lendgen = 1;
 	l.generation = r.lendgen;
-	/* Only the newest is kept: an older one's clients were sent before
-	 * its frontend or relay was replaced, and are read by now. */
-	if (rel->back != -1)
-		close(rel->back);
-	if ((rel->back = fcntl(sv[0], F_DUPFD_CLOEXEC, 0)) == -1)
+	/* As many as the relay keeps: past them, it closes the oldest of
+	 * its own (and gives back what that held, relay/lent.c). */
+	if (rel->back[0] != -1)
+		close(rel->back[0]);
+	memmove(rel->back, rel->back + 1, (RL_BACKS - 1) * sizeof(int));
+	rel->back[RL_BACKS - 1] = -1;
+	if ((back = fcntl(sv[0], F_DUPFD_CLOEXEC, 0)) == -1)
 		log_warn("relay: a copy of the lent socket");
 	if (relay_send(rel, IPC_LEND, &l, sizeof(l), sv[0]) == -1) {
 		close(sv[0]);
 		close(sv[1]);
-		if (rel->back != -1)
-			close(rel->back);
-		rel->back = -1;
+		if (back != -1)
+			close(back);
 		return;
 	}
+	rel->back[RL_BACKS - 1] = back;
 	rel->lent = rel->lentlast = l.generation;
 	felink_lend(LEND_RELAY, "", l.generation, sv[1]);
 }
@@ -717,15 +726,32 @@ lent_take(const struct ipc_dispatch *d, int fd, void *arg)
 static void
 lent_unread(struct relay *rel)
 {
-	int	lost;
+	int	i, lost = 0;
 
-	if (rel->back == -1)
-		return;
-	if ((lost = ipc_lent_drain(rel->back, lent_take, NULL)) > 0)
+	for (i = 0; i < RL_BACKS; i++) {
+		if (rel->back[i] == -1)
+			continue;
+		lost += ipc_lent_drain(rel->back[i], lent_take, NULL);
+		close(rel->back[i]);
+		rel->back[i] = -1;
+	}
+	if (lost > 0)
 		log_warnx("relay: %d clients of the frontend it had not read "
 		    "were lost", lost);
-	close(rel->back);
-	rel->back = -1;
+}
+
+/* A client in a lent socket it has not read (SIOCINQ: bytes queued; an
+ * EOF, the frontend's end closed, polls readable but is no client). */
+static int
+lent_waiting(const struct relay *rel)
+{
+	int	i, inq;
+
+	for (i = 0; i < RL_BACKS; i++)
+		if (rel->back[i] != -1 &&
+		    ioctl(rel->back[i], SIOCINQ, &inq) == 0 && inq > 0)
+			return 1;
+	return 0;
 }
 
 /* Its connections went with it: each gets its log line now. */
@@ -837,19 +863,16 @@ rlink_exited(pid_t pid, int st)
 static void
 relay_watch(struct relay *rel, uint64_t now)
 {
-	int		waiting, outq, inq, late;
+	int		waiting, outq, late;
 
 	if (rel->killed || proc_pid(rel->p) <= 0 || proc_sock(rel->p) == -1 ||
 	    now < rel->check_ns)
 		return;
 	/* In our queue, in the channel unread (a unix socket's SIOCOUTQ:
-	 * what its reader has not taken), or in the frontend's socket
-	 * (SIOCINQ: bytes queued; an EOF, the frontend's end closed, polls
-	 * readable but is no client). */
+	 * what its reader has not taken), or in the frontend's sockets. */
 	waiting = proc_queued(rel->p) > 0 ||
 	    (ioctl(proc_sock(rel->p), SIOCOUTQ, &outq) == 0 && outq > 0) ||
-	    (rel->back != -1 && ioctl(rel->back, SIOCINQ, &inq) == 0 &&
-	    inq > 0);
+	    lent_waiting(rel);
 	/* We did not look for a while (our own loop was held): what the
 	 * relay sent meanwhile is not read yet, so start the count again. */
 	late = rel->looked_ns != 0 &&

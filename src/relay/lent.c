@@ -24,7 +24,7 @@
 #include "log.h"
 #include "relay.h"
 
-#define LENT_MAX	8
+#define LENT_MAX	8	/* the parent keeps a copy of each (rlink.c) */
 
 static struct {
 	struct rwatch	*lent[LENT_MAX];

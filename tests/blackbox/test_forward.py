@@ -493,6 +493,18 @@ class Process(ForwardTestCase):
         s.sendall(b"fwd\r\ny")
         self.assertEqual(recv_exact(s, 4), b"+\r\ny")
 
+    def test_clients_in_an_older_lent_socket_are_answered(self):
+        # The frontend restarts while the relay is stopped: its clients
+        # wait in the old socket, a new one is lent. Only the newest's
+        # copy was kept: the old one's clients were closed unanswered.
+        n = 20
+        d, pid, socks = self.lent_to_a_stopped_relay(n)
+        os.kill(d.frontend_pid(), signal.SIGKILL)
+        d.wait_log(r"frontend restarted, pid \d+")
+        d.wait_log(r"frontend ready, pid \d+")
+        os.kill(pid, signal.SIGKILL)
+        self.all_unavailable_then_served(d, socks)
+
     def test_a_stopped_relay_is_killed_and_its_clients_answered(self):
         # They waited for ever on the previous build.
         n = 20
