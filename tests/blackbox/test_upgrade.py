@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import threading
+import time
 import unittest
 
 import harness
@@ -298,11 +299,20 @@ class Upgrade(DaemonTestCase):
         os.kill(d.pid, signal.SIGUSR2)
         d.wait_log(r"upgrade: pid \d+ failed before it was ready; this "
                    r"one goes on")
-        s = socket.create_connection(("127.0.0.1", d.port), IO_TIMEOUT)
-        self.addCleanup(s.close)
-        # Accepted at once; a held one would come only a second on.
-        poll_until(lambda: server_side_state(d, s) == "01", 0.5,
-                   what="the connection accepted at once, not held")
+        # The line is logged just before the old image sets its own: a
+        # connection in between is held. A new one each look, accepted
+        # at once (a held one would come only a second on).
+        socks = []
+        self.addCleanup(lambda: [c.close() for c in socks])
+
+        def accepted():
+            socks.append(socket.create_connection(("127.0.0.1", d.port),
+                                                  IO_TIMEOUT))
+            time.sleep(0.3)
+            return server_side_state(d, socks[-1]) == "01"
+        poll_until(accepted, IO_TIMEOUT,
+                   what="a connection accepted at once, not held")
+        s = socks[-1]
         s.sendall(b"echo\r\nx")
         self.assertEqual(recv_exact(s, 4), b"+\r\nx")
 
