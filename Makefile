@@ -74,7 +74,7 @@ $(B)/parent/oneportd.o $(B)/oneport: override CFLAGS += $(DEFINES)
 PARENT_OBJS	= oneportd loop answer felink rlink child dispatch spawn handoff \
 		  control supervise redirect sockdiag errline listen notify upgrade \
 		  stats status clink ctoken remote
-PARENT_OBJS	+= proc
+PARENT_OBJS	+= proc rkeep
 FRONTEND_OBJS	= frontend source sandbox request probe tls http ssh proxy route \
 		  metrics scrape
 FRONTEND_OBJS	+= access lend pass

@@ -172,6 +172,26 @@ int	 rlink_stop(void);
 void	 rlink_lend_again(void);
 void	 handoff_lend_again(void);
 
+/* rkeep.c: copies of clients sent to a relay, answered if it dies */
+struct rkeep {
+	int		 fd;		/* our copy of the client */
+	int		 slot;		/* rlink.c's */
+	uint64_t	 sent, read;	/* its bytes out and in, when sent on */
+};
+struct rkeeps {
+	struct rkeep	*k;
+	int		 n, cap;
+};
+int	 rkeep_marks(int fd, uint64_t *sent, uint64_t *read);
+int	 rkeep_room(const struct rkeeps *, int max);
+int	 rkeep_add(struct rkeeps *, int fd, int slot, uint64_t sent,
+	    uint64_t read);
+void	 rkeep_drop(struct rkeeps *, int slot);
+void	 rkeep_settle(struct rkeeps *, int chan, void (*)(int slot));
+void	 rkeep_clear(struct rkeeps *, void (*)(int slot));
+int	 rkeep_untouched(const struct rkeep *);
+void	 rkeep_free(struct rkeeps *);
+
 /* clink.c: the link to the cluster process, and the remote names */
 struct ipc_cl_entry;
 void	 clink_start(struct config *, int debug, int exefd);

@@ -4,7 +4,8 @@
  * (proc.c) started when the config has a forward service; a client of a
  * forward service goes to it with its backend (IPC_FORWARD), in the
  * link's queue while its channel is full, and its slot here holds what
- * the connection's one log line needs until the relay's DONE. A relay's
+ * the connection's one log line needs until the relay's DONE (and a copy
+ * of the client while the channel may hold it, rkeep.c). A relay's
  * sandbox names its backends (ports, socket paths) at its start: a
  * reload that adds one starts a new relay for new clients while the old
  * one carries its connections to their end, then exits.
@@ -37,6 +38,8 @@
 					 * (relay/lent.c LENT_MAX) */
 #define RL_STALL_MS		10000	/* clients wait, nothing heard: hung */
 #define RL_CHECK_MS		1000	/* how often it is looked at, busy */
+#define RL_KEEP_MAX		4096	/* copies of clients in a channel
+					 * (rkeep.c): more than it takes */
 #define RL_IDLE_CHECK_MS	5000	/* and with nothing waiting */
 #define RL_DIRECT_IDS		(1 << 21)	/* a relay's own ids, at most */
 
@@ -61,6 +64,8 @@ struct relay {
 	int		*dmap;		/* its own ids (STARTED): our slots */
 	size_t		 ndmap;
 	unsigned	 uncounted;	/* STARTEDs we had no memory for */
+	struct rkeeps	 keeps;		/* clients we sent it, kept while
+					 * they may be unread (rkeep.c) */
 	struct relay	*next;
 };
 
@@ -72,6 +77,7 @@ struct slot {
 	char		 peer[PEER_STRLEN];
 	enum proto	 proto;
 	uint64_t	 accepted_ns;
+	int		 kept;		/* a copy in its relay's keeps */
 };
 
 static struct {
@@ -86,6 +92,7 @@ static struct {
 	struct slot	*slots;
 	int		 nslots, nused, max;
 	uint32_t	 lendgen;	/* the last IPC_LEND's generation */
+	int		 keepmax;	/* copies a relay may keep */
 } r;
 
 static const struct proc_def relay_def;
@@ -197,6 +204,19 @@ max_relays(const struct config *cfg)
 	return cfg->max_relays;
 }
 
+/* Copies of clients in a relay's channel (rkeep.c) may take an eighth of
+ * our descriptors: the clients we hold for others need the rest. */
+static int
+keep_max(void)
+{
+	struct rlimit	rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur / 8 >= RL_KEEP_MAX)
+		return RL_KEEP_MAX;
+	return (int)(rl.rlim_cur / 8);
+}
+
 /* The current relay's process, with the config's backends. */
 static int
 start_relay(void *arg)
@@ -280,6 +300,7 @@ relay_free(struct relay *rel)
 	for (i = 0; i < RL_BACKS; i++)
 		if (rel->back[i] != -1)
 			close(rel->back[i]);
+	rkeep_free(&rel->keeps);
 	free(rel->rules);
 	free(rel->dmap);
 	free(rel);
@@ -330,17 +351,20 @@ forward_of(const struct service *svc, struct ipc_forward *f)
 /*
  * A message to rel, after those already waiting: sent now if the channel
  * takes it, else queued (a waiting FWDTAB replaced: only the latest
- * counts). fd (-1: none) is ours from here when this returns 0; -1: not
- * sent (no memory, a broken channel: said), fd still the caller's.
+ * counts). fd (-1: none) is ours from here when this returns 0, but with
+ * keep, 1 says it was sent now and is still the caller's; -1: not sent
+ * (no memory, a broken channel: said), fd still the caller's.
  */
 static int
 relay_send(struct relay *rel, enum ipc_type type, const void *buf,
-    size_t len, int fd)
+    size_t len, int fd, int keep)
 {
 	int	rv;
 
 	if (proc_queued(rel->p) == 0) {
 		if (ipc_send(proc_sock(rel->p), type, buf, len, fd) == 0) {
+			if (keep)
+				return 1;
 			if (fd != -1)
 				close(fd);
 			return 0;
@@ -385,8 +409,8 @@ send_table(struct relay *rel)
 		forward_of(svc, &e[h->n].f);
 		h->n++;
 	}
-	if (relay_send(rel, IPC_FWDTAB, h, sizeof(*h) + h->n * sizeof(*e),
-	    -1) == -1)
+	if (relay_send(rel, IPC_FWDTAB, h, sizeof(*h) + h->n * sizeof(*e), -1,
+	    0) == -1)
 		log_warnx("relay: cannot send its forward table");
 	free(h);
 }
@@ -451,6 +475,13 @@ slot_get(void)
 	return i;
 }
 
+/* A slot's copy went (rkeep_settle, rkeep_clear). */
+static void
+forget(int slot)
+{
+	r.slots[slot].kept = 0;
+}
+
 /*
  * A client of a forward service: to the relay, which answers it; or
  * refused here, in its protocol, with the reason in the log.
@@ -463,7 +494,8 @@ rlink_forward(const struct service *svc, const struct ipc_dispatch *req,
 	struct relay		*rel = r.cur;
 	const char		*reason = NULL;
 	char			 result[64];
-	int			 k;
+	uint64_t		 sent, read;
+	int			 k, keep, rv;
 
 	/* Until a new relay is ready, the newest old one that is. */
 	if (rel == NULL || !proc_is_ready(rel->p))
@@ -493,11 +525,25 @@ rlink_forward(const struct service *svc, const struct ipc_dispatch *req,
 	 * A full channel is a burst the relay has not read yet (the
 	 * frontend's clients, sent on while we were slow): the client waits
 	 * in the link's queue, in order, counted in the cap as a relayed
-	 * one, so "max relays" bounds the queue too.
+	 * one, so "max relays" bounds the queue too. Sent now, a copy is
+	 * kept while the channel may hold it (rkeep.c), marked before the
+	 * relay can read it.
 	 */
-	if (relay_send(rel, IPC_FORWARD, &f, sizeof(f), fd) == -1) {
+	rkeep_settle(&rel->keeps, proc_sock(rel->p), forget);
+	keep = proc_queued(rel->p) == 0 &&
+	    rkeep_room(&rel->keeps, r.keepmax) &&
+	    rkeep_marks(fd, &sent, &read) == 0;
+	if ((rv = relay_send(rel, IPC_FORWARD, &f, sizeof(f), fd,
+	    keep)) == -1) {
 		reason = REASON_BUSY;
 		goto refuse;
+	}
+	r.slots[k].kept = 0;
+	if (rv == 1) {
+		if (rkeep_add(&rel->keeps, fd, k, sent, read) == 0)
+			r.slots[k].kept = 1;
+		else
+			close(fd);
 	}
 	r.slots[k].used = 1;
 	r.slots[k].rel = rel;
@@ -546,6 +592,7 @@ started(struct relay *rel, const struct ipc_started *st)
 	s = &r.slots[k];
 	s->used = 1;
 	s->rel = rel;
+	s->kept = 0;
 	r.nused++;
 	rel->nused++;
 	rel->dmap[idx] = k;
@@ -593,6 +640,10 @@ done(struct relay *rel, const struct ipc_done *d, int fd)
 		return -1;
 	}
 	s = &r.slots[k];
+	if (s->kept) {
+		rkeep_drop(&rel->keeps, (int)k);
+		s->kept = 0;
+	}
 	if (fd != -1) {
 		/* Untouched: refused in its protocol, as everywhere. */
 		reason = d->result + 1;
@@ -635,7 +686,7 @@ relay_lend(struct relay *rel)
 	rel->back[RL_BACKS - 1] = -1;
 	if ((back = fcntl(sv[0], F_DUPFD_CLOEXEC, 0)) == -1)
 		log_warn("relay: a copy of the lent socket");
-	if (relay_send(rel, IPC_LEND, &l, sizeof(l), sv[0]) == -1) {
+	if (relay_send(rel, IPC_LEND, &l, sizeof(l), sv[0], 0) == -1) {
 		close(sv[0]);
 		close(sv[1]);
 		if (back != -1)
@@ -754,7 +805,36 @@ lent_waiting(const struct relay *rel)
 	return 0;
 }
 
-/* Its connections went with it: each gets its log line now. */
+/*
+ * The clients we kept copies of, once the relay is gone for sure (it
+ * could touch them while it lives): each it never touched is answered,
+ * the others were relayed and are lost with it.
+ */
+static void
+keeps_answer(struct relay *rel)
+{
+	struct rkeep	*k;
+	struct slot	*s;
+	int		 i;
+
+	for (i = 0; i < rel->keeps.n; i++) {
+		k = &rel->keeps.k[i];
+		s = &r.slots[k->slot];
+		if (!s->used || s->rel != rel || !s->kept)
+			continue;	/* cannot be: a copy per slot of its */
+		if (rkeep_untouched(k)) {
+			parent_refuse(k->fd, s->proto, REASON_UNAVAIL);
+			slot_log(s, "-" REASON_UNAVAIL, NULL);
+		} else
+			slot_log(s, "-relay lost", NULL);
+		s->kept = 0;
+		slot_free(s);
+	}
+	rkeep_clear(&rel->keeps, NULL);
+}
+
+/* Its connections went with it: each gets its log line now, but those
+ * we kept copies of wait for its death to be sure (keeps_answer). */
 static void
 relay_lost(void *arg)
 {
@@ -763,10 +843,13 @@ relay_lost(void *arg)
 
 	relay_unlend(rel);
 	for (i = 0; i < r.nslots; i++)
-		if (r.slots[i].used && r.slots[i].rel == rel) {
+		if (r.slots[i].used && r.slots[i].rel == rel &&
+		    !r.slots[i].kept) {
 			slot_log(&r.slots[i], "-relay lost", NULL);
 			slot_free(&r.slots[i]);
 		}
+	if (proc_pid(rel->p) <= 0)
+		keeps_answer(rel);
 	/* Its ids went with it: the next relay counts from 0 again. */
 	free(rel->dmap);
 	rel->dmap = NULL;
@@ -842,10 +925,13 @@ rlink_exited(pid_t pid, int st)
 	struct relay	*rel;
 	int		 rv;
 
-	if (r.cur != NULL && (rv = proc_exited(r.cur->p, pid, st)) != 0)
+	if (r.cur != NULL && (rv = proc_exited(r.cur->p, pid, st)) != 0) {
+		keeps_answer(r.cur);
 		return rv;
+	}
 	for (rel = r.old; rel != NULL; rel = rel->next)
 		if ((rv = proc_exited(rel->p, pid, st)) != 0) {
+			keeps_answer(rel);
 			relay_free(rel);
 			return rv;
 		}
@@ -868,6 +954,8 @@ relay_watch(struct relay *rel, uint64_t now)
 	if (rel->killed || proc_pid(rel->p) <= 0 || proc_sock(rel->p) == -1 ||
 	    now < rel->check_ns)
 		return;
+	/* Copies of clients it took all of: not kept for a long session. */
+	rkeep_settle(&rel->keeps, proc_sock(rel->p), forget);
 	/* In our queue, in the channel unread (a unix socket's SIOCOUTQ:
 	 * what its reader has not taken), or in the frontend's sockets. */
 	waiting = proc_queued(rel->p) > 0 ||
@@ -957,6 +1045,7 @@ rlink_start(struct config *cfg, int debug, int exefd,
 	r.exefd = exefd;
 	r.first_ready = first_ready;
 	r.max = max_relays(cfg);
+	r.keepmax = keep_max();
 	if (!has_forward(cfg)) {
 		r.announced = 1;
 		first_ready();
@@ -983,6 +1072,7 @@ rlink_configure(struct config *cfg)
 
 	r.cfg = cfg;
 	r.max = max_relays(cfg);
+	r.keepmax = keep_max();
 	if (!has_forward(cfg) || r.stopping)
 		return;
 	if (r.cur == NULL) {

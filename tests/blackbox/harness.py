@@ -202,6 +202,18 @@ def alive(pid):
     return s[s.rindex(")") + 2] != "Z"
 
 
+def stop(pid):
+    """SIGSTOP pid and wait until it is stopped: kill(2) returns before
+    a process running on another CPU has taken the signal."""
+    os.kill(pid, signal.SIGSTOP)
+
+    def stopped():
+        with open("/proc/%d/stat" % pid) as f:
+            s = f.read()
+        return s[s.rindex(")") + 2] in "Tt"
+    poll_until(stopped, IO_TIMEOUT, what="pid %d stopped" % pid)
+
+
 def spawned_by_oneportd(pid):
     """Only programs the daemon started carry ONEPORT_SERVICE; used so that
     cleanup never kills anything else."""
