@@ -9,7 +9,7 @@
 #   printf 'daytime\r\n' | nc 127.0.0.1 7001       spawn: date -u
 #   echo hello | build/oneport 127.0.0.1:7001 echo      spawn: cat
 #   echo hello | build/oneport 127.0.0.1:7001 libecho   pass: echo-service
-#   build/oneport 127.0.0.1:7001 moved             redirect: "@7002", followed
+#   build/oneport 127.0.0.1:7001 moved             redirect: "@7002 host=127.0.0.1", followed
 # Ctrl-C stops all three.
 set -eu
 cd "$(dirname "$0")"

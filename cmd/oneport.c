@@ -66,6 +66,7 @@ warnx(const char *fmt, ...)
 	"name program [arg ...]\n" \
 	"       oneport [-46v] [-p port] [-t seconds] -l host[:port]\n" \
 	"       oneport [-46v] [-p port] [-t seconds] -q host[:port] name\n" \
+	"       oneport status [--json | --metrics] [-S path]\n" \
 	"       oneport -h | -V\n"
 
 /*

@@ -842,6 +842,13 @@ service_resolve(struct service *s, int root)
 		    service_where(s, &s->at_socket, where, sizeof(where)));
 		errors++;
 	}
+	/* Another host sends its clients here by a redirect already: a
+	 * second one is more than the oneport client follows. */
+	if (s->redirect != REDIRECT_NONE && s->export) {
+		log_warnx("%s: a redirect service cannot be exported",
+		    service_where(s, NULL, where, sizeof(where)));
+		errors++;
+	}
 	s->untraced = !root && s->argv != NULL && s->argv[0] != NULL &&
 	    s->socket == NULL && s->redirect == REDIRECT_NONE &&
 	    program_privileged(s->argv[0]);

@@ -204,6 +204,13 @@ class ClusterConfigTest(unittest.TestCase):
             ('cluster {\n}\ncluster {\n}\n', "c.conf:3: a second cluster"),
             ('service "a" {\n\tcommand "/bin/cat"\n\texport\n}\n',
              "export without a cluster block"),
+            # A second redirect is more than the oneport client follows.
+            (config(1, 2379, 'service "r" {\n\tredirect to "127.0.0.1" '
+                    'port 7\n\texport\n}\n') % "/etc/k",
+             "a redirect service cannot be exported"),
+            (config(1, 2379, 'service "r" {\n\tcommand "/bin/cat"\n'
+                    '\tredirect shared\n\texport\n}\n') % "/etc/k",
+             "a redirect service cannot be exported"),
             ('cluster {\n\tetcd "http://10.0.0.1"\n\tcolour red\n}\n',
              "c.conf:3: colour: unknown cluster option"),
         ]:
