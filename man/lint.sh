@@ -76,6 +76,15 @@ out=$(cd "$here" && mandoc -Tlint -Wstyle "$@" 2>&1) || rc=$?
 # Notes about a system manual tree's missing index are about this
 # machine, not about these pages.
 out=$(printf '%s\n' "$out" | grep -v '^mandoc: outdated mandoc\.db' || true)
+# A block macro run into the end of a text line ("done..It Fl V") is
+# text to mandoc, which says nothing: the entry vanishes from the page.
+joined=$(cd "$here" && grep -nE '[^ ]\.(It|Pp|Sh|Ss|Bl|El|Bd|Ed)( |$)' \
+    "$@" || true)
+if [ -n "$joined" ]; then
+	printf '%s\n' "$joined"
+	out="$out${out:+
+}a macro joined to the line before it"
+fi
 if [ -n "$out" ] || [ $rc -ne 0 ]; then
 	[ -z "$out" ] || printf '%s\n' "$out"
 	echo "lint.sh: mandoc reported problems (exit $rc)" >&2
