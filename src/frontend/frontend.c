@@ -1336,8 +1336,8 @@ parent_read(void)
 		/* Exact sizes, and an fd only with IPC_LISTEN. */
 		if ((fd != -1) != (hdr.type == IPC_LISTEN) ||
 		    (hdr.type == IPC_UNLISTEN && n != sizeof(idx)) ||
-		    ((hdr.type == IPC_LISTEN || hdr.type == IPC_DRAIN) &&
-		    n != 0))
+		    ((hdr.type == IPC_LISTEN || hdr.type == IPC_DRAIN ||
+		    hdr.type == IPC_PING) && n != 0))
 			fatalx("frontend: bad message %u from parent",
 			    hdr.type);
 		switch (hdr.type) {
@@ -1355,6 +1355,10 @@ parent_read(void)
 			break;
 		case IPC_DRAIN:
 			frontend_drain();
+			break;
+		case IPC_PING:
+			/* The parent's watchdog: the loop is turning. */
+			metrics_ping(fe.npending, fe.pending_max);
 			break;
 		default:
 			fatalx("frontend: unexpected message %u", hdr.type);

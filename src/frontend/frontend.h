@@ -180,6 +180,7 @@ void	 metrics_init(int epfd, int parent);
 void	 metrics_count(const char *name, const char *result);
 void	 metrics_tick(uint64_t now, uint32_t pending, uint32_t pending_max);
 uint64_t metrics_next_deadline(uint32_t pending);
+void	 metrics_ping(uint32_t pending, uint32_t pending_max);
 void	 metrics_event(struct watch *);
 void	 metrics_expire(uint64_t now);
 void	 metrics_parent(const uint8_t *, size_t, int fd);

@@ -127,6 +127,19 @@ metrics_tick(uint64_t now, uint32_t pending, uint32_t pending_max)
 	memset(&m.r, 0, sizeof(m.r));
 }
 
+/*
+ * The parent's watchdog asks whether our loop turns (IPC_PING): a report
+ * now, due or not, even with nothing new in it. One the socket cannot
+ * take now is tried again at each tick, as any report is.
+ */
+void
+metrics_ping(uint32_t pending, uint32_t pending_max)
+{
+	m.sent_ns = 0;			/* past FSTATS_MS */
+	m.sent_pending = ~pending;	/* something to say */
+	metrics_tick(now_ns(), pending, pending_max);
+}
+
 uint64_t
 metrics_next_deadline(uint32_t pending)
 {

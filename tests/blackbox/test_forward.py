@@ -581,6 +581,8 @@ class Process(ForwardTestCase):
         d, old, s = self.reload_adding_a_backend()
         time.sleep(18)      # past the watchdog's 10 s and its looks
         self.assertNotIn("took no client", d.log_text())
+        # The frontend's watchdog too: it was asked, and it answered.
+        self.assertNotIn("answered no ping", d.log_text())
         self.assertIn(old, children_of(d.pid))
         s.sendall(b"y")
         self.assertEqual(recv_exact(s, 1), b"y")

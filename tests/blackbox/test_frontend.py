@@ -16,7 +16,7 @@ import struct
 import unittest
 
 from harness import (IS_ROOT, DaemonTestCase, alive, children_of,
-                     poll_until, proc_status, recv_until_eof)
+                     poll_until, proc_status, recv_until_eof, stop)
 
 
 def services(n, fmt="s%04d"):
@@ -229,6 +229,24 @@ class Restart(DaemonTestCase):
         os.kill(fe, signal.SIGKILL)
         self.assertEqual(recv_until_eof(s, timeout=10), b"+\r\nqueued")
         d.wait_log(r"^frontend killed by signal 9; restarting in \d+ms$")
+
+    def test_a_stopped_frontend_is_killed_and_its_backlog_served(self):
+        # Alive but its loop not turning (as a parser caught in a loop
+        # would be): the parent's ping goes unanswered, the frontend is
+        # killed and restarted, and the client waiting in the listener's
+        # queue is served. On the previous build it waited for ever.
+        d = self.start("-s", "echo=cat")
+        fe = d.frontend_pid()
+        stop(fe)
+        self.addCleanup(lambda: alive(fe) and os.kill(fe, signal.SIGCONT))
+        s = self.sock(d)
+        s.sendall(b"echo\r\nqueued")
+        s.shutdown(socket.SHUT_WR)
+        d.wait_log(r"^frontend pid %d answered no ping for 10 s: killed$"
+                   % fe, timeout=40)
+        self.assertEqual(recv_until_eof(s, timeout=10), b"+\r\nqueued")
+        d.wait_log(r"^frontend killed by signal 9; restarting in \d+ms$")
+        self.assertNotEqual(d.frontend_pid(), fe)
 
     def test_backoff_grows(self):
         d = self.start("-s", "echo=cat")
