@@ -149,6 +149,27 @@ def count_fds(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
 
 
+def net_fds(pid):
+    """How many of pid's descriptors are sockets other than unix ones:
+    unlike count_fds, blind to the unix sockets a daemon opens and passes
+    on as it likes. (Not /proc/net/tcp: a connection past its close is
+    listed there without its inode, though a descriptor still holds it.)"""
+    socks = set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            m = re.fullmatch(r"socket:\[(\d+)\]",
+                             os.readlink("/proc/%d/fd/%s" % (pid, fd)))
+        except FileNotFoundError:
+            continue
+        if m:
+            socks.add(m.group(1))
+    # Read after the descriptors, so a unix socket still open is listed.
+    with open("/proc/%d/net/unix" % pid) as f:
+        next(f)
+        unix = {line.split()[6] for line in f}
+    return len(socks - unix)
+
+
 def proc_status(pid):
     out = {}
     with open("/proc/%d/status" % pid) as f:
