@@ -2,7 +2,8 @@
 /*
  * libFuzzer target for the messages between the parent and the cluster
  * process (src/common/clusteripc.c): the cluster process reading
- * IPC_CL_NAMES, the parent reading IPC_CL_TABLE (and LOG, READY). The
+ * IPC_CL_NAMES, the parent reading IPC_CL_TABLE (and LOG, READY), both
+ * the watchdog's IPC_PING. The
  * first byte says whether an fd came (bit 0); the rest is the message,
  * header first, as it is and with a header made valid. What is accepted
  * is what cluster.c and clink.c rely on.
@@ -24,9 +25,15 @@ names(const struct ipc_hdr *hdr, const uint8_t *p, int hasfd)
 	const char		*why;
 	uint32_t		 n, i;
 
-	if (clusteripc_names_parse(hdr->type, p, hdr->len, hasfd, &n, &v,
-	    &why) == -1) {
+	switch (clusteripc_names_parse(hdr->type, p, hdr->len, hasfd, &n, &v,
+	    &why)) {
+	case -1:
 		if (why == NULL)
+			abort();
+		return;
+	case 1:
+		if (why != NULL || hdr->type != IPC_PING || hdr->len != 0 ||
+		    hasfd)
 			abort();
 		return;
 	}
@@ -58,6 +65,8 @@ table(const struct ipc_hdr *hdr, const uint8_t *p, int hasfd)
 		return;
 	}
 	if (why != NULL || f.type != hdr->type)
+		abort();
+	if (f.type == IPC_PING && (hdr->len != 0 || hasfd))
 		abort();
 	if (f.type != IPC_CL_TABLE)
 		return;
@@ -107,7 +116,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		hdr.flags = 0;
 		hdr.len = n - sizeof(hdr);
 		if (hdr.type == 0 || hdr.type >= IPC_TYPE_MAX)
-			hdr.type = IPC_CL_NAMES + (data[0] >> 1) % 2;
+			hdr.type = (data[0] >> 1) % 3 == 2 ? IPC_PING :
+			    IPC_CL_NAMES + (data[0] >> 1) % 3;
 		memcpy(copy, &hdr, sizeof(hdr));
 		check(copy, n, data[0] & 1);
 	}

@@ -850,9 +850,16 @@ parent_read(void)
 		}
 		if (len == -1)
 			fatal("cluster: receive");
-		if (clusteripc_names_parse(hdr.type, buf, len, fd != -1, &n,
-		    &names, &why) == -1)
+		switch (clusteripc_names_parse(hdr.type, buf, len, fd != -1,
+		    &n, &names, &why)) {
+		case -1:
 			fatalx("cluster: %s from the parent", why);
+		case 1:
+			/* The watchdog's: our loop turns. A full channel
+			 * is a parent with our messages to read, as good. */
+			(void)ipc_send(cl.parent, IPC_PING, NULL, 0, -1);
+			continue;
+		}
 		for (i = 0; i < n; i++)
 			memcpy(&cl.want[i], names + i * sizeof(cl.want[0]),
 			    sizeof(cl.want[0]));

@@ -77,7 +77,10 @@ clusteripc_rules_valid(const char *s)
 	return r == 0;
 }
 
-/* The cluster process's reading of IPC_CL_NAMES: valid, lower case. */
+/*
+ * The cluster process's reading of the parent: IPC_CL_NAMES, valid and
+ * lower case (0), or the watchdog's IPC_PING, empty (1).
+ */
 int
 clusteripc_names_parse(enum ipc_type type, const uint8_t *p, size_t len,
     int hasfd, uint32_t *n, const uint8_t **names, const char **why)
@@ -87,7 +90,16 @@ clusteripc_names_parse(enum ipc_type type, const uint8_t *p, size_t len,
 	uint32_t		 i;
 
 	*why = "unexpected message";
-	if (type != IPC_CL_NAMES || hasfd)
+	if (hasfd)
+		return -1;
+	if (type == IPC_PING) {
+		*why = "malformed ping";
+		if (len != 0)
+			return -1;
+		*why = NULL;
+		return 1;
+	}
+	if (type != IPC_CL_NAMES)
 		return -1;
 	*why = "malformed names";
 	if (len < sizeof(h))
@@ -126,8 +138,8 @@ clusteripc_entry(const struct cl_table_view *v, uint32_t i,
 
 /*
  * The parent's reading of the cluster process: a table of valid names
- * and hosts with an address of a family and a port, or LOG and READY
- * (into f) as the frontend's.
+ * and hosts with an address of a family and a port, LOG and READY (into
+ * f) as the frontend's, or the answer to a ping, empty as the ping.
  */
 int
 clusteripc_table_parse(enum ipc_type type, const uint8_t *p, size_t len,
@@ -138,6 +150,14 @@ clusteripc_table_parse(enum ipc_type type, const uint8_t *p, size_t len,
 	uint32_t		i;
 
 	memset(v, 0, sizeof(*v));
+	if (type == IPC_PING) {
+		*why = "malformed ping";
+		if (len != 0 || hasfd)
+			return -1;
+		f->type = type;
+		*why = NULL;
+		return 0;
+	}
 	if (type != IPC_CL_TABLE) {
 		if (type != IPC_LOG && type != IPC_READY) {
 			*why = "unexpected message";

@@ -43,8 +43,9 @@ enum ipc_type {
 			 * straight from the frontend, with their caps */
 	IPC_STARTED,	/* relay -> parent: a client it took from the
 			 * frontend (no fd) */
-	IPC_PING,	/* parent -> frontend, empty: answered at once by
-			 * an IPC_FSTATS (the parent's watchdog) */
+	IPC_PING,	/* parent -> frontend, cluster, empty: answered at
+			 * once (an IPC_FSTATS; an IPC_PING) for the
+			 * parent's watchdog (proc.c) */
 	IPC_TYPE_MAX
 };
 

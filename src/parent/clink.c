@@ -29,6 +29,8 @@
 #include "parent.h"
 
 #define REASON_UNREACHABLE	"cluster unreachable"
+#define CL_PING_MS		5000	/* at most: a third of the lease */
+#define CL_STALL_MS		10000	/* a ping unanswered: hung */
 
 static struct {
 	struct config		*cfg;
@@ -39,11 +41,29 @@ static struct {
 	uint32_t		 ntab, flags;
 	int64_t			 revision;
 	uint32_t		 rr;		/* round robin */
-	uint64_t		 lost_ns;	/* the process went here */
 	int			 names_due;
 } k;
 
 static int	cluster_fresh(void);
+
+/*
+ * The watchdog (proc.c): a process that is heard within a lease time
+ * holds the table fresh (cluster_fresh), so it is asked at least three
+ * times in one; a stopped one is unheard, and the table is refused as
+ * when etcd is away, until it is killed and the next one has a table.
+ */
+static void
+watchdog(const struct config *cfg)
+{
+	unsigned int	ping = CL_PING_MS;
+
+	if (k.p == NULL)
+		return;
+	if (cfg->cluster != NULL && cfg->cluster->lease_s * 1000 / 3 <
+	    CL_PING_MS)
+		ping = cfg->cluster->lease_s * 1000 / 3;
+	proc_watchdog(k.p, ping, CL_STALL_MS);
+}
 
 /* The argv words after -C ROOT USER DEBUG VERBOSE, as one string. */
 static char *
@@ -250,13 +270,13 @@ message(void *arg, enum ipc_type type, const uint8_t *buf, size_t n, int fd)
 	return 0;
 }
 
-/* The table stays: it serves for a lease time, as if etcd were away. */
+/* The table stays: it serves a lease time after the process was last
+ * heard (cluster_fresh), as if etcd were away. */
 static void
 cluster_lost(void *arg)
 {
 	(void)arg;
 	k.flags &= ~CL_CONNECTED;
-	k.lost_ns = now_ns();
 }
 
 static const struct proc_def cluster_def = {
@@ -345,6 +365,7 @@ clink_start(struct config *cfg, int debug, int exefd)
 	/* It does not hold up readiness: etcd may well be away. */
 	k.p = proc_new(&cluster_def, NULL, debug, exefd, NULL);
 	proc_announced(k.p);
+	watchdog(cfg);
 	stats_section("cluster", "The cluster: this host (self 1), its "
 	    "lease and etcd, then each name another host exports.",
 	    cluster_fill, NULL);
@@ -364,6 +385,7 @@ clink_configure(struct config *cfg)
 	char	*args;
 
 	k.cfg = cfg;
+	watchdog(cfg);
 	if (cfg->cluster == NULL) {
 		if (proc_pid(k.p) != -1)
 			proc_lost(k.p, "stopped: no cluster block");
@@ -488,13 +510,12 @@ clink_names(void (*cb)(const char *, void *), void *arg)
 }
 
 /* The table serves: not stale as the process says, nor a lease time
- * after the process went. */
+ * after the process was last heard (it went, or it is stopped). */
 static int
 cluster_fresh(void)
 {
-	return !(k.flags & CL_STALE) && (proc_is_ready(k.p) ||
-	    now_ns() - k.lost_ns <= (uint64_t)k.cfg->cluster->lease_s *
-	    1000000000ull);
+	return !(k.flags & CL_STALE) && now_ns() - proc_heard_ns(k.p) <=
+	    (uint64_t)k.cfg->cluster->lease_s * 1000000000ull;
 }
 
 /*

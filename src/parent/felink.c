@@ -22,12 +22,6 @@ static struct {
 	char		*fe_user, *fe_chroot;	/* its, as at start */
 	int		 config_due;	/* the frontend's names are stale */
 	struct lendmsg	*lends;		/* IPC_LEND/UNLEND the socket refused */
-	int		 heard;		/* a message since the last look */
-	int		 stopping;	/* draining or stopping: not watched */
-	int		 killed;	/* hung: SIGKILL sent */
-	uint64_t	 heard_ns;	/* the last look that found one */
-	uint64_t	 ping_ns;	/* IPC_PING unanswered since, or 0 */
-	uint64_t	 looked_ns;
 } d;
 
 /* A lend (with its fd) or unlend that waits for room, in order. */
@@ -371,7 +365,6 @@ message(void *arg, enum ipc_type type, const uint8_t *buf, size_t n, int fd)
 	char			 line[IPC_LOG_MAX + 1];
 
 	(void)arg;
-	d.heard = 1;
 	if (ipc_frontend_parse(type, buf, n, fd != -1, &m, &why) == -1 ||
 	    (m.type == IPC_READY && proc_ready(d.p) == -1)) {
 		if (fd != -1)
@@ -432,9 +425,6 @@ start_frontend(void *arg)
 	free(fds);
 	if (rv == 0) {
 		d.config_due = 1;
-		d.heard = 1;
-		d.killed = 0;
-		d.ping_ns = 0;
 		status_frontend_started(proc_sock(d.p));
 		/* Its lent sockets died with the last one. */
 		lends_clear();
@@ -481,56 +471,10 @@ felink_exited(pid_t pid, int st)
 	return proc_exited(d.p, pid, st);
 }
 
-/*
- * A frontend that is alive but whose loop does not turn (a parser caught
- * in a loop by some client's bytes, a stop signal) serves no one, for
- * ever: when nothing has come from it for FE_PING_MS it is asked
- * (IPC_PING, answered by its loop at once), and one that has not answered
- * in FE_STALL_MS is killed and started again, as after any death. The
- * listening sockets are ours, so the clients in their queues wait for
- * the new one; those it held are lost with it.
- */
-static void
-frontend_watch(uint64_t now)
-{
-	pid_t	pid = proc_pid(d.p);
-	int	late;
-
-	if (pid <= 0 || proc_sock(d.p) == -1 || !proc_is_ready(d.p) ||
-	    d.stopping || d.killed) {
-		d.looked_ns = 0;
-		return;
-	}
-	/* Our own loop was held (stopped, starved) past any look we
-	 * planned: what the frontend sent meanwhile is not read yet. */
-	late = d.looked_ns != 0 &&
-	    now - d.looked_ns > (FE_STALL_MS + 1000) * 1000000ull;
-	if (d.heard || late || d.looked_ns == 0) {
-		d.heard = 0;
-		d.heard_ns = now;
-		d.ping_ns = 0;
-	}
-	d.looked_ns = now;
-	if (d.ping_ns == 0) {
-		if (now - d.heard_ns >= FE_PING_MS * 1000000ull) {
-			felink_send(IPC_PING, NULL, 0);
-			d.ping_ns = now;
-		}
-		return;
-	}
-	if (now - d.ping_ns < FE_STALL_MS * 1000000ull)
-		return;
-	log_warnx("frontend pid %d answered no ping for %d s: killed",
-	    (int)pid, FE_STALL_MS / 1000);
-	kill(pid, SIGKILL);
-	d.killed = 1;
-}
-
 void
 felink_tick(uint64_t now)
 {
 	proc_tick(d.p, now);
-	frontend_watch(now);
 	/* Lends the socket had no room for: tried at each tick. */
 	if (d.lends != NULL)
 		(void)lends_flush();
@@ -539,7 +483,7 @@ felink_tick(uint64_t now)
 uint64_t
 felink_next_deadline(void)
 {
-	uint64_t	when = proc_next_deadline(d.p), soon, look;
+	uint64_t	when = proc_next_deadline(d.p), soon;
 
 	/* Names that could not be queued for want of memory, or lends the
 	 * socket had no room for: soon again. */
@@ -548,15 +492,6 @@ felink_next_deadline(void)
 		soon = now_ns() + FE_RETRY_MS * 1000000ull;
 		if (when == 0 || soon < when)
 			when = soon;
-	}
-	/* The watchdog's next look (frontend_watch). */
-	if (proc_pid(d.p) > 0 && proc_sock(d.p) != -1 && !d.stopping &&
-	    !d.killed) {
-		look = d.looked_ns == 0 ? now_ns() + 1000000000ull :
-		    d.ping_ns != 0 ? d.ping_ns + FE_STALL_MS * 1000000ull :
-		    d.heard_ns + FE_PING_MS * 1000000ull;
-		if (when == 0 || look < when)
-			when = look;
 	}
 	return when;
 }
@@ -575,6 +510,9 @@ felink_start(struct config *cfg, int debug, int exefd,
 	if ((d.p = proc_new(&frontend_def, NULL, debug, exefd,
 	    first_ready)) == NULL)
 		return -1;
+	/* The listening sockets are ours: the clients in their queues wait
+	 * for the next frontend; those a hung one held are lost with it. */
+	proc_watchdog(d.p, FE_PING_MS, FE_STALL_MS);
 	if ((d.fe_user = strdup(cfg->user)) == NULL ||
 	    (d.fe_chroot = strdup(cfg->chroot)) == NULL)
 		fatal("strdup");
@@ -620,7 +558,6 @@ parent_names_changed(void)
 int
 felink_stop(void)
 {
-	d.stopping = 1;
 	return proc_stop(d.p);
 }
 
@@ -654,7 +591,6 @@ felink_drain(void)
 {
 	int	sock = proc_sock(d.p);
 
-	d.stopping = 1;
 	proc_draining(d.p);
 	if (sock != -1 && ipc_send(sock, IPC_DRAIN, NULL, 0, -1) == -1) {
 		log_warn("frontend: drain");

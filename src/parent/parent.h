@@ -90,6 +90,9 @@ void		 proc_announced(struct proc *);
 void		 proc_lost(struct proc *, const char *why);
 int		 proc_exited(struct proc *, pid_t, int status);
 void		 proc_tick(struct proc *, uint64_t now);
+void		 proc_watchdog(struct proc *, unsigned int ping_ms,
+		    unsigned int stall_ms);
+uint64_t	 proc_heard_ns(const struct proc *);
 uint64_t	 proc_next_deadline(const struct proc *);
 int		 proc_queue(struct proc *, enum ipc_type, const void *, size_t,
 		    int coalesce);

@@ -4,8 +4,9 @@
  * fresh exec of ourselves that holds only what it is sent, its channel
  * on fd 3 and the descriptors it is given after it; its messages read in
  * batches and handed to its owner; its death noticed, logged, and a new
- * one started after a backoff. The owner says what to run (its start
- * callback calls proc_exec) and what each message means.
+ * one started after a backoff; and, if its owner asks, one that hangs
+ * killed (proc_watchdog). The owner says what to run (its start callback
+ * calls proc_exec) and what each message means.
  */
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -35,6 +36,11 @@ struct proc {
 	int			 stopping;
 	uint64_t		 started_ns;
 	uint64_t		 restart_ns;	/* 0: no restart due */
+	/* The watchdog (proc_watchdog): 0 ms, none. */
+	unsigned int		 ping_ms, stall_ms;
+	int			 killed;	/* hung: SIGKILL sent */
+	uint64_t		 heard_ns;	/* its last message read */
+	uint64_t		 ping_ns;	/* IPC_PING unanswered since, or 0 */
 	unsigned int		 backoff_ms;
 	struct ipc_queue	 q;
 	struct src		 src;
@@ -193,9 +199,12 @@ proc_exec(struct proc *p, char *const argv[], const int *extra, int nextra)
 	close(sv[1]);
 	p->sock = sv[0];
 	fcntl(p->sock, F_SETFL, O_NONBLOCK);
+	/* heard_ns stays: the watch starts at its READY, a message. */
 	p->started_ns = now_ns();
 	p->ready = 0;
 	p->out = 0;
+	p->killed = 0;
+	p->ping_ns = 0;
 	/* Unwatched, it would never be heard: its exit restarts it. */
 	if (parent_watch(p->sock, &p->src) == -1)
 		proc_lost(p, "cannot be watched");
@@ -253,6 +262,8 @@ proc_event(struct proc *p)
 			proc_lost(p, "sent a broken message");
 			return;
 		}
+		p->heard_ns = now_ns();
+		p->ping_ns = 0;
 		if (p->def->message(p->arg, hdr.type, p->buf, n, fd) == -1) {
 			proc_lost(p, "is broken");
 			return;
@@ -321,10 +332,61 @@ proc_exited(struct proc *p, pid_t pid, int st)
 	return 2;
 }
 
-/* A restart when it is due: the owner's start callback. */
+/*
+ * A process alive but whose loop does not turn (a parser caught in a loop
+ * by some client's bytes, a stop signal, a call that blocks) serves no
+ * one, for ever. One silent for ping_ms is asked (IPC_PING, answered by
+ * its loop at once); one that has not answered in stall_ms more is killed
+ * and started again, as after any death. 0 ms: not watched (a process
+ * with a watch of its own, rlink.c's).
+ */
+void
+proc_watchdog(struct proc *p, unsigned int ping_ms, unsigned int stall_ms)
+{
+	p->ping_ms = ping_ms;
+	p->stall_ms = stall_ms;
+}
+
+static int
+watched(const struct proc *p)
+{
+	return p->ping_ms != 0 && p->pid > 0 && p->sock != -1 && p->ready &&
+	    !p->stopping && !p->killed;
+}
+
+static void
+watch(struct proc *p, uint64_t now)
+{
+	if (!watched(p))
+		return;
+	if (p->ping_ns == 0) {
+		if (now - p->heard_ns < p->ping_ms * 1000000ull)
+			return;
+		/* Queued behind what waits: a process that reads nothing
+		 * does not answer, which is the point. */
+		if (proc_queue(p, IPC_PING, NULL, 0, 1) == 0)
+			(void)proc_flush(p);
+		p->ping_ns = now;
+		return;
+	}
+	if (now - p->ping_ns < p->stall_ms * 1000000ull)
+		return;
+	/* Our own loop may have been held (stopped, starved) while the
+	 * answer came: what waits in the channel is read first. */
+	proc_event(p);
+	if (!watched(p) || p->ping_ns == 0)
+		return;
+	log_warnx("%s pid %d answered no ping for %u s: killed",
+	    p->def->name, (int)p->pid, p->stall_ms / 1000);
+	kill(p->pid, SIGKILL);
+	p->killed = 1;
+}
+
+/* A restart when it is due (the owner's start callback); the watchdog. */
 void
 proc_tick(struct proc *p, uint64_t now)
 {
+	watch(p, now);
 	if (p->restart_ns == 0 || now < p->restart_ns || p->stopping)
 		return;
 	p->restart_ns = 0;
@@ -339,7 +401,21 @@ proc_tick(struct proc *p, uint64_t now)
 uint64_t
 proc_next_deadline(const struct proc *p)
 {
-	return p->restart_ns;
+	uint64_t	look;
+
+	if (!watched(p))
+		return p->restart_ns;
+	look = p->ping_ns != 0 ? p->ping_ns + p->stall_ms * 1000000ull :
+	    p->heard_ns + p->ping_ms * 1000000ull;
+	return p->restart_ns != 0 && p->restart_ns < look ? p->restart_ns :
+	    look;
+}
+
+/* When its last message was read. */
+uint64_t
+proc_heard_ns(const struct proc *p)
+{
+	return p->heard_ns;
 }
 
 /*

@@ -10,7 +10,9 @@ by host 3). Host 3 killed (its daemon and its cluster process, SIGKILL)
 is gone from host 1 within the lease time, measured. etcd stopped:
 local names keep working, remote ones are served from what was seen
 until a lease time passes, then refused; etcd restarted, the watch
-resumes and a name exported meanwhile reaches host 1. Tokens replayed,
+resumes and a name exported meanwhile reaches host 1. Host 1's cluster
+process stopped: its remote names refused a lease time on, the process
+killed by the watchdog and replaced. Tokens replayed,
 expired or minted for another client are refused. Root only.
 """
 import base64
@@ -496,6 +498,31 @@ class ClusterTest(unittest.TestCase):
         self.wait_names(1, "late2", timeout=10)
         self.assertTrue(self.tcpmux(HOSTS[1], "svc2").startswith(b"@"))
         d1.wait_log(r"cluster: etcd answers", count=2)
+
+    def test_3_stopped_cluster_process_replaced(self):
+        # Host 1's cluster process stopped: host 1 cannot know what the
+        # others did since, so a lease time after it was last heard its
+        # remote names are refused as when etcd is away; the watchdog
+        # kills it, and the next one serves them again.
+        self.wait_names(1, "svc2")
+        d1 = self.daemons[1]
+        pid = self.cluster_pid(d1)
+        os.kill(pid, signal.SIGSTOP)
+        self.addCleanup(lambda: alive(pid) and os.kill(pid, signal.SIGCONT))
+        stopped = time.monotonic()
+        poll_until(lambda: self.tcpmux(HOSTS[1], "svc2") ==
+                   b"-cluster unreachable\r\n", timeout=LEASE + 5,
+                   interval=0.05, what="svc2 refused")
+        # Heard a third of a lease at most before it stopped.
+        self.assertGreaterEqual(time.monotonic() - stopped,
+                                LEASE * 2 / 3 - 0.2)
+        self.assertEqual(self.tcpmux(HOSTS[1], "svc1"), b"+\r\nhello from "
+                         b"h1\n")
+        d1.wait_log(r"cluster process pid %d answered no ping for 10 s: "
+                    r"killed" % pid, timeout=20)
+        poll_until(lambda: self.tcpmux(HOSTS[1], "svc2").startswith(b"@"),
+                   timeout=15, interval=0.1, what="svc2 served again")
+        self.assertNotEqual(self.cluster_pid(d1), pid)
 
     def test_4_host_killed(self):
         self.wait_names(1, "svc3")
