@@ -69,6 +69,8 @@ relay(const struct ipc_hdr *hdr, const uint8_t *p, int hasfd)
 		abort();
 	if (m.type == IPC_DRAIN && (hasfd || m.drained == 0))
 		abort();
+	if (m.type == IPC_PING && (hasfd || hdr->len != 0))
+		abort();
 	if (m.type == IPC_STARTED && (hasfd ||
 	    !(m.started.id & DONE_DIRECT) || m.started.d.flags != 0 ||
 	    m.started.d.proto >= PROTO_MAX ||

@@ -797,6 +797,13 @@ ipc_relay_parse(enum ipc_type type, const uint8_t *p, size_t len,
 		*why = NULL;
 		return 0;
 	}
+	if (type == IPC_PING) {
+		*why = "malformed ping";
+		if (hasfd || len != 0)
+			return -1;
+		*why = NULL;
+		return 0;
+	}
 	if (type != IPC_DONE) {
 		if (type == IPC_FSTATS) {
 			*why = "unexpected message";

@@ -43,9 +43,9 @@ enum ipc_type {
 			 * straight from the frontend, with their caps */
 	IPC_STARTED,	/* relay -> parent: a client it took from the
 			 * frontend (no fd) */
-	IPC_PING,	/* parent -> frontend, cluster, empty: answered at
-			 * once (an IPC_FSTATS; an IPC_PING) for the
-			 * parent's watchdog (proc.c) */
+	IPC_PING,	/* parent -> frontend, relay, cluster, empty:
+			 * answered at once (an IPC_FSTATS; an IPC_PING)
+			 * for the parent's watchdog (proc.c) */
 	IPC_TYPE_MAX
 };
 

@@ -36,7 +36,9 @@
 #define RL_DRAINING_MAX		8	/* old relays still carrying */
 #define RL_BACKS		8	/* lent sockets a relay holds at most
 					 * (relay/lent.c LENT_MAX) */
-#define RL_STALL_MS		10000	/* clients wait, nothing heard: hung */
+#define RL_STALL_MS		10000	/* clients wait, nothing heard: hung;
+					 * or a ping unanswered (proc.c) */
+#define RL_PING_MS		5000	/* nothing heard this long: IPC_PING */
 #define RL_CHECK_MS		1000	/* how often it is looked at, busy */
 #define RL_KEEP_MAX		4096	/* copies of clients in a channel
 					 * (rkeep.c): more than it takes */
@@ -277,6 +279,10 @@ relay_new(void)
 		free(rel);
 		return NULL;
 	}
+	/* One that hangs with no client waiting (relay_watch's case)
+	 * holds its sessions for ever: they are lost with it, as at any
+	 * death, and the next one serves. */
+	proc_watchdog(rel->p, RL_PING_MS, RL_STALL_MS);
 	for (i = 0; i < RL_BACKS; i++)
 		rel->back[i] = -1;
 	if (r.announced)

@@ -727,6 +727,14 @@ parent_read(void)
 			fwdtab(buf, n, fd);
 			continue;
 		}
+		if (hdr.type == IPC_PING) {
+			/* The watchdog's (parent/proc.c): our loop turns. A
+			 * full channel is the parent's to read, as good. */
+			if (n != 0 || fd != -1)
+				fatalx("relay: malformed ping from the parent");
+			(void)ipc_send(rl.parent.fd, IPC_PING, NULL, 0, -1);
+			continue;
+		}
 		if (ipc_forward_parse(hdr.type, buf, n, fd != -1, &f,
 		    &why) == -1)
 			fatalx("relay: %s from the parent", why);

@@ -21,7 +21,7 @@ import unittest
 from harness import (DaemonTestCase, IO_TIMEOUT, poll_until, recv_exact,
                      recv_until, recv_until_eof, run_daemon_n, children_of,
                      proc_comm, proc_status, count_fds, cpu_ticks, stop,
-                     net_fds)
+                     alive, net_fds)
 
 GIB = 1 << 30
 
@@ -122,6 +122,12 @@ def proxy_v2(c):
         tlvs[t] = body[i + 3:i + 3 + ln]
         i += 3 + ln
     return src, sport, dst, dport, tlvs
+
+
+# Either watchdog may be first: clients waiting (rlink.c), or a ping
+# unanswered (proc.c); the clients are answered alike.
+KILLED = (r"relay pid %d (took no client|answered no ping) for 10 s: "
+          r"killed")
 
 
 def relay_pid(d):
@@ -543,8 +549,7 @@ class Process(ForwardTestCase):
         # They waited for ever on the previous build.
         n = 20
         d, pid, socks = self.lent_to_a_stopped_relay(n)
-        d.wait_log(r"relay pid %d took no client for 10 s: killed" % pid,
-                   timeout=30)
+        d.wait_log(KILLED % pid, timeout=30)
         self.all_unavailable_then_served(d, socks)
 
     def test_a_stopped_relay_behind_the_parent_is_killed(self):
@@ -554,9 +559,28 @@ class Process(ForwardTestCase):
         # closed on the previous one.
         n = 1200
         d, pid, socks = self.past_a_stopped_relay(n)
-        d.wait_log(r"relay pid %d took no client for 10 s: killed" % pid,
-                   timeout=30)
+        d.wait_log(KILLED % pid, timeout=30)
         self.all_unavailable(d, socks)
+
+    def test_a_stopped_relay_with_only_a_session_is_replaced(self):
+        # No client waits for it, so only the ping shows it hung: killed,
+        # its session closed, and the next relay serves. It was kept
+        # stopped for ever on the previous build.
+        b = self.backend(echo)
+        d = self.forwarding(b.port)
+        pid = relay_pid(d)
+        s = self.sock(d)
+        s.sendall(b"fwd\r\nx")
+        self.assertEqual(recv_exact(s, 4), b"+\r\nx")
+        stop(pid)
+        self.addCleanup(lambda: alive(pid) and os.kill(pid, signal.SIGCONT))
+        d.wait_log(r"relay pid %d answered no ping for 10 s: killed" % pid,
+                   timeout=30)
+        self.assertEqual(recv_until_eof(s), b"")
+        d.wait_log(r"relay ready, pid \d+", count=2)
+        c = self.sock(d)
+        c.sendall(b"fwd\r\ny")
+        self.assertEqual(recv_exact(c, 4), b"+\r\ny")
 
     def reload_adding_a_backend(self):
         """A session through the relay, then a reload that adds a backend:
