@@ -92,13 +92,8 @@ clusteripc_names_parse(enum ipc_type type, const uint8_t *p, size_t len,
 	*why = "unexpected message";
 	if (hasfd)
 		return -1;
-	if (type == IPC_PING) {
-		*why = "malformed ping";
-		if (len != 0)
-			return -1;
-		*why = NULL;
-		return 1;
-	}
+	if (type == IPC_PING)
+		return ipc_ping_parse(len, hasfd, why) == 0 ? 1 : -1;
 	if (type != IPC_CL_NAMES)
 		return -1;
 	*why = "malformed names";
@@ -151,12 +146,8 @@ clusteripc_table_parse(enum ipc_type type, const uint8_t *p, size_t len,
 
 	memset(v, 0, sizeof(*v));
 	if (type == IPC_PING) {
-		*why = "malformed ping";
-		if (len != 0 || hasfd)
-			return -1;
 		f->type = type;
-		*why = NULL;
-		return 0;
+		return ipc_ping_parse(len, hasfd, why);
 	}
 	if (type != IPC_CL_TABLE) {
 		if (type != IPC_LOG && type != IPC_READY) {

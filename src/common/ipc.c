@@ -763,10 +763,21 @@ started_ok(const struct ipc_started *s)
 	    inet_ok(&d->peer) && dispatch_how_ok(d) == 0 ? 0 : -1;
 }
 
+/* The watchdog's IPC_PING (parent/proc.c), either way: empty, no fd. */
+int
+ipc_ping_parse(size_t len, int hasfd, const char **why)
+{
+	*why = "malformed ping";
+	if (len != 0 || hasfd)
+		return -1;
+	*why = NULL;
+	return 0;
+}
+
 /*
  * The parent's reading of the relay's messages: DONE with a result that
  * is "+" or "-" and printable text, an fd exactly when DONE_REFUSED;
- * LOG and READY as the frontend's.
+ * LOG and READY as the frontend's; the answer to a ping.
  */
 int
 ipc_relay_parse(enum ipc_type type, const uint8_t *p, size_t len,
@@ -797,13 +808,8 @@ ipc_relay_parse(enum ipc_type type, const uint8_t *p, size_t len,
 		*why = NULL;
 		return 0;
 	}
-	if (type == IPC_PING) {
-		*why = "malformed ping";
-		if (hasfd || len != 0)
-			return -1;
-		*why = NULL;
-		return 0;
-	}
+	if (type == IPC_PING)
+		return ipc_ping_parse(len, hasfd, why);
 	if (type != IPC_DONE) {
 		if (type == IPC_FSTATS) {
 			*why = "unexpected message";

@@ -332,6 +332,7 @@ int	ipc_forward_parse(enum ipc_type, const uint8_t *, size_t, int hasfd,
 	    struct ipc_forward *, const char **why);
 int	ipc_fwdtab_parse(enum ipc_type, const uint8_t *, size_t, int hasfd,
 	    struct ipc_fwdtab *, const uint8_t **entries, const char **why);
+int	ipc_ping_parse(size_t, int hasfd, const char **why);
 int	ipc_relay_parse(enum ipc_type, const uint8_t *, size_t, int hasfd,
 	    struct ipc_rmsg *, const char **why);
 int	ipc_lend_parse(enum ipc_type, const uint8_t *, size_t, int hasfd,

@@ -730,8 +730,8 @@ parent_read(void)
 		if (hdr.type == IPC_PING) {
 			/* The watchdog's (parent/proc.c): our loop turns. A
 			 * full channel is the parent's to read, as good. */
-			if (n != 0 || fd != -1)
-				fatalx("relay: malformed ping from the parent");
+			if (ipc_ping_parse(n, fd != -1, &why) == -1)
+				fatalx("relay: %s from the parent", why);
 			(void)ipc_send(rl.parent.fd, IPC_PING, NULL, 0, -1);
 			continue;
 		}
