@@ -146,6 +146,14 @@ class ForwardTestCase(DaemonTestCase):
         self.addCleanup(b.close)
         return b
 
+    def relayed(self, d, data=b"x"):
+        """A TCPMUX client of fwd, data sent with its line and echoed
+        after the "+": a session under way."""
+        s = self.sock(d)
+        s.sendall(b"fwd\r\n" + data)
+        self.assertEqual(recv_exact(s, 3 + len(data)), b"+\r\n" + data)
+        return s
+
     def forwarding(self, port, extra="", name="fwd", more="", **kw):
         return self.start(config="service %s {\n\tforward to 127.0.0.1 "
                           "port %d\n%s}\n%s" % (name, port, extra, more),
@@ -264,9 +272,7 @@ class Relaying(ForwardTestCase):
     def test_proxy_v1_names_the_client(self):
         b = self.backend(echo)
         d = self.forwarding(b.port, "\tproxy v1\n")
-        s = self.sock(d)
-        s.sendall(b"fwd\r\nx")
-        self.assertEqual(recv_exact(s, 4), b"+\r\nx")
+        s = self.relayed(d)
         me = s.getsockname()
         self.assertEqual(b.wait(), ["PROXY TCP4 %s %s %d %d" % (
             me[0], d.host, me[1], d.port)])
@@ -353,9 +359,7 @@ class Process(ForwardTestCase):
                     % b.port)
         d.signal(signal.SIGHUP)
         d.wait_log(r"relay ready, pid \d+")
-        s = self.sock(d)
-        s.sendall(b"fwd\r\nx")
-        self.assertEqual(recv_exact(s, 4), b"+\r\nx")
+        s = self.relayed(d)
 
     def test_restarted_after_a_death(self):
         b = self.backend(echo)
@@ -370,9 +374,7 @@ class Process(ForwardTestCase):
         os.kill(pid, signal.SIGKILL)
         d.wait_log(r"relay killed by signal 9; restarting in \d+ms")
         d.wait_log(r"relay ready, pid \d+", count=2)
-        s = self.sock(d)
-        s.sendall(b"fwd\r\ny")
-        self.assertEqual(recv_exact(s, 4), b"+\r\ny")
+        s = self.relayed(d, b"y")
 
     def past_a_stopped_relay(self, n):
         """n clients while the relay is stopped, through the parent (an
@@ -435,9 +437,7 @@ class Process(ForwardTestCase):
         self.wait_logged(d, "service=fwd result=-service unavailable ", n)
         for c in socks:
             c.close()
-        s = self.sock(d)
-        s.sendall(b"fwd\r\ny")
-        self.assertEqual(recv_exact(s, 4), b"+\r\ny")
+        s = self.relayed(d, b"y")
 
     def test_a_session_the_killed_relay_carried_is_closed_not_refused(self):
         # The parent kept a copy of this client (rkeep.c) and the relay is
@@ -445,9 +445,7 @@ class Process(ForwardTestCase):
         # relayed, so it hears the close, never a "-" after its "+".
         b = self.backend(echo)
         d = self.forwarding(b.port, extra="\tallow 127.0.0.1\n")
-        s = self.sock(d)
-        s.sendall(b"fwd\r\nx")
-        self.assertEqual(recv_exact(s, 4), b"+\r\nx")
+        s = self.relayed(d)
         os.kill(relay_pid(d), signal.SIGKILL)
         self.assertEqual(recv_until_eof(s), b"")
         d.wait_log(r"service=fwd result=-relay lost ")
@@ -529,9 +527,7 @@ class Process(ForwardTestCase):
                              b"-service unavailable\r\n",
                              "client %d of %d" % (i, len(socks)))
         d.wait_log(r"relay ready, pid \d+", count=2)
-        s = self.sock(d)
-        s.sendall(b"fwd\r\ny")
-        self.assertEqual(recv_exact(s, 4), b"+\r\ny")
+        s = self.relayed(d, b"y")
 
     def test_clients_in_an_older_lent_socket_are_answered(self):
         # The frontend restarts while the relay is stopped: its clients
@@ -569,18 +565,14 @@ class Process(ForwardTestCase):
         b = self.backend(echo)
         d = self.forwarding(b.port)
         pid = relay_pid(d)
-        s = self.sock(d)
-        s.sendall(b"fwd\r\nx")
-        self.assertEqual(recv_exact(s, 4), b"+\r\nx")
+        s = self.relayed(d)
         stop(pid)
         self.addCleanup(lambda: alive(pid) and os.kill(pid, signal.SIGCONT))
         d.wait_log(r"relay pid %d answered no ping for 10 s: killed" % pid,
                    timeout=30)
         self.assertEqual(recv_until_eof(s), b"")
         d.wait_log(r"relay ready, pid \d+", count=2)
-        c = self.sock(d)
-        c.sendall(b"fwd\r\ny")
-        self.assertEqual(recv_exact(c, 4), b"+\r\ny")
+        c = self.relayed(d, b"y")
 
     def reload_adding_a_backend(self):
         """A session through the relay, then a reload that adds a backend:
@@ -590,9 +582,7 @@ class Process(ForwardTestCase):
         b2 = self.backend(echo)
         d = self.forwarding(b.port)
         old = relay_pid(d)
-        s = self.sock(d)
-        s.sendall(b"fwd\r\nx")
-        self.assertEqual(recv_exact(s, 4), b"+\r\nx")
+        s = self.relayed(d)
         with open(d.conffile, "w") as f:
             f.write("service fwd {\n\tforward to 127.0.0.1 port %d\n}\n"
                     "service fwd2 {\n\tforward to 127.0.0.1 port %d\n}\n"
@@ -810,9 +800,7 @@ class Resources(ForwardTestCase):
         n = 3000
 
         def live_session(d):
-            live = self.sock(d)
-            live.sendall(b"fwd\r\na")
-            self.assertEqual(recv_exact(live, 4), b"+\r\na")
+            live = self.relayed(d, b"a")
             return live
         d, live = self.dones_waiting(n, more="service other {\n\tcommand "
                                      "/bin/true\n}\n", before=live_session)
@@ -931,9 +919,7 @@ class Unix(ForwardTestCase):
             b.record(None)
             c.sendall(c.recv(100))
         b, d = self.unix(h, extra="\tproxy v2\n")
-        s = self.sock(d)
-        s.sendall(b"fwd\r\nx")
-        self.assertEqual(recv_exact(s, 4), b"+\r\nx")
+        s = self.relayed(d)
         b.wait()
         self.assertEqual(got[0][:2], s.getsockname())
 
@@ -951,9 +937,7 @@ class Unix(ForwardTestCase):
                              [parts[i]])
         self.assertEqual(os.listdir(os.path.join(root, *parts)),
                          ["backend.sock"])
-        s = self.sock(d)
-        s.sendall(b"fwd\r\ny")
-        self.assertEqual(recv_exact(s, 4), b"+\r\ny")
+        s = self.relayed(d, b"y")
 
     def test_socket_missing(self):
         b, d = self.unix()

@@ -97,26 +97,20 @@ class Direct(ForwardTestCase):
         self.assertEqual(recv_until_eof(t), b"-service busy\r\n")
         held[0].close()
         d.wait_log(r"service=fwd result=\+ ", count=2)
-        u = self.sock(d)
-        u.sendall(b"fwd\r\nz")
-        self.assertEqual(recv_exact(u, 4), b"+\r\nz")
+        u = self.relayed(d, b"z")
 
     def test_a_live_session_is_logged_when_the_relay_dies(self):
         b = self.backend(echo)
         d = self.forwarding(b.port)
         pid = relay_pid(d)
-        s = self.sock(d)
-        s.sendall(b"fwd\r\nx")
-        self.assertEqual(recv_exact(s, 4), b"+\r\nx")
+        s = self.relayed(d)
         os.kill(pid, signal.SIGKILL)
         self.assertEqual(recv_until_eof(s), b"")
         self.assertIn("result=-relay lost", self.conn_line(d, "fwd")[-1])
         d.wait_log(r"relay ready, pid \d+", count=2)
         # The new relay has the frontend's new socket, and its table.
         self.stopped(d)
-        t = self.sock(d)
-        t.sendall(b"fwd\r\ny")
-        self.assertEqual(recv_exact(t, 4), b"+\r\ny")
+        t = self.relayed(d, b"y")
 
     def test_a_reload_that_adds_a_service_updates_the_table(self):
         b = self.backend(echo)
@@ -198,9 +192,7 @@ class Direct(ForwardTestCase):
         d = self.forwarding(b.port, more="max relays 5000\n", nofile=1024)
         d.wait_log(r"max relays 5000 is more than the descriptor limit "
                    r"holds \(160 at 6 a connection\)")
-        s = self.sock(d)
-        s.sendall(b"fwd\r\nx")
-        self.assertEqual(recv_exact(s, 4), b"+\r\nx")
+        s = self.relayed(d)
 
     def test_no_spin_while_dones_wait_and_the_frontend_dies(self):
         # The parent stopped, sessions end until their DONEs fill the
