@@ -179,17 +179,16 @@ void	 handoff_lend_again(void);
 struct rkeep {
 	int		 fd;		/* our copy of the client */
 	int		 slot;		/* rlink.c's */
-	uint64_t	 sent, read;	/* its bytes out and in, when sent on */
+	uint64_t	 written, read;	/* its bytes out and in, when sent on */
 };
 struct rkeeps {
 	struct rkeep	*k;
 	int		 n, cap;
 };
-int	 rkeep_marks(int fd, uint64_t *sent, uint64_t *read);
-int	 rkeep_room(const struct rkeeps *, int max);
-int	 rkeep_add(struct rkeeps *, int fd, int slot, uint64_t sent,
+int	 rkeep_marks(int fd, uint64_t *written, uint64_t *read);
+int	 rkeep_add(struct rkeeps *, int fd, int slot, uint64_t written,
 	    uint64_t read);
-void	 rkeep_drop(struct rkeeps *, int slot);
+int	 rkeep_take(struct rkeeps *, int slot, int *untouched);
 void	 rkeep_settle(struct rkeeps *, int chan, void (*)(int slot));
 void	 rkeep_clear(struct rkeeps *, void (*)(int slot));
 int	 rkeep_untouched(const struct rkeep *);

@@ -16,7 +16,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <linux/sockios.h>
-#include <linux/tcp.h>	/* tcpi_bytes_sent: glibc's struct tcp_info
+#include <linux/tcp.h>	/* tcpi_bytes_acked: glibc's struct tcp_info
 			 * stops short of it */
 #include <netinet/in.h>
 
@@ -30,43 +30,59 @@
 #include "parent.h"
 
 /*
- * What a client's socket has seen: the bytes sent to it and those read
- * from it. Only ever asked when no one reads it (before the relay has it,
- * after the relay is gone), so a SIOCINQ unchanged around TCP_INFO means
- * the two agree, though the client may be sending. -1: cannot tell.
+ * tcpi_state's values after a FIN came in (the kernel's tcp_states.h, an
+ * ABI; linux/tcp.h does not name them and netinet/tcp.h clashes with it).
+ */
+enum { ST_CLOSE_WAIT = 8, ST_LAST_ACK = 9, ST_CLOSING = 11 };
+
+/*
+ * What a client's socket has seen: the bytes written to it and those read
+ * from it. Written is what was acknowledged plus what waits in the send
+ * queue (SIOCOUTQ): tcpi_bytes_sent counts only what went out, and a
+ * client with a closed window would see a relay's "+" held back there.
+ * Read is what arrived less what waits unread (SIOCINQ), less the FIN,
+ * which takes a sequence number but is no byte: a client that half-closes
+ * after its name was read by no one is still untouched.
+ *
+ * Only ever asked when no one reads or writes the socket (before the
+ * relay has it, after the relay is gone): the receive queue can then only
+ * grow and the send queue only shrink, so each unchanged around TCP_INFO
+ * means the counts agree with it, though the client may be sending or
+ * acknowledging. -1: cannot tell.
  */
 int
-rkeep_marks(int fd, uint64_t *sent, uint64_t *read)
+rkeep_marks(int fd, uint64_t *written, uint64_t *read)
 {
 	struct tcp_info	ti;
 	socklen_t	len;
-	int		a, b, i;
+	uint64_t	rcvd;
+	int		in, in2, out, out2, i;
 
 	for (i = 0; i < 3; i++) {
 		len = sizeof(ti);
 		memset(&ti, 0, sizeof(ti));
-		if (ioctl(fd, SIOCINQ, &a) == -1 ||
+		if (ioctl(fd, SIOCINQ, &in) == -1 ||
+		    ioctl(fd, SIOCOUTQ, &out) == -1 ||
 		    getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1 ||
-		    ioctl(fd, SIOCINQ, &b) == -1)
+		    ioctl(fd, SIOCINQ, &in2) == -1 ||
+		    ioctl(fd, SIOCOUTQ, &out2) == -1)
 			return -1;
-		/* A kernel older than tcpi_bytes_sent (4.19): no promise. */
-		if (len < offsetof(struct tcp_info, tcpi_bytes_sent) +
-		    sizeof(ti.tcpi_bytes_sent))
+		/* A kernel older than tcpi_bytes_acked (4.1): no promise. */
+		if (len < offsetof(struct tcp_info, tcpi_bytes_received) +
+		    sizeof(ti.tcpi_bytes_received))
 			return -1;
-		if (a == b && a >= 0 && ti.tcpi_bytes_received >= (uint64_t)a) {
-			*sent = ti.tcpi_bytes_sent;
-			*read = ti.tcpi_bytes_received - (uint64_t)a;
+		rcvd = ti.tcpi_bytes_received;
+		if (ti.tcpi_state == ST_CLOSE_WAIT ||
+		    ti.tcpi_state == ST_LAST_ACK || ti.tcpi_state == ST_CLOSING)
+			rcvd--;		/* the FIN; it arrived, so rcvd > 0 */
+		if (in == in2 && out == out2 && in >= 0 && out >= 0 &&
+		    rcvd >= (uint64_t)in) {
+			*written = ti.tcpi_bytes_acked + (uint64_t)out;
+			*read = rcvd - (uint64_t)in;
 			return 0;
 		}
 	}
 	return -1;
-}
-
-/* Room for one more copy? */
-int
-rkeep_room(const struct rkeeps *ks, int max)
-{
-	return ks->n < max;
 }
 
 /*
@@ -74,7 +90,8 @@ rkeep_room(const struct rkeeps *ks, int max)
  * send: kept (ours now, 0), or -1 without memory (still the caller's).
  */
 int
-rkeep_add(struct rkeeps *ks, int fd, int slot, uint64_t sent, uint64_t read)
+rkeep_add(struct rkeeps *ks, int fd, int slot, uint64_t written,
+    uint64_t read)
 {
 	struct rkeep	*k;
 	int		 n;
@@ -89,23 +106,30 @@ rkeep_add(struct rkeeps *ks, int fd, int slot, uint64_t sent, uint64_t read)
 	k = &ks->k[ks->n++];
 	k->fd = fd;
 	k->slot = slot;
-	k->sent = sent;
+	k->written = written;
 	k->read = read;
 	return 0;
 }
 
-/* The slot's connection is done: its copy goes. */
-void
-rkeep_drop(struct rkeeps *ks, int slot)
+/*
+ * The slot's connection is done: its copy leaves the keeps, returned to
+ * the caller to answer or close (-1: none), with whether the relay left
+ * its client untouched. A scan, as rlink.c's own of its slots: the keeps
+ * are few, emptied whenever the channel is (rkeep_settle).
+ */
+int
+rkeep_take(struct rkeeps *ks, int slot, int *untouched)
 {
-	int	i;
+	int	i, fd;
 
 	for (i = 0; i < ks->n; i++)
 		if (ks->k[i].slot == slot) {
-			close(ks->k[i].fd);
+			fd = ks->k[i].fd;
+			*untouched = rkeep_untouched(&ks->k[i]);
 			ks->k[i] = ks->k[--ks->n];
-			return;
+			return fd;
 		}
+	return -1;
 }
 
 /*
@@ -146,9 +170,10 @@ rkeep_clear(struct rkeeps *ks, void (*forget)(int slot))
 int
 rkeep_untouched(const struct rkeep *k)
 {
-	uint64_t	sent, read;
+	uint64_t	written, read;
 
-	return rkeep_marks(k->fd, &sent, &read) == 0 && sent == k->sent &&
+	return rkeep_marks(k->fd, &written, &read) == 0 &&
+	    written == k->written &&
 	    read == k->read;
 }
 

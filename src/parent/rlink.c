@@ -94,7 +94,7 @@ static struct {
 	struct slot	*slots;
 	int		 nslots, nused, max;
 	uint32_t	 lendgen;	/* the last IPC_LEND's generation */
-	int		 keepmax;	/* copies a relay may keep */
+	int		 keepmax;	/* copies kept, all relays' */
 } r;
 
 static const struct proc_def relay_def;
@@ -481,6 +481,18 @@ slot_get(void)
 	return i;
 }
 
+/* Our copies, of every relay's clients: one budget of descriptors. */
+static int
+keeps_total(void)
+{
+	struct relay	*rel;
+	int		 n = r.cur != NULL ? r.cur->keeps.n : 0;
+
+	for (rel = r.old; rel != NULL; rel = rel->next)
+		n += rel->keeps.n;
+	return n;
+}
+
 /* A slot's copy went (rkeep_settle, rkeep_clear). */
 static void
 forget(int slot)
@@ -500,7 +512,7 @@ rlink_forward(const struct service *svc, const struct ipc_dispatch *req,
 	struct relay		*rel = r.cur;
 	const char		*reason = NULL;
 	char			 result[64];
-	uint64_t		 sent, read;
+	uint64_t		 written, read;
 	int			 k, keep, rv;
 
 	/* Until a new relay is ready, the newest old one that is. */
@@ -537,8 +549,8 @@ rlink_forward(const struct service *svc, const struct ipc_dispatch *req,
 	 */
 	rkeep_settle(&rel->keeps, proc_sock(rel->p), forget);
 	keep = proc_queued(rel->p) == 0 &&
-	    rkeep_room(&rel->keeps, r.keepmax) &&
-	    rkeep_marks(fd, &sent, &read) == 0;
+	    keeps_total() < r.keepmax &&
+	    rkeep_marks(fd, &written, &read) == 0;
 	if ((rv = relay_send(rel, IPC_FORWARD, &f, sizeof(f), fd,
 	    keep)) == -1) {
 		reason = REASON_BUSY;
@@ -546,7 +558,7 @@ rlink_forward(const struct service *svc, const struct ipc_dispatch *req,
 	}
 	r.slots[k].kept = 0;
 	if (rv == 1) {
-		if (rkeep_add(&rel->keeps, fd, k, sent, read) == 0)
+		if (rkeep_add(&rel->keeps, fd, k, written, read) == 0)
 			r.slots[k].kept = 1;
 		else
 			close(fd);
@@ -624,6 +636,7 @@ done(struct relay *rel, const struct ipc_done *d, int fd)
 	const char	*reason;
 	uint32_t	 k = d->id;
 	size_t		 idx = d->id & ~DONE_DIRECT;
+	int		 kfd, untouched;
 
 	if (d->id & DONE_DIRECT) {
 		k = idx < rel->ndmap ? (uint32_t)rel->dmap[idx] : UINT32_MAX;
@@ -647,8 +660,16 @@ done(struct relay *rel, const struct ipc_done *d, int fd)
 	}
 	s = &r.slots[k];
 	if (s->kept) {
-		rkeep_drop(&rel->keeps, (int)k);
+		kfd = rkeep_take(&rel->keeps, (int)k, &untouched);
 		s->kept = 0;
+		/* A refusal for a client the relay never had (its fd was
+		 * lost to EMFILE on the way): our copy is the one left. */
+		if (fd == -1 && kfd != -1 && d->result[0] == '-' && untouched) {
+			fd = kfd;
+			kfd = -1;
+		}
+		if (kfd != -1)
+			close(kfd);
 	}
 	if (fd != -1) {
 		/* Untouched: refused in its protocol, as everywhere. */

@@ -21,7 +21,7 @@ import unittest
 from harness import (DaemonTestCase, IO_TIMEOUT, poll_until, recv_exact,
                      recv_until, recv_until_eof, run_daemon_n, children_of,
                      proc_comm, proc_status, count_fds, cpu_ticks, stop,
-                     alive, net_fds)
+                     alive, net_fds, IS_ROOT)
 
 GIB = 1 << 30
 
@@ -137,6 +137,46 @@ def relay_pid(d):
                 return k
         return None
     return poll_until(find, IO_TIMEOUT, what="the oneportd-relay process")
+
+
+def ss(*args):
+    return subprocess.run(["ss", "-nH"] + list(args), capture_output=True,
+                          text=True, check=True).stdout.splitlines()
+
+
+def unix_unread(pid):
+    """What waits unread in pid's unix sockets (ss's Recv-Q)."""
+    return sum(int(l.split()[2]) for l in ss("-xp")
+               if "pid=%d," % pid in l)
+
+
+def fd_limit(pid, n):
+    """pid's descriptor limit lowered to n: by a process of its own user,
+    since even root may lack CAP_SYS_RESOURCE in a container."""
+    with open("/proc/%d/status" % pid) as f:
+        ids = {l.split(":")[0]: int(l.split()[1]) for l in f
+               if l.startswith(("Uid:", "Gid:"))}
+
+    def become():
+        os.setgroups([])
+        os.setgid(ids["Gid"])
+        os.setuid(ids["Uid"])
+    subprocess.run(["prlimit", "--pid", str(pid), "--nofile=%d:%d" % (n, n)],
+                   preexec_fn=become, check=True)
+
+
+def tcp_state(port):
+    """The state of the daemon's one TCP connection on port, or None."""
+    rows = [l.split() for l in ss("-ta", "sport", "=", ":%d" % port)]
+    rows = [r for r in rows if r[0] != "LISTEN"]
+    return rows[0][0].lower() if len(rows) == 1 else None
+
+
+def tcp_sendq(port):
+    """Bytes written to the daemon's connections on port, not yet
+    acknowledged (ss's Send-Q)."""
+    return sum(int(l.split()[1]) for l in
+               ss("-t", "state", "established", "sport", "=", ":%d" % port))
 
 
 class ForwardTestCase(DaemonTestCase):
@@ -450,6 +490,77 @@ class Process(ForwardTestCase):
         self.assertEqual(recv_until_eof(s), b"")
         d.wait_log(r"service=fwd result=-relay lost ")
         self.assertNotIn("result=-service unavailable", d.log_text())
+
+    def test_a_client_half_closed_in_a_dead_relays_channel_is_refused(self):
+        # Its FIN came after the parent sent it on: the kernel counts the
+        # FIN in what the socket received, and on the previous build the
+        # parent took that for a byte the relay read and closed the
+        # client bare instead of answering it.
+        b = self.backend(echo)
+        d = self.forwarding(b.port, extra="\tallow 127.0.0.1\n")
+        pid = relay_pid(d)
+        stop(pid)
+        c = self.sock(d)
+        c.sendall(b"fwd\r\n")
+        poll_until(lambda: unix_unread(pid) > 0, IO_TIMEOUT,
+                   what="the client in the stopped relay's channel")
+        c.shutdown(socket.SHUT_WR)
+        poll_until(lambda: tcp_state(d.listeners[0][1]) == "close-wait",
+                   IO_TIMEOUT, what="the client's FIN at the daemon")
+        os.kill(pid, signal.SIGKILL)
+        self.assertEqual(recv_until_eof(c), b"-service unavailable\r\n")
+        d.wait_log(r"service=fwd result=-service unavailable ")
+
+    @unittest.skipUnless(IS_ROOT and shutil.which("nft"),
+                         "a closed window needs root and nft(8)")
+    def test_a_plus_held_back_by_a_closed_window_is_not_refused_after(self):
+        # The client's window is shut (nft rewrites it to 0), so the
+        # relay's "+" waits in the socket's send queue, written but not
+        # sent, when the relay is killed. On the previous build the
+        # parent judged by the bytes sent, found the client untouched and
+        # queued "-service unavailable" behind the "+".
+        b = self.backend(echo)
+        d = self.forwarding(b.port, extra="\tallow 127.0.0.1\n")
+        pid = relay_pid(d)
+        port = d.listeners[0][1]
+        table = "oneport_test_%d" % os.getpid()
+        nft = lambda *a: subprocess.run(["nft"] + list(a), check=True)
+        nft("add", "table", "ip", table)
+        self.addCleanup(subprocess.run, ["nft", "delete", "table", "ip",
+                                         table])
+        nft("add", "chain", "ip", table, "out",
+            "{ type filter hook output priority 0; }")
+        nft("add", "rule", "ip", table, "out", "oif", "lo", "tcp", "dport",
+            str(port), "tcp", "window", "set", "0")
+        c = self.sock(d)
+        c.sendall(b"fwd\r\n")
+        poll_until(lambda: tcp_sendq(port) >= 3, IO_TIMEOUT,
+                   what="the relay's \"+\" waiting in the send queue")
+        os.kill(pid, signal.SIGKILL)
+        d.wait_log(r"service=fwd result=-relay lost ")
+        nft("delete", "table", "ip", table)
+        self.assertEqual(recv_until_eof(c), b"+\r\n")
+
+    def test_a_client_the_relay_lost_to_its_fd_limit_is_refused(self):
+        # The relay is out of descriptors when its FORWARD comes, so the
+        # kernel drops the client's fd on the way and the relay says
+        # "-service busy" with none: the parent's copy is the one left
+        # and answers it. On the previous build it was closed bare.
+        b = self.backend(echo)
+        d = self.forwarding(b.port, extra="\tallow 127.0.0.1\n")
+        pid = relay_pid(d)
+        stop(pid)
+        fds = {int(f) for f in os.listdir("/proc/%d/fd" % pid)}
+        free = min(set(range(len(fds) + 1)) - fds)
+        fd_limit(pid, free)
+        c = self.sock(d)
+        c.sendall(b"fwd\r\n")
+        poll_until(lambda: unix_unread(pid) > 0, IO_TIMEOUT,
+                   what="the client in the stopped relay's channel")
+        os.kill(pid, signal.SIGCONT)
+        self.assertEqual(recv_until_eof(c), b"-service busy\r\n")
+        d.wait_log(r"service=fwd result=-service busy ")
+        d.wait_log(r"out of descriptors: a connection was lost")
 
     def test_the_parents_copy_of_a_client_goes_at_its_end(self):
         # The parent keeps a copy of a client it sends the relay while the
