@@ -41,6 +41,8 @@ struct proc {
 	int			 killed;	/* hung: SIGKILL sent */
 	uint64_t		 heard_ns;	/* its last message read */
 	uint64_t		 ping_ns;	/* IPC_PING unanswered since, or 0 */
+	int			 pinged;	/* and queued (memory allowed) */
+	uint64_t		 lost_ns;	/* its channel closed */
 	unsigned int		 backoff_ms;
 	struct ipc_queue	 q;
 	struct src		 src;
@@ -205,6 +207,7 @@ proc_exec(struct proc *p, char *const argv[], const int *extra, int nextra)
 	p->out = 0;
 	p->killed = 0;
 	p->ping_ns = 0;
+	p->pinged = 0;
 	/* Unwatched, it would never be heard: its exit restarts it. */
 	if (parent_watch(p->sock, &p->src) == -1)
 		proc_lost(p, "cannot be watched");
@@ -221,6 +224,7 @@ proc_lost(struct proc *p, const char *why)
 	parent_unwatch(p->sock);
 	close(p->sock);
 	p->sock = -1;
+	p->lost_ns = now_ns();
 	ipc_queue_clear(&p->q, p->def->unsent, p->arg);
 	p->ready = 0;
 	if (p->def->lost != NULL)
@@ -337,8 +341,11 @@ proc_exited(struct proc *p, pid_t pid, int st)
  * by some client's bytes, a stop signal, a call that blocks) serves no
  * one, for ever. One silent for ping_ms is asked (IPC_PING, answered by
  * its loop at once); one that has not answered in stall_ms more is killed
- * and started again, as after any death. 0 ms: not watched (a process
- * with a watch of its own, rlink.c's).
+ * and started again, as after any death. So is a restarted one not ready
+ * in ping_ms + stall_ms. One told to stop (its channel closed) that has
+ * not exited in stall_ms is killed too, or a reload or an upgrade would
+ * wait on it for ever; one draining (an upgrade's old frontend) is still
+ * pinged, since its loop still turns. 0 ms: not watched.
  */
 void
 proc_watchdog(struct proc *p, unsigned int ping_ms, unsigned int stall_ms)
@@ -347,39 +354,63 @@ proc_watchdog(struct proc *p, unsigned int ping_ms, unsigned int stall_ms)
 	p->stall_ms = stall_ms;
 }
 
-static int
-watched(const struct proc *p)
+/* When the watchdog looks at p next; 0: it does not. */
+static uint64_t
+due(const struct proc *p)
 {
-	return p->ping_ms != 0 && p->pid > 0 && p->sock != -1 && p->ready &&
-	    !p->stopping && !p->killed;
+	const uint64_t	ms = 1000000ull;
+
+	if (p->ping_ms == 0 || p->pid <= 0 || p->killed)
+		return 0;
+	if (p->sock == -1)	/* lost and killed, or told to stop */
+		return p->stopping ? p->lost_ns + p->stall_ms * ms : 0;
+	if (!p->ready)		/* the first start holds up our own */
+		return p->announced ? p->started_ns +
+		    (uint64_t)(p->ping_ms + p->stall_ms) * ms : 0;
+	if (p->ping_ns != 0)
+		return p->ping_ns + p->stall_ms * ms;
+	return p->heard_ns + p->ping_ms * ms;
+}
+
+static void
+kill_hung(struct proc *p, const char *what, unsigned int ms)
+{
+	log_warnx("%s pid %d %s %u s: killed", p->def->name, (int)p->pid,
+	    what, ms / 1000);
+	kill(p->pid, SIGKILL);
+	p->killed = 1;
 }
 
 static void
 watch(struct proc *p, uint64_t now)
 {
-	if (!watched(p))
+	uint64_t	t = due(p);
+
+	if (t == 0 || now < t)
 		return;
-	if (p->ping_ns == 0) {
-		if (now - p->heard_ns < p->ping_ms * 1000000ull)
-			return;
-		/* Queued behind what waits: a process that reads nothing
-		 * does not answer, which is the point. */
-		if (proc_queue(p, IPC_PING, NULL, 0, 1) == 0)
-			(void)proc_flush(p);
-		p->ping_ns = now;
+	if (p->sock == -1) {
+		kill_hung(p, "ran on after its stop for", p->stall_ms);
 		return;
 	}
-	if (now - p->ping_ns < p->stall_ms * 1000000ull)
+	if (p->ready && (p->ping_ns == 0 || !p->pinged)) {
+		/* Queued behind what waits: a process that reads nothing
+		 * does not answer, which is the point. Without memory for
+		 * it, asked again a stall later, never killed unasked. */
+		p->ping_ns = now;
+		p->pinged = proc_queue(p, IPC_PING, NULL, 0, 1) == 0;
+		if (p->pinged)
+			(void)proc_flush(p);
 		return;
+	}
 	/* Our own loop may have been held (stopped, starved) while the
 	 * answer came: what waits in the channel is read first. */
 	proc_event(p);
-	if (!watched(p) || p->ping_ns == 0)
-		return;
-	log_warnx("%s pid %d answered no ping for %u s: killed",
-	    p->def->name, (int)p->pid, p->stall_ms / 1000);
-	kill(p->pid, SIGKILL);
-	p->killed = 1;
+	if (due(p) != t)
+		return;		/* it answered, or went */
+	if (!p->ready)
+		kill_hung(p, "was not ready in", p->ping_ms + p->stall_ms);
+	else
+		kill_hung(p, "answered no ping for", p->stall_ms);
 }
 
 /* A restart when it is due (the owner's start callback); the watchdog. */
@@ -401,14 +432,11 @@ proc_tick(struct proc *p, uint64_t now)
 uint64_t
 proc_next_deadline(const struct proc *p)
 {
-	uint64_t	look;
+	uint64_t	look = due(p);
 
-	if (!watched(p))
+	if (look == 0 || (p->restart_ns != 0 && p->restart_ns < look))
 		return p->restart_ns;
-	look = p->ping_ns != 0 ? p->ping_ns + p->stall_ms * 1000000ull :
-	    p->heard_ns + p->ping_ms * 1000000ull;
-	return p->restart_ns != 0 && p->restart_ns < look ? p->restart_ns :
-	    look;
+	return look;
 }
 
 /* When its last message was read. */

@@ -1017,8 +1017,12 @@ rlink_tick(uint64_t now)
 		proc_tick(r.cur->p, now);
 		relay_watch(r.cur, now);
 	}
-	for (rel = r.old; rel != NULL; rel = rel->next)
+	/* Old ones too: a hung one is killed, draining or told to stop
+	 * (proc.c); one that dies is not restarted, but freed. */
+	for (rel = r.old; rel != NULL; rel = rel->next) {
+		proc_tick(rel->p, now);
 		relay_watch(rel, now);
+	}
 }
 
 static uint64_t
@@ -1040,10 +1044,12 @@ rlink_next_deadline(void)
 			when = earlier(when, r.cur->check_ns);
 	}
 	/* As relay_watch looks: not one whose channel is closed already. */
-	for (rel = r.old; rel != NULL; rel = rel->next)
+	for (rel = r.old; rel != NULL; rel = rel->next) {
+		when = earlier(when, proc_next_deadline(rel->p));
 		if (!rel->killed && proc_pid(rel->p) > 0 &&
 		    proc_sock(rel->p) != -1)
 			when = earlier(when, rel->check_ns);
+	}
 	return when;
 }
 
@@ -1127,6 +1133,8 @@ rlink_configure(struct config *cfg)
 	    "connections, a new one takes new clients",
 	    (int)proc_pid(rel->p), rel->nused);
 	rel->draining = 1;
+	/* Its exit is expected, not followed by another (rlink_exited). */
+	proc_draining(rel->p);
 	relay_unlend(rel);
 	rel->next = r.old;
 	r.old = rel;

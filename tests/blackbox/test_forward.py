@@ -750,6 +750,38 @@ class Process(ForwardTestCase):
         hz = os.sysconf("SC_CLK_TCK")
         self.assertLess(used, hz // 2, "parent used %.2f s of CPU in 2 s"
                         % (used / hz))
+        # Nor does it stay: on the previous build it did, for ever.
+        d.wait_log(r"^relay pid %d ran on after its stop for 10 s: killed$"
+                   % first, timeout=30)
+        poll_until(lambda: first not in children_of(d.pid), IO_TIMEOUT,
+                   what="the stopped relay reaped")
+
+    def test_a_hung_draining_relay_is_killed(self):
+        # A reload with new backends: the old relay drains, but it is
+        # stopped, and it can confirm neither the close of the socket
+        # lent to it nor anything else. On the previous build old relays
+        # were not pinged, and it stayed so for ever.
+        b = self.backend(echo)
+        b2 = self.backend(echo)
+        d = self.forwarding(b.port)
+        old = relay_pid(d)
+        stop(old)
+        self.addCleanup(lambda: alive(old) and os.kill(old, signal.SIGCONT))
+        with open(d.conffile, "w") as f:
+            f.write("service fwd {\n\tforward to 127.0.0.1 port %d\n}\n"
+                    % b2.port)
+        d.signal(signal.SIGHUP)
+        d.wait_log(r"relay pid %d drains its 0 connections" % old)
+        d.wait_log(r"^relay pid %d answered no ping for 10 s: killed$"
+                   % old, timeout=30)
+        poll_until(lambda: old not in children_of(d.pid), IO_TIMEOUT,
+                   what="the old relay reaped")
+        # Its death is not a fault that restarts it: it was going.
+        self.assertNotIn("restarting", d.log_text())
+        s = self.relayed(d)
+        d.wait_log(r"relay ready, pid \d+", count=2)
+        self.assertEqual(len([k for k in children_of(d.pid)
+                              if proc_comm(k) == "oneportd-relay"]), 1)
 
     def test_a_reload_that_adds_a_backend_keeps_relayed_sessions(self):
         d, old, s = self.reload_adding_a_backend()

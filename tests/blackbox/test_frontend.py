@@ -248,6 +248,31 @@ class Restart(DaemonTestCase):
         d.wait_log(r"^frontend killed by signal 9; restarting in \d+ms$")
         self.assertNotEqual(d.frontend_pid(), fe)
 
+    def test_a_restarted_frontend_never_ready_is_killed(self):
+        # Stopped between its fork and its READY: the watchdog pinged only
+        # a ready one, so on the previous build it hung there for ever
+        # and no client was served again. Stopping it in that window
+        # races its start-up; a try that loses is let go and made again.
+        d = self.start("-s", "echo=cat")
+        new = d.frontend_pid()
+        for i in range(10):
+            os.kill(new, signal.SIGKILL)
+            new = int(d.wait_log(r"^frontend restarted, pid (\d+)$",
+                                 count=i + 1)[i].group(1))
+            stop(new)
+            self.addCleanup(lambda p=new: alive(p) and
+                            os.kill(p, signal.SIGCONT))
+            if "frontend ready, pid %d" % new not in d.log_text():
+                break
+            os.kill(new, signal.SIGCONT)
+        else:
+            self.skipTest("each frontend was ready before it was stopped")
+        d.wait_log(r"^frontend pid %d was not ready in 15 s: killed$" % new,
+                   timeout=40)
+        d.wait_log(r"frontend ready, pid \d+", count=i + 1, timeout=30)
+        self.assertEqual(d.exchange(b"echo\r\nok", half_close=True),
+                         b"+\r\nok")
+
     def test_backoff_grows(self):
         d = self.start("-s", "echo=cat")
         for i in range(3):
