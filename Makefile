@@ -185,7 +185,7 @@ fuzz: build-fuzz/request_fuzz build-fuzz/wire_fuzz build-fuzz/reply_fuzz \
       build-fuzz/ipc_relay_fuzz \
       build-fuzz/errline_fuzz build-fuzz/config_fuzz build-fuzz/probe_fuzz \
       build-fuzz/proxy_fuzz build-fuzz/proxyout_fuzz build-fuzz/scrape_fuzz \
-      build-fuzz/etcd_fuzz build-fuzz/ipc_cluster_fuzz
+      build-fuzz/etcd_fuzz build-fuzz/ipc_cluster_fuzz build-fuzz/ipc_parent_fuzz
 FUZZ_CONFIG = src/common/config.c src/common/log.c src/common/addr.c \
 	      src/common/clusterconf.c lib/name.c
 build-fuzz/request_fuzz: fuzz/request_fuzz.c src/frontend/request.c \

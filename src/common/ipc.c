@@ -874,10 +874,54 @@ ipc_lend_parse(enum ipc_type type, const uint8_t *p, size_t len, int hasfd,
 }
 
 /*
- * A sandboxed process's log line to the parent, which owns syslog (a
- * log.c sink): priority and text, cut to what IPC_LOG allows; a full
- * socket drops it, as a slow syslog would.
+ * The frontend's reading of the parent's messages, all but two bodies:
+ * a CONFIG's (ipc_config_parse, once its memory is had) and a METRICS
+ * text (any bytes, served as they are). LISTEN carries its fd and
+ * nothing else, UNLISTEN an index, DRAIN nothing, METRICS either a
+ * listener's fd or text, LEND and UNLEND as ipc_lend_parse says.
  */
+int
+ipc_parent_parse(enum ipc_type type, const uint8_t *p, size_t len,
+    int hasfd, struct ipc_pmsg *m, const char **why)
+{
+	memset(m, 0, sizeof(*m));
+	m->type = type;
+	*why = "malformed message";
+	switch (type) {
+	case IPC_CONFIG:
+		if (hasfd)
+			return -1;
+		break;
+	case IPC_LISTEN:
+		if (!hasfd || len != 0)
+			return -1;
+		break;
+	case IPC_UNLISTEN:
+		if (hasfd || len != sizeof(m->index))
+			return -1;
+		memcpy(&m->index, p, sizeof(m->index));
+		break;
+	case IPC_DRAIN:
+		if (hasfd || len != 0)
+			return -1;
+		break;
+	case IPC_METRICS:
+		if (hasfd && len != 0)
+			return -1;
+		break;
+	case IPC_PING:
+		return ipc_ping_parse(len, hasfd, why);
+	case IPC_LEND:
+	case IPC_UNLEND:
+		return ipc_lend_parse(type, p, len, hasfd, &m->lend, why);
+	default:
+		*why = "unexpected message";
+		return -1;
+	}
+	*why = NULL;
+	return 0;
+}
+
 /*
  * The frontend's clients left in a lent socket its reader gives up (the
  * relay's end, or the parent's copy of it once the relay is gone): shut
@@ -916,6 +960,11 @@ ipc_lent_drain(int sock, int (*take)(const struct ipc_dispatch *, int,
 	return lost;
 }
 
+/*
+ * A sandboxed process's log line to the parent, which owns syslog (a
+ * log.c sink): priority and text, cut to what IPC_LOG allows; a full
+ * socket drops it, as a slow syslog would.
+ */
 void
 ipc_send_log(int sock, int pri, const char *msg)
 {

@@ -286,6 +286,13 @@ struct ipc_config_view {
 };
 
 /* A message from the frontend as ipc_frontend_parse found it. */
+/* A message of the parent's to the frontend, as ipc_parent_parse found it. */
+struct ipc_pmsg {
+	enum ipc_type		 type;
+	uint32_t		 index;		/* IPC_UNLISTEN */
+	struct ipc_lend		 lend;		/* IPC_LEND, IPC_UNLEND */
+};
+
 struct ipc_fmsg {
 	enum ipc_type		 type;
 	struct ipc_dispatch	 dispatch;	/* IPC_DISPATCH */
@@ -337,6 +344,8 @@ int	ipc_relay_parse(enum ipc_type, const uint8_t *, size_t, int hasfd,
 	    struct ipc_rmsg *, const char **why);
 int	ipc_lend_parse(enum ipc_type, const uint8_t *, size_t, int hasfd,
 	    struct ipc_lend *, const char **why);
+int	ipc_parent_parse(enum ipc_type, const uint8_t *, size_t, int hasfd,
+	    struct ipc_pmsg *, const char **why);
 int	ipc_lent_drain(int sock, int (*)(const struct ipc_dispatch *, int fd,
 	    void *), void *);
 void	ipc_send_log(int sock, int pri, const char *msg);

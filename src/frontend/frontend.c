@@ -1298,10 +1298,11 @@ shutdown_pending(void)
 static void
 parent_read(void)
 {
-	struct ipc_hdr	hdr;
-	ssize_t		n;
-	uint32_t	idx;
-	int		fd;
+	struct ipc_hdr	 hdr;
+	struct ipc_pmsg	 m;
+	const char	*why;
+	ssize_t		 n;
+	int		 fd;
 
 	for (;;) {
 		n = ipc_recv(fe.parent.fd, &hdr, iobuf, sizeof(iobuf), &fd);
@@ -1325,22 +1326,11 @@ parent_read(void)
 		}
 		if (n == -1)
 			fatal("frontend: message from parent");
-		if (hdr.type == IPC_METRICS) {
-			metrics_parent(iobuf, n, fd);
-			continue;
-		}
-		if (hdr.type == IPC_LEND || hdr.type == IPC_UNLEND) {
-			lend_parent(hdr.type, iobuf, n, fd);
-			continue;
-		}
-		/* Exact sizes, and an fd only with IPC_LISTEN. */
-		if ((fd != -1) != (hdr.type == IPC_LISTEN) ||
-		    (hdr.type == IPC_UNLISTEN && n != sizeof(idx)) ||
-		    ((hdr.type == IPC_LISTEN || hdr.type == IPC_DRAIN ||
-		    hdr.type == IPC_PING) && n != 0))
-			fatalx("frontend: bad message %u from parent",
-			    hdr.type);
-		switch (hdr.type) {
+		/* The parent is trusted but checked: a broken one is fatal. */
+		if (ipc_parent_parse(hdr.type, iobuf, n, fd != -1, &m,
+		    &why) == -1)
+			fatalx("frontend: %s %u from parent", why, hdr.type);
+		switch (m.type) {
 		case IPC_CONFIG:
 			parent_config(iobuf, n);
 			break;
@@ -1348,10 +1338,9 @@ parent_read(void)
 			listener_add(fd);
 			break;
 		case IPC_UNLISTEN:
-			memcpy(&idx, iobuf, sizeof(idx));
-			if (idx >= (uint32_t)fe.nlisteners)
-				fatalx("frontend: no listener %u", idx);
-			listener_remove(idx);
+			if (m.index >= (uint32_t)fe.nlisteners)
+				fatalx("frontend: no listener %u", m.index);
+			listener_remove(m.index);
 			break;
 		case IPC_DRAIN:
 			frontend_drain();
@@ -1360,8 +1349,12 @@ parent_read(void)
 			/* The parent's watchdog: the loop is turning. */
 			metrics_ping(fe.npending, fe.pending_max);
 			break;
-		default:
-			fatalx("frontend: unexpected message %u", hdr.type);
+		case IPC_METRICS:
+			metrics_parent(iobuf, n, fd);
+			break;
+		default:	/* IPC_LEND, IPC_UNLEND */
+			lend_parent(&m, fd);
+			break;
 		}
 	}
 }

@@ -209,7 +209,7 @@ int	 lend_get(uint32_t kind, const char *name);
 void	 lend_drop(uint32_t kind, const char *name, uint32_t generation);
 void	 lend_failed(uint32_t kind, const char *name, int err);
 int	 lend_relay(const struct ipc_dispatch *, int fd);
-void	 lend_parent(enum ipc_type, const uint8_t *, size_t, int fd);
+void	 lend_parent(const struct ipc_pmsg *, int fd);
 
 /*
  * ---- hand-offs the frontend sends itself (pass.c) ----

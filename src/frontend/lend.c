@@ -179,18 +179,12 @@ lend_relay(const struct ipc_dispatch *d, int fd)
 	return -1;
 }
 
-/* IPC_LEND and IPC_UNLEND from the parent; a malformed one is fatal,
- * as every message of the parent's. */
+/* IPC_LEND and IPC_UNLEND from the parent, checked (ipc_parent_parse). */
 void
-lend_parent(enum ipc_type type, const uint8_t *p, size_t len, int fd)
+lend_parent(const struct ipc_pmsg *m, int fd)
 {
-	struct ipc_lend	 l;
-	const char	*why;
-
-	if (ipc_lend_parse(type, p, len, fd != -1, &l, &why) == -1)
-		fatalx("frontend: %s from parent", why);
-	if (type == IPC_LEND)
-		lend_set(l.kind, l.name, l.generation, fd);
+	if (m->type == IPC_LEND)
+		lend_set(m->lend.kind, m->lend.name, m->lend.generation, fd);
 	else
-		lend_drop(l.kind, l.name, l.generation);
+		lend_drop(m->lend.kind, m->lend.name, m->lend.generation);
 }

@@ -382,7 +382,7 @@ metrics_parent(const uint8_t *p, size_t len, int fd)
 	int			 i;
 
 	if (fd != -1) {
-		if (len != 0 || m.nlisteners == METRICS_LISTENERS)
+		if (m.nlisteners == METRICS_LISTENERS)
 			fatalx("frontend: unexpected metrics listener");
 		m.listeners[m.nlisteners].kind = W_METRICS;
 		m.listeners[m.nlisteners].fd = fd;
